@@ -1,0 +1,73 @@
+#!/usr/bin/env bun
+// Entry point: argv → one of src/commands/. Commands load lazily so that `generate` and `render`
+// never pull in bun:sqlite or Elysia (they must also run under Deno).
+import { ConfigError, ConfigErrors, UsageError } from "./errors.ts";
+import { commandHelp, parseCommandArgs, type CommandDef } from "./commands/command.ts";
+import pkg from "../package.json" with { type: "json" };
+
+const COMMANDS: Record<string, { summary: string; load: () => Promise<{ command: CommandDef }> }> = {
+  generate: { summary: "Write the Kratos hook config and Jsonnet bodies from hooks.yaml (or --check them).", load: () => import("./commands/generate.ts") },
+  render: { summary: "Print the body Kratos would send for a hook, evaluated by the jsonnet CLI.", load: () => import("./commands/render.ts") },
+  check: { summary: "Validate hooks.yaml and print every error with file:line:column.", load: () => import("./commands/check.ts") },
+  schema: { summary: "Print (or write) the JSON Schema of hooks.yaml.", load: () => import("./commands/schema.ts") },
+  serve: { summary: "Serve the webhooks: auth, validation, dedupe, durable outbox, delivery workers.", load: () => import("./commands/serve.ts") },
+  outbox: { summary: "Inspect and manage outbox jobs: list, show, retry, purge.", load: () => import("./commands/outbox.ts") },
+  migrate: { summary: "Apply the store's schema migrations and exit.", load: () => import("./commands/migrate.ts") },
+};
+
+function mainHelp(): string {
+  const rows = Object.entries(COMMANDS).map(([name, c]) => `  ${name.padEnd(10)} ${c.summary}`);
+  return [
+    `kratos-hooks ${pkg.version}: declarative webhooks for Ory Kratos.`,
+    "",
+    "Usage: kratos-hooks <command> [options]",
+    "",
+    "Commands:",
+    ...rows,
+    "",
+    "Options:",
+    "  -h, --help     Show help (also: kratos-hooks <command> --help).",
+    "  -v, --version  Print the version.",
+    "",
+  ].join("\n");
+}
+
+export async function main(argv: string[]): Promise<number> {
+  const [name, ...rest] = argv;
+  if (!name || name === "-h" || name === "--help" || name === "help") {
+    process.stdout.write(mainHelp());
+    return name ? 0 : 2;
+  }
+  if (name === "-v" || name === "--version" || name === "version") {
+    process.stdout.write(`kratos-hooks ${pkg.version}\n`);
+    return 0;
+  }
+  const entry = COMMANDS[name];
+  if (!entry) {
+    process.stderr.write(`kratos-hooks: unknown command '${name}'\n  hint: run 'kratos-hooks --help' for the list\n`);
+    return 2;
+  }
+  try {
+    const { command } = await entry.load();
+    const args = parseCommandArgs(command, rest);
+    if (args.flags.help) {
+      process.stdout.write(commandHelp(command));
+      return 0;
+    }
+    return await command.run(args as never);
+  } catch (err) {
+    if (err instanceof ConfigErrors || err instanceof ConfigError) {
+      process.stderr.write(`${err instanceof ConfigError ? err.format() : err.message}\n`);
+      return 1;
+    }
+    if (err instanceof UsageError) {
+      process.stderr.write(`kratos-hooks: ${err.message}\n${err.hint ? `  hint: ${err.hint}\n` : ""}`);
+      return 2;
+    }
+    throw err;
+  }
+}
+
+if (import.meta.main) {
+  process.exitCode = await main(process.argv.slice(2));
+}

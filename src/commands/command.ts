@@ -1,0 +1,48 @@
+// One `defineCommand` per subcommand: its flags, its help text and its run function live in one
+// file under src/commands/. Flags are parsed with node:util parseArgs, which Bun and Deno share.
+import { parseArgs } from "node:util";
+import { UsageError } from "../errors.ts";
+
+export type FlagSpec = {
+  type: "string" | "boolean";
+  short?: string;
+  multiple?: boolean;
+  /** One line for --help. */
+  description: string;
+  /** Shown in --help, e.g. <file>. */
+  placeholder?: string;
+};
+
+export type CommandDef<F extends Record<string, FlagSpec> = Record<string, FlagSpec>> = {
+  name: string;
+  summary: string;
+  usage: string;
+  flags: F;
+  /** Extra help text after the flags. */
+  details?: string;
+  run(args: { flags: Record<keyof F, unknown>; positionals: string[] }): Promise<number> | number;
+};
+
+export function defineCommand<F extends Record<string, FlagSpec>>(def: CommandDef<F>): CommandDef<F> {
+  return def;
+}
+
+export function parseCommandArgs(def: CommandDef, argv: string[]) {
+  const options: Record<string, { type: "string" | "boolean"; short?: string; multiple?: boolean }> = { help: { type: "boolean", short: "h" } };
+  for (const [name, spec] of Object.entries(def.flags)) options[name] = { type: spec.type, short: spec.short, multiple: spec.multiple };
+  try {
+    const { values, positionals } = parseArgs({ args: argv, options, allowPositionals: true, strict: true });
+    return { flags: values as Record<string, unknown>, positionals };
+  } catch (err) {
+    throw new UsageError(`${def.name}: ${(err as Error).message}`, `see 'kratos-hooks ${def.name} --help'`);
+  }
+}
+
+export function commandHelp(def: CommandDef): string {
+  const rows = Object.entries(def.flags).map(([name, spec]) => {
+    const left = `${spec.short ? `-${spec.short}, ` : "    "}--${name}${spec.type === "string" ? ` ${spec.placeholder ?? "<value>"}` : ""}`;
+    return `  ${left.padEnd(34)} ${spec.description}`;
+  });
+  rows.push(`  ${"-h, --help".padEnd(34)} Show this help.`);
+  return [`kratos-hooks ${def.name}: ${def.summary}`, "", `Usage: ${def.usage}`, "", "Options:", ...rows, ...(def.details ? ["", def.details.trimEnd()] : [])].join("\n") + "\n";
+}

@@ -1,0 +1,113 @@
+// The resolved configuration: hooks.yaml after validation and defaults. Everything downstream
+// (generate, serve, outbox) reads these types, never the raw YAML.
+import type { Version } from "../kratos/versions.ts";
+import type { Point } from "../kratos/hook-points.ts";
+import type { AuthDecl, PredicateDecl, RuleDecl, EnrichStepDecl, SmtpDecl } from "./model.ts";
+
+export type JsonType = "string" | "number" | "integer" | "boolean" | "object" | "array" | "any";
+
+/** One body field: where Kratos reads it from ctx (or a constant), and how the receiver validates it. */
+export type ResolvedField = {
+  name: string;
+  /** ctx path split into segments, e.g. ["identity","traits","email"]; undefined for a constant. */
+  from?: string[];
+  value?: unknown;
+  type: JsonType;
+  format?: "email" | "uuid" | "uri" | "date-time";
+  /** Field may be absent: the Jsonnet guards it with std.objectHas and the schema marks it optional. */
+  optional: boolean;
+  maxLength?: number;
+};
+
+export type ResolvedRetry = { attempts: number; baseMs: number; capMs: number };
+
+type ActionBase = {
+  /** Unique across the file: `<hook>.<name>` (name defaults to the action's index). */
+  id: string;
+  hook: string;
+  retry: ResolvedRetry;
+  concurrency: number;
+  /** Deliveries per second, or undefined for no limit. */
+  rateLimit?: number;
+};
+export type ResolvedHttpAction = ActionBase & {
+  kind: "http";
+  method: string;
+  url: string;
+  headers: Record<string, string>;
+  body?: unknown;
+  timeoutMs: number;
+  retry4xx: boolean;
+};
+export type ResolvedEmailAction = ActionBase & {
+  kind: "email";
+  to: string;
+  from?: string;
+  subject: string;
+  text?: string;
+  html?: string;
+  smtp?: SmtpDecl;
+};
+export type ResolvedExecAction = ActionBase & {
+  kind: "exec";
+  command: string[];
+  timeoutMs: number;
+  cwd?: string;
+  env: Record<string, string>;
+};
+export type ResolvedAction = ResolvedHttpAction | ResolvedEmailAction | ResolvedExecAction;
+
+export type ResolvedHook = {
+  name: string;
+  point: Point;
+  /** Per-method lists it is attached to; empty = flow-level list (+ managed per-method lists, see generate). */
+  methods: string[];
+  mode: "notify" | "interrupt" | "enrich";
+  /** notify only: Kratos waits for the answer (no response.ignore). */
+  wait: boolean;
+  path: string;
+  /** Absolute URL Kratos calls: receiver.url + path. */
+  url: string;
+  method: string;
+  headers: Record<string, string>;
+  fields: ResolvedField[];
+  /** Absolute path of a hand-written Jsonnet body, if any. */
+  jsonnetFile?: string;
+  auth?: AuthDecl;
+  skipIf?: PredicateDecl;
+  dedupe: { key?: string[]; windowMs: number };
+  rules: RuleDecl[];
+  enrich: EnrichStepDecl[];
+  actions: ResolvedAction[];
+  /** Where the hook was declared, for errors that arise later (generate, serve). */
+  loc: SourceLoc;
+};
+
+export type SourceLoc = { file: string; line: number; col: number };
+
+export type ResolvedConfig = {
+  /** Absolute path of hooks.yaml; relative paths inside it resolve against its directory. */
+  file: string;
+  dir: string;
+  kratos: {
+    version: Version;
+    body: { kind: "file"; dir: string } | { kind: "inline" };
+    emitAnalyticsEvent?: boolean;
+    headerAllowlist?: string[];
+    builtinHooks: Record<string, Array<{ hook: string; config?: Record<string, unknown> }>>;
+  };
+  receiverUrl: string;
+  serve: {
+    listen: { host: string; port: number };
+    store: string;
+    synchronous: "full" | "normal";
+    groupCommitWaitMs: number;
+    bodyLimitBytes: number;
+    dedupeWindowMs: number;
+    smtp?: SmtpDecl;
+    leaseMs: number;
+    pollMs: number;
+    shutdownTimeoutMs: number;
+  };
+  hooks: ResolvedHook[];
+};

@@ -1,0 +1,93 @@
+// The one seam between the receiver/outbox and the database. Two implementations pass the same
+// suite (test/store.suite.ts): bun:sqlite (src/outbox/sqlite/) and Postgres via Bun.SQL
+// (src/outbox/postgres/). Each operation is one named function there, readable in one screen.
+
+export type JobState = "pending" | "running" | "done" | "dead";
+
+/** The answer given to Kratos for a delivery; replayed verbatim to a duplicate. */
+export type StoredResponse = { status: number; body: string | null; contentType?: string };
+
+export type NewJob = {
+  /** Stable job id (uuid v7 text); also the Idempotency-Key header of every delivery. */
+  id: string;
+  hook: string;
+  /** Action id, `<hook>.<action name>`. */
+  action: string;
+  /** The rendered input of the action (JSON-serialisable). Never holds secrets: env refs are resolved at delivery. */
+  payload: unknown;
+  maxAttempts: number;
+  /** Epoch ms when the job is first due. */
+  runAt: number;
+};
+
+export type Job = NewJob & {
+  state: JobState;
+  attempts: number;
+  lastError: string | null;
+  createdAt: number;
+  updatedAt: number;
+  lockedBy: string | null;
+  lockedUntil: number | null;
+};
+
+/** One accepted webhook request: its dedupe record and the jobs it enqueues, committed together. */
+export type Acceptance = {
+  hook: string;
+  /** Idempotency key (Trigger-Id, declared key or body hash), already namespaced by hook. */
+  key: string;
+  response: StoredResponse;
+  /** Epoch ms after which a repeat is treated as new. */
+  expiresAt: number;
+  jobs: NewJob[];
+  now: number;
+};
+export type AcceptResult = { duplicate: false } | { duplicate: true; response: StoredResponse };
+
+export type ClaimOptions = {
+  worker: string;
+  now: number;
+  leaseMs: number;
+  limit: number;
+  /** Only jobs of these actions (the ones with free concurrency). Undefined = any. */
+  actions?: string[];
+};
+
+export type JobFilter = { state?: JobState; hook?: string; action?: string; ids?: string[]; limit?: number };
+
+export type Stats = {
+  byState: Record<JobState, number>;
+  /** Age in ms of the oldest pending job that is due (0 if none). */
+  oldestDueAgeMs: number;
+};
+
+export interface Store {
+  readonly kind: "sqlite" | "postgres";
+  /** Applies versioned migrations, under a lock so instances starting together do not race. */
+  migrate(): Promise<void>;
+  /**
+   * Commits every acceptance in one transaction (group commit). For each, the dedupe record is
+   * inserted with a unique constraint (never read-then-write); a live duplicate enqueues nothing
+   * and returns the first answer; an expired record is replaced.
+   */
+  acceptBatch(batch: Acceptance[]): Promise<AcceptResult[]>;
+  /** Leases up to `limit` due jobs (pending and due, or running with an expired lease). */
+  claimDueJobs(opts: ClaimOptions): Promise<Job[]>;
+  /** Marks a job done, if `worker` still holds its lease. Returns false if the lease was lost. */
+  completeJob(id: string, worker: string, now: number): Promise<boolean>;
+  /** Records a failed attempt: back to pending at `retryAt`, or dead when `retryAt` is null. */
+  failJob(id: string, worker: string, error: string, retryAt: number | null, now: number): Promise<boolean>;
+  /** Gives a leased job back without counting an attempt (shutdown). */
+  releaseJob(id: string, worker: string, now: number): Promise<boolean>;
+  getJob(id: string): Promise<Job | undefined>;
+  listJobs(filter: JobFilter): Promise<Job[]>;
+  /** Dead (or given) jobs back to pending, attempts reset, due now. Returns how many. */
+  retryJobs(filter: JobFilter, now: number): Promise<number>;
+  /** Deletes jobs matching the filter (done/dead only unless ids are given). Returns how many. */
+  purgeJobs(filter: JobFilter): Promise<number>;
+  /** Deletes dedupe records that expired before `now`. */
+  purgeExpiredDedupe(now: number): Promise<number>;
+  stats(now: number): Promise<Stats>;
+  /** Cheap round trip for /health/ready. */
+  ping(): Promise<void>;
+  close(): Promise<void>;
+}
