@@ -1,0 +1,40 @@
+#!/usr/bin/env bash
+# The project's whole check, as CI runs it: types, every test (SQLite, Postgres, jsonnet, SMTP,
+# HTTP on 127.0.0.1), generated files current, the compiled binary, and Deno byte-parity.
+set -uo pipefail
+cd "$(dirname "$0")/.."
+fail=0
+step() { echo; echo "== $*"; }
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+
+step "typecheck"
+bunx tsc --noEmit -p . || fail=1
+
+step "bun test"
+bun test 2>&1 | tee "$tmp/bun-test.log"
+[ "${PIPESTATUS[0]}" = 0 ] || fail=1
+
+step "generated files are current (jsonnet/, config/hooks.schema.json)"
+bun src/cli.ts generate --config config/hooks.yaml --out jsonnet --check || fail=1
+bun src/cli.ts schema --out config/hooks.schema.json --check || fail=1
+
+step "compiled binary"
+bun build --compile --minify src/cli.ts --outfile "$tmp/kratos-hooks" >/dev/null || fail=1
+"$tmp/kratos-hooks" --version || fail=1
+"$tmp/kratos-hooks" generate --config config/hooks.yaml --out "$tmp/bin-out" || fail=1
+diff -r jsonnet "$tmp/bin-out" || { echo "compiled binary output differs from jsonnet/"; fail=1; }
+
+step "Deno parity: deno run generate is byte-identical to Bun"
+if command -v deno >/dev/null 2>&1; then
+  deno run --quiet --allow-read --allow-write --allow-env src/cli.ts generate --config config/hooks.yaml --out "$tmp/deno-out" || fail=1
+  diff -r jsonnet "$tmp/deno-out" || { echo "deno output differs from bun output"; fail=1; }
+else
+  echo "deno is not installed"; fail=1
+fi
+
+pass=$(grep -Eo '^ *[0-9]+ pass$' "$tmp/bun-test.log" | tail -n1 | tr -dc 0-9)
+failed=$(grep -Eo '^ *[0-9]+ fail$' "$tmp/bun-test.log" | tail -n1 | tr -dc 0-9)
+echo
+echo "tests: ${pass:-0} passed, ${failed:-0} failed"
+[ "$fail" = 0 ] && [ "${failed:-0}" = 0 ] && [ "${pass:-0}" != 0 ]
