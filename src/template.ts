@@ -1,0 +1,253 @@
+// The one templating syntax of hooks.yaml, used by actions (url, headers, body, email fields, exec
+// argv/env) and enrich metadata patches:
+//
+//   {{ body.<field>[.<key>...] }}   a body field, or a key/index inside it
+//   {{ env.<NAME> }}                an environment variable, read at delivery only
+//   {{ hook }}                      the hook's name
+//   {{ job.id }}                    the job id (also the Idempotency-Key)
+//
+// Whitespace inside the braces is allowed. In a JSON template a string that is exactly one ref
+// keeps the value's JSON type; anything else is string interpolation. A missing value renders as
+// "" (interpolation) or null (exact ref).
+//
+// Rendering is two-phase so that the database never holds a secret:
+//   1. renderPhase1 (at acceptance): body/hook/job refs are substituted; every string that still
+//      needs env values is listed in `deferred` as literal parts + env names. The env refs stay
+//      visible in `value` as `{{ env.X }}` text, for `outbox show`.
+//   2. resolveDeferred (at delivery): the deferred strings are assembled from their parts with the
+//      env values. Only the parts recorded in phase 1 are read, never text that came from the
+//      body, so a body value of "{{ env.SECRET }}" is delivered as that literal text.
+
+export type TemplateRef =
+  | { kind: "body"; path: string[]; text: string }
+  | { kind: "env"; name: string; text: string }
+  | { kind: "hook"; text: string }
+  | { kind: "job"; key: "id"; text: string }
+  | { kind: "invalid"; text: string; reason: string };
+
+const REF = /\{\{\s*([^{}]*?)\s*\}\}/g;
+const EXACT = /^\{\{\s*([^{}]*?)\s*\}\}$/;
+const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
+const KEY = /^[A-Za-z0-9_-]+$/;
+
+export class TemplateError extends Error {
+  override readonly name = "TemplateError";
+}
+
+/** Parses the inside of one `{{ ... }}`. */
+export function parseRef(expr: string, text = `{{ ${expr} }}`): TemplateRef {
+  const e = expr.trim();
+  if (e === "hook") return { kind: "hook", text };
+  if (e === "job.id") return { kind: "job", key: "id", text };
+  const dot = e.indexOf(".");
+  const head = dot < 0 ? e : e.slice(0, dot);
+  const rest = dot < 0 ? "" : e.slice(dot + 1);
+  if (head === "env") {
+    if (!ENV_NAME.test(rest)) return { kind: "invalid", text, reason: `'${e}' is not env.<NAME> (letters, digits, _)` };
+    return { kind: "env", name: rest, text };
+  }
+  if (head === "body") {
+    const path = rest.split(".");
+    if (!rest || path.some((k) => !KEY.test(k))) return { kind: "invalid", text, reason: `'${e}' is not body.<field>[.<key>...]` };
+    return { kind: "body", path, text };
+  }
+  if (head === "job") return { kind: "invalid", text, reason: `'${e}': only job.id is available` };
+  return { kind: "invalid", text, reason: `'${e}' is not one of body.<field>, env.<NAME>, hook, job.id` };
+}
+
+/**
+ * Every ref in a template: a string, or any JSON value whose strings are templates (object keys
+ * are not templated). For the config checker: body refs must name declared fields, env refs name
+ * variables that must be set at serve time, invalid refs are errors.
+ */
+export function templateRefs(template: unknown): TemplateRef[] {
+  const out: TemplateRef[] = [];
+  walkStrings(template, (s) => {
+    for (const m of s.matchAll(REF)) out.push(parseRef(m[1]!, m[0]));
+  });
+  return out;
+}
+
+function walkStrings(v: unknown, f: (s: string) => void): void {
+  if (typeof v === "string") f(v);
+  else if (Array.isArray(v)) for (const x of v) walkStrings(x, f);
+  else if (v && typeof v === "object") for (const x of Object.values(v)) walkStrings(x, f);
+}
+
+/** What phase 1 fills in. The body is the validated webhook body the receiver accepted. */
+export type Phase1Context = { body: unknown; hook: string; jobId: string };
+
+/** A string to assemble at delivery: literal text and env names, in order. */
+export type DeferredPart = string | { env: string };
+export type Deferred = { path: (string | number)[]; parts: DeferredPart[] };
+export type Phase1Result<T = unknown> = { value: T; deferred: Deferred[] };
+
+export type Phase1Options = {
+  /**
+   * Encodes values that come from body/hook/job before they are interpolated (not env values,
+   * not exact refs). The http action's url uses encodeURIComponent so a body value cannot add a
+   * path segment or a query string.
+   */
+  encode?: (s: string) => string;
+};
+
+function lookupBody(body: unknown, path: string[]): unknown {
+  let v: unknown = body;
+  for (const k of path) {
+    if (Array.isArray(v) && /^[0-9]+$/.test(k)) v = v[Number(k)];
+    else if (v && typeof v === "object" && !Array.isArray(v) && Object.hasOwn(v, k)) v = (v as Record<string, unknown>)[k];
+    else return undefined;
+  }
+  return v;
+}
+
+function valueOf(ref: TemplateRef, ctx: Phase1Context): unknown {
+  switch (ref.kind) {
+    case "body":
+      return lookupBody(ctx.body, ref.path);
+    case "hook":
+      return ctx.hook;
+    case "job":
+      return ctx.jobId;
+    default:
+      throw new TemplateError(`template ref ${ref.text} cannot be rendered in phase 1`);
+  }
+}
+
+/** How a value reads inside interpolated text. */
+export function interpolationText(v: unknown): string {
+  if (v === undefined || v === null) return "";
+  if (typeof v === "string") return v;
+  if (typeof v === "number" || typeof v === "boolean") return String(v);
+  return JSON.stringify(v);
+}
+
+/**
+ * Phase 1 of one string template. `json` = the string sits in a JSON template, where an exact
+ * ref keeps the value's type.
+ */
+function renderString(s: string, ctx: Phase1Context, path: (string | number)[], deferred: Deferred[], json: boolean, opts: Phase1Options): unknown {
+  const exact = EXACT.exec(s);
+  if (json && exact) {
+    const ref = parseRef(exact[1]!, s);
+    if (ref.kind === "invalid") throw new TemplateError(`invalid template ref ${ref.text}: ${ref.reason}`);
+    if (ref.kind !== "env") {
+      const v = valueOf(ref, ctx);
+      return v === undefined ? null : v;
+    }
+  }
+  const parts: DeferredPart[] = [];
+  let shown = "";
+  let last = 0;
+  let hasEnv = false;
+  const pushText = (t: string) => {
+    if (!t) return;
+    if (typeof parts[parts.length - 1] === "string") parts[parts.length - 1] += t;
+    else parts.push(t);
+  };
+  for (const m of s.matchAll(REF)) {
+    const lit = s.slice(last, m.index);
+    pushText(lit);
+    shown += lit;
+    last = m.index! + m[0].length;
+    const ref = parseRef(m[1]!, m[0]);
+    if (ref.kind === "invalid") throw new TemplateError(`invalid template ref ${ref.text}: ${ref.reason}`);
+    if (ref.kind === "env") {
+      hasEnv = true;
+      parts.push({ env: ref.name });
+      shown += `{{ env.${ref.name} }}`;
+      continue;
+    }
+    let t = interpolationText(valueOf(ref, ctx));
+    if (opts.encode) t = opts.encode(t);
+    pushText(t);
+    shown += t;
+  }
+  const tail = s.slice(last);
+  pushText(tail);
+  shown += tail;
+  if (hasEnv) deferred.push({ path, parts });
+  return shown;
+}
+
+/**
+ * Phase 1 of a JSON template (any JSON value; strings are templates, exact refs keep their type).
+ * The result is safe to store: env refs are not resolved.
+ */
+export function renderPhase1<T = unknown>(template: T, ctx: Phase1Context, opts: Phase1Options = {}): Phase1Result<unknown> {
+  const deferred: Deferred[] = [];
+  const walk = (v: unknown, path: (string | number)[]): unknown => {
+    if (typeof v === "string") return renderString(v, ctx, path, deferred, true, opts);
+    if (Array.isArray(v)) return v.map((x, i) => walk(x, [...path, i]));
+    if (v && typeof v === "object") {
+      const o: Record<string, unknown> = {};
+      for (const [k, x] of Object.entries(v)) o[k] = walk(x, [...path, k]);
+      return o;
+    }
+    return v;
+  };
+  return { value: walk(template, []), deferred };
+}
+
+/** Phase 1 of a plain text template (url, header, subject, argv...): always a string. */
+export function renderTextPhase1(template: string, ctx: Phase1Context, opts: Phase1Options = {}): Phase1Result<string> {
+  const deferred: Deferred[] = [];
+  const value = renderString(template, ctx, [], deferred, false, opts) as string;
+  return { value, deferred };
+}
+
+/** Environment at delivery; process.env by default. */
+export type Env = Record<string, string | undefined>;
+
+/** A deferred string names an env variable that is not set. The message names the variable, never a value. */
+export class MissingEnvError extends Error {
+  override readonly name = "MissingEnvError";
+  constructor(readonly variable: string) {
+    super(`environment variable ${variable} is not set`);
+  }
+}
+
+/**
+ * Phase 2: returns a copy of `value` with every deferred string assembled from its parts and the
+ * env. `secrets` collects the env values used, so callers can scrub them from error text.
+ */
+export function resolveDeferred<T>(value: T, deferred: Deferred[] | undefined, env: Env, secrets?: Set<string>): T {
+  if (!deferred || deferred.length === 0) return value;
+  let root: unknown = structuredClone(value);
+  for (const d of deferred) {
+    let s = "";
+    for (const p of d.parts) {
+      if (typeof p === "string") s += p;
+      else {
+        const v = env[p.env];
+        if (v === undefined) throw new MissingEnvError(p.env);
+        if (v && secrets) secrets.add(v);
+        s += v;
+      }
+    }
+    if (d.path.length === 0) {
+      root = s;
+      continue;
+    }
+    let o = root as Record<string | number, unknown>;
+    for (const k of d.path.slice(0, -1)) o = o[k] as Record<string | number, unknown>;
+    o[d.path[d.path.length - 1]!] = s;
+  }
+  return root as T;
+}
+
+/** Replaces every secret value in `text` by `***`. Used on error text that may echo a request. */
+export function redact(text: string, secrets: Iterable<string>): string {
+  let out = text;
+  for (const s of secrets) if (s.length >= 3) out = out.split(s).join("***");
+  return out;
+}
+
+/**
+ * Renders a template in one go with env available (no storage in between): the enrich step's
+ * metadata patches, and `render`/tests. Same rules as phase 1 + phase 2.
+ */
+export function renderNow(template: unknown, ctx: Phase1Context, env: Env = process.env): unknown {
+  const r = renderPhase1(template, ctx);
+  return resolveDeferred(r.value, r.deferred, env);
+}
