@@ -48,6 +48,7 @@ export const FieldSpec = T.Object(
 );
 
 export const BodyMapping = T.Record(FieldName, T.Union([CtxPath, FieldSpec]), {
+  additionalProperties: false,
   description: "The body Kratos sends: field name → ctx path (shorthand) or a field spec. Declared once; the Jsonnet body and the receiver's validation schema both derive from it.",
 });
 
@@ -218,7 +219,7 @@ export const Hook = T.Object(
     description: T.Optional(T.String()),
     path: T.Optional(T.String({ pattern: "^/[A-Za-z0-9/_.-]*$", description: "URL path of the endpoint; default /hooks/<name>." })),
     method: T.Optional(T.String({ pattern: "^(POST|PUT|PATCH|DELETE|GET)$", default: "POST" })),
-    headers: T.Optional(T.Record(T.String({ pattern: "^[A-Za-z0-9-]+$" }), T.String(), { description: "Static headers Kratos sends (Kratos ≥ v1.2.0)." })),
+    headers: T.Optional(T.Record(T.String({ pattern: "^[A-Za-z0-9-]+$" }), T.String(), { additionalProperties: false, description: "Static headers Kratos sends (Kratos ≥ v1.2.0)." })),
     body: T.Optional(BodyMapping),
     jsonnet: T.Optional(T.String({ description: "Escape hatch: a hand-written Jsonnet body (path relative to hooks.yaml), `function(ctx) ...`. `body` then only declares field types for validation." })),
     auth: T.Optional(Auth),
@@ -260,6 +261,7 @@ export const HooksFile = T.Object(
         header_allowlist: T.Optional(T.Array(T.String(), { description: "clients.web_hook.header_allowlist (Kratos ≥ v25.4.0). Replaces Kratos's default list." })),
         builtin_hooks: T.Optional(
           T.Record(T.String({ pattern: "^(registration|login|settings|recovery|verification)\\.(before|after)(\\.[a-z_]+)?$" }), T.Array(BuiltinHook), {
+            additionalProperties: false,
             description: "Kratos's own hooks (session, show_verification_ui, revoke_active_sessions, ...) per list, so the generated lists are complete: Kratos replaces arrays wholesale across -c files.",
           }),
         ),
@@ -273,8 +275,8 @@ export const HooksFile = T.Object(
     serve: T.Optional(
       T.Object(
         {
-          listen: T.Optional(T.String({ description: "host:port to listen on; default 127.0.0.1:4459." })),
-          store: T.Optional(T.String({ description: "sqlite:<path> (default sqlite:./var/kratos-hooks.db) or postgres://..." })),
+          listen: T.Optional(T.String({ description: "host:port to listen on; default 127.0.0.1:4459. Overridden by KRATOS_HOOKS_LISTEN." })),
+          store: T.Optional(T.String({ description: "sqlite:<path> (default sqlite:./var/kratos-hooks.db; a relative path resolves against the current working directory, not hooks.yaml) or postgres://... Overridden by KRATOS_HOOKS_STORE." })),
           synchronous: T.Optional(T.Union([T.Literal("full"), T.Literal("normal")], { description: "SQLite PRAGMA synchronous with WAL. full (default): an acked request survives power loss. normal: survives a process crash, may lose the last commits on power loss." })),
           group_commit_wait: T.Optional(Duration),
           body_limit: T.Optional(ByteSize),
@@ -287,7 +289,7 @@ export const HooksFile = T.Object(
         { additionalProperties: false },
       ),
     ),
-    hooks: T.Record(Name, Hook, { description: "The hooks, by name. The name is the endpoint path (/hooks/<name>) and the Jsonnet file name." }),
+    hooks: T.Record(Name, Hook, { additionalProperties: false, description: "The hooks, by name. The name is the endpoint path (/hooks/<name>) and the Jsonnet file name." }),
   },
   { additionalProperties: false, $id: "HooksFile" },
 );

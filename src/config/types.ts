@@ -1,5 +1,6 @@
 // The resolved configuration: hooks.yaml after validation and defaults. Everything downstream
 // (generate, serve, outbox) reads these types, never the raw YAML.
+import type { ConfigError } from "../errors.ts";
 import type { Version } from "../kratos/versions.ts";
 import type { Point } from "../kratos/hook-points.ts";
 import type { AuthDecl, PredicateDecl, RuleDecl, EnrichStepDecl, SmtpDecl } from "./model.ts";
@@ -74,6 +75,7 @@ export type ResolvedHook = {
   /** Absolute path of a hand-written Jsonnet body, if any. */
   jsonnetFile?: string;
   auth?: AuthDecl;
+  /** in_file / domain_in_file (here, in rules and in enrich) are absolute paths after loading. */
   skipIf?: PredicateDecl;
   dedupe: { key?: string[]; windowMs: number };
   rules: RuleDecl[];
@@ -110,4 +112,6 @@ export type ResolvedConfig = {
     shutdownTimeoutMs: number;
   };
   hooks: ResolvedHook[];
+  /** Things that work but are likely not what was meant ([inferred] Kratos behaviour); `check` prints them. */
+  warnings?: ConfigError[];
 };

@@ -1,0 +1,93 @@
+// Loading hooks.yaml: YAML → model (TypeBox) → semantic checks (Kratos rules) → ResolvedConfig.
+// Every user mistake becomes a ConfigError with file:line:column, the dotted path, a message and a
+// hint; all errors of a stage are reported together (a later stage needs the earlier one clean).
+import { readFileSync } from "node:fs";
+import { dirname, resolve } from "node:path";
+import { LineCounter, parseDocument, type YAMLError } from "yaml";
+import { ConfigError, ConfigErrors } from "../errors.ts";
+import type { HooksFile } from "./model.ts";
+import { resolveConfig, type Env } from "./resolve.ts";
+import { schemaIssues } from "./schema-errors.ts";
+import { checkSemantics } from "./semantics.ts";
+import { byPosition, formatPath, SourceMap } from "./source-map.ts";
+import type { ResolvedConfig } from "./types.ts";
+
+export type LoadOptions = {
+  /** Environment for KRATOS_HOOKS_STORE / KRATOS_HOOKS_LISTEN; default process.env. */
+  env?: Env;
+  /** Directory relative paths on the command line (and sqlite: stores) resolve against; default process.cwd(). */
+  cwd?: string;
+};
+
+/** Read, validate and resolve hooks.yaml. Throws ConfigErrors (every error found) on a user mistake. */
+export function loadConfig(path: string, options: LoadOptions = {}): ResolvedConfig {
+  let text: string;
+  try {
+    text = readFileSync(path, "utf8");
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    const why = code === "ENOENT" ? "no such file" : code === "EISDIR" ? "it is a directory" : code === "EACCES" ? "permission denied" : String((err as Error).message);
+    throw new ConfigErrors([new ConfigError(`cannot read ${path}: ${why}`, undefined, undefined, "pass the path of your hooks.yaml with --config <file>")]);
+  }
+  return loadConfigText(text, path, options);
+}
+
+/** Like loadConfig, for text already in memory; `file` names it in errors and anchors relative paths. */
+export function loadConfigText(text: string, file: string, options: LoadOptions = {}): ResolvedConfig {
+  const env = options.env ?? process.env;
+  const cwd = options.cwd ?? process.cwd();
+  const lines = new LineCounter();
+  const doc = parseDocument(text, { lineCounter: lines, prettyErrors: false, uniqueKeys: true });
+  const map = new SourceMap(file, doc, lines);
+
+  if (doc.errors.length > 0) fail(doc.errors.map((e) => yamlError(e, map, text)));
+  if (doc.contents === null) fail([new ConfigError("the file is empty", { file, line: 1, col: 1 }, undefined, "start from config/hooks.yaml in the kratos-hooks repository")]);
+
+  let raw: unknown;
+  try {
+    raw = doc.toJS({ maxAliasCount: 1000 });
+  } catch (err) {
+    // Unresolved or runaway aliases surface only when the document is turned into data.
+    fail([new ConfigError(`YAML: ${(err as Error).message}`, { file, line: 1, col: 1 }, undefined, "check the &anchor / *alias pairs")]);
+  }
+
+  const issues = schemaIssues(raw);
+  if (issues.length > 0) fail(issues.map((i) => map.error(i.path, i.part, i.message, i.hint)));
+
+  const dir = resolveDir(file, cwd);
+  const { errors, warnings } = checkSemantics(raw as HooksFile, map, { dir, env, cwd });
+  if (errors.length > 0) fail(errors);
+
+  const config = resolveConfig(raw as HooksFile, file, map, env, cwd);
+  return warnings.length > 0 ? { ...config, warnings: warnings.sort(byPosition) } : config;
+}
+
+function resolveDir(file: string, cwd: string): string {
+  return dirname(resolve(cwd, file));
+}
+
+function fail(errors: ConfigError[]): never {
+  throw new ConfigErrors(errors.sort(byPosition));
+}
+
+const YAML_HINTS: Record<string, string> = {
+  DUPLICATE_KEY: "each key may appear once per map; merge the two entries",
+  TAB_AS_INDENT: "indent with spaces, not tabs",
+  MULTIPLE_DOCS: "hooks.yaml is one YAML document; remove the '---' separator",
+  BAD_INDENT: "check the indentation and that every [ or { is closed",
+  MISSING_CHAR: "close the quote or bracket",
+  BLOCK_AS_IMPLICIT_KEY: "check the indentation of this line and the one above",
+  MULTILINE_IMPLICIT_KEY: "a key must fit on one line; check the indentation and the colon after it",
+};
+
+function yamlError(e: YAMLError, map: SourceMap, text: string): ConfigError {
+  const path = map.pathAt(e.pos[0]);
+  let message = e.message;
+  if (e.code === "DUPLICATE_KEY") {
+    const key = /^[^\s:#,\]}]+|^"[^"]*"|^'[^']*'/.exec(text.slice(e.pos[0]))?.[0] ?? "";
+    message = `duplicate key ${key ? `'${key.replace(/^["']|["']$/g, "")}'` : ""}`.trim();
+  }
+  // For a duplicate key, pathAt finds the first occurrence; name the map that holds both.
+  const where = e.code === "DUPLICATE_KEY" ? path.slice(0, -1) : path;
+  return new ConfigError(`YAML: ${message}`, map.locate(e.pos[0]), where.length ? formatPath(where) : undefined, YAML_HINTS[e.code]);
+}
