@@ -1,0 +1,89 @@
+// The http action: one fetch per delivery. Every request carries `Idempotency-Key: <job id>` so the
+// destination can drop the duplicates that at-least-once delivery implies.
+import type { ResolvedHttpAction } from "../config/types.ts";
+import pkg from "../../package.json" with { type: "json" };
+import { DeliveryError, snippet, type DeliveryContext, type HttpInput } from "./types.ts";
+
+const USER_AGENT = `kratos-hooks/${pkg.version}`;
+/** Bytes of a failed response read for the error text; the rest is discarded. */
+const ERROR_BODY_BYTES = 2048;
+
+export async function deliverHttp(action: ResolvedHttpAction, input: HttpInput, ctx: DeliveryContext): Promise<void> {
+  const headers = new Headers();
+  headers.set("user-agent", USER_AGENT);
+  let body: string | undefined;
+  if (input.body !== undefined) {
+    body = JSON.stringify(input.body);
+    headers.set("content-type", "application/json");
+  }
+  for (const [k, v] of Object.entries(input.headers)) headers.set(k, v);
+  headers.set("idempotency-key", ctx.jobId);
+
+  const timeout = AbortSignal.timeout(action.timeoutMs);
+  const signal = AbortSignal.any([ctx.signal, timeout]);
+  const started = performance.now();
+  let res: Response;
+  try {
+    // Redirects are not followed: they would carry the Authorization header elsewhere.
+    res = await fetch(input.url, { method: input.method, headers, body, signal, redirect: "manual" });
+  } catch (err) {
+    throw new DeliveryError(failureText(err, timeout, ctx.signal, action.timeoutMs, started, input), true);
+  }
+  if (res.status >= 200 && res.status < 300) {
+    // Drain so the connection is reused; the content does not matter.
+    await res.body?.cancel().catch(() => {});
+    return;
+  }
+  let text = "";
+  try {
+    text = await readPrefix(res, ERROR_BODY_BYTES);
+  } catch {
+    // A body that breaks off still leaves the status to report.
+  }
+  const what = `${input.method} ${displayUrl(input.url)} answered ${res.status}${text ? `: ${snippet(text)}` : ""}`;
+  if (res.status >= 500) throw new DeliveryError(what, true);
+  // 408 and 429 ask to come back later; other 4xx say the request itself is wrong.
+  if (res.status === 408 || res.status === 429) throw new DeliveryError(what, true);
+  if (res.status >= 400) throw new DeliveryError(what, action.retry4xx);
+  throw new DeliveryError(`${what} (redirects are not followed; point the url at the final address)`, false);
+}
+
+function failureText(err: unknown, timeout: AbortSignal, outer: AbortSignal, timeoutMs: number, started: number, input: HttpInput): string {
+  const where = `${input.method} ${displayUrl(input.url)}`;
+  if (timeout.aborted) return `${where} timed out after ${timeoutMs}ms`;
+  if (outer.aborted) return `${where} aborted after ${Math.round(performance.now() - started)}ms (worker deadline or shutdown)`;
+  const e = err as { code?: string; message?: string };
+  return `${where} failed: ${e.code ? `${e.code} ` : ""}${snippet(e.message ?? String(err), 160)}`;
+}
+
+/** The url without query string or userinfo, which may hold credentials. */
+export function displayUrl(url: string): string {
+  try {
+    const u = new URL(url);
+    return `${u.protocol}//${u.host}${u.pathname}`;
+  } catch {
+    return "<invalid url>";
+  }
+}
+
+async function readPrefix(res: Response, max: number): Promise<string> {
+  if (!res.body) return "";
+  const reader = res.body.getReader();
+  const chunks: Uint8Array[] = [];
+  let n = 0;
+  while (n < max) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    chunks.push(value);
+    n += value.byteLength;
+  }
+  await reader.cancel().catch(() => {});
+  const buf = new Uint8Array(Math.min(n, max));
+  let off = 0;
+  for (const c of chunks) {
+    const take = Math.min(c.byteLength, buf.byteLength - off);
+    buf.set(c.subarray(0, take), off);
+    off += take;
+  }
+  return new TextDecoder().decode(buf);
+}

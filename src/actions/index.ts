@@ -1,0 +1,115 @@
+// Actions by kind: building the stored payload at acceptance (template phase 1) and delivering it
+// (template phase 2, then http/email/exec). The receiver calls buildJobPayload; the worker calls
+// deliver.
+import type { ResolvedAction } from "../config/types.ts";
+import type { SmtpDecl } from "../config/model.ts";
+import { MissingEnvError, redact, renderPhase1, renderTextPhase1, resolveDeferred, type Deferred, type Env, type Phase1Context } from "../template.ts";
+import { deliverEmail } from "./email.ts";
+import { deliverExec } from "./exec.ts";
+import { deliverHttp } from "./http.ts";
+import { DeliveryError, type DeliveryContext, type JobPayload } from "./types.ts";
+
+export { DeliveryError, type DeliveryContext, type JobPayload } from "./types.ts";
+
+/** Collects phase-1 results of several template pieces into one input object with prefixed paths. */
+class InputBuilder {
+  readonly deferred: Deferred[] = [];
+  constructor(private readonly ctx: Phase1Context) {}
+  text(template: string, path: (string | number)[], encode?: (s: string) => string): string {
+    const r = renderTextPhase1(template, this.ctx, { encode });
+    for (const d of r.deferred) this.deferred.push({ path: [...path, ...d.path], parts: d.parts });
+    return r.value;
+  }
+  json(template: unknown, path: (string | number)[]): unknown {
+    const r = renderPhase1(template, this.ctx);
+    for (const d of r.deferred) this.deferred.push({ path: [...path, ...d.path], parts: d.parts });
+    return r.value;
+  }
+}
+
+/**
+ * The payload stored with a job: the action's templates rendered with the accepted body, hook and
+ * job id. Env refs are left for delivery (it never holds a secret). Throws TemplateError on a ref
+ * the config checker should have rejected.
+ */
+export function buildJobPayload(action: ResolvedAction, ctx: Phase1Context): JobPayload {
+  const b = new InputBuilder(ctx);
+  switch (action.kind) {
+    case "http": {
+      const headers: Record<string, string> = {};
+      for (const [k, v] of Object.entries(action.headers)) headers[k] = b.text(v, ["headers", k]);
+      const input = {
+        method: action.method,
+        // Body values are percent-encoded in the url: they cannot add path segments or a query.
+        url: b.text(action.url, ["url"], encodeURIComponent),
+        headers,
+        ...(action.body !== undefined ? { body: b.json(action.body, ["body"]) } : {}),
+      };
+      return { v: 1, kind: "http", input, deferred: b.deferred };
+    }
+    case "email": {
+      const input = {
+        to: b.text(action.to, ["to"]),
+        ...(action.from !== undefined ? { from: b.text(action.from, ["from"]) } : {}),
+        subject: b.text(action.subject, ["subject"]),
+        ...(action.text !== undefined ? { text: b.text(action.text, ["text"]) } : {}),
+        ...(action.html !== undefined ? { html: b.text(action.html, ["html"]) } : {}),
+      };
+      return { v: 1, kind: "email", input, deferred: b.deferred };
+    }
+    case "exec": {
+      const env: Record<string, string> = {};
+      for (const [k, v] of Object.entries(action.env)) env[k] = b.text(v, ["env", k]);
+      const input = { argv: action.command.map((a, i) => b.text(a, ["argv", i])), env, body: ctx.body };
+      return { v: 1, kind: "exec", input, deferred: b.deferred };
+    }
+  }
+}
+
+export type DeliverOptions = { defaultSmtp?: SmtpDecl };
+
+function isJobPayload(p: unknown): p is JobPayload {
+  const o = p as JobPayload | null;
+  return !!o && typeof o === "object" && o.v === 1 && typeof o.kind === "string" && !!o.input && Array.isArray(o.deferred);
+}
+
+/**
+ * Delivers one job payload with its action. Resolves on success; rejects with a DeliveryError
+ * whose text has every env value used by this delivery replaced by `***`.
+ */
+export async function deliver(action: ResolvedAction, payload: unknown, ctx: DeliveryContext, opts: DeliverOptions = {}): Promise<void> {
+  if (!isJobPayload(payload)) throw new DeliveryError("payload is not a kratos-hooks job payload (v1)", false);
+  if (payload.kind !== action.kind) {
+    throw new DeliveryError(`payload is for a ${payload.kind} action but ${action.id} is now ${action.kind}; the config changed since the job was accepted`, false);
+  }
+  const secrets = new Set<string>();
+  for (const v of secretValues(action, ctx.env, opts.defaultSmtp)) secrets.add(v);
+  try {
+    let input: JobPayload["input"];
+    try {
+      input = resolveDeferred(payload.input, payload.deferred, ctx.env, secrets);
+    } catch (err) {
+      // Retryable: the operator can set the variable and restart; the job waits meanwhile.
+      if (err instanceof MissingEnvError) throw new DeliveryError(err.message, true);
+      throw err;
+    }
+    switch (action.kind) {
+      case "http":
+        return await deliverHttp(action, input as Extract<JobPayload, { kind: "http" }>["input"], ctx);
+      case "email":
+        return await deliverEmail(action, input as Extract<JobPayload, { kind: "email" }>["input"], ctx, opts.defaultSmtp);
+      case "exec":
+        return await deliverExec(action, input as Extract<JobPayload, { kind: "exec" }>["input"], ctx);
+    }
+  } catch (err) {
+    if (err instanceof DeliveryError) throw new DeliveryError(redact(err.message, secrets), err.retryable);
+    throw new DeliveryError(redact(`unexpected: ${(err as Error)?.message ?? String(err)}`, secrets), true);
+  }
+}
+
+/** Secrets an action can touch besides its templates: the SMTP password. */
+function secretValues(action: ResolvedAction, env: Env, defaultSmtp: SmtpDecl | undefined): string[] {
+  const smtp = action.kind === "email" ? (action.smtp ?? defaultSmtp) : undefined;
+  const v = smtp?.password_env ? env[smtp.password_env] : undefined;
+  return v ? [v] : [];
+}

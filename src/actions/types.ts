@@ -1,0 +1,50 @@
+// What every action kind shares: the payload stored with a job, the delivery context and the one
+// failure type the worker reads. Success is a plain return; failure is a DeliveryError.
+import type { Deferred, Env } from "../template.ts";
+
+/** http: the request, rendered at acceptance (env refs deferred). */
+export type HttpInput = { method: string; url: string; headers: Record<string, string>; body?: unknown };
+/** email: the message, rendered at acceptance. SMTP settings come from the config at delivery. */
+export type EmailInput = { to: string; from?: string; subject: string; text?: string; html?: string };
+/** exec: argv and extra env rendered at acceptance; `body` is written to stdin with the job id. */
+export type ExecInput = { argv: string[]; env: Record<string, string>; body: unknown };
+
+/**
+ * The `payload` column of a job. `deferred` lists the strings of `input` that need env values
+ * (src/template.ts phase 2); `input` shows them as `{{ env.X }}` text and never holds a value.
+ */
+export type JobPayload =
+  | { v: 1; kind: "http"; input: HttpInput; deferred: Deferred[] }
+  | { v: 1; kind: "email"; input: EmailInput; deferred: Deferred[] }
+  | { v: 1; kind: "exec"; input: ExecInput; deferred: Deferred[] };
+
+export type DeliveryContext = {
+  jobId: string;
+  hook: string;
+  action: string;
+  /** 1-based number of this delivery attempt. */
+  attempt: number;
+  env: Env;
+  /** Aborted when the worker's deadline (the lease) passes or the worker stops. */
+  signal: AbortSignal;
+};
+
+/**
+ * A failed delivery. `retryable: false` sends the job to the dead letters at once (an http 4xx, an
+ * SMTP 5xx). The message is shown in `outbox show` and events, so it never holds a secret.
+ */
+export class DeliveryError extends Error {
+  override readonly name = "DeliveryError";
+  constructor(
+    message: string,
+    readonly retryable: boolean,
+  ) {
+    super(message);
+  }
+}
+
+/** Keeps the end of a long text (stderr, a response body) short enough for a log line. */
+export function snippet(text: string, max = 200): string {
+  const t = text.replace(/\s+/g, " ").trim();
+  return t.length <= max ? t : `${t.slice(0, max)}…`;
+}

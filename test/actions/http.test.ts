@@ -1,0 +1,140 @@
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { buildJobPayload, deliver, DeliveryError } from "../../src/actions/index.ts";
+import { deliveryContext, httpAction } from "./helpers.ts";
+
+type Seen = { method: string; path: string; headers: Record<string, string>; body: string };
+const seen: Seen[] = [];
+let server: ReturnType<typeof Bun.serve>;
+let base = "";
+
+beforeAll(() => {
+  server = Bun.serve({
+    hostname: "127.0.0.1",
+    port: 0,
+    async fetch(req) {
+      const url = new URL(req.url);
+      seen.push({ method: req.method, path: url.pathname + url.search, headers: Object.fromEntries(req.headers), body: await req.text() });
+      if (url.pathname.startsWith("/status/")) {
+        const status = Number(url.pathname.split("/")[2]);
+        return new Response(`the sink says ${status} with Authorization ${req.headers.get("authorization")}`, { status });
+      }
+      if (url.pathname === "/slow") await Bun.sleep(3000);
+      if (url.pathname === "/redirect") return new Response(null, { status: 302, headers: { location: "/elsewhere" } });
+      return new Response("ok");
+    },
+  });
+  base = `http://127.0.0.1:${server.port}`;
+});
+afterAll(() => server.stop(true));
+
+const body = { identity_id: "9b0f4c2e-1111-4222-8333-444455556666", email: "ada@example.com", name: "Ada", count: 2 };
+const env = { CRM_TOKEN: "tok-abc-123" };
+
+async function run(over: Parameters<typeof httpAction>[0], jobId = "job-1", signal?: AbortSignal) {
+  const action = httpAction(over);
+  const payload = buildJobPayload(action, { body, hook: "h", jobId });
+  const start = seen.length;
+  let error: DeliveryError | undefined;
+  try {
+    await deliver(action, JSON.parse(JSON.stringify(payload)), deliveryContext({ jobId, env, ...(signal ? { signal } : {}) }));
+  } catch (err) {
+    error = err as DeliveryError;
+  }
+  return { payload, error, requests: seen.slice(start) };
+}
+
+describe("http action", () => {
+  test("sends the method, url, headers, Idempotency-Key = job id and the JSON body from the template", async () => {
+    const { payload, error, requests } = await run(
+      {
+        method: "PATCH",
+        url: `${base}/contacts/{{body.identity_id}}`,
+        headers: { Authorization: "Bearer {{env.CRM_TOKEN}}", "X-Hook": "{{hook}}" },
+        body: { email: "{{body.email}}", n: "{{ body.count }}", label: "{{body.name}} <{{body.email}}>", source: "kratos" },
+      },
+      "0190a1b2-job",
+    );
+    expect(error).toBeUndefined();
+    expect(requests).toHaveLength(1);
+    const r = requests[0]!;
+    expect(r.method).toBe("PATCH");
+    expect(r.path).toBe(`/contacts/${body.identity_id}`);
+    expect(r.headers["idempotency-key"]).toBe("0190a1b2-job");
+    expect(r.headers["authorization"]).toBe("Bearer tok-abc-123");
+    expect(r.headers["x-hook"]).toBe("h");
+    expect(r.headers["content-type"]).toBe("application/json");
+    expect(JSON.parse(r.body)).toEqual({ email: "ada@example.com", n: 2, label: "Ada <ada@example.com>", source: "kratos" });
+    // What the outbox stores has the ref, not the token.
+    expect(JSON.stringify(payload)).not.toContain("tok-abc-123");
+  });
+
+  test("body values are percent-encoded in the url", async () => {
+    const { requests } = await run({ url: `${base}/c/{{body.name}}`, method: "POST" }, "j");
+    const action = httpAction({ url: `${base}/c/{{body.email}}` });
+    const p = buildJobPayload(action, { body: { email: "a/b?x=1" }, hook: "h", jobId: "j2" });
+    expect(p.kind === "http" && p.input.url).toBe(`${base}/c/a%2Fb%3Fx%3D1`);
+    expect(requests[0]!.path).toBe("/c/Ada");
+  });
+
+  test("a 4xx is not retryable and the error shows status and a snippet, never request headers", async () => {
+    const { error } = await run({ url: `${base}/status/422`, headers: { Authorization: "Bearer {{env.CRM_TOKEN}}" } });
+    expect(error).toBeInstanceOf(DeliveryError);
+    expect(error!.retryable).toBe(false);
+    expect(error!.message).toContain("422");
+    expect(error!.message).toContain("the sink says 422");
+    // The sink echoed the header; the token is scrubbed.
+    expect(error!.message).not.toContain("tok-abc-123");
+    expect(error!.message).toContain("***");
+  });
+
+  test("a 4xx is retryable with retry_4xx", async () => {
+    const { error } = await run({ url: `${base}/status/404`, retry4xx: true });
+    expect(error!.retryable).toBe(true);
+  });
+
+  test("429 is retryable even without retry_4xx", async () => {
+    const { error } = await run({ url: `${base}/status/429` });
+    expect(error!.retryable).toBe(true);
+  });
+
+  test("a 5xx is retryable", async () => {
+    const { error } = await run({ url: `${base}/status/503` });
+    expect(error!.retryable).toBe(true);
+    expect(error!.message).toContain("503");
+  });
+
+  test("a timeout aborts the request and is retryable", async () => {
+    const { error } = await run({ url: `${base}/slow`, timeoutMs: 150 });
+    expect(error!.retryable).toBe(true);
+    expect(error!.message).toContain("timed out after 150ms");
+  });
+
+  test("connection refused is retryable", async () => {
+    const probe = Bun.serve({ hostname: "127.0.0.1", port: 0, fetch: () => new Response("") });
+    const port = probe.port;
+    probe.stop(true);
+    const { error } = await run({ url: `http://127.0.0.1:${port}/x` });
+    expect(error!.retryable).toBe(true);
+  });
+
+  test("redirects are not followed", async () => {
+    const { error, requests } = await run({ url: `${base}/redirect` });
+    expect(requests).toHaveLength(1);
+    expect(error!.retryable).toBe(false);
+    expect(error!.message).toContain("302");
+  });
+
+  test("an aborted worker signal cuts the request", async () => {
+    const ac = new AbortController();
+    setTimeout(() => ac.abort(), 100);
+    const { error } = await run({ url: `${base}/slow`, timeoutMs: 5000 }, "j", ac.signal);
+    expect(error!.retryable).toBe(true);
+    expect(error!.message).toContain("aborted");
+  });
+
+  test("the error text never shows the query string", async () => {
+    const { error } = await run({ url: `${base}/status/400?api_key={{env.CRM_TOKEN}}` });
+    expect(error!.message).not.toContain("api_key");
+    expect(error!.message).not.toContain("tok-abc-123");
+  });
+});
