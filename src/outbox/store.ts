@@ -1,6 +1,7 @@
 // The one seam between the receiver/outbox and the database. Two implementations pass the same
 // suite (test/store.suite.ts): bun:sqlite (src/outbox/sqlite/) and Postgres via Bun.SQL
 // (src/outbox/postgres/). Each operation is one named function there, readable in one screen.
+// Both raise StoreUnavailableError (src/outbox/errors.ts) when the database cannot be reached.
 
 export type JobState = "pending" | "running" | "done" | "dead";
 
@@ -22,6 +23,11 @@ export type NewJob = {
 
 export type Job = NewJob & {
   state: JobState;
+  /**
+   * Attempts started, counting the one in progress: claimDueJobs adds 1 (so a job whose worker
+   * dies still uses up attempts), releaseJob takes it back, retryJobs resets it to 0. A worker
+   * that fails a job dead-letters it (retryAt = null) when `attempts >= maxAttempts`.
+   */
   attempts: number;
   lastError: string | null;
   createdAt: number;
@@ -70,7 +76,10 @@ export interface Store {
    * and returns the first answer; an expired record is replaced.
    */
   acceptBatch(batch: Acceptance[]): Promise<AcceptResult[]>;
-  /** Leases up to `limit` due jobs (pending and due, or running with an expired lease). */
+  /**
+   * Leases up to `limit` due jobs (pending and due, or running with an expired lease), earliest
+   * run_at first, each with attempts + 1. An expired lease on the last attempt is made dead instead.
+   */
   claimDueJobs(opts: ClaimOptions): Promise<Job[]>;
   /** Marks a job done, if `worker` still holds its lease. Returns false if the lease was lost. */
   completeJob(id: string, worker: string, now: number): Promise<boolean>;
@@ -91,3 +100,5 @@ export interface Store {
   ping(): Promise<void>;
   close(): Promise<void>;
 }
+
+export { StoreUnavailableError } from "./errors.ts";

@@ -1,0 +1,45 @@
+// Postgres schema. Tables are created unqualified: every connection's search_path is the store's
+// schema (see postgres/connection.ts). Times are epoch-ms BIGINTs, not timestamptz, so both
+// dialects speak the same integers and no Date crosses Bun.SQL's binding (see postgres/rows.ts).
+// The payload is `json`, not `jsonb`: it is validated but kept verbatim (jsonb reorders keys).
+import { checkMigrations, type Migration } from "./migration.ts";
+
+export const POSTGRES_MIGRATIONS: Migration[] = checkMigrations([
+  {
+    version: 1,
+    name: "outbox: dedupe records and jobs",
+    sql: `
+CREATE TABLE dedupe (
+  hook         text    NOT NULL,
+  key          text    NOT NULL,
+  status       integer NOT NULL,
+  body         text,
+  content_type text,
+  expires_at   bigint  NOT NULL,
+  created_at   bigint  NOT NULL,
+  PRIMARY KEY (hook, key)
+);
+CREATE INDEX dedupe_expires_at ON dedupe (expires_at);
+
+CREATE TABLE jobs (
+  id           text    PRIMARY KEY,
+  hook         text    NOT NULL,
+  action       text    NOT NULL,
+  payload      json    NOT NULL,
+  state        text    NOT NULL CHECK (state IN ('pending', 'running', 'done', 'dead')),
+  attempts     integer NOT NULL DEFAULT 0,
+  max_attempts integer NOT NULL,
+  run_at       bigint  NOT NULL,
+  last_error   text,
+  created_at   bigint  NOT NULL,
+  updated_at   bigint  NOT NULL,
+  locked_by    text,
+  locked_until bigint
+);
+-- claimDueJobs reads pending jobs by run_at and expired leases by locked_until.
+CREATE INDEX jobs_due   ON jobs (run_at)       WHERE state = 'pending';
+CREATE INDEX jobs_lease ON jobs (locked_until) WHERE state = 'running';
+CREATE INDEX jobs_state_created ON jobs (state, created_at);
+`,
+  },
+]);

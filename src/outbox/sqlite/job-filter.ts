@@ -1,0 +1,38 @@
+// JobFilter → a WHERE clause with named parameters. `ids` and `actions` travel as one JSON array
+// parameter read by json_each, so the statement text does not depend on the list length.
+import type { JobFilter, JobState } from "../store.ts";
+
+export type Where = { sql: string; params: Record<string, string | number> };
+
+export function jobWhere(filter: JobFilter, states?: JobState[]): Where {
+  const parts: string[] = [];
+  const params: Record<string, string | number> = {};
+  if (filter.state) {
+    parts.push("state = $state");
+    params.state = filter.state;
+  }
+  if (states) {
+    parts.push("state IN (SELECT value FROM json_each($states))");
+    params.states = JSON.stringify(states);
+  }
+  if (filter.hook) {
+    parts.push("hook = $hook");
+    params.hook = filter.hook;
+  }
+  if (filter.action) {
+    parts.push("action = $action");
+    params.action = filter.action;
+  }
+  if (filter.ids) {
+    parts.push("id IN (SELECT value FROM json_each($ids))");
+    params.ids = JSON.stringify(filter.ids);
+  }
+  return { sql: parts.length ? parts.join(" AND ") : "1 = 1", params };
+}
+
+/** `id IN (...)` selecting the filtered jobs, oldest first, honouring `limit`. */
+export function jobIdsIn(filter: JobFilter, states?: JobState[]): Where {
+  const w = jobWhere(filter, states);
+  const limit = filter.limit !== undefined ? ` LIMIT ${Math.max(0, Math.trunc(filter.limit))}` : "";
+  return { sql: `id IN (SELECT id FROM jobs WHERE ${w.sql} ORDER BY created_at, id${limit})`, params: w.params };
+}

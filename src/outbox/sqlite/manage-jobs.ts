@@ -1,0 +1,26 @@
+// Operator actions: retry, purge, and dropping expired dedupe records.
+import type { Database } from "bun:sqlite";
+import type { JobFilter } from "../store.ts";
+import { purgeableStates, retryableStates } from "../store-rules.ts";
+import { jobIdsIn } from "./job-filter.ts";
+
+/** Back to pending, attempts reset, due now. Never touches a running job. */
+export function retryJobs(db: Database, filter: JobFilter, now: number): number {
+  const states = retryableStates(filter);
+  if (!states.length) return 0;
+  const w = jobIdsIn(filter, states);
+  return db.query(`
+    UPDATE jobs SET state = 'pending', attempts = 0, run_at = $now, locked_by = NULL, locked_until = NULL, updated_at = $now
+    WHERE ${w.sql}`).run({ ...w.params, now }).changes;
+}
+
+export function purgeJobs(db: Database, filter: JobFilter): number {
+  const states = purgeableStates(filter);
+  if (!states.length) return 0;
+  const w = jobIdsIn(filter, states);
+  return db.query(`DELETE FROM jobs WHERE ${w.sql}`).run(w.params).changes;
+}
+
+export function purgeExpiredDedupe(db: Database, now: number): number {
+  return db.query("DELETE FROM dedupe WHERE expires_at <= $now").run({ now }).changes;
+}

@@ -1,0 +1,42 @@
+// Row ↔ Job mapping. bun:sqlite returns INTEGER columns as JS numbers (safe for epoch ms until
+// year 287396), so no conversion beyond the JSON payload.
+import type { Job, JobState } from "../store.ts";
+
+export type JobRow = {
+  id: string;
+  hook: string;
+  action: string;
+  payload: string;
+  state: JobState;
+  attempts: number;
+  max_attempts: number;
+  run_at: number;
+  last_error: string | null;
+  created_at: number;
+  updated_at: number;
+  locked_by: string | null;
+  locked_until: number | null;
+};
+
+export function toJob(r: JobRow): Job {
+  return {
+    id: r.id,
+    hook: r.hook,
+    action: r.action,
+    payload: JSON.parse(r.payload),
+    maxAttempts: r.max_attempts,
+    runAt: r.run_at,
+    state: r.state,
+    attempts: r.attempts,
+    lastError: r.last_error,
+    createdAt: r.created_at,
+    updatedAt: r.updated_at,
+    lockedBy: r.locked_by,
+    lockedUntil: r.locked_until,
+  };
+}
+
+/** Jobs in claim order: earliest due first, then id (uuid v7, so creation order). */
+export function byDueThenId(a: Job, b: Job): number {
+  return a.runAt - b.runAt || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0);
+}

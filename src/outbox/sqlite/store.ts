@@ -1,0 +1,73 @@
+// Store over bun:sqlite: one connection, WAL, explicit PRAGMA synchronous. bun:sqlite is
+// synchronous, so each operation runs to completion on the event loop and the single connection
+// is the single writer; BEGIN IMMEDIATE and busy_timeout cover other processes on the same file
+// (a second `serve`, or `kratos-hooks outbox retry`). A wait on another process's lock blocks this
+// process's event loop for up to busy_timeout, then surfaces StoreUnavailableError.
+import type { Database } from "bun:sqlite";
+import type { Acceptance, AcceptResult, ClaimOptions, Job, JobFilter, Stats, Store } from "../store.ts";
+import { acceptBatch } from "./accept-batch.ts";
+import { claimDueJobs } from "./claim-due-jobs.ts";
+import { guard, openSqlite, type SqliteOptions } from "./connection.ts";
+import { completeJob, failJob, releaseJob } from "./finish-job.ts";
+import { purgeExpiredDedupe, purgeJobs, retryJobs } from "./manage-jobs.ts";
+import { migrate } from "./migrate.ts";
+import { getJob, listJobs, stats } from "./read-jobs.ts";
+
+export type { SqliteOptions };
+
+export class SqliteStore implements Store {
+  readonly kind = "sqlite";
+  readonly #db: Database;
+
+  constructor(readonly path: string, opts: SqliteOptions = {}) {
+    this.#db = guard("open", () => openSqlite(path, opts));
+  }
+
+  async migrate(): Promise<void> {
+    guard("migrate", () => migrate(this.#db, Date.now()));
+  }
+  async acceptBatch(batch: Acceptance[]): Promise<AcceptResult[]> {
+    return batch.length ? guard("acceptBatch", () => acceptBatch(this.#db, batch)) : [];
+  }
+  async claimDueJobs(opts: ClaimOptions): Promise<Job[]> {
+    return guard("claimDueJobs", () => claimDueJobs(this.#db, opts));
+  }
+  async completeJob(id: string, worker: string, now: number): Promise<boolean> {
+    return guard("completeJob", () => completeJob(this.#db, id, worker, now));
+  }
+  async failJob(id: string, worker: string, error: string, retryAt: number | null, now: number): Promise<boolean> {
+    return guard("failJob", () => failJob(this.#db, id, worker, error, retryAt, now));
+  }
+  async releaseJob(id: string, worker: string, now: number): Promise<boolean> {
+    return guard("releaseJob", () => releaseJob(this.#db, id, worker, now));
+  }
+  async getJob(id: string): Promise<Job | undefined> {
+    return guard("getJob", () => getJob(this.#db, id));
+  }
+  async listJobs(filter: JobFilter): Promise<Job[]> {
+    return guard("listJobs", () => listJobs(this.#db, filter));
+  }
+  async retryJobs(filter: JobFilter, now: number): Promise<number> {
+    return guard("retryJobs", () => retryJobs(this.#db, filter, now));
+  }
+  async purgeJobs(filter: JobFilter): Promise<number> {
+    return guard("purgeJobs", () => purgeJobs(this.#db, filter));
+  }
+  async purgeExpiredDedupe(now: number): Promise<number> {
+    return guard("purgeExpiredDedupe", () => purgeExpiredDedupe(this.#db, now));
+  }
+  async stats(now: number): Promise<Stats> {
+    return guard("stats", () => stats(this.#db, now));
+  }
+  /** The connection's PRAGMA synchronous, as set from the option (for tests and `serve` startup logs). */
+  synchronous(): "full" | "normal" | "other" {
+    const level = (this.#db.query("PRAGMA synchronous").get() as { synchronous: number }).synchronous;
+    return level === 2 ? "full" : level === 1 ? "normal" : "other";
+  }
+  async ping(): Promise<void> {
+    guard("ping", () => this.#db.query("SELECT 1").get());
+  }
+  async close(): Promise<void> {
+    this.#db.close();
+  }
+}

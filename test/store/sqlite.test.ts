@@ -1,0 +1,87 @@
+// The shared Store suite on a real SQLite file in a temp dir, plus what only SQLite has:
+// pragmas, URL parsing, and a lock held by another process surfacing as StoreUnavailableError.
+import { Database } from "bun:sqlite";
+import { afterEach, describe, expect, test } from "bun:test";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { StoreUnavailableError } from "../../src/outbox/errors.ts";
+import { openStore } from "../../src/outbox/open-store.ts";
+import { SqliteStore } from "../../src/outbox/sqlite/store.ts";
+import { acceptance, storeSuite } from "./store.suite.ts";
+
+const dirs: string[] = [];
+const tempDir = () => {
+  const d = mkdtempSync(join(tmpdir(), "kh-store-"));
+  dirs.push(d);
+  return d;
+};
+afterEach(() => {
+  for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
+});
+
+storeSuite("sqlite", async () => {
+  const path = join(tempDir(), "outbox.db");
+  return { open: async () => new SqliteStore(path), cleanup: async () => {} };
+});
+
+describe("sqlite specifics", () => {
+  const pragma = (path: string, name: string) => new Database(path).query(`PRAGMA ${name}`).get() as Record<string, unknown>;
+
+  test("openStore parses sqlite:<path>, creates the parent directory, uses WAL and migrates", async () => {
+    const path = join(tempDir(), "nested", "dir", "x.db");
+    const store = await openStore(`sqlite:${path}`);
+    try {
+      expect(store.kind).toBe("sqlite");
+      expect(await store.acceptBatch([acceptance("k1")])).toEqual([{ duplicate: false }]);
+      expect(pragma(path, "journal_mode")).toEqual({ journal_mode: "wal" });
+    } finally {
+      await store.close();
+    }
+  });
+
+  test("sqlite::memory: works for throwaway use", async () => {
+    const store = await openStore("sqlite::memory:");
+    expect(await store.acceptBatch([acceptance("k1")])).toEqual([{ duplicate: false }]);
+    await store.close();
+  });
+
+  test("PRAGMA synchronous follows the option: FULL by default, NORMAL when asked", async () => {
+    // synchronous is per connection, so it is read through the store's own connection.
+    const full = new SqliteStore(join(tempDir(), "a.db"));
+    const normal = new SqliteStore(join(tempDir(), "b.db"), { synchronous: "normal" });
+    expect(full.synchronous()).toBe("full");
+    expect(normal.synchronous()).toBe("normal");
+    await full.close();
+    await normal.close();
+  });
+
+  test("a write lock held by another process past busy_timeout is StoreUnavailableError, and the store recovers", async () => {
+    const path = join(tempDir(), "busy.db");
+    const store = new SqliteStore(path, { busyTimeoutMs: 50 });
+    await store.migrate();
+    const other = new Database(path);
+    other.run("BEGIN IMMEDIATE");
+    try {
+      const err = await store.acceptBatch([acceptance("k1")]).catch((e: unknown) => e);
+      expect(err).toBeInstanceOf(StoreUnavailableError);
+      expect((err as Error).message).toContain("SQLITE_BUSY");
+    } finally {
+      other.run("ROLLBACK");
+      other.close();
+    }
+    expect(await store.acceptBatch([acceptance("k1")])).toEqual([{ duplicate: false }]);
+    await store.close();
+  });
+
+  test("a database migrated by a newer kratos-hooks is refused", async () => {
+    const path = join(tempDir(), "newer.db");
+    const store = new SqliteStore(path);
+    await store.migrate();
+    const raw = new Database(path);
+    raw.run("INSERT INTO schema_migrations (version, name, applied_at) VALUES (999, 'future', 0)");
+    raw.close();
+    await expect(store.migrate()).rejects.toThrow(/newer than this kratos-hooks/);
+    await store.close();
+  });
+});

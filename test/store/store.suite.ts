@@ -1,0 +1,413 @@
+// The one behaviour suite every Store implementation must pass. sqlite.test.ts and
+// postgres.test.ts call storeSuite() with a factory; nothing here knows the dialect.
+import { afterEach, beforeEach, describe, expect, test } from "bun:test";
+import { GroupCommitter } from "../../src/outbox/group-commit.ts";
+import type { Acceptance, NewJob, Store } from "../../src/outbox/store.ts";
+
+/** One isolated database (a temp file, a fresh schema). `open()` gives another connection to it. */
+export type StoreEnv = { open(): Promise<Store>; cleanup(): Promise<void> };
+export type StoreFactory = () => Promise<StoreEnv>;
+
+const T0 = 1_750_000_000_000; // a fixed "now": tests pass time in, they never read the clock
+const MIN = 60_000;
+
+let seq = 0;
+export function newJob(over: Partial<NewJob> = {}): NewJob {
+  return { id: Bun.randomUUIDv7(), hook: "welcome", action: "welcome.mail", payload: { n: ++seq }, maxAttempts: 3, runAt: T0, ...over };
+}
+
+export function acceptance(key: string, over: Partial<Acceptance> = {}): Acceptance {
+  return {
+    hook: "welcome",
+    key,
+    response: { status: 200, body: `{"for":"${key}"}`, contentType: "application/json" },
+    expiresAt: T0 + 10 * MIN,
+    jobs: [newJob(), newJob({ action: "welcome.http" })],
+    now: T0,
+    ...over,
+  };
+}
+
+export function storeSuite(name: string, factory: StoreFactory): void {
+  describe(`${name} store`, () => {
+    let env: StoreEnv;
+    const opened: Store[] = [];
+    /** Another connection to this test's database, not yet migrated. */
+    const connect = async () => {
+      const s = await env.open();
+      opened.push(s);
+      return s;
+    };
+    /** A migrated store on this test's database. */
+    const fresh = async () => {
+      const s = await connect();
+      await s.migrate();
+      return s;
+    };
+
+    beforeEach(async () => {
+      env = await factory();
+    });
+    afterEach(async () => {
+      for (const s of opened.splice(0)) await s.close();
+      await env.cleanup();
+    });
+
+    describe("migrate", () => {
+      test("is idempotent: running it again changes nothing and the store still works", async () => {
+        const s = await fresh();
+        await s.acceptBatch([acceptance("k1")]);
+        await s.migrate();
+        await s.migrate();
+        expect((await s.stats(T0)).byState.pending).toBe(2);
+      });
+
+      test("two instances migrating the same database at once do not race", async () => {
+        const [a, b] = [await connect(), await connect()];
+        await Promise.all([a.migrate(), b.migrate()]);
+        await a.acceptBatch([acceptance("k1")]);
+        expect((await b.stats(T0)).byState.pending).toBe(2);
+      });
+    });
+
+    describe("acceptBatch and dedupe", () => {
+      test("a first acceptance is not a duplicate and enqueues its jobs as pending", async () => {
+        const s = await fresh();
+        const a = acceptance("k1");
+        expect(await s.acceptBatch([a])).toEqual([{ duplicate: false }]);
+        const jobs = await s.listJobs({});
+        expect(jobs.map((j) => j.id).sort()).toEqual(a.jobs.map((j) => j.id).sort());
+        const job = (await s.getJob(a.jobs[0]!.id))!;
+        expect(job).toMatchObject({ state: "pending", attempts: 0, lastError: null, lockedBy: null, lockedUntil: null, createdAt: T0, updatedAt: T0, runAt: T0, maxAttempts: 3 });
+        expect(job.payload).toEqual(a.jobs[0]!.payload);
+      });
+
+      test("the payload round-trips verbatim: key order, nesting, strings and null", async () => {
+        const s = await fresh();
+        const payloads = [{ z: 1, a: { y: [1, "two", null], b: true } }, "plain", 42, null];
+        const jobs = payloads.map((payload) => newJob({ payload }));
+        await s.acceptBatch([acceptance("k1", { jobs })]);
+        for (const [i, j] of jobs.entries()) {
+          const got = (await s.getJob(j.id))!.payload;
+          expect(JSON.stringify(got)).toBe(JSON.stringify(payloads[i]));
+        }
+      });
+
+      test("a repeat of a live key is a duplicate: the first response is replayed and nothing is enqueued", async () => {
+        const s = await fresh();
+        await s.acceptBatch([acceptance("k1")]);
+        const repeat = acceptance("k1", { response: { status: 500, body: "other" }, now: T0 + MIN });
+        expect(await s.acceptBatch([repeat])).toEqual([{ duplicate: true, response: { status: 200, body: '{"for":"k1"}', contentType: "application/json" } }]);
+        expect((await s.stats(T0)).byState.pending).toBe(2);
+        for (const j of repeat.jobs) expect(await s.getJob(j.id)).toBeUndefined();
+      });
+
+      test("a stored response without body or content type is replayed as such", async () => {
+        const s = await fresh();
+        await s.acceptBatch([acceptance("k1", { response: { status: 204, body: null } })]);
+        expect(await s.acceptBatch([acceptance("k1")])).toEqual([{ duplicate: true, response: { status: 204, body: null } }]);
+      });
+
+      test("the same key under another hook is a different request", async () => {
+        const s = await fresh();
+        await s.acceptBatch([acceptance("k1")]);
+        expect(await s.acceptBatch([acceptance("k1", { hook: "audit" })])).toEqual([{ duplicate: false }]);
+      });
+
+      test("an expired record is replaced: the repeat is new, enqueues again and stores its own response", async () => {
+        const s = await fresh();
+        await s.acceptBatch([acceptance("k1")]);
+        const later = T0 + 10 * MIN; // expiresAt of the first record
+        const again = acceptance("k1", { now: later, expiresAt: later + 10 * MIN, response: { status: 201, body: "second" } });
+        expect(await s.acceptBatch([again])).toEqual([{ duplicate: false }]);
+        expect((await s.stats(later)).byState.pending).toBe(4);
+        expect(await s.acceptBatch([acceptance("k1", { now: later + 1 })])).toEqual([{ duplicate: true, response: { status: 201, body: "second" } }]);
+      });
+
+      test("within one batch, a repeated key is a duplicate of the earlier acceptance and enqueues nothing", async () => {
+        const s = await fresh();
+        const first = acceptance("k1");
+        const second = acceptance("k1", { response: { status: 418, body: "no" } });
+        const other = acceptance("k2");
+        const results = await s.acceptBatch([first, second, other]);
+        expect(results).toEqual([{ duplicate: false }, { duplicate: true, response: first.response }, { duplicate: false }]);
+        expect((await s.stats(T0)).byState.pending).toBe(4);
+        for (const j of second.jobs) expect(await s.getJob(j.id)).toBeUndefined();
+      });
+
+      test("a batch is one transaction: if one acceptance fails, none of the batch is stored", async () => {
+        const s = await fresh();
+        const clash = newJob();
+        await s.acceptBatch([acceptance("k0", { jobs: [clash] })]);
+        const good = acceptance("k1");
+        const bad = acceptance("k2", { jobs: [newJob({ id: clash.id })] }); // primary key clash
+        await expect(s.acceptBatch([good, bad])).rejects.toThrow();
+        expect(await s.acceptBatch([acceptance("k1")])).toEqual([{ duplicate: false }]);
+        for (const j of good.jobs) expect(await s.getJob(j.id)).toBeUndefined();
+      });
+
+      test("two store instances accepting the same key at once: exactly one wins, one set of jobs", async () => {
+        await fresh();
+        const [a, b] = [await connect(), await connect()];
+        for (let round = 0; round < 5; round++) {
+          const key = `race-${round}`;
+          const [ra, rb] = await Promise.all([
+            a.acceptBatch([acceptance(key, { response: { status: 200, body: "a" } })]),
+            b.acceptBatch([acceptance(key, { response: { status: 200, body: "b" } })]),
+          ]);
+          const results = [ra[0]!, rb[0]!];
+          expect(results.filter((r) => !r.duplicate)).toHaveLength(1);
+          const winner = results[0]!.duplicate ? "b" : "a";
+          const loser = results.find((r) => r.duplicate)!;
+          expect(loser).toEqual({ duplicate: true, response: { status: 200, body: winner } });
+        }
+        expect((await a.stats(T0)).byState.pending).toBe(10);
+      });
+
+      test("an empty batch commits nothing and returns nothing", async () => {
+        const s = await fresh();
+        expect(await s.acceptBatch([])).toEqual([]);
+      });
+    });
+
+    describe("claimDueJobs", () => {
+      const claim = (s: Store, over: Partial<Parameters<Store["claimDueJobs"]>[0]> = {}) =>
+        s.claimDueJobs({ worker: "w1", now: T0, leaseMs: MIN, limit: 10, ...over });
+
+      test("leases only due jobs, in due order, counting an attempt", async () => {
+        const s = await fresh();
+        const late = newJob({ runAt: T0 + MIN });
+        const early = newJob({ runAt: T0 - 2 });
+        const now = newJob({ runAt: T0 });
+        await s.acceptBatch([acceptance("k1", { jobs: [late, now, early] })]);
+        const got = await claim(s, { leaseMs: 10 * MIN });
+        expect(got.map((j) => j.id)).toEqual([early.id, now.id]);
+        expect(got[0]).toMatchObject({ state: "running", attempts: 1, lockedBy: "w1", lockedUntil: T0 + 10 * MIN, updatedAt: T0 });
+        expect(await claim(s, { worker: "w2" })).toEqual([]);
+        expect((await claim(s, { worker: "w2", now: T0 + MIN })).map((j) => j.id)).toEqual([late.id]);
+      });
+
+      test("returns at most `limit` jobs", async () => {
+        const s = await fresh();
+        await s.acceptBatch([acceptance("k1", { jobs: [newJob(), newJob(), newJob()] })]);
+        expect(await claim(s, { limit: 2 })).toHaveLength(2);
+        expect(await claim(s, { limit: 2 })).toHaveLength(1);
+        expect(await claim(s, { limit: 0 })).toEqual([]);
+      });
+
+      test("the actions filter leases only jobs of those actions; an empty list leases nothing", async () => {
+        const s = await fresh();
+        const mail = newJob({ action: "welcome.mail" });
+        const http = newJob({ action: "welcome.http" });
+        const exec = newJob({ action: "welcome.exec" });
+        await s.acceptBatch([acceptance("k1", { jobs: [mail, http, exec] })]);
+        expect(await claim(s, { actions: [] })).toEqual([]);
+        expect((await claim(s, { actions: ["welcome.http", "welcome.exec"] })).map((j) => j.action).sort()).toEqual(["welcome.exec", "welcome.http"]);
+        expect((await claim(s)).map((j) => j.id)).toEqual([mail.id]);
+      });
+
+      test("two claimers at once never get the same job", async () => {
+        await fresh();
+        const [a, b] = [await connect(), await connect()];
+        const jobs = Array.from({ length: 30 }, () => newJob());
+        await a.acceptBatch([acceptance("k1", { jobs })]);
+        const seen: string[] = [];
+        for (let i = 0; i < 10; i++) {
+          const [ja, jb] = await Promise.all([claim(a, { worker: "wa", limit: 2 }), claim(b, { worker: "wb", limit: 2 })]);
+          seen.push(...ja.map((j) => j.id), ...jb.map((j) => j.id));
+        }
+        expect(new Set(seen).size).toBe(seen.length);
+        expect(seen.sort()).toEqual(jobs.map((j) => j.id).sort());
+      });
+
+      test("a job whose lease expired is claimable again; the old holder can no longer finish it", async () => {
+        const s = await fresh();
+        const job = newJob();
+        await s.acceptBatch([acceptance("k1", { jobs: [job] })]);
+        await claim(s, { worker: "w1" });
+        expect(await claim(s, { worker: "w2", now: T0 + MIN - 1 })).toEqual([]);
+        const [re] = await claim(s, { worker: "w2", now: T0 + MIN });
+        expect(re).toMatchObject({ id: job.id, lockedBy: "w2", attempts: 2, lockedUntil: T0 + 2 * MIN });
+        expect(await s.completeJob(job.id, "w1", T0 + MIN)).toBe(false);
+        expect(await s.completeJob(job.id, "w2", T0 + MIN)).toBe(true);
+      });
+
+      test("an expired lease on the last attempt buries the job instead of running it again", async () => {
+        const s = await fresh();
+        const job = newJob({ maxAttempts: 1 });
+        await s.acceptBatch([acceptance("k1", { jobs: [job] })]);
+        await claim(s);
+        expect(await claim(s, { worker: "w2", now: T0 + MIN })).toEqual([]);
+        expect(await s.getJob(job.id)).toMatchObject({ state: "dead", lockedBy: null, attempts: 1 });
+        expect((await s.getJob(job.id))!.lastError).toContain("lease expired");
+      });
+    });
+
+    describe("complete, fail, release", () => {
+      const leased = async (s: Store, job = newJob()) => {
+        await s.acceptBatch([acceptance(`k-${job.id}`, { jobs: [job] })]);
+        await s.claimDueJobs({ worker: "w1", now: T0, leaseMs: MIN, limit: 10 });
+        return job;
+      };
+
+      test("with a worker that does not hold the lease, each returns false and changes nothing", async () => {
+        const s = await fresh();
+        const job = await leased(s);
+        const before = await s.getJob(job.id);
+        expect(await s.completeJob(job.id, "w2", T0 + 1)).toBe(false);
+        expect(await s.failJob(job.id, "w2", "boom", T0 + 5, T0 + 1)).toBe(false);
+        expect(await s.releaseJob(job.id, "w2", T0 + 1)).toBe(false);
+        expect(await s.completeJob("no-such-job", "w1", T0 + 1)).toBe(false);
+        expect(await s.getJob(job.id)).toEqual(before);
+      });
+
+      test("complete marks the job done and drops the lease", async () => {
+        const s = await fresh();
+        const job = await leased(s);
+        expect(await s.completeJob(job.id, "w1", T0 + 5)).toBe(true);
+        expect(await s.getJob(job.id)).toMatchObject({ state: "done", lockedBy: null, lockedUntil: null, updatedAt: T0 + 5, attempts: 1 });
+        expect(await s.completeJob(job.id, "w1", T0 + 6)).toBe(false);
+      });
+
+      test("fail with retryAt puts the job back to pending at that time, with the error", async () => {
+        const s = await fresh();
+        const job = await leased(s);
+        expect(await s.failJob(job.id, "w1", "HTTP 503", T0 + 30_000, T0 + 5)).toBe(true);
+        expect(await s.getJob(job.id)).toMatchObject({ state: "pending", runAt: T0 + 30_000, lastError: "HTTP 503", attempts: 1, lockedBy: null });
+        expect(await s.claimDueJobs({ worker: "w1", now: T0 + 29_999, leaseMs: MIN, limit: 10 })).toEqual([]);
+        expect(await s.claimDueJobs({ worker: "w1", now: T0 + 30_000, leaseMs: MIN, limit: 10 })).toHaveLength(1);
+      });
+
+      test("fail without retryAt makes the job dead", async () => {
+        const s = await fresh();
+        const job = await leased(s);
+        expect(await s.failJob(job.id, "w1", "HTTP 400", null, T0 + 5)).toBe(true);
+        expect(await s.getJob(job.id)).toMatchObject({ state: "dead", lastError: "HTTP 400", runAt: T0, lockedBy: null });
+        expect(await s.claimDueJobs({ worker: "w1", now: T0 + 10 * MIN, leaseMs: MIN, limit: 10 })).toEqual([]);
+      });
+
+      test("release gives the job back due as before, without counting the attempt", async () => {
+        const s = await fresh();
+        const job = await leased(s);
+        expect(await s.releaseJob(job.id, "w1", T0 + 5)).toBe(true);
+        expect(await s.getJob(job.id)).toMatchObject({ state: "pending", attempts: 0, runAt: T0, lockedBy: null, lockedUntil: null });
+        expect(await s.claimDueJobs({ worker: "w2", now: T0 + 6, leaseMs: MIN, limit: 10 })).toHaveLength(1);
+      });
+    });
+
+    describe("operator actions", () => {
+      /** One job in each state: pending, running, done, dead. */
+      const oneOfEach = async (s: Store, key = "k1") => {
+        const [pending, running, done, dead] = [newJob({ runAt: T0 + MIN }), newJob(), newJob(), newJob({ action: "welcome.http" })];
+        await s.acceptBatch([acceptance(key, { jobs: [pending, running, done, dead] })]);
+        await s.claimDueJobs({ worker: "w1", now: T0, leaseMs: MIN, limit: 10 });
+        await s.completeJob(done.id, "w1", T0 + 1);
+        await s.failJob(dead.id, "w1", "gave up", null, T0 + 1);
+        return { pending, running, done, dead };
+      };
+
+      test("listJobs filters by state, hook, action and ids, oldest first, with a limit", async () => {
+        const s = await fresh();
+        const j = await oneOfEach(s);
+        expect((await s.listJobs({ state: "dead" })).map((x) => x.id)).toEqual([j.dead.id]);
+        expect((await s.listJobs({ action: "welcome.http" })).map((x) => x.id)).toEqual([j.dead.id]);
+        expect(await s.listJobs({ hook: "other" })).toEqual([]);
+        expect((await s.listJobs({ ids: [j.done.id, j.pending.id] })).map((x) => x.id).sort()).toEqual([j.done.id, j.pending.id].sort());
+        expect((await s.listJobs({ limit: 2 })).map((x) => x.id)).toEqual([j.pending.id, j.running.id]);
+      });
+
+      test("retryJobs without ids revives dead jobs: pending, attempts reset, due now", async () => {
+        const s = await fresh();
+        const j = await oneOfEach(s);
+        expect(await s.retryJobs({}, T0 + 2 * MIN)).toBe(1);
+        expect(await s.getJob(j.dead.id)).toMatchObject({ state: "pending", attempts: 0, runAt: T0 + 2 * MIN, updatedAt: T0 + 2 * MIN });
+        expect((await s.getJob(j.done.id))!.state).toBe("done");
+        const claimed = await s.claimDueJobs({ worker: "w2", now: T0 + 2 * MIN, leaseMs: MIN, limit: 10, actions: ["welcome.http"] });
+        expect(claimed.map((x) => x.id)).toEqual([j.dead.id]);
+      });
+
+      test("retryJobs with ids takes any state except running", async () => {
+        const s = await fresh();
+        const j = await oneOfEach(s);
+        const ids = [j.pending.id, j.running.id, j.done.id, j.dead.id];
+        expect(await s.retryJobs({ ids }, T0 + 5)).toBe(3);
+        expect((await s.getJob(j.running.id))!).toMatchObject({ state: "running", lockedBy: "w1" });
+        for (const id of [j.pending.id, j.done.id, j.dead.id]) expect(await s.getJob(id)).toMatchObject({ state: "pending", attempts: 0, runAt: T0 + 5 });
+      });
+
+      test("purgeJobs deletes done and dead jobs by default, anything named by id", async () => {
+        const s = await fresh();
+        const j = await oneOfEach(s);
+        expect(await s.purgeJobs({ state: "pending" })).toBe(0);
+        expect(await s.purgeJobs({})).toBe(2);
+        expect((await s.listJobs({})).map((x) => x.id).sort()).toEqual([j.pending.id, j.running.id].sort());
+        expect(await s.purgeJobs({ ids: [j.pending.id] })).toBe(1);
+        expect(await s.getJob(j.pending.id)).toBeUndefined();
+      });
+
+      test("purgeJobs honours state and limit", async () => {
+        const s = await fresh();
+        await oneOfEach(s, "k1");
+        await oneOfEach(s, "k2");
+        expect(await s.purgeJobs({ state: "dead", limit: 1 })).toBe(1);
+        expect((await s.stats(T0)).byState).toEqual({ pending: 2, running: 2, done: 2, dead: 1 });
+      });
+
+      test("purgeExpiredDedupe drops expired records only, so their keys are new again", async () => {
+        const s = await fresh();
+        await s.acceptBatch([acceptance("short", { expiresAt: T0 + MIN }), acceptance("long", { expiresAt: T0 + 10 * MIN })]);
+        expect(await s.purgeExpiredDedupe(T0 + MIN - 1)).toBe(0);
+        expect(await s.purgeExpiredDedupe(T0 + MIN)).toBe(1);
+        expect((await s.acceptBatch([acceptance("long", { now: T0 + MIN })]))[0]!.duplicate).toBe(true);
+      });
+
+      test("stats counts jobs by state and the age of the oldest due pending job", async () => {
+        const s = await fresh();
+        expect(await s.stats(T0)).toEqual({ byState: { pending: 0, running: 0, done: 0, dead: 0 }, oldestDueAgeMs: 0 });
+        await oneOfEach(s); // its pending job is due at T0 + MIN, so not yet due
+        expect(await s.stats(T0 + 30_000)).toEqual({ byState: { pending: 1, running: 1, done: 1, dead: 1 }, oldestDueAgeMs: 0 });
+        await s.acceptBatch([acceptance("k2", { jobs: [newJob({ runAt: T0 - 500 })] })]);
+        expect((await s.stats(T0 + 2 * MIN)).oldestDueAgeMs).toBe(2 * MIN + 500);
+      });
+
+      test("ping answers", async () => {
+        const s = await fresh();
+        expect(await s.ping()).toBeUndefined();
+      });
+    });
+
+    describe("group commit", () => {
+      test("concurrent accepts share transactions: fewer commits than requests, each caller gets its own result", async () => {
+        const s = await fresh();
+        let commits = 0;
+        const gc = new GroupCommitter({ acceptBatch: (b) => (commits++, s.acceptBatch(b)) }, { maxWaitMs: 2, maxBatch: 64 });
+        const keys = Array.from({ length: 20 }, (_, i) => `k${i % 15}`); // 5 repeats of earlier keys
+        const results = await Promise.all(keys.map((k) => gc.accept(acceptance(k, { response: { status: 200, body: k } }))));
+        expect(commits).toBeLessThan(keys.length);
+        expect(gc.stats).toMatchObject({ batches: commits, accepted: 20 });
+        expect(results.slice(0, 15).every((r) => !r.duplicate)).toBe(true);
+        expect(results.slice(15)).toEqual(keys.slice(15).map((k) => ({ duplicate: true, response: { status: 200, body: k } })));
+        expect((await s.stats(T0)).byState.pending).toBe(30);
+      });
+
+      test("maxBatch bounds a transaction", async () => {
+        const s = await fresh();
+        const sizes: number[] = [];
+        const gc = new GroupCommitter({ acceptBatch: (b) => (sizes.push(b.length), s.acceptBatch(b)) }, { maxWaitMs: 50, maxBatch: 4 });
+        await Promise.all(Array.from({ length: 10 }, (_, i) => gc.accept(acceptance(`k${i}`))));
+        expect(sizes).toEqual([4, 4, 2]);
+      });
+
+      test("a failing batch rejects every caller in it, and the next batch works", async () => {
+        const s = await fresh();
+        const clash = newJob();
+        await s.acceptBatch([acceptance("k0", { jobs: [clash] })]);
+        const gc = new GroupCommitter(s, { maxWaitMs: 2 });
+        const calls = [gc.accept(acceptance("k1")), gc.accept(acceptance("k2", { jobs: [newJob({ id: clash.id })] })), gc.accept(acceptance("k3"))];
+        const settled = await Promise.allSettled(calls);
+        expect(settled.map((r) => r.status)).toEqual(["rejected", "rejected", "rejected"]);
+        expect(await gc.accept(acceptance("k1"))).toEqual({ duplicate: false });
+      });
+    });
+  });
+}
