@@ -29,7 +29,10 @@ export function defineCommand<F extends Record<string, FlagSpec>>(def: CommandDe
 
 export function parseCommandArgs(def: CommandDef, argv: string[]) {
   const options: Record<string, { type: "string" | "boolean"; short?: string; multiple?: boolean }> = { help: { type: "boolean", short: "h" } };
-  for (const [name, spec] of Object.entries(def.flags)) options[name] = { type: spec.type, short: spec.short, multiple: spec.multiple };
+  // node:util parseArgs rejects `short: undefined`, so only set the keys a flag has.
+  for (const [name, spec] of Object.entries(def.flags)) {
+    options[name] = { type: spec.type, ...(spec.short ? { short: spec.short } : {}), ...(spec.multiple ? { multiple: true } : {}) };
+  }
   try {
     const { values, positionals } = parseArgs({ args: argv, options, allowPositionals: true, strict: true });
     return { flags: values as Record<string, unknown>, positionals };
