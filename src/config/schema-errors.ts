@@ -105,7 +105,7 @@ function explainRecord(schema: S, value: unknown, path: (string | number)[], out
 function explainArray(schema: S, value: unknown, path: (string | number)[], out: SchemaIssue[]): void {
   if (!Array.isArray(value)) return void out.push(typeMismatch(schema, value, path));
   if (schema.minItems !== undefined && value.length < schema.minItems) {
-    out.push({ path, part: "value", message: `must have at least ${schema.minItems} item${schema.minItems === 1 ? "" : "s"}`, hint: "remove the key instead of leaving an empty list" });
+    out.push({ path, part: "value", message: `must have at least ${schema.minItems} item${schema.minItems === 1 ? "" : "s"}` });
   }
   value.forEach((item, i) => explain(schema.items, item, [...path, i], out));
   if (schema.uniqueItems) {

@@ -1,12 +1,522 @@
-// Checks hooks.yaml against what Kratos can actually do. Filled in below.
-import type { ConfigError } from "../errors.ts";
-import type { HooksFile } from "./model.ts";
-import type { Env } from "./resolve.ts";
-import type { SourceMap } from "./source-map.ts";
+// Checks hooks.yaml against what Kratos can actually do at the target version. Every rule asks
+// src/kratos/ (hook lists, ctx presence, version gates) instead of re-encoding it, and every error
+// names the CONTRACT section it comes from. Runs after the model check, so shapes are valid here.
+import { existsSync, readFileSync, statSync } from "node:fs";
+import { resolve as resolvePath } from "node:path";
+import { ConfigError } from "../errors.ts";
+import { ctxPathAvailable, headerAllowlistAt, isHeaderToken } from "../kratos/ctx.ts";
+import {
+  allowedHooks,
+  ctxPresence,
+  flowLevelIgnoresBlocking,
+  hasMethodLists,
+  listExists,
+  listKey,
+  methodsAt,
+  persistsIdentityChanges,
+  SESSION_HOOK,
+  splitPoint,
+  type Point,
+} from "../kratos/hook-points.ts";
+import { hookListsAt, KNOWN_TAGS, parseVersion, rulesTag, supports, FEATURE_MIN_VERSION, type Version } from "../kratos/versions.ts";
+import { templateRefs } from "../template.ts";
+import { PREDICATE_OPERATORS, type FieldSpecDecl, type HookDecl, type HooksFile, type PredicateDecl } from "./model.ts";
+import { ENV_OVERRIDES, parseListen, resolveStore, type Env } from "./resolve.ts";
+import { closest } from "./schema-errors.ts";
+import type { ConfigPath, SourceMap } from "./source-map.ts";
 
 export type SemanticsContext = { dir: string; env: Env; cwd: string };
+export type SemanticsResult = { errors: ConfigError[]; warnings: ConfigError[] };
 
-export function checkSemantics(raw: HooksFile, map: SourceMap, c: SemanticsContext): { errors: ConfigError[]; warnings: ConfigError[] } {
-  void raw; void map; void c;
-  return { errors: [], warnings: [] };
+/** Private message id range for deny messages, clear of Kratos's own 1xxxxxx/4xxxxxx ids (CONTRACT §8.14). */
+export const MESSAGE_ID_RANGE = { min: 9_000_000, max: 9_099_999 } as const;
+
+/** Operators skip_if cannot use: it compiles to Jsonnet, which has no regex and no file access (CONTRACT §3.1). */
+const NOT_IN_JSONNET = ["matches", "in_file", "domain_in_file"] as const;
+
+class Report {
+  readonly errors: ConfigError[] = [];
+  readonly warnings: ConfigError[] = [];
+  constructor(readonly map: SourceMap) {}
+  error(path: ConfigPath, part: "key" | "value", message: string, hint?: string): void {
+    this.errors.push(this.map.error(path, part, message, hint));
+  }
+  warn(path: ConfigPath, part: "key" | "value", message: string, hint?: string): void {
+    this.warnings.push(this.map.error(path, part, message, hint));
+  }
+  /** An error about the environment, not the file. */
+  envError(name: string, message: string, hint?: string): void {
+    this.errors.push(new ConfigError(message, undefined, `env ${name}`, hint));
+  }
+}
+
+export function checkSemantics(raw: HooksFile, map: SourceMap, c: SemanticsContext): SemanticsResult {
+  const r = new Report(map);
+  const v = checkVersion(raw, r);
+  if (v) checkKratosKeys(raw, v, r);
+  checkReceiverAndServe(raw, c, r);
+  const paths = new Map<string, string>();
+  for (const [name, hook] of Object.entries(raw.hooks)) {
+    checkHook(name, hook, raw, v, c, r);
+    const path = hook.path ?? `/hooks/${name}`;
+    const other = paths.get(path);
+    if (other !== undefined) {
+      r.error(hook.path !== undefined ? ["hooks", name, "path"] : ["hooks", name], hook.path !== undefined ? "value" : "key", `endpoint path ${path} is already used by hook '${other}'`, "give each hook its own path");
+    } else paths.set(path, name);
+  }
+  return { errors: r.errors, warnings: r.warnings };
+}
+
+// kratos: -------------------------------------------------------------------------------------
+
+function checkVersion(raw: HooksFile, r: Report): Version | undefined {
+  const v = parseVersion(raw.kratos.version);
+  const releases = KNOWN_TAGS.filter((t) => t !== "HEAD");
+  if (!v || !rulesTag(v)) {
+    r.error(["kratos", "version"], "value", `Kratos ${raw.kratos.version} is not supported`, `kratos-hooks knows ${releases.join(", ")} and HEAD; use v1.0.0 or later (CONTRACT §1.1)`);
+    return undefined;
+  }
+  const newest = parseVersion(releases[releases.length - 1]!)!;
+  if (!v.head && (v.major > newest.major || (v.major === newest.major && (v.minor > newest.minor || v.patch > newest.patch)))) {
+    r.warn(["kratos", "version"], "value", `Kratos ${v.text} is newer than ${newest.text}, the newest release kratos-hooks was checked against`, `the rules of ${rulesTag(v)} apply; check the hook lists of ${v.text} (CONTRACT Appendix A)`);
+  }
+  return v;
+}
+
+function checkKratosKeys(raw: HooksFile, v: Version, r: Report): void {
+  const k = raw.kratos;
+  if (k.emit_analytics_event !== undefined && !supports(v, "emit_analytics_event")) {
+    r.error(["kratos", "emit_analytics_event"], "key", `emit_analytics_event needs Kratos ${FEATURE_MIN_VERSION.emit_analytics_event} or later (target ${v.text})`, "remove it: older Kratos rejects the key (CONTRACT §2.1)");
+  }
+  if (k.header_allowlist !== undefined && !supports(v, "header_allowlist")) {
+    r.error(["kratos", "header_allowlist"], "key", `header_allowlist needs Kratos ${FEATURE_MIN_VERSION.header_allowlist} or later (target ${v.text})`, "Kratos v1.3.x filters request headers with a fixed list; v1.0-v1.2 does not filter (CONTRACT §3.4)");
+  }
+  for (const [key, items] of Object.entries(k.builtin_hooks ?? {})) {
+    const at: ConfigPath = ["kratos", "builtin_hooks", key];
+    if (!listExists(key, v)) {
+      const lists = Object.keys(hookListsAt(v)).filter((l) => l.startsWith(key.split(".").slice(0, 2).join(".")));
+      const near = closest(key, lists);
+      r.error(at, "key", `Kratos ${v.text} has no hook list selfservice.flows.${key}.hooks`, `${near ? `did you mean '${near}'? ` : ""}lists at ${key.split(".").slice(0, 2).join(".")}: ${lists.join(", ")} (CONTRACT §1.1)`);
+      continue;
+    }
+    const allowed = allowedHooks(key, v).filter((h) => h !== "web_hook");
+    const seen = new Set<string>();
+    items.forEach((item, i) => {
+      const name = typeof item === "string" ? item : item.hook;
+      const itemPath: ConfigPath = typeof item === "string" ? [...at, i] : [...at, i, "hook"];
+      const text = JSON.stringify(item);
+      if (seen.has(text)) r.error([...at, i], "value", `'${name}' appears twice in ${key}`, "Kratos rejects identical items in one hook list (uniqueItems, CONTRACT §1.1)");
+      seen.add(text);
+      if (name === "web_hook") {
+        r.error(itemPath, "value", "web_hook does not belong in builtin_hooks", "declare it under hooks: instead; kratos-hooks generates the web_hook items (CONTRACT §2)");
+      } else if (name === SESSION_HOOK && !(key.startsWith("registration.after.") && allowed.includes(SESSION_HOOK))) {
+        r.error(itemPath, "value", `'session' is not allowed in ${key}`, "Kratos allows session only in registration per-method lists, e.g. registration.after.password (CONTRACT §1.1, §8.7)");
+      } else if (!allowed.includes(name)) {
+        r.error(itemPath, "value", `Kratos ${v.text} does not allow hook '${name}' in ${key}`, `allowed: ${allowed.join(", ") || "none besides web_hook"} (CONTRACT §1.1)`);
+      }
+    });
+  }
+}
+
+// receiver:, serve: ---------------------------------------------------------------------------
+
+function checkReceiverAndServe(raw: HooksFile, c: SemanticsContext, r: Report): void {
+  try {
+    new URL(raw.receiver.url);
+  } catch {
+    r.error(["receiver", "url"], "value", `'${raw.receiver.url}' is not a valid URL`, "e.g. http://127.0.0.1:4459");
+  }
+  const listenEnv = c.env[ENV_OVERRIDES.listen];
+  if (listenEnv) {
+    if (!parseListen(listenEnv)) r.envError(ENV_OVERRIDES.listen, `'${listenEnv}' is not host:port`, "e.g. 127.0.0.1:4459, [::1]:4459 or :4459");
+  } else if (raw.serve?.listen !== undefined && !parseListen(raw.serve.listen)) {
+    r.error(["serve", "listen"], "value", `'${raw.serve.listen}' is not host:port`, "e.g. 127.0.0.1:4459, [::1]:4459 or :4459 (all interfaces)");
+  }
+  const storeHint = "sqlite:<path> (relative to the current directory), sqlite::memory: or postgres://user@host/db";
+  const storeEnv = c.env[ENV_OVERRIDES.store];
+  if (storeEnv) {
+    if (!resolveStore(storeEnv, c.cwd)) r.envError(ENV_OVERRIDES.store, `'${storeEnv}' is not a store URL`, storeHint);
+  } else if (raw.serve?.store !== undefined && !resolveStore(raw.serve.store, c.cwd)) {
+    r.error(["serve", "store"], "value", `'${raw.serve.store}' is not a store URL`, storeHint);
+  }
+}
+
+// hooks: --------------------------------------------------------------------------------------
+
+type HookCtx = {
+  name: string;
+  hook: HookDecl;
+  at: ConfigPath;
+  point: Point;
+  /** interrupt/enrich: Kratos waits and parses the answer; at registration/settings after this runs pre-persist. */
+  blocking: boolean;
+  fields: string[];
+  v: Version | undefined;
+  /** Request headers Kratos passes to webhooks, or undefined when it passes all (CONTRACT §3.4). */
+  headerAllowlist: readonly string[] | undefined;
+  c: SemanticsContext;
+  r: Report;
+};
+
+function checkHook(name: string, hook: HookDecl, raw: HooksFile, v: Version | undefined, c: SemanticsContext, r: Report): void {
+  const mode = hook.mode ?? "notify";
+  const h: HookCtx = {
+    name,
+    hook,
+    at: ["hooks", name],
+    point: hook.on as Point,
+    blocking: mode !== "notify",
+    fields: Object.keys(hook.body ?? {}),
+    v,
+    headerAllowlist: v ? headerAllowlistAt(v, raw.kratos.header_allowlist) : undefined,
+    c,
+    r,
+  };
+  checkMethods(h);
+  checkMode(h, mode);
+  checkHeaders(h);
+  checkBody(h);
+  checkJsonnet(h);
+  checkAuth(h);
+  if (hook.skip_if) checkPredicate(h, hook.skip_if, [...h.at, "skip_if"], true);
+  for (const [i, key] of (hook.dedupe?.key ?? []).entries()) checkFieldRef(h, key, [...h.at, "dedupe", "key", i], "dedupe.key");
+  checkRules(h, mode);
+  checkEnrich(h, mode);
+  checkActions(h);
+}
+
+function checkMethods(h: HookCtx): void {
+  const { hook, point, v, r } = h;
+  if (hook.methods === undefined) return;
+  if (!hasMethodLists(point)) {
+    r.error([...h.at, "methods"], "key", `${point} has no per-method lists`, `remove methods: Kratos reads ${point} hooks from selfservice.flows.${point}.hooks only (CONTRACT §1.1, §1.2)`);
+    return;
+  }
+  if (!v) return;
+  const available = methodsAt(point, v);
+  hook.methods.forEach((m, i) => {
+    if (listExists(listKey(point, m), v)) return;
+    const since = KNOWN_TAGS.find((t) => listExists(listKey(point, m), parseVersion(t)!));
+    const why = since ? `it was added in Kratos ${since}` : `Kratos has no ${point}.${m} list in any version`;
+    const near = since ? undefined : closest(m, available);
+    r.error([...h.at, "methods", i], "value", `Kratos ${v.text} has no '${m}' method list at ${point}`, `${near ? `did you mean '${near}'? ` : ""}${why}; available: ${available.join(", ")} (CONTRACT §1.1)`);
+  });
+}
+
+function checkMode(h: HookCtx, mode: string): void {
+  const { hook, point, r } = h;
+  const { phase } = splitPoint(point);
+  if (hook.wait !== undefined && mode !== "notify") {
+    r.error([...h.at, "wait"], "key", `wait applies only to notify hooks, this one is ${mode}`, "Kratos always waits for interrupt and enrich hooks; remove wait (CONTRACT §4.4)");
+  }
+  if (mode === "enrich" && !persistsIdentityChanges(point)) {
+    const why = phase === "before" ? "there is no identity yet at before hooks" : `Kratos applies identity changes at ${point} to a copy and drops them`;
+    r.error([...h.at, "mode"], "value", `enrich has no effect at ${point}: ${why}`, "enrich works at registration.after and settings.after; use interrupt to block the flow (CONTRACT §1.4, §5.1)");
+  }
+  if (h.blocking && flowLevelIgnoresBlocking(point) && hook.methods === undefined) {
+    const available = h.v ? methodsAt(point, h.v) : [];
+    r.error([...h.at, "mode"], "value", `a ${mode} hook at ${point} needs methods`, `Kratos runs blocking ${point} webhooks only from per-method lists and never calls them from the flow-level list; add e.g. methods: [${available.slice(0, 2).join(", ") || "password"}] (CONTRACT §1.2, §8.6)`);
+  }
+  if (mode === "interrupt" && phase === "before") {
+    r.warn([...h.at, "mode"], "value", `interrupt at ${point}: the flow does not exist yet, so messages may show as an error page instead of form messages`, "CONTRACT §1.4, §8.5 [inferred]");
+  }
+  if (mode === "enrich" && !hook.enrich?.length && !hook.rules?.length) {
+    r.warn([...h.at, "mode"], "value", "an enrich hook without enrich steps changes nothing", "add enrich: [...] or use mode notify");
+  }
+}
+
+function checkHeaders(h: HookCtx): void {
+  const { hook, v, r } = h;
+  if (!hook.headers) return;
+  if (v && !supports(v, "headers")) {
+    r.error([...h.at, "headers"], "key", `headers need Kratos ${FEATURE_MIN_VERSION.headers} or later (target ${v.text})`, "Kratos v1.0/v1.1 reject the key; put the secret in auth instead (CONTRACT §2.1)");
+  }
+  for (const [name, value] of Object.entries(hook.headers)) {
+    if (name.toLowerCase() === "content-type" && value !== "application/json") {
+      r.error([...h.at, "headers", name], "value", `Content-Type must be exactly application/json, got '${value}'`, "Kratos fails the call for any other value (even with '; charset=') and the receiver reads JSON; remove the header (CONTRACT §3.7, §8.8)");
+    }
+  }
+}
+
+function checkBody(h: HookCtx): void {
+  const { hook, point, blocking, v, r } = h;
+  for (const [field, raw] of Object.entries(hook.body ?? {})) {
+    const spec: FieldSpecDecl = typeof raw === "string" ? { from: raw } : raw;
+    const fieldPath: ConfigPath = [...h.at, "body", field];
+    const fromPath: ConfigPath = typeof raw === "string" ? fieldPath : [...fieldPath, "from"];
+    if (spec.from !== undefined && spec.value !== undefined) {
+      r.error([...fieldPath, "value"], "key", "a body field has either 'from' (a ctx path) or 'value' (a constant), not both", "remove one of them");
+      continue;
+    }
+    if (spec.from === undefined && spec.value === undefined) {
+      r.error(fieldPath, "key", `body field '${field}' has neither 'from' nor 'value'`, "add from: <ctx path>, e.g. identity.traits.email, or value: <constant>");
+      continue;
+    }
+    if (spec.from === undefined) continue;
+    const path = spec.from.split(".");
+    if (v) {
+      const available = ctxPathAvailable(path, point, blocking, v);
+      if (!available.ok) {
+        r.error(fromPath, "value", `${spec.from} is never set here: ${available.reason}`, `${ctxHint(point, blocking, v)} (CONTRACT §3.2)`);
+        continue;
+      }
+      if (path[0] === "identity" && path[1] === "id" && path.length === 2 && ctxPresence(point, blocking, v).identityIdIsNil) {
+        r.error(fromPath, "value", `identity.id is the all-zero UUID at ${point} for ${hook.mode} hooks: the identity is not stored yet`, "key on identity.traits (e.g. the email) or flow.id instead (CONTRACT §3.3)");
+        continue;
+      }
+    }
+    if (path[0] === "flow" && path[1] === "transient_payload" && splitPoint(point).phase === "before") {
+      r.warn(fromPath, "value", `flow.transient_payload is never present at ${point}: before hooks run when the flow is created`, "read it at the after hook instead (CONTRACT §3.2 [inferred])");
+    }
+    if (path[0] === "request_headers" && path.length >= 2) checkRequestHeader(h, path[1]!, spec, fromPath);
+  }
+}
+
+function ctxHint(point: Point, blocking: boolean, v: Version): string {
+  const p = ctxPresence(point, blocking, v);
+  const roots = ["flow", "request_headers", "request_method", "request_url", "request_cookies", ...(p.identity ? ["identity"] : []), ...(p.session ? ["session"] : [])];
+  return `ctx at ${point}${splitPoint(point).phase === "after" && (point.startsWith("registration") || point.startsWith("settings")) ? (blocking ? " (pre-persist)" : " (post-persist)") : ""} in ${v.text} has: ${roots.join(", ")}`;
+}
+
+function checkRequestHeader(h: HookCtx, header: string, spec: FieldSpecDecl, at: ConfigPath): void {
+  const { v, r } = h;
+  if (v && h.headerAllowlist && !h.headerAllowlist.some((x) => x.toLowerCase() === header.toLowerCase())) {
+    const hint = supports(v, "header_allowlist")
+      ? "add it to kratos.header_allowlist, which replaces Kratos's default list (CONTRACT §3.4)"
+      : `Kratos ${v.text} filters request headers with a fixed list: ${h.headerAllowlist.join(", ")} (CONTRACT §3.4)`;
+    r.error(at, "value", `Kratos ${v.text} never passes request header '${header}' to webhooks: it is not in the header allowlist`, hint);
+    return;
+  }
+  if (spec.optional !== true) {
+    r.warn(at, "value", `request header '${header}' may be missing from a request; the body then fails to build and the flow fails`, "add optional: true (CONTRACT §3.2, §3.6)");
+  }
+}
+
+/** A body field named by a predicate, dedupe.key, deny.field or lookup.field must exist in body. */
+function checkFieldRef(h: HookCtx, field: string, at: ConfigPath, what: string): void {
+  if (h.fields.includes(field)) return;
+  const near = closest(field, h.fields);
+  h.r.error(at, "value", `${what} names '${field}', which is not a body field of this hook`, h.fields.length ? `${near ? `did you mean '${near}'? ` : ""}body fields: ${h.fields.join(", ")}` : "declare it under body: first");
+}
+
+function checkJsonnet(h: HookCtx): void {
+  const { hook, r } = h;
+  if (hook.jsonnet === undefined) return;
+  const at: ConfigPath = [...h.at, "jsonnet"];
+  const file = resolvePath(h.c.dir, hook.jsonnet);
+  const text = readTextFile(file);
+  if (text === undefined) {
+    r.error(at, "value", `Jsonnet file ${hook.jsonnet} does not exist (looked at ${file})`, "paths in hooks.yaml are relative to its directory");
+    return;
+  }
+  for (const problem of jsonnetProblems(text)) {
+    r.error(at, "value", `${hook.jsonnet}:${problem.line}: ${problem.message}`, problem.hint);
+  }
+}
+
+function readTextFile(file: string): string | undefined {
+  try {
+    return statSync(file).isFile() ? readFileSync(file, "utf8") : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * What Kratos's Jsonnet VM refuses: `std.extVar` (ctx is a top-level argument, never an ext var)
+ * and imports (disabled in the worker). CONTRACT §3.1. Strings and comments are skipped.
+ */
+export function jsonnetProblems(text: string): Array<{ line: number; message: string; hint: string }> {
+  const out: Array<{ line: number; message: string; hint: string }> = [];
+  const code = blankStringsAndComments(text);
+  const lineOf = (i: number) => text.slice(0, i).split("\n").length;
+  for (const m of code.matchAll(/\bstd\s*\.\s*extVar\b/g)) {
+    out.push({ line: lineOf(m.index), message: "uses std.extVar, which Kratos does not provide", hint: "Kratos passes ctx as a top-level argument: write function(ctx) ... and read ctx.<path> (CONTRACT §3.1)" });
+  }
+  for (const m of code.matchAll(/\b(import|importstr|importbin)\b/g)) {
+    out.push({ line: lineOf(m.index), message: `uses ${m[1]}, which Kratos disables`, hint: "inline what you import: Kratos evaluates bodies with imports turned off (CONTRACT §3.1)" });
+  }
+  if (!/\bfunction\s*\(\s*ctx\s*\)/.test(code)) {
+    out.push({ line: 1, message: "is not function(ctx) ...", hint: "Kratos passes ctx as a top-level argument named ctx; the body must be function(ctx) { ... } (CONTRACT §3.1)" });
+  }
+  return out;
+}
+
+/** Replaces the contents of strings and comments with spaces, keeping offsets, so keyword scans see code only. */
+function blankStringsAndComments(text: string): string {
+  const out = text.split("");
+  const blank = (from: number, to: number) => {
+    for (let k = from; k < to && k < out.length; k++) if (out[k] !== "\n") out[k] = " ";
+  };
+  let i = 0;
+  while (i < text.length) {
+    const ch = text[i]!;
+    if (ch === "#" || text.startsWith("//", i)) {
+      const end = text.indexOf("\n", i);
+      blank(i, end < 0 ? text.length : end);
+      i = end < 0 ? text.length : end;
+    } else if (text.startsWith("/*", i)) {
+      const end = text.indexOf("*/", i + 2);
+      blank(i, end < 0 ? text.length : end + 2);
+      i = end < 0 ? text.length : end + 2;
+    } else if (text.startsWith("|||", i)) {
+      const end = text.indexOf("|||", i + 3);
+      blank(i, end < 0 ? text.length : end + 3);
+      i = end < 0 ? text.length : end + 3;
+    } else if (ch === '"' || ch === "'") {
+      let j = i + 1;
+      while (j < text.length && text[j] !== ch) j += text[j] === "\\" ? 2 : 1;
+      blank(i, j + 1);
+      i = j + 1;
+    } else i++;
+  }
+  return out.join("");
+}
+
+/** The api_key name becomes a header (or cookie) name, so it must be an RFC 9110 token. */
+function checkAuth(h: HookCtx): void {
+  const auth = h.hook.auth;
+  if (!auth || auth.type !== "api_key") return;
+  if (!isHeaderToken(auth.name)) {
+    h.r.error([...h.at, "auth", "name"], "value", `'${auth.name}' is not a valid ${auth.in} name`, "use letters, digits and !#$%&'*+-.^_`|~ only, no spaces or ':' (RFC 9110 token; CONTRACT §2.3)");
+  }
+}
+
+function checkPredicate(h: HookCtx, p: PredicateDecl, at: ConfigPath, inSkipIf: boolean): void {
+  if ("all" in p) return p.all.forEach((q, i) => checkPredicate(h, q, [...at, "all", i], inSkipIf));
+  if ("any" in p) return p.any.forEach((q, i) => checkPredicate(h, q, [...at, "any", i], inSkipIf));
+  if ("not" in p) return checkPredicate(h, p.not, [...at, "not"], inSkipIf);
+  const ops = Object.keys(p).filter((k) => (PREDICATE_OPERATORS as readonly string[]).includes(k));
+  const list = PREDICATE_OPERATORS.join(", ");
+  if (ops.length === 0) {
+    h.r.error(at, "key", "a condition needs exactly one operator", `add one of: ${list}`);
+  } else if (ops.length > 1) {
+    h.r.error([...at, ops[1]!], "key", `'${ops[0]}' and '${ops[1]}' in one condition: use exactly one operator`, `combine several with all: [...] or any: [...]; operators: ${list}`);
+  }
+  checkFieldRef(h, p.field, [...at, "field"], "the condition");
+  for (const op of ops) {
+    if (inSkipIf && (NOT_IN_JSONNET as readonly string[]).includes(op)) {
+      h.r.error([...at, op], "key", `skip_if cannot use '${op}'`, `skip_if runs inside Kratos as Jsonnet, which has no ${op === "matches" ? "regular expressions" : "file access"}; use it in rules (checked by the receiver) or use ${op === "matches" ? "starts_with / ends_with / in" : "in / domain_in"} (CONTRACT §3.1)`);
+      continue;
+    }
+    if (op === "in_file" || op === "domain_in_file") checkListedFile(h, op === "in_file" ? p.in_file! : p.domain_in_file!, [...at, op]);
+    if (op === "matches") {
+      try {
+        new RegExp(p.matches!);
+      } catch (err) {
+        h.r.error([...at, op], "value", `not a valid regular expression: ${(err as Error).message}`, "JavaScript RegExp syntax");
+      }
+    }
+  }
+}
+
+function checkListedFile(h: HookCtx, rel: string, at: ConfigPath): boolean {
+  const file = resolvePath(h.c.dir, rel);
+  if (existsSync(file) && statSync(file).isFile()) return true;
+  h.r.error(at, "value", `file ${rel} does not exist (looked at ${file})`, "paths in hooks.yaml are relative to its directory");
+  return false;
+}
+
+function checkRules(h: HookCtx, mode: string): void {
+  const rules = h.hook.rules;
+  if (!rules) return;
+  if (mode === "notify") {
+    h.r.error([...h.at, "rules"], "key", "rules need mode interrupt (or enrich): a notify hook cannot block the flow", "set mode: interrupt (CONTRACT §5.2)");
+  }
+  rules.forEach((rule, i) => {
+    const at: ConfigPath = [...h.at, "rules", i];
+    checkPredicate(h, rule.when, [...at, "when"], false);
+    if (!("deny" in rule)) return;
+    const { id, field } = rule.deny;
+    if (id !== undefined && (id < MESSAGE_ID_RANGE.min || id > MESSAGE_ID_RANGE.max)) {
+      h.r.error([...at, "deny", "id"], "value", `message id ${id} is outside ${MESSAGE_ID_RANGE.min}-${MESSAGE_ID_RANGE.max}`, "Kratos's own messages use 1xxxxxx and 4xxxxxx ids; keep yours in the private range (CONTRACT §8.14)");
+    }
+    if (field !== undefined) checkFieldRef(h, field, [...at, "deny", "field"], "deny.field");
+  });
+}
+
+function checkEnrich(h: HookCtx, mode: string): void {
+  const steps = h.hook.enrich;
+  if (!steps) return;
+  if (mode !== "enrich") {
+    h.r.error([...h.at, "enrich"], "key", `enrich steps need mode enrich, this hook is ${mode}`, "set mode: enrich (CONTRACT §5.1)");
+  }
+  let setsPublic = false;
+  steps.forEach((step, i) => {
+    const at: ConfigPath = [...h.at, "enrich", i];
+    if (step.when) checkPredicate(h, step.when, [...at, "when"], false);
+    if (!step.metadata_public && !step.metadata_admin && !step.lookup) {
+      h.r.error(at, "key", "this enrich step sets nothing", "add metadata_public, metadata_admin or lookup");
+    }
+    if (step.metadata_public || step.lookup?.into === "metadata_public") setsPublic = true;
+    const setsAdmin = step.metadata_admin !== undefined || step.lookup?.into === "metadata_admin";
+    if (setsAdmin && h.v && !supports(h.v, "parse_metadata_admin")) {
+      const key: ConfigPath = step.metadata_admin !== undefined ? [...at, "metadata_admin"] : [...at, "lookup", "into"];
+      h.r.error(key, step.metadata_admin !== undefined ? "key" : "value", `Kratos ${h.v.text} ignores metadata_admin in webhook answers`, `fixed in Kratos ${FEATURE_MIN_VERSION.parse_metadata_admin} (CONTRACT §5.1)`);
+    }
+    for (const which of ["metadata_public", "metadata_admin"] as const) {
+      if (step[which]) checkTemplates(h, step[which], [...at, which]);
+    }
+    if (step.lookup) {
+      const l = step.lookup;
+      checkFieldRef(h, l.field, [...at, "lookup", "field"], "lookup.field");
+      if ((l.table === undefined) === (l.file === undefined)) {
+        h.r.error([...at, "lookup"], "key", "a lookup needs exactly one of 'table' or 'file'", "table: { key: { ... } } inline, or file: <json file relative to hooks.yaml>");
+      } else if (l.file !== undefined && checkListedFile(h, l.file, [...at, "lookup", "file"])) {
+        checkLookupFile(h, l.file, [...at, "lookup", "file"]);
+      }
+    }
+  });
+  // Kratos replaces metadata_public wholesale with what a parse answer carries, so setting one key
+  // at settings.after erases the others unless the receiver knows the current object. CONTRACT §5.1.
+  if (setsPublic && h.point === "settings.after") {
+    const hasCurrent = Object.values(h.hook.body ?? {}).some((f) => (typeof f === "string" ? f : f.from) === "identity.metadata_public");
+    if (!hasCurrent) {
+      h.r.error([...h.at, "enrich"], "key", "enriching metadata_public at settings.after needs the current metadata_public in the body", "Kratos replaces metadata_public wholesale; add a body field such as metadata_public: identity.metadata_public so the receiver can merge (CONTRACT §5.1)");
+    }
+  }
+}
+
+function checkLookupFile(h: HookCtx, rel: string, at: ConfigPath): void {
+  const file = resolvePath(h.c.dir, rel);
+  let data: unknown;
+  try {
+    data = JSON.parse(readFileSync(file, "utf8"));
+  } catch (err) {
+    h.r.error(at, "value", `${rel} is not valid JSON: ${(err as Error).message}`, "a lookup file is a JSON object: key → object of metadata");
+    return;
+  }
+  const ok = typeof data === "object" && data !== null && !Array.isArray(data) && Object.values(data).every((x) => typeof x === "object" && x !== null && !Array.isArray(x));
+  if (!ok) h.r.error(at, "value", `${rel} must be a JSON object of key → object`, 'e.g. { "example.com": { "plan": "staff" } }');
+}
+
+function checkActions(h: HookCtx): void {
+  const names = new Map<string, number>();
+  (h.hook.actions ?? []).forEach((action, i) => {
+    const at: ConfigPath = [...h.at, "actions", i];
+    if (action.name !== undefined) {
+      if (names.has(action.name)) h.r.error([...at, "name"], "value", `action name '${action.name}' is already used by actions[${names.get(action.name)}]`, "action ids (<hook>.<name>) must be unique");
+      names.set(action.name, i);
+    }
+    const kind = "http" in action ? "http" : "email" in action ? "email" : "exec";
+    checkTemplates(h, (action as Record<string, unknown>)[kind], [...at, kind]);
+  });
+}
+
+/** Every `{{ ... }}` must parse, and `{{ body.x }}` must name a body field. Syntax: src/template.ts. */
+function checkTemplates(h: HookCtx, value: unknown, at: ConfigPath): void {
+  if (typeof value === "string") {
+    for (const ref of templateRefs(value)) {
+      if (ref.kind === "invalid") {
+        h.r.error(at, "value", `invalid template ${ref.text}: ${ref.reason}`, "templates are {{ body.<field> }}, {{ env.<NAME> }}, {{ hook }} or {{ job.id }}");
+      } else if (ref.kind === "body" && !h.fields.includes(ref.path[0]!)) {
+        const near = closest(ref.path[0]!, h.fields);
+        h.r.error(at, "value", `template ${ref.text} names '${ref.path[0]}', which is not a body field of this hook`, h.fields.length ? `${near ? `did you mean '${near}'? ` : ""}body fields: ${h.fields.join(", ")}` : "declare the field under body: first");
+      }
+    }
+  } else if (Array.isArray(value)) {
+    value.forEach((x, i) => checkTemplates(h, x, [...at, i]));
+  } else if (value && typeof value === "object") {
+    for (const [k, x] of Object.entries(value)) checkTemplates(h, x, [...at, k]);
+  }
 }

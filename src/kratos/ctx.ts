@@ -2,7 +2,7 @@
 // and which may be absent. CONTRACT §3.2 (shape and presence), §3.3 (nil id pre-persist).
 import type { JsonType } from "../config/types.ts";
 import { ctxPresence, flowHasIdentity, type Point } from "./hook-points.ts";
-import type { Version } from "./versions.ts";
+import { atLeast, supports, type Version } from "./versions.ts";
 
 export type CtxFieldType = { type: JsonType; format?: "uuid" | "date-time" | "uri" | "email" };
 
@@ -125,4 +125,42 @@ export function ctxPathAvailable(path: readonly string[], point: Point, blocking
     return { ok: false, reason: `only settings flows carry flow.identity, not ${point}` };
   }
   return { ok: true };
+}
+
+/**
+ * Kratos's default `clients.web_hook.header_allowlist` (= the fixed list of v1.3.x). CONTRACT §3.4.
+ */
+export const DEFAULT_HEADER_ALLOWLIST = [
+  "Accept",
+  "Accept-Encoding",
+  "Accept-Language",
+  "Content-Length",
+  "Content-Type",
+  "Origin",
+  "Priority",
+  "Referer",
+  "Sec-Ch-Ua",
+  "Sec-Ch-Ua-Mobile",
+  "Sec-Ch-Ua-Platform",
+  "Sec-Fetch-Dest",
+  "Sec-Fetch-Mode",
+  "Sec-Fetch-Site",
+  "Sec-Fetch-User",
+  "True-Client-Ip",
+  "User-Agent",
+] as const;
+
+/**
+ * The request headers Kratos passes into ctx.request_headers, or undefined when it passes all of
+ * them (v1.0-v1.2). v1.3.x: the fixed list; v25.4.0+: `configured` replaces the default. CONTRACT §3.4.
+ */
+export function headerAllowlistAt(v: Version, configured: readonly string[] | undefined): readonly string[] | undefined {
+  if (!atLeast(v, "v1.3.0")) return undefined;
+  if (configured && supports(v, "header_allowlist")) return configured;
+  return DEFAULT_HEADER_ALLOWLIST;
+}
+
+/** RFC 9110 token, the syntax of a header name (and of a cookie name). */
+export function isHeaderToken(name: string): boolean {
+  return /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/.test(name);
 }

@@ -1,0 +1,41 @@
+// `kratos-hooks check`: validate hooks.yaml (model + Kratos rules) and print every error and
+// warning with file:line:column. Exit 1 on errors, 0 otherwise (warnings alone do not fail).
+import { ConfigErrors, type ConfigError } from "../errors.ts";
+import { loadConfig } from "../config/load.ts";
+import { defineCommand } from "./command.ts";
+
+/** `file:line:col: warning: path: message` then the hint, like a compiler's warning. */
+export function formatWarning(w: ConfigError): string {
+  const where = w.at ? `${w.at.file}:${w.at.line}:${w.at.col}: ` : "";
+  return `${where}warning: ${w.path ? `${w.path}: ` : ""}${w.message}${w.hint ? `\n  hint: ${w.hint}` : ""}`;
+}
+
+export const command = defineCommand({
+  name: "check",
+  summary: "Validate hooks.yaml and print every error with file:line:column.",
+  usage: "kratos-hooks check [--config <file>] [--quiet]",
+  flags: {
+    config: { type: "string", short: "c", placeholder: "<file>", description: "hooks.yaml to check (default: hooks.yaml)." },
+    quiet: { type: "boolean", short: "q", description: "Print errors only, no warnings or summary." },
+  },
+  details: "Checks the file against the hooks.yaml model and against what the target Kratos version\ncan do (hook lists, ctx per hook point, version-gated keys). Relative paths inside hooks.yaml\nresolve against its directory; a relative sqlite: store against the current directory.",
+  run({ flags }) {
+    const file = (flags.config as string | undefined) ?? "hooks.yaml";
+    const quiet = flags.quiet === true;
+    try {
+      const config = loadConfig(file);
+      const warnings = config.warnings ?? [];
+      if (!quiet) {
+        for (const w of warnings) process.stderr.write(`${formatWarning(w)}\n`);
+        const n = config.hooks.length;
+        process.stdout.write(`${file}: ok, ${n} hook${n === 1 ? "" : "s"} for Kratos ${config.kratos.version.text}${warnings.length ? `, ${warnings.length} warning${warnings.length === 1 ? "" : "s"}` : ""}\n`);
+      }
+      return 0;
+    } catch (err) {
+      if (!(err instanceof ConfigErrors)) throw err;
+      for (const e of err.errors) process.stderr.write(`${e.format()}\n`);
+      if (!quiet) process.stderr.write(`${file}: ${err.errors.length} error${err.errors.length === 1 ? "" : "s"}\n`);
+      return 1;
+    }
+  },
+});
