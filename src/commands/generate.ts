@@ -1,0 +1,142 @@
+// `kratos-hooks generate`: hooks.yaml → the Kratos config (hook lists), one Jsonnet body per hook,
+// and the env var names that carry the secrets. Deterministic and free of Bun APIs: the same input
+// gives the same bytes under Bun, the compiled binary and Deno.
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { isAbsolute, join, relative, resolve, sep } from "node:path";
+import process from "node:process";
+import { defineCommand } from "./command.ts";
+import { UsageError } from "../errors.ts";
+import { loadConfig } from "../config/load.ts";
+import type { ResolvedConfig } from "../config/types.ts";
+import { emitBody } from "../kratos/jsonnet.ts";
+import { bodyRef, configTree, envFileText, envLines, generateLists, kratosConfigText, type ListEntry } from "../kratos/config-emit.ts";
+import { mergeInto } from "../kratos/merge-into.ts";
+import { unifiedDiff } from "../line-diff.ts";
+
+export const KRATOS_CONFIG_FILE = "kratos-hooks.kratos.yml";
+export const ENV_FILE = "kratos-hooks.env";
+const GENERATED_MARK = /^\/\/ (Generated|Copied) by kratos-hooks /;
+
+export type GenerateOptions = {
+  /** Directory of the bodies and the env file (and the Kratos config unless `into`). */
+  out: string;
+  /** Overrides kratos.body.file_dir. */
+  bodyDir?: string;
+  /** A hand-written Kratos config to update in place instead of writing kratos-hooks.kratos.yml. */
+  into?: string;
+  /** Base for the paths named in headers; default the working directory. */
+  cwd?: string;
+};
+
+/** A path as headers name it: relative to the working directory, with `/`. */
+function relPath(cwd: string) {
+  return (abs: string) => relative(cwd, abs).split(sep).join("/");
+}
+
+/** Every file generate owns, path → content, plus the final lists (tests read them). */
+export function generateFiles(config: ResolvedConfig, opts: GenerateOptions): { files: Map<string, string>; lists: Map<string, ListEntry[]> } {
+  const cwd = opts.cwd ?? process.cwd();
+  const rel = relPath(cwd);
+  if (opts.bodyDir !== undefined && !opts.bodyDir.startsWith("/")) {
+    throw new UsageError(`--body-dir must be an absolute path, got '${opts.bodyDir}'`, "Kratos resolves file:// bodies against its own working directory (CONTRACT §2.4, §8.3)");
+  }
+  const bodies = new Map(config.hooks.map((h) => [h.name, emitBody({ config, hook: h, rel })]));
+  const ref = bodyRef(config, bodies, opts.bodyDir);
+  const files = new Map<string, string>();
+  const out = resolve(cwd, opts.out);
+  for (const [name, text] of bodies) files.set(join(out, `${name}.jsonnet`), text);
+  const source = rel(config.file);
+  let lists: Map<string, ListEntry[]>;
+  if (opts.into !== undefined) {
+    const into = resolve(cwd, opts.into);
+    let text: string;
+    try {
+      text = readFileSync(into, "utf8");
+    } catch {
+      throw new UsageError(`cannot read --into file ${opts.into}`);
+    }
+    const merged = mergeInto(text, config, ref, opts.into);
+    files.set(into, merged.text);
+    lists = merged.lists;
+  } else {
+    lists = generateLists(config, ref);
+    files.set(join(out, KRATOS_CONFIG_FILE), kratosConfigText(configTree(config, lists), source));
+  }
+  files.set(join(out, ENV_FILE), envFileText(envLines(lists), source));
+  return { files, lists };
+}
+
+/** Bodies we wrote earlier for hooks that no longer exist. */
+function staleBodies(out: string, files: ReadonlyMap<string, string>): string[] {
+  if (!existsSync(out)) return [];
+  return readdirSync(out)
+    .filter((f) => f.endsWith(".jsonnet"))
+    .map((f) => join(out, f))
+    .filter((p) => !files.has(p) && GENERATED_MARK.test(readFileSync(p, "utf8")))
+    .sort();
+}
+
+function readOrEmpty(p: string): string | undefined {
+  try {
+    return readFileSync(p, "utf8");
+  } catch {
+    return undefined;
+  }
+}
+
+export const command = defineCommand({
+  name: "generate",
+  summary: "Write the Kratos hook config and Jsonnet bodies from hooks.yaml (or --check them).",
+  usage: "kratos-hooks generate --config <hooks.yaml> --out <dir> [--into <kratos.yml>] [--body-dir <dir>] [--check]",
+  flags: {
+    config: { type: "string", short: "c", placeholder: "<file>", description: "hooks.yaml to read (default: config/hooks.yaml)." },
+    out: { type: "string", short: "o", placeholder: "<dir>", description: "Directory for the bodies, kratos-hooks.kratos.yml and kratos-hooks.env." },
+    into: { type: "string", placeholder: "<kratos.yml>", description: "Update the hook lists of this Kratos config in place instead of writing kratos-hooks.kratos.yml." },
+    "body-dir": { type: "string", placeholder: "<dir>", description: "Absolute directory where Kratos reads the bodies (overrides kratos.body)." },
+    check: { type: "boolean", description: "Write nothing; exit 1 with a diff if any output is not current." },
+  },
+  details: `Files in --out:
+  <hook>.jsonnet          the body Kratos sends, function(ctx) ... (CONTRACT §3)
+  kratos-hooks.kratos.yml complete hook lists; load after your config: kratos serve -c kratos.yml -c kratos-hooks.kratos.yml
+  kratos-hooks.env        the Kratos env var overriding each secret, set by reference (\${SECRET_ENV})
+Secrets never appear in any generated file.`,
+  run({ flags }) {
+    const out = flags.out as string | undefined;
+    if (!out) throw new UsageError("generate needs --out <dir>", "e.g. kratos-hooks generate --config config/hooks.yaml --out jsonnet");
+    const configPath = (flags.config as string | undefined) ?? "config/hooks.yaml";
+    const config = loadConfig(configPath);
+    const opts: GenerateOptions = { out, bodyDir: flags["body-dir"] as string | undefined, into: flags.into as string | undefined };
+    const { files } = generateFiles(config, opts);
+    const outDir = resolve(out);
+    const stale = staleBodies(outDir, files);
+    const cwd = process.cwd();
+    const show = (p: string) => (isAbsolute(p) ? relative(cwd, p) || p : p);
+
+    if (flags.check) {
+      const diffs: string[] = [];
+      for (const [path, text] of files) {
+        const disk = readOrEmpty(path);
+        if (disk !== text) diffs.push(unifiedDiff(disk ?? "", text, disk === undefined ? "/dev/null" : `${show(path)} (on disk)`, `${show(path)} (generated)`));
+      }
+      for (const p of stale) diffs.push(unifiedDiff(readFileSync(p, "utf8"), "", `${show(p)} (on disk)`, "/dev/null"));
+      if (diffs.length === 0) {
+        process.stdout.write(`generate --check: ${files.size} files are current\n`);
+        return 0;
+      }
+      process.stdout.write(diffs.join(""));
+      process.stderr.write(`generate --check: ${diffs.length} file(s) out of date\n  hint: run 'kratos-hooks generate ${["--config", configPath, "--out", out, ...(opts.into ? ["--into", opts.into] : []), ...(opts.bodyDir ? ["--body-dir", opts.bodyDir] : [])].join(" ")}'\n`);
+      return 1;
+    }
+
+    mkdirSync(outDir, { recursive: true });
+    let changed = 0;
+    for (const [path, text] of files) {
+      if (readOrEmpty(path) === text) continue;
+      writeFileSync(path, text);
+      changed++;
+    }
+    for (const p of stale) rmSync(p);
+    process.stdout.write(`generate: ${files.size} files (${changed} changed${stale.length ? `, ${stale.length} stale removed` : ""})${opts.into ? `, updated ${opts.into}` : ""}\n`);
+    return 0;
+  },
+});
