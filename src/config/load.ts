@@ -3,7 +3,7 @@
 // hint; all errors of a stage are reported together (a later stage needs the earlier one clean).
 import { readFileSync } from "node:fs";
 import { dirname, resolve } from "node:path";
-import { LineCounter, parseDocument, type YAMLError } from "yaml";
+import { LineCounter, parseDocument, visit, type YAMLError } from "yaml";
 import { ConfigError, ConfigErrors } from "../errors.ts";
 import type { HooksFile } from "./model.ts";
 import { resolveConfig, type Env } from "./resolve.ts";
@@ -43,11 +43,19 @@ export function loadConfigText(text: string, file: string, options: LoadOptions 
   if (doc.errors.length > 0) fail(doc.errors.map((e) => yamlError(e, map, text)));
   if (doc.contents === null) fail([new ConfigError("the file is empty", { file, line: 1, col: 1 }, undefined, "start from config/hooks.yaml in the kratos-hooks repository")]);
 
+  // An alias without its anchor is not a parse error; it surfaces only when turned into data.
+  const unresolved: ConfigError[] = [];
+  visit(doc, {
+    Alias(_, node) {
+      if (!node.resolve(doc)) unresolved.push(new ConfigError(`YAML: alias *${node.source} has no anchor &${node.source} before it`, map.locate(node.range?.[0] ?? 0), formatPath(map.pathAt(node.range?.[0] ?? 0)) || undefined, "define the anchor (&name) before using the alias (*name)"));
+    },
+  });
+  if (unresolved.length > 0) fail(unresolved);
+
   let raw: unknown;
   try {
     raw = doc.toJS({ maxAliasCount: 1000 });
   } catch (err) {
-    // Unresolved or runaway aliases surface only when the document is turned into data.
     fail([new ConfigError(`YAML: ${(err as Error).message}`, { file, line: 1, col: 1 }, undefined, "check the &anchor / *alias pairs")]);
   }
 
@@ -83,11 +91,12 @@ const YAML_HINTS: Record<string, string> = {
 function yamlError(e: YAMLError, map: SourceMap, text: string): ConfigError {
   const path = map.pathAt(e.pos[0]);
   let message = e.message;
+  if (e.code === "MULTIPLE_DOCS") message = "the file holds more than one YAML document";
   if (e.code === "DUPLICATE_KEY") {
     const key = /^[^\s:#,\]}]+|^"[^"]*"|^'[^']*'/.exec(text.slice(e.pos[0]))?.[0] ?? "";
     message = `duplicate key ${key ? `'${key.replace(/^["']|["']$/g, "")}'` : ""}`.trim();
   }
   // For a duplicate key, pathAt finds the first occurrence; name the map that holds both.
-  const where = e.code === "DUPLICATE_KEY" ? path.slice(0, -1) : path;
+  const where = e.code === "DUPLICATE_KEY" ? path.slice(0, -1) : e.code === "MULTIPLE_DOCS" ? [] : path;
   return new ConfigError(`YAML: ${message}`, map.locate(e.pos[0]), where.length ? formatPath(where) : undefined, YAML_HINTS[e.code]);
 }

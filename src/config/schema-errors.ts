@@ -73,8 +73,10 @@ function isMapValue(v: unknown): v is Record<string, unknown> {
 function explainObject(schema: S, value: unknown, path: (string | number)[], out: SchemaIssue[]): void {
   if (!isMapValue(value)) return void out.push(typeMismatch(schema, value, path));
   const known = Object.keys(schema.properties);
+  const unknown = Object.keys(value).filter((k) => !known.includes(k));
   for (const key of (schema.required ?? []) as string[]) {
-    if (value[key] === undefined) {
+    // A misspelt required key is reported once, as the unknown key with its suggestion.
+    if (value[key] === undefined && !unknown.some((u) => closest(u, known) === key)) {
       const description = schema.properties[key]?.description as string | undefined;
       out.push({ path, part: "key", message: `missing required key '${key}'`, hint: description });
     }
@@ -155,7 +157,7 @@ function explainUnion(schema: S, value: unknown, path: (string | number)[], out:
     return void out.push({
       path,
       part: "value",
-      message: `expected one of ${allowed.map(show).join(", ")}, got ${show(value)}`,
+      message: `expected one of ${allowed.map(show).join(", ")}, got ${typeof value === "string" ? show(value) : kindOf(value)}`,
       hint: near ? `did you mean '${near}'?` : undefined,
     });
   }
@@ -243,7 +245,9 @@ function typeMismatch(schema: S, value: unknown, path: (string | number)[]): Sch
       ? `YAML read ${String(value)} as a ${typeof value}; quote it: "${String(value)}"`
       : value === null
         ? "the value is empty; write one after the colon or remove the key"
-        : undefined;
+        : want === "a list" && (typeof value === "string" || typeof value === "number")
+          ? `write it as a list: [${String(value)}]`
+          : undefined;
   return { path, part: "value", message: `expected ${want}, got ${kindOf(value)}`, hint: quoteHint };
 }
 

@@ -94,9 +94,12 @@ function checkKratosKeys(raw: HooksFile, v: Version, r: Report): void {
   for (const [key, items] of Object.entries(k.builtin_hooks ?? {})) {
     const at: ConfigPath = ["kratos", "builtin_hooks", key];
     if (!listExists(key, v)) {
-      const lists = Object.keys(hookListsAt(v)).filter((l) => l.startsWith(key.split(".").slice(0, 2).join(".")));
-      const near = closest(key, lists);
-      r.error(at, "key", `Kratos ${v.text} has no hook list selfservice.flows.${key}.hooks`, `${near ? `did you mean '${near}'? ` : ""}lists at ${key.split(".").slice(0, 2).join(".")}: ${lists.join(", ")} (CONTRACT §1.1)`);
+      const point = key.split(".").slice(0, 2).join(".");
+      const lists = Object.keys(hookListsAt(v)).filter((l) => l === point || l.startsWith(`${point}.`)).sort();
+      const since = KNOWN_TAGS.find((t) => listExists(key, parseVersion(t)!));
+      const near = since ? undefined : closest(key, lists);
+      const why = since ? `it was added in Kratos ${since}; ` : near ? `did you mean '${near}'? ` : "";
+      r.error(at, "key", `Kratos ${v.text} has no hook list selfservice.flows.${key}.hooks`, `${why}lists at ${point}: ${lists.join(", ")} (CONTRACT §1.1)`);
       continue;
     }
     const allowed = allowedHooks(key, v).filter((h) => h !== "web_hook");
@@ -215,7 +218,7 @@ function checkMode(h: HookCtx, mode: string): void {
   }
   if (h.blocking && flowLevelIgnoresBlocking(point) && hook.methods === undefined) {
     const available = h.v ? methodsAt(point, h.v) : [];
-    r.error([...h.at, "mode"], "value", `a ${mode} hook at ${point} needs methods`, `Kratos runs blocking ${point} webhooks only from per-method lists and never calls them from the flow-level list; add e.g. methods: [${available.slice(0, 2).join(", ") || "password"}] (CONTRACT §1.2, §8.6)`);
+    r.error([...h.at, "mode"], "value", `an ${mode} hook at ${point} needs methods`, `Kratos runs blocking ${point} webhooks only from per-method lists and never calls them from the flow-level list; add methods: [...] from ${available.join(", ")} (CONTRACT §1.2, §8.6)`);
   }
   if (mode === "interrupt" && phase === "before") {
     r.warn([...h.at, "mode"], "value", `interrupt at ${point}: the flow does not exist yet, so messages may show as an error page instead of form messages`, "CONTRACT §1.4, §8.5 [inferred]");
@@ -306,7 +309,7 @@ function checkJsonnet(h: HookCtx): void {
   const file = resolvePath(h.c.dir, hook.jsonnet);
   const text = readTextFile(file);
   if (text === undefined) {
-    r.error(at, "value", `Jsonnet file ${hook.jsonnet} does not exist (looked at ${file})`, "paths in hooks.yaml are relative to its directory");
+    r.error(at, "value", `Jsonnet file ${hook.jsonnet} does not exist`, `looked at ${file}: paths in hooks.yaml are relative to its directory`);
     return;
   }
   for (const problem of jsonnetProblems(text)) {
@@ -404,7 +407,7 @@ function checkPredicate(h: HookCtx, p: PredicateDecl, at: ConfigPath, inSkipIf: 
       try {
         new RegExp(p.matches!);
       } catch (err) {
-        h.r.error([...at, op], "value", `not a valid regular expression: ${(err as Error).message}`, "JavaScript RegExp syntax");
+        h.r.error([...at, op], "value", `'${p.matches}' is not a valid regular expression`, `${(err as Error).message} (JavaScript RegExp syntax)`);
       }
     }
   }
@@ -413,7 +416,7 @@ function checkPredicate(h: HookCtx, p: PredicateDecl, at: ConfigPath, inSkipIf: 
 function checkListedFile(h: HookCtx, rel: string, at: ConfigPath): boolean {
   const file = resolvePath(h.c.dir, rel);
   if (existsSync(file) && statSync(file).isFile()) return true;
-  h.r.error(at, "value", `file ${rel} does not exist (looked at ${file})`, "paths in hooks.yaml are relative to its directory");
+  h.r.error(at, "value", `file ${rel} does not exist`, `looked at ${file}: paths in hooks.yaml are relative to its directory`);
   return false;
 }
 
@@ -483,7 +486,7 @@ function checkLookupFile(h: HookCtx, rel: string, at: ConfigPath): void {
   try {
     data = JSON.parse(readFileSync(file, "utf8"));
   } catch (err) {
-    h.r.error(at, "value", `${rel} is not valid JSON: ${(err as Error).message}`, "a lookup file is a JSON object: key → object of metadata");
+    h.r.error(at, "value", `${rel} is not valid JSON`, `${(err as Error).message}; a lookup file is a JSON object: key → object of metadata`);
     return;
   }
   const ok = typeof data === "object" && data !== null && !Array.isArray(data) && Object.values(data).every((x) => typeof x === "object" && x !== null && !Array.isArray(x));
