@@ -1,0 +1,47 @@
+// Picks the Store implementation from the store URL of hooks.yaml (`serve.store`) or --store.
+// Each implementation is imported on demand, so a SQLite deployment never loads the Postgres code.
+import { UsageError } from "../errors.ts";
+import type { Store } from "./store.ts";
+
+export type OpenStoreOptions = {
+  /** SQLite: PRAGMA synchronous (default "full"; see docs/durability.md). */
+  synchronous?: "full" | "normal";
+  /** SQLite: ms a write waits for another process's lock (default 5000). */
+  busyTimeoutMs?: number;
+  /** Postgres: schema holding the tables, created if missing (default "kratos_hooks"). Tests use one per test. */
+  schema?: string;
+  /** Postgres: pool size (default 10). */
+  poolMax?: number;
+  /** Postgres: give up connecting after this long, then StoreUnavailableError (ms, default 5000). */
+  connectTimeoutMs?: number;
+  /** Apply pending migrations before returning (default true). */
+  migrate?: boolean;
+};
+
+/** Opens `sqlite:<path>`, `sqlite::memory:` or `postgres://…` (also `postgresql://`). */
+export async function openStore(url: string, opts: OpenStoreOptions = {}): Promise<Store> {
+  const store = await construct(url, opts);
+  if (opts.migrate ?? true) {
+    try {
+      await store.migrate();
+    } catch (err) {
+      await store.close();
+      throw err;
+    }
+  }
+  return store;
+}
+
+async function construct(url: string, opts: OpenStoreOptions): Promise<Store> {
+  if (url.startsWith("sqlite:")) {
+    const { SqliteStore } = await import("./sqlite/store.ts");
+    const { sqlitePath } = await import("./sqlite/connection.ts");
+    return new SqliteStore(sqlitePath(url), { synchronous: opts.synchronous, busyTimeoutMs: opts.busyTimeoutMs });
+  }
+  if (/^postgres(ql)?:\/\//.test(url)) {
+    const { PostgresStore } = await import("./postgres/store.ts");
+    return new PostgresStore(url, { schema: opts.schema, poolMax: opts.poolMax, connectTimeoutMs: opts.connectTimeoutMs });
+  }
+  // Never echo the URL: a postgres URL may carry a password.
+  throw new UsageError(`unsupported store URL scheme '${url.split(":")[0]}'`, "use sqlite:<path>, sqlite::memory: or postgres://user@host:5432/db");
+}

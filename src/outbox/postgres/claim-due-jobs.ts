@@ -1,0 +1,37 @@
+// Leases up to `limit` due jobs to one worker: pending with run_at ≤ now, or running with an
+// expired lease (its worker died: reclaim). FOR UPDATE SKIP LOCKED lets concurrent claimers pass
+// each other's rows instead of waiting or double-claiming; under READ COMMITTED the locked row is
+// re-checked against the WHERE, so a row another claimer just committed is not taken again.
+// A claim counts an attempt (graphile-worker's rule), and an expired lease on the last attempt
+// is buried (dead) instead of reclaimed, so a job that kills its worker cannot loop forever.
+import type { ClaimOptions, Job } from "../store.ts";
+import { LEASE_EXPIRED_ON_LAST_ATTEMPT } from "../store-rules.ts";
+import type { PgDb } from "./connection.ts";
+import { JOB_COLUMNS, toJob, type JobRow } from "./rows.ts";
+
+export function claimDueJobs(db: PgDb, o: ClaimOptions): Promise<Job[]> {
+  if (o.limit <= 0 || o.actions?.length === 0) return Promise.resolve([]);
+  return db.tx("claimDueJobs", async (tx) => {
+    const ofActions = o.actions ? tx`AND action = ANY(${tx.array(o.actions, "TEXT")})` : tx``;
+    await tx`
+      UPDATE jobs SET state = 'dead', last_error = ${LEASE_EXPIRED_ON_LAST_ATTEMPT}, locked_by = NULL, locked_until = NULL, updated_at = ${o.now}
+      WHERE id IN (
+        SELECT id FROM jobs
+        WHERE state = 'running' AND locked_until <= ${o.now} AND attempts >= max_attempts ${ofActions}
+        FOR UPDATE SKIP LOCKED)`;
+    const rows = (await tx`
+      UPDATE jobs SET state = 'running', attempts = jobs.attempts + 1, locked_by = ${o.worker},
+        locked_until = ${o.now + o.leaseMs}, updated_at = ${o.now}
+      FROM (
+        SELECT id FROM jobs
+        WHERE ((state = 'pending' AND run_at <= ${o.now}) OR (state = 'running' AND locked_until <= ${o.now}))
+          ${ofActions}
+        ORDER BY run_at, id
+        LIMIT ${o.limit}
+        FOR UPDATE SKIP LOCKED) AS due
+      WHERE jobs.id = due.id
+      RETURNING ${tx.unsafe(JOB_COLUMNS)}`) as JobRow[];
+    // UPDATE ... RETURNING has no ORDER BY; hand jobs out in due order.
+    return rows.map(toJob).sort((a, b) => a.runAt - b.runAt || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+  });
+}

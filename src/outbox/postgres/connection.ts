@@ -1,0 +1,137 @@
+// The Bun.SQL pool behind a PostgresStore, and the one place that decides what a failure means.
+//
+// Bun.SQL quirks worked around here and in this folder, checked on Bun 1.4.5 against Postgres 15:
+// - Dropped connections are discovered lazily. After pg_terminate_backend (or a Postgres restart)
+//   an idle pooled connection still looks open; the next query sent on it rejects with the
+//   server's queued FATAL (ERR_POSTGRES_SERVER_ERROR, errno 57P01) and only then does Bun drop it
+//   and open a fresh one. With a pool of N, up to N calls can hit a dead connection in a row.
+//   So: a statement that provably did not commit is retried, up to poolMax + 1 times (each retry
+//   uses up one stale connection). A failure that persists (refused, timeout: Bun already retried
+//   the connect itself) becomes StoreUnavailableError at once, and a later call reconnects.
+// - A transaction whose connection dies is rolled back by the server; sql.begin rejects and does
+//   not return the connection. Every write here goes through sql.begin (never a manual BEGIN,
+//   which Bun refuses on a pool anyway: ERR_POSTGRES_UNSAFE_TRANSACTION), so a failed
+//   transaction never leaves an aborted connection in the pool (test: postgres.test.ts).
+// - Only if the connection drops after COMMIT was sent is the outcome unknown: that is surfaced
+//   as StoreUnavailableError with commitUnknown = true, never retried blindly.
+import { SQL, type TransactionSQL } from "bun";
+import { StoreUnavailableError } from "../errors.ts";
+
+export type PostgresOptions = {
+  /** Schema holding the tables; created by migrate() if missing. Default "kratos_hooks". */
+  schema?: string;
+  /** Pool size. Default 10. */
+  poolMax?: number;
+  /** Connect timeout in ms, so an unreachable server fails a request fast (503) instead of Bun's 30 s. Default 5000. */
+  connectTimeoutMs?: number;
+  /** application_name of every connection, to find them in pg_stat_activity. Default "kratos-hooks". */
+  applicationName?: string;
+};
+
+const SCHEMA_NAME = /^[a-z_][a-z0-9_]{0,62}$/;
+
+/** Bun's own codes for "no usable connection". */
+const BUN_CONNECTION_CODES = new Set([
+  "ERR_POSTGRES_CONNECTION_CLOSED",
+  "ERR_POSTGRES_CONNECTION_FAILED",
+  "ERR_POSTGRES_CONNECTION_REFUSED",
+  "ERR_POSTGRES_CONNECTION_TIMEOUT",
+  "ERR_POSTGRES_IDLE_TIMEOUT",
+  "ERR_POSTGRES_LIFETIME_TIMEOUT",
+]);
+/** Socket-level codes that can leak through as plain Errors. */
+const SOCKET_CODES = new Set(["ECONNREFUSED", "ECONNRESET", "EPIPE", "ETIMEDOUT", "ENOTFOUND", "EHOSTUNREACH", "ENETUNREACH", "EAI_AGAIN"]);
+/**
+ * SQLSTATEs meaning the server is going away or not accepting: class 08 (connection exception),
+ * 57P01 admin_shutdown (pg_terminate_backend, fast shutdown), 57P02 crash_shutdown,
+ * 57P03 cannot_connect_now (starting up), 53300 too_many_connections.
+ */
+const isUnavailableState = (s: string) => s.startsWith("08") || s === "57P01" || s === "57P02" || s === "57P03" || s === "53300";
+/** Of those, the ones an established pooled connection reports when it was found dead: retrying takes another connection. */
+const STALE = new Set(["57P01", "57P02", "ERR_POSTGRES_CONNECTION_CLOSED", "ECONNRESET", "EPIPE"]);
+
+type ErrorCodes = { code?: unknown; errno?: unknown };
+function codesOf(err: unknown): string[] {
+  const e = (err ?? {}) as ErrorCodes;
+  return [e.code, e.errno].filter((c): c is string => typeof c === "string");
+}
+
+export function isConnectionError(err: unknown): boolean {
+  return codesOf(err).some((c) => BUN_CONNECTION_CODES.has(c) || SOCKET_CODES.has(c) || isUnavailableState(c));
+}
+const isStaleConnection = (err: unknown) => codesOf(err).some((c) => STALE.has(c) || c.startsWith("08"));
+
+function unavailable(op: string, err: unknown, commitUnknown = false): StoreUnavailableError {
+  // The codes only: Bun's messages do not carry the URL, but keep the password question moot.
+  const codes = codesOf(err).join("/") || "connection error";
+  const what = commitUnknown ? "connection lost during COMMIT, outcome unknown" : "database unreachable";
+  return new StoreUnavailableError(`postgres store unavailable during ${op}: ${what} (${codes})`, commitUnknown, { cause: err });
+}
+
+export class PgDb {
+  readonly schema: string;
+  readonly #sql: SQL;
+  readonly #attempts: number;
+  #closed = false;
+
+  constructor(url: string, opts: PostgresOptions = {}) {
+    this.schema = opts.schema ?? "kratos_hooks";
+    if (!SCHEMA_NAME.test(this.schema)) throw new Error(`postgres schema '${this.schema}' must match ${SCHEMA_NAME}`);
+    const max = opts.poolMax ?? 10;
+    this.#attempts = max + 1;
+    this.#sql = new SQL(url, {
+      max,
+      connectionTimeout: (opts.connectTimeoutMs ?? 5000) / 1000,
+      // Sent in the startup packet of every connection, including the ones Bun opens after a
+      // drop, so unqualified table names always mean this store's schema.
+      connection: { search_path: `"${this.schema}"`, application_name: opts.applicationName ?? "kratos-hooks" },
+    });
+  }
+
+  /** A read (or any statement safe to repeat): retried on a stale connection. */
+  async read<T>(op: string, fn: (sql: SQL) => Promise<T>): Promise<T> {
+    for (let attempt = 1; ; attempt++) {
+      this.#assertOpen();
+      try {
+        return await fn(this.#sql);
+      } catch (err) {
+        if (!isConnectionError(err)) throw err;
+        if (this.#closed || !isStaleConnection(err) || attempt >= this.#attempts) throw unavailable(op, err);
+      }
+    }
+  }
+
+  /**
+   * A transaction via sql.begin. Retried on a stale connection only while the body had not
+   * finished, i.e. before COMMIT was sent: the server rolled it back, so nothing happened yet.
+   */
+  async tx<T>(op: string, body: (tx: TransactionSQL) => Promise<T>): Promise<T> {
+    for (let attempt = 1; ; attempt++) {
+      this.#assertOpen();
+      let committing = false;
+      try {
+        return (await this.#sql.begin(async (tx) => {
+          const result = await body(tx);
+          committing = true;
+          return result;
+        })) as T;
+      } catch (err) {
+        if (!isConnectionError(err)) throw err;
+        if (committing) throw unavailable(op, err, true);
+        if (this.#closed || !isStaleConnection(err) || attempt >= this.#attempts) throw unavailable(op, err);
+      }
+    }
+  }
+
+  async close(): Promise<void> {
+    this.#closed = true;
+    await this.#sql.close({ timeout: 5 });
+  }
+
+  #assertOpen(): void {
+    if (this.#closed) throw new Error("postgres store is closed");
+  }
+}
+
+/** int8 columns arrive as strings (Bun.SQL default, bigint: false); epoch ms fit a double exactly. */
+export const num = (v: string | number): number => (typeof v === "number" ? v : Number(v));
