@@ -1,0 +1,393 @@
+// The delivery loop: claims due jobs from the Store, delivers them with their action, and records
+// the outcome. At least once: a job is marked done only after its delivery succeeded, so a crash
+// between the two delivers it again (the Idempotency-Key / Message-ID let the destination tell).
+//
+// Polling: Bun.SQL has no LISTEN/NOTIFY and SQLite has none at all, so the worker polls with an
+// adaptive interval: minPollMs while jobs keep coming, doubling up to pollMs when idle. The
+// receiver calls wake() after a commit, so a fresh job does not wait for the idle interval, and the
+// worker sets a timer for every retry it schedules itself.
+//
+// Leases: a claim leases a job for leaseMs. Leases are not renewed; instead every delivery is cut
+// (aborted, counted as a retryable failure) shortly before its lease ends, so a job is never
+// delivered by this worker after another worker could have reclaimed it. Keep action timeouts
+// below serve.lease; a longer timeout is effectively capped at the lease.
+//
+// Failures are events (graphile-worker style): job:claimed, job:delivered, job:retry, job:dead,
+// job:released and worker:error. Metrics and logs subscribe; the worker itself never logs.
+import { hostname } from "node:os";
+import type { SmtpDecl } from "../config/model.ts";
+import type { ResolvedAction, ResolvedConfig } from "../config/types.ts";
+import { deliver, DeliveryError } from "../actions/index.ts";
+import { closeEmailTransports } from "../actions/email.ts";
+import type { Env } from "../template.ts";
+import { nextRetryAt, type Random } from "./retry.ts";
+import type { Job, Store } from "./store.ts";
+
+/** What every job event carries. Never payload contents: they may hold personal data. */
+export type JobEvent = { jobId: string; hook: string; action: string; attempt: number; maxAttempts: number };
+
+export type WorkerEvents = {
+  "job:claimed": JobEvent;
+  "job:delivered": JobEvent & { durationMs: number };
+  "job:retry": JobEvent & { durationMs: number; error: string; retryAt: number; delayMs: number };
+  "job:dead": JobEvent & { durationMs: number; error: string; reason: "max_attempts" | "non_retryable" };
+  /** Given back at stop() without counting the attempt; another worker (or the next start) delivers it. */
+  "job:released": JobEvent;
+  /**
+   * The worker could not do something and will try again: a store call failed (it backs off and
+   * keeps running), a lease was lost, a listener threw. `error` is text without secrets.
+   */
+  "worker:error": { op: "claim" | "complete" | "fail" | "release" | "lease" | "listener"; error: string; jobId?: string; action?: string; retryInMs?: number };
+};
+
+type Listener<T> = (event: T) => void;
+
+/** A small typed event emitter. Listeners run synchronously; one that throws does not stop the worker. */
+export class WorkerEventEmitter {
+  readonly #listeners = new Map<keyof WorkerEvents, Set<Listener<never>>>();
+
+  on<K extends keyof WorkerEvents>(name: K, fn: Listener<WorkerEvents[K]>): () => void {
+    let set = this.#listeners.get(name);
+    if (!set) this.#listeners.set(name, (set = new Set()));
+    set.add(fn as Listener<never>);
+    return () => this.off(name, fn);
+  }
+
+  off<K extends keyof WorkerEvents>(name: K, fn: Listener<WorkerEvents[K]>): void {
+    this.#listeners.get(name)?.delete(fn as Listener<never>);
+  }
+
+  emit<K extends keyof WorkerEvents>(name: K, event: WorkerEvents[K]): void {
+    for (const fn of this.#listeners.get(name) ?? []) {
+      try {
+        (fn as Listener<WorkerEvents[K]>)(event);
+      } catch (err) {
+        if (name !== "worker:error") this.emit("worker:error", { op: "listener", error: `a ${name} listener threw: ${(err as Error)?.message ?? err}` });
+      }
+    }
+  }
+}
+
+export type WorkerOptions = {
+  store: Store;
+  /** The actions this worker delivers; jobs of other actions stay pending. */
+  actions: ResolvedAction[];
+  /** serve.leaseMs. */
+  leaseMs: number;
+  /** serve.pollMs: the longest idle interval between claims. */
+  pollMs: number;
+  /** The shortest interval, used while busy. Default min(25, pollMs). */
+  minPollMs?: number;
+  /** Most jobs taken by one claim. Default 32. */
+  batchSize?: number;
+  /** Lease holder name. Default host:pid:random. */
+  workerId?: string;
+  /** serve.smtp, for email actions without their own smtp block. */
+  defaultSmtp?: SmtpDecl;
+  /** Where env refs and secrets are read at delivery. Default process.env. */
+  env?: Env;
+  /** Jitter source for retries. Default Math.random. */
+  random?: Random;
+  /** Clock for store timestamps. Default Date.now. */
+  now?: () => number;
+  /** Longest back-off after store errors. Default 5000. */
+  maxStoreBackoffMs?: number;
+};
+
+type InFlight = { job: Job; action: ResolvedAction; controller: AbortController; released: boolean; done: Promise<void> };
+
+/** Per-action token bucket: `rate` deliveries per second, bursts up to max(1, rate). */
+class TokenBucket {
+  readonly #capacity: number;
+  #tokens: number;
+  #at: number;
+  constructor(readonly rate: number, now: number) {
+    this.#capacity = Math.max(1, rate);
+    this.#tokens = this.#capacity;
+    this.#at = now;
+  }
+  available(now: number): number {
+    this.#tokens = Math.min(this.#capacity, this.#tokens + ((now - this.#at) / 1000) * this.rate);
+    this.#at = now;
+    return Math.floor(this.#tokens);
+  }
+  take(now: number): void {
+    this.available(now);
+    this.#tokens -= 1;
+  }
+  /** Ms until one whole token is available. */
+  msUntilToken(now: number): number {
+    this.available(now);
+    return this.#tokens >= 1 ? 0 : Math.ceil(((1 - this.#tokens) / this.rate) * 1000);
+  }
+}
+
+export class Worker {
+  readonly events = new WorkerEventEmitter();
+  readonly id: string;
+  readonly #store: Store;
+  readonly #actions: Map<string, ResolvedAction>;
+  readonly #buckets = new Map<string, TokenBucket>();
+  readonly #inFlight = new Map<string, InFlight>();
+  readonly #perAction = new Map<string, number>();
+  readonly #leaseMs: number;
+  readonly #pollMs: number;
+  readonly #minPollMs: number;
+  readonly #batchSize: number;
+  readonly #env: Env;
+  readonly #random: Random;
+  readonly #now: () => number;
+  readonly #defaultSmtp: SmtpDecl | undefined;
+  readonly #maxStoreBackoffMs: number;
+  /** Times at which this worker knows a job becomes due (its own retries). */
+  #dueHints: number[] = [];
+  #state: "idle" | "running" | "stopping" | "stopped" = "idle";
+  #loop: Promise<void> | undefined;
+  #nudge: (() => void) | undefined;
+  #nudged = false;
+
+  constructor(opts: WorkerOptions) {
+    this.#store = opts.store;
+    this.#actions = new Map(opts.actions.map((a) => [a.id, a]));
+    this.#leaseMs = opts.leaseMs;
+    this.#pollMs = Math.max(1, opts.pollMs);
+    this.#minPollMs = Math.max(1, Math.min(opts.minPollMs ?? 25, this.#pollMs));
+    this.#batchSize = opts.batchSize ?? 32;
+    this.id = opts.workerId ?? `${hostname()}:${process.pid}:${crypto.randomUUID().slice(0, 8)}`;
+    this.#env = opts.env ?? process.env;
+    this.#random = opts.random ?? Math.random;
+    this.#now = opts.now ?? Date.now;
+    this.#defaultSmtp = opts.defaultSmtp;
+    this.#maxStoreBackoffMs = opts.maxStoreBackoffMs ?? 5000;
+    const now = this.#now();
+    for (const a of opts.actions) if (a.rateLimit !== undefined && a.rateLimit > 0) this.#buckets.set(a.id, new TokenBucket(a.rateLimit, now));
+  }
+
+  /** A worker for every action of a resolved config, with serve's lease, poll and smtp. */
+  static fromConfig(config: ResolvedConfig, store: Store, opts: Partial<WorkerOptions> = {}): Worker {
+    return new Worker({
+      store,
+      actions: config.hooks.flatMap((h) => h.actions),
+      leaseMs: config.serve.leaseMs,
+      pollMs: config.serve.pollMs,
+      defaultSmtp: config.serve.smtp,
+      ...opts,
+    });
+  }
+
+  /** Jobs being delivered right now. */
+  get inFlight(): number {
+    return this.#inFlight.size;
+  }
+
+  get running(): boolean {
+    return this.#state === "running";
+  }
+
+  /** Starts the loop. The worker keeps running through store errors until stop(). */
+  start(): void {
+    if (this.#state !== "idle") throw new Error(`worker ${this.id} cannot start: it is ${this.#state}`);
+    this.#state = "running";
+    this.#loop = this.#run();
+  }
+
+  /** Claims now instead of waiting out the idle interval (the receiver calls it after a commit). */
+  wake(): void {
+    this.#nudged = true;
+    this.#nudge?.();
+  }
+
+  /**
+   * Stops claiming, waits up to `timeoutMs` for deliveries in flight, then aborts the rest and
+   * gives their jobs back (releaseJob, attempt not counted). Resolves when the worker holds no job.
+   */
+  async stop(timeoutMs: number): Promise<void> {
+    if (this.#state === "idle") {
+      this.#state = "stopped";
+      return;
+    }
+    if (this.#state === "stopped") return;
+    this.#state = "stopping";
+    this.wake();
+    await this.#loop;
+    const all = Promise.all([...this.#inFlight.values()].map((f) => f.done));
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    await Promise.race([all, new Promise<void>((r) => (timer = setTimeout(r, timeoutMs)))]);
+    clearTimeout(timer);
+    await Promise.all([...this.#inFlight.values()].map((f) => this.#release(f)));
+    this.#state = "stopped";
+    closeEmailTransports();
+  }
+
+  async #release(f: InFlight): Promise<void> {
+    f.released = true;
+    f.controller.abort();
+    this.#inFlight.delete(f.job.id);
+    try {
+      const ok = await this.#store.releaseJob(f.job.id, this.id, this.#now());
+      if (ok) this.events.emit("job:released", jobEvent(f.job));
+    } catch (err) {
+      // The lease runs out and another worker reclaims the job; nothing is lost.
+      this.events.emit("worker:error", { op: "release", error: errorText(err), jobId: f.job.id, action: f.job.action });
+    }
+  }
+
+  async #run(): Promise<void> {
+    let idleMs = this.#minPollMs;
+    let storeFailures = 0;
+    while (this.#state === "running") {
+      this.#nudged = false;
+      const now = this.#now();
+      const free = this.#freeSlots(now);
+      if (free.size === 0) {
+        // Every action is at its concurrency or rate limit: wait for a slot, a token or wake().
+        await this.#sleep(Math.min(this.#pollMs, this.#msUntilToken(now)));
+        continue;
+      }
+      const limit = Math.min(this.#batchSize, ...free.values());
+      let jobs: Job[];
+      try {
+        jobs = await this.#store.claimDueJobs({ worker: this.id, now, leaseMs: this.#leaseMs, limit, actions: [...free.keys()] });
+        storeFailures = 0;
+      } catch (err) {
+        const backoff = Math.min(this.#maxStoreBackoffMs, 100 * 2 ** storeFailures++);
+        this.events.emit("worker:error", { op: "claim", error: errorText(err), retryInMs: backoff });
+        await this.#sleep(backoff, false);
+        continue;
+      }
+      for (const job of jobs) this.#startDelivery(job);
+      if (jobs.length >= limit) {
+        // Probably more due: claim again at once, after letting deliveries get going.
+        idleMs = this.#minPollMs;
+        await new Promise((r) => setImmediate(r));
+        continue;
+      }
+      idleMs = jobs.length > 0 || this.#nudged ? this.#minPollMs : Math.min(this.#pollMs, idleMs * 2);
+      if (this.#nudged) continue;
+      await this.#sleep(Math.min(idleMs, this.#msUntilHint(this.#now())));
+    }
+  }
+
+  /** Free delivery slots per action: concurrency minus in flight, and whole rate tokens. */
+  #freeSlots(now: number): Map<string, number> {
+    const free = new Map<string, number>();
+    for (const a of this.#actions.values()) {
+      let n = a.concurrency - (this.#perAction.get(a.id) ?? 0);
+      const bucket = this.#buckets.get(a.id);
+      if (bucket) n = Math.min(n, bucket.available(now));
+      if (n > 0) free.set(a.id, n);
+    }
+    return free;
+  }
+
+  #msUntilToken(now: number): number {
+    let ms = Infinity;
+    for (const [id, b] of this.#buckets) {
+      const a = this.#actions.get(id)!;
+      if ((this.#perAction.get(id) ?? 0) < a.concurrency) ms = Math.min(ms, Math.max(1, b.msUntilToken(now)));
+    }
+    return ms;
+  }
+
+  #msUntilHint(now: number): number {
+    this.#dueHints = this.#dueHints.filter((t) => t > now);
+    return this.#dueHints.length ? Math.max(1, Math.min(...this.#dueHints) - now) : Infinity;
+  }
+
+  /** Sleeps `ms`, or less if nudged (wake, a finished delivery, stop). Stop always interrupts. */
+  #sleep(ms: number, nudgeable = true): Promise<void> {
+    if (this.#state !== "running") return Promise.resolve();
+    return new Promise<void>((resolve) => {
+      const done = () => {
+        clearTimeout(timer);
+        this.#nudge = undefined;
+        resolve();
+      };
+      const timer = setTimeout(done, Number.isFinite(ms) ? ms : this.#pollMs);
+      this.#nudge = nudgeable ? done : () => this.#state !== "running" && done();
+      if (nudgeable && this.#nudged) done();
+    });
+  }
+
+  #startDelivery(job: Job): void {
+    const action = this.#actions.get(job.action);
+    if (!action) return; // Claims only ask for known actions.
+    const claimedAt = this.#now();
+    this.#perAction.set(action.id, (this.#perAction.get(action.id) ?? 0) + 1);
+    this.#buckets.get(action.id)?.take(claimedAt);
+    const controller = new AbortController();
+    const f: InFlight = { job, action, controller, released: false, done: Promise.resolve() };
+    this.#inFlight.set(job.id, f);
+    this.events.emit("job:claimed", jobEvent(job));
+    f.done = this.#deliverAndSettle(f, claimedAt).finally(() => {
+      this.#inFlight.delete(job.id);
+      this.#perAction.set(action.id, (this.#perAction.get(action.id) ?? 1) - 1);
+      this.#nudge?.();
+    });
+  }
+
+  async #deliverAndSettle(f: InFlight, claimedAt: number): Promise<void> {
+    const { job, action, controller } = f;
+    // Cut the delivery before the lease ends: after that another worker may own the job.
+    const margin = Math.min(1000, Math.floor(this.#leaseMs / 10));
+    const deadline = setTimeout(() => controller.abort(), Math.max(1, claimedAt + this.#leaseMs - margin - this.#now()));
+    const started = performance.now();
+    let failure: DeliveryError | undefined;
+    try {
+      await deliver(action, job.payload, { jobId: job.id, hook: job.hook, action: job.action, attempt: job.attempts, env: this.#env, signal: controller.signal }, { defaultSmtp: this.#defaultSmtp });
+    } catch (err) {
+      failure = err instanceof DeliveryError ? err : new DeliveryError(`unexpected: ${errorText(err)}`, true);
+    } finally {
+      clearTimeout(deadline);
+    }
+    if (f.released) return;
+    const durationMs = Math.round(performance.now() - started);
+    const ev = jobEvent(job);
+    if (!failure) {
+      const ok = await this.#settle("complete", f, () => this.#store.completeJob(job.id, this.id, this.#now()));
+      if (ok) this.events.emit("job:delivered", { ...ev, durationMs });
+      return;
+    }
+    const now = this.#now();
+    const retryAt = failure.retryable ? nextRetryAt(job.attempts, job.maxAttempts, action.retry, now, this.#random) : null;
+    const ok = await this.#settle("fail", f, () => this.#store.failJob(job.id, this.id, failure.message, retryAt, this.#now()));
+    if (!ok) return;
+    if (retryAt !== null) {
+      this.#dueHints.push(retryAt);
+      this.#nudge?.();
+      this.events.emit("job:retry", { ...ev, durationMs, error: failure.message, retryAt, delayMs: retryAt - now });
+    } else {
+      this.events.emit("job:dead", { ...ev, durationMs, error: failure.message, reason: failure.retryable ? "max_attempts" : "non_retryable" });
+    }
+  }
+
+  /**
+   * Records an outcome, retrying store errors with backoff until the lease would run out (then
+   * the job is reclaimed and delivered again: at least once). False if the lease was lost.
+   */
+  async #settle(op: "complete" | "fail", f: InFlight, write: () => Promise<boolean>): Promise<boolean> {
+    const leaseEnd = (f.job.lockedUntil ?? this.#now() + this.#leaseMs);
+    for (let i = 0; ; i++) {
+      if (f.released) return false;
+      try {
+        const ok = await write();
+        if (!ok) this.events.emit("worker:error", { op: "lease", error: `lease on job ${f.job.id} was lost before it could be marked ${op === "complete" ? "done" : "failed"}; another worker may deliver it again`, jobId: f.job.id, action: f.job.action });
+        return ok;
+      } catch (err) {
+        const wait = Math.min(this.#maxStoreBackoffMs, 100 * 2 ** i);
+        const giveUp = this.#now() + wait >= leaseEnd;
+        this.events.emit("worker:error", { op, error: errorText(err), jobId: f.job.id, action: f.job.action, ...(giveUp ? {} : { retryInMs: wait }) });
+        if (giveUp) return false;
+        await Bun.sleep(wait);
+      }
+    }
+  }
+}
+
+function jobEvent(job: Job): JobEvent {
+  return { jobId: job.id, hook: job.hook, action: job.action, attempt: job.attempts, maxAttempts: job.maxAttempts };
+}
+
+function errorText(err: unknown): string {
+  return err instanceof Error ? `${err.name}: ${err.message}` : String(err);
+}
