@@ -58,7 +58,15 @@ export type ClaimOptions = {
   actions?: string[];
 };
 
-export type JobFilter = { state?: JobState; hook?: string; action?: string; ids?: string[]; limit?: number };
+export type JobFilter = {
+  state?: JobState;
+  hook?: string;
+  action?: string;
+  ids?: string[];
+  limit?: number;
+  /** Only jobs last changed before this epoch ms (for done/dead: when they finished). `outbox purge --older-than`. */
+  updatedBefore?: number;
+};
 
 export type Stats = {
   byState: Record<JobState, number>;

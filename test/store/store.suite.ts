@@ -353,6 +353,15 @@ export function storeSuite(name: string, factory: StoreFactory): void {
         expect((await s.stats(T0)).byState).toEqual({ pending: 2, running: 2, done: 2, dead: 1 });
       });
 
+      test("updatedBefore keeps only jobs last changed before the cutoff (purge --older-than)", async () => {
+        const s = await fresh();
+        const j = await oneOfEach(s); // done and dead finished at T0 + 1
+        expect((await s.listJobs({ updatedBefore: T0 + 1 })).map((x) => x.id).sort()).toEqual([j.pending.id, j.running.id].sort());
+        expect(await s.purgeJobs({ updatedBefore: T0 + 1 })).toBe(0);
+        expect(await s.purgeJobs({ state: "done", updatedBefore: T0 + 2 })).toBe(1);
+        expect((await s.getJob(j.dead.id))!.state).toBe("dead");
+      });
+
       test("purgeExpiredDedupe drops expired records only, so their keys are new again", async () => {
         const s = await fresh();
         await s.acceptBatch([acceptance("short", { expiresAt: T0 + MIN }), acceptance("long", { expiresAt: T0 + 10 * MIN })]);

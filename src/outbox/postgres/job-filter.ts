@@ -9,7 +9,8 @@ export function jobWhere(sql: SQL, filter: JobFilter, states?: JobState[]) {
     ${states ? sql`AND state = ANY(${sql.array(states, "TEXT")})` : sql``}
     ${filter.hook ? sql`AND hook = ${filter.hook}` : sql``}
     ${filter.action ? sql`AND action = ${filter.action}` : sql``}
-    ${filter.ids ? sql`AND id = ANY(${sql.array(filter.ids, "TEXT")})` : sql``}`;
+    ${filter.ids ? sql`AND id = ANY(${sql.array(filter.ids, "TEXT")})` : sql``}
+    ${filter.updatedBefore !== undefined ? sql`AND updated_at < ${filter.updatedBefore}` : sql``}`;
 }
 
 export function limitClause(sql: SQL, filter: JobFilter) {

@@ -27,6 +27,10 @@ export function jobWhere(filter: JobFilter, states?: JobState[]): Where {
     parts.push("id IN (SELECT value FROM json_each($ids))");
     params.ids = JSON.stringify(filter.ids);
   }
+  if (filter.updatedBefore !== undefined) {
+    parts.push("updated_at < $updatedBefore");
+    params.updatedBefore = filter.updatedBefore;
+  }
   return { sql: parts.length ? parts.join(" AND ") : "1 = 1", params };
 }
 
