@@ -8,7 +8,7 @@ export type OpenStoreOptions = {
   synchronous?: "full" | "normal";
   /** SQLite: ms a write waits for another process's lock (default 5000). */
   busyTimeoutMs?: number;
-  /** Postgres: schema holding the tables, created if missing (default "kratos_hooks"). Tests use one per test. */
+  /** Postgres: schema holding the tables, created if missing (default: `?schema=` in the URL, else "kratos_hooks"). Tests use one per test. */
   schema?: string;
   /** Postgres: pool size (default 10). */
   poolMax?: number;
@@ -18,7 +18,7 @@ export type OpenStoreOptions = {
   migrate?: boolean;
 };
 
-/** Opens `sqlite:<path>`, `sqlite::memory:` or `postgres://…` (also `postgresql://`). */
+/** Opens `sqlite:<path>`, `sqlite::memory:` or `postgres://…[?schema=name]` (also `postgresql://`). */
 export async function openStore(url: string, opts: OpenStoreOptions = {}): Promise<Store> {
   const store = await construct(url, opts);
   if (opts.migrate ?? true) {
@@ -44,4 +44,9 @@ async function construct(url: string, opts: OpenStoreOptions): Promise<Store> {
   }
   // Never echo the URL: a postgres URL may carry a password.
   throw new UsageError(`unsupported store URL scheme '${url.split(":")[0]}'`, "use sqlite:<path>, sqlite::memory: or postgres://user@host:5432/db");
+}
+
+/** The store URL with any password replaced, for logs and messages. */
+export function redactStoreUrl(url: string): string {
+  return url.replace(/^(postgres(?:ql)?:\/\/[^:@/]*:)[^@/]*@/, "$1***@");
 }

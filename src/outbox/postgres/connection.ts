@@ -18,7 +18,7 @@ import { SQL, type TransactionSQL } from "bun";
 import { StoreUnavailableError } from "../errors.ts";
 
 export type PostgresOptions = {
-  /** Schema holding the tables; created by migrate() if missing. Default "kratos_hooks". */
+  /** Schema holding the tables; created by migrate() if missing. Default: the URL's `?schema=`, else "kratos_hooks". */
   schema?: string;
   /** Pool size. Default 10. */
   poolMax?: number;
@@ -75,7 +75,13 @@ export class PgDb {
   #closed = false;
 
   constructor(url: string, opts: PostgresOptions = {}) {
-    this.schema = opts.schema ?? "kratos_hooks";
+    // `?schema=` lets hooks.yaml's one store string choose the schema. It is ours, not a libpq
+    // parameter: removed before Bun sees the URL (Bun would send it as a startup parameter).
+    const parsed = new URL(url);
+    const fromUrl = parsed.searchParams.get("schema") ?? undefined;
+    parsed.searchParams.delete("schema");
+    url = parsed.toString();
+    this.schema = opts.schema ?? fromUrl ?? "kratos_hooks";
     if (!SCHEMA_NAME.test(this.schema)) throw new Error(`postgres schema '${this.schema}' must match ${SCHEMA_NAME}`);
     const max = opts.poolMax ?? 10;
     this.#attempts = max + 1;
