@@ -1,0 +1,85 @@
+// The receiver's validation schema, derived from the hook's body declaration (ResolvedHook.fields):
+// the same declaration the Jsonnet emitter turns into the body Kratos sends. One declaration, two
+// uses. Checkers are compiled once at startup (TypeCompiler).
+import { FormatRegistry, Type as T, type TSchema } from "@sinclair/typebox";
+import { TypeCompiler } from "@sinclair/typebox/compiler";
+import { ValueErrorType, type ValueError } from "@sinclair/typebox/errors";
+import { HttpError } from "../errors.ts";
+import type { ResolvedField, ResolvedHook } from "../config/types.ts";
+
+// Formats are deliberately loose: Kratos has already validated the identity (its own email/uri
+// checks), and a stricter receiver would fail the user's flow for Kratos's choice. The all-zero
+// registration pre-persist id (CONTRACT §3.3) is a valid uuid here.
+const FORMATS: Record<string, (v: string) => boolean> = {
+  email: (v) => /^[^\s@]+@[^\s@]+$/.test(v),
+  uuid: (v) => /^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$/.test(v),
+  uri: (v) => /^[A-Za-z][A-Za-z0-9+.-]*:\S*$/.test(v),
+  "date-time": (v) => /^\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2}(\.\d+)?([Zz]|[+-]\d{2}:\d{2})$/.test(v),
+};
+for (const [name, check] of Object.entries(FORMATS)) if (!FormatRegistry.Has(name)) FormatRegistry.Set(name, check);
+
+function fieldType(f: ResolvedField): TSchema {
+  switch (f.type) {
+    case "string":
+      return T.String({ ...(f.format ? { format: f.format } : {}), ...(f.maxLength !== undefined ? { maxLength: f.maxLength } : {}) });
+    case "number":
+      return T.Number();
+    case "integer":
+      return T.Integer();
+    case "boolean":
+      return T.Boolean();
+    case "object":
+      return T.Object({});
+    case "array":
+      return T.Array(T.Unknown());
+    case "any":
+      return T.Unknown();
+  }
+}
+
+/**
+ * TypeBox schema of a hook's body. Optional fields may be absent or null (Kratos renders a
+ * present-but-null ctx value as null). Unknown fields are rejected, since kratos-hooks generated the
+ * body, except for a hand-written Jsonnet body (`jsonnet:`), whose declared fields are checked and
+ * anything else is allowed.
+ */
+export function bodySchema(hook: Pick<ResolvedHook, "fields" | "jsonnetFile">): TSchema {
+  const props: Record<string, TSchema> = {};
+  for (const f of hook.fields) {
+    const t = fieldType(f);
+    props[f.name] = f.optional ? T.Optional(f.type === "any" ? t : T.Union([t, T.Null()])) : t;
+  }
+  return T.Object(props, { additionalProperties: hook.jsonnetFile !== undefined });
+}
+
+/** Returns undefined when the body is valid, else the 400 that names the first offending field. */
+export type BodyValidator = (body: unknown) => HttpError | undefined;
+
+export function compileBodyValidator(hook: Pick<ResolvedHook, "fields" | "jsonnetFile">): BodyValidator {
+  const checker = TypeCompiler.Compile(bodySchema(hook));
+  const byName = new Map(hook.fields.map((f) => [f.name, f]));
+  return (body) => {
+    if (checker.Check(body)) return undefined;
+    const first = checker.Errors(body).First();
+    return first ? new HttpError(400, "invalid_body", describe(first, byName), fieldPath(first.path)) : new HttpError(400, "invalid_body", "body: invalid");
+  };
+}
+
+/** `/email` → `body.email`; `` → `body`. */
+function fieldPath(pointer: string): string {
+  if (pointer === "") return "body";
+  return `body${pointer.split("/").map((t) => t.replaceAll("~1", "/").replaceAll("~0", "~")).join(".")}`;
+}
+
+function describe(e: ValueError, fields: Map<string, ResolvedField>): string {
+  const path = fieldPath(e.path);
+  if (e.path === "" && e.type === ValueErrorType.Object) return "body: expected a JSON object";
+  if (e.type === ValueErrorType.ObjectRequiredProperty) return `${path}: required field is missing`;
+  if (e.type === ValueErrorType.ObjectAdditionalProperties) return `${path}: unexpected field (not declared in the hook's body)`;
+  const field = fields.get(e.path.slice(1));
+  if (e.type === ValueErrorType.Union && field) {
+    // An optional field is `T | null`; name the declared type rather than "union value".
+    return `${path}: expected ${field.type}${field.format ? ` (format ${field.format})` : ""}${field.maxLength !== undefined ? ` of at most ${field.maxLength} characters` : ""} or null`;
+  }
+  return `${path}: ${e.message.charAt(0).toLowerCase()}${e.message.slice(1)}`;
+}

@@ -1,0 +1,232 @@
+// One hook's endpoint: the request pipeline from Kratos's call to the committed answer.
+//
+//   method (TRACE → 405) → auth (401) → content type (415) → body limit (413) → JSON (400)
+//   → body schema (400) → skip_if (204) → rules / enrich → dedupe key → accept (store: dedupe
+//   record + jobs in one commit; 503 when the store fails) → answer (the first answer on a repeat).
+//
+// Every method but TRACE carries the body (CONTRACT §0.19, §8.16); Kratos always uses the configured
+// method, so any other method is accepted rather than refused.
+import { HttpError } from "../errors.ts";
+import type { ResolvedConfig, ResolvedHook } from "../config/types.ts";
+import type { Acceptance, AcceptResult, NewJob, StoredResponse } from "../outbox/store.ts";
+import { DENY_STATUS, identityUpdateBody, mayAnswerIdentity, messagesBody, type IdentityUpdate } from "../kratos/responses.ts";
+import { compileAuth, type AuthCheck } from "./auth.ts";
+import { readBodyLimited } from "./body-limit.ts";
+import { compileBodyValidator, type BodyValidator } from "./body-schema.ts";
+import { dedupeKey, REQUEST_ID_HEADER, TRIGGER_ID_HEADER } from "./dedupe-key.ts";
+import { parseJsonBody } from "./json-body.ts";
+import type { Logger } from "./log.ts";
+import type { Metrics } from "./metrics.ts";
+import { compileEnrich, compilePredicate, compileRules, deepEqual, type Body, type CompiledRules, type FileCache, type MetadataPatch, type Predicate } from "./rules.ts";
+
+/** Commits an acceptance (the GroupCommitter in `serve`). Rejects when the store is unavailable. */
+export type Accept = (acceptance: Acceptance) => Promise<AcceptResult>;
+export type Clock = { now(): number };
+export type Env = Record<string, string | undefined>;
+
+export type RouteDeps = {
+  config: Pick<ResolvedConfig, "dir" | "serve">;
+  accept: Accept;
+  clock: Clock;
+  metrics: Metrics;
+  log: Logger;
+  env: Env;
+  files: FileCache;
+  newJobId: () => string;
+  /** True while `serve` shuts down: new deliveries get 503 so Kratos retries them elsewhere or later. */
+  draining: () => boolean;
+  /** Called after a commit that enqueued jobs (serve wakes the outbox worker). */
+  onEnqueued?: () => void;
+};
+
+const JSON_TYPE = "application/json";
+const NO_CONTENT: StoredResponse = { status: 204, body: null };
+
+export function jsonResponse(status: number, body: string, extra?: Record<string, string>): Response {
+  return new Response(body, { status, headers: { "content-type": JSON_TYPE, ...extra } });
+}
+
+export function errorResponse(e: HttpError): Response {
+  const extra: Record<string, string> | undefined =
+    // Kratos honours Retry-After on 503 without a cap (CONTRACT §4.2): keep it at its own 1 s backoff.
+    e.status === 503 ? { "retry-after": "1" } : e.status === 405 ? { allow: "GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS" } : undefined;
+  return jsonResponse(e.status, JSON.stringify(e.body()), extra);
+}
+
+function toResponse(r: StoredResponse): Response {
+  if (r.body === null) return new Response(null, { status: r.status });
+  return new Response(r.body, { status: r.status, headers: { "content-type": r.contentType ?? JSON_TYPE } });
+}
+
+/** What the rules/enrich decided, before the commit. */
+type Decision = { response: StoredResponse; enqueue: boolean; outcome: "accepted" | "denied" | "enriched"; rule?: string };
+
+function checkContentType(headers: Headers): void {
+  const ct = headers.get("content-type");
+  // A missing content type is accepted when the body parses as JSON.
+  if (ct !== null && ct !== "") {
+    const semi = ct.indexOf(";");
+    const base = (semi < 0 ? ct : ct.slice(0, semi)).trim().toLowerCase();
+    if (base !== JSON_TYPE) throw new HttpError(415, "unsupported_media_type", `content type ${JSON.stringify(base)} is not supported; Kratos sends application/json`);
+  }
+  const ce = headers.get("content-encoding");
+  if (ce !== null && ce !== "" && ce.toLowerCase() !== "identity") throw new HttpError(415, "unsupported_media_type", `content encoding ${JSON.stringify(ce)} is not supported`);
+}
+
+/** The body field whose ctx path is exactly `identity.<key>`: the identity's current value of that object, if the body carries it. */
+function currentValueField(hook: ResolvedHook, key: "metadata_public" | "metadata_admin"): string | undefined {
+  return hook.fields.find((f) => f.from?.length === 2 && f.from[0] === "identity" && f.from[1] === key)?.name;
+}
+
+/**
+ * The identity update of an enrich hook: only the metadata objects that change. Kratos replaces a
+ * metadata object wholesale (CONTRACT §5.1), so a patch is merged over the current value when the
+ * body carries it (a field `from: identity.metadata_public`); otherwise the patch is the new object.
+ */
+function compileIdentityUpdate(hook: ResolvedHook, enrich: (b: Body) => MetadataPatch): (b: Body) => string | undefined {
+  const current = { metadata_public: currentValueField(hook, "metadata_public"), metadata_admin: currentValueField(hook, "metadata_admin") };
+  return (body) => {
+    const patch = enrich(body);
+    const update: IdentityUpdate = {};
+    for (const key of ["metadata_public", "metadata_admin"] as const) {
+      const p = patch[key];
+      if (!p) continue;
+      const field = current[key];
+      if (field === undefined) {
+        if (Object.keys(p).length > 0) update[key] = p;
+        continue;
+      }
+      const raw = body[field];
+      const base = raw === null || raw === undefined ? {} : (raw as Record<string, unknown>);
+      const merged = { ...base, ...p };
+      if (!deepEqual(merged, base)) update[key] = merged;
+    }
+    return identityUpdateBody(update);
+  };
+}
+
+export type HookRoute = { hook: ResolvedHook; handle(request: Request): Promise<Response> };
+
+export function compileHookRoute(hook: ResolvedHook, d: RouteDeps): HookRoute {
+  const c = { dir: d.config.dir, hook: hook.name, loc: hook.loc, files: d.files };
+  const auth: AuthCheck = compileAuth(hook.name, hook.auth, d.env, hook.loc);
+  const validate: BodyValidator = compileBodyValidator(hook);
+  const skipIf: Predicate | undefined = hook.skipIf ? compilePredicate(hook.skipIf, `hooks.${hook.name}.skip_if`, c) : undefined;
+  const blocking = hook.mode !== "notify";
+  const rules: CompiledRules | undefined = blocking && hook.rules.length > 0 ? compileRules(hook.rules, hook.fields, c) : undefined;
+  const identityUpdate =
+    hook.mode === "enrich" && hook.enrich.length > 0 && mayAnswerIdentity(hook.point) ? compileIdentityUpdate(hook, compileEnrich(hook.enrich, hook.name, c)) : undefined;
+  const limit = d.config.serve.bodyLimitBytes;
+  const windowMs = hook.dedupe.windowMs;
+  const keyFields = hook.dedupe.key;
+  const name = hook.name;
+  const accepted: Decision = { response: NO_CONTENT, enqueue: true, outcome: "accepted" };
+
+  const decide = (body: Body): Decision => {
+    if (rules) {
+      const r = rules(body);
+      if (r.kind === "deny") return { response: { status: DENY_STATUS, body: messagesBody([r.entry]), contentType: JSON_TYPE }, enqueue: false, outcome: "denied", rule: r.rule };
+    }
+    if (identityUpdate) {
+      const text = identityUpdate(body);
+      // Nothing changed → 204, never an empty 200 (CONTRACT §8.15).
+      if (text !== undefined) return { response: { status: 200, body: text, contentType: JSON_TYPE }, enqueue: true, outcome: "enriched" };
+    }
+    return accepted;
+  };
+
+  const makeJobs = (body: Body, triggerId: string | null, requestId: string | null, now: number): NewJob[] => {
+    if (hook.actions.length === 0) return [];
+    const payload = { body, hook: name, trigger_id: triggerId, request_id: requestId, received_at: new Date(now).toISOString() };
+    return hook.actions.map((a) => ({ id: d.newJobId(), hook: name, action: a.id, payload, maxAttempts: a.retry.attempts, runAt: now }));
+  };
+
+  const handle = async (request: Request): Promise<Response> => {
+    const started = performance.now();
+    const headers = request.headers;
+    const requestId = headers.get(REQUEST_ID_HEADER);
+    const triggerId = headers.get(TRIGGER_ID_HEADER);
+    let status = 500;
+    let duplicate = false;
+    let outcome: string | undefined;
+    let rule: string | undefined;
+    let errorCode: string | undefined;
+    let errorField: string | undefined;
+    let response: Response;
+    try {
+      if (request.method === "TRACE") throw new HttpError(405, "method_not_allowed", "TRACE carries no body; Kratos calls a hook with its configured method");
+      if (d.draining()) throw new HttpError(503, "shutting_down", "the receiver is shutting down; retry");
+      if (!auth(headers)) throw new HttpError(401, "unauthorized", "missing or wrong credentials");
+      checkContentType(headers);
+      const parsed = parseJsonBody(await readBodyLimited(request, limit));
+      const invalid = validate(parsed);
+      if (invalid) throw invalid;
+      const body = parsed as Body;
+      if (skipIf?.(body)) {
+        outcome = "skipped";
+        status = 204;
+        response = new Response(null, { status: 204 });
+      } else {
+        const decision = decide(body);
+        outcome = decision.outcome;
+        rule = decision.rule;
+        const now = d.clock.now();
+        const jobs = decision.enqueue ? makeJobs(body, triggerId, requestId, now) : [];
+        const acceptance: Acceptance = { hook: name, key: dedupeKey(name, keyFields, triggerId, body).key, response: decision.response, expiresAt: now + windowMs, jobs, now };
+        let result: AcceptResult;
+        try {
+          result = await d.accept(acceptance);
+        } catch (err) {
+          d.metrics.storeError(name);
+          d.log.error("store unavailable", { hook: name, request_id: requestId, error: (err as Error)?.message ?? String(err) });
+          throw new HttpError(503, "store_unavailable", "the outbox store is unavailable; retry");
+        }
+        let answer = decision.response;
+        if (result.duplicate) {
+          duplicate = true;
+          answer = result.response;
+          d.metrics.dedupeHit(name);
+        } else if (jobs.length > 0) {
+          for (const j of jobs) d.metrics.jobsEnqueued(j.action);
+          d.onEnqueued?.();
+        }
+        status = answer.status;
+        response = toResponse(answer);
+      }
+    } catch (err) {
+      if (err instanceof HttpError) {
+        status = err.status;
+        errorCode = err.code;
+        errorField = err.field;
+        response = errorResponse(err);
+      } else {
+        // A bug, not the caller's mistake: a generic answer, the details only in our log.
+        status = 500;
+        errorCode = "internal";
+        d.log.error("internal error", { hook: name, request_id: requestId, error: err instanceof Error ? `${err.name}: ${err.message}` : String(err), stack: err instanceof Error ? err.stack : undefined });
+        response = errorResponse(new HttpError(500, "internal", "internal error"));
+      }
+    }
+    const seconds = (performance.now() - started) / 1000;
+    d.metrics.request(name, status, seconds);
+    const fields = {
+      hook: name,
+      method: request.method,
+      status,
+      ms: Math.round(seconds * 1e6) / 1000,
+      request_id: requestId,
+      trigger_id: triggerId,
+      duplicate,
+      outcome,
+      rule,
+      error: errorCode,
+      field: errorField,
+    };
+    if (status >= 500) d.log.error("request", fields);
+    else if (errorCode !== undefined) d.log.warn("request", fields);
+    else d.log.info("request", fields);
+    return response;
+  };
+
+  return { hook, handle };
+}

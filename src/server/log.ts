@@ -1,0 +1,50 @@
+// Structured JSON logs: one object per line, info/debug to stdout, warn/error to stderr.
+// Callers pass only safe fields (no bodies, secrets, cookies or auth headers); as a second line of
+// defence, keys that name credentials are dropped here.
+export type LogLevel = "debug" | "info" | "warn" | "error";
+export type LogFields = Record<string, unknown>;
+
+export interface Logger {
+  debug(msg: string, fields?: LogFields): void;
+  info(msg: string, fields?: LogFields): void;
+  warn(msg: string, fields?: LogFields): void;
+  error(msg: string, fields?: LogFields): void;
+}
+
+const RANK: Record<LogLevel, number> = { debug: 10, info: 20, warn: 30, error: 40 };
+const CREDENTIAL_KEY = /^(authorization|proxy-authorization|cookie|set-cookie|password|secret|token|api_key)$/i;
+
+export type LogSink = (line: string, level: LogLevel) => void;
+
+const stdSink: LogSink = (line, level) => {
+  (RANK[level] >= RANK.warn ? process.stderr : process.stdout).write(line);
+};
+
+export function isLogLevel(s: string): s is LogLevel {
+  return s in RANK;
+}
+
+export function createLogger(opts: { level?: LogLevel; sink?: LogSink; now?: () => number } = {}): Logger {
+  const min = RANK[opts.level ?? "info"];
+  const sink = opts.sink ?? stdSink;
+  const now = opts.now ?? Date.now;
+  const emit = (level: LogLevel, msg: string, fields?: LogFields) => {
+    if (RANK[level] < min) return;
+    const record: LogFields = { time: new Date(now()).toISOString(), level, msg };
+    if (fields) for (const key in fields) if (fields[key] !== undefined && !CREDENTIAL_KEY.test(key)) record[key] = fields[key];
+    sink(`${JSON.stringify(record)}\n`, level);
+  };
+  return {
+    debug: (msg, fields) => emit("debug", msg, fields),
+    info: (msg, fields) => emit("info", msg, fields),
+    warn: (msg, fields) => emit("warn", msg, fields),
+    error: (msg, fields) => emit("error", msg, fields),
+  };
+}
+
+/** A logger that keeps its lines in memory (tests, and `serve --log-level` parsing checks). */
+export function memoryLogger(level: LogLevel = "debug"): Logger & { lines: LogFields[] } {
+  const lines: LogFields[] = [];
+  const logger = createLogger({ level, sink: (line) => lines.push(JSON.parse(line) as LogFields) });
+  return Object.assign(logger, { lines });
+}

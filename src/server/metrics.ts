@@ -1,0 +1,172 @@
+// Prometheus text exposition (format 0.0.4) from a small hand-written registry: counters, gauges
+// and histograms keyed by label values. `Metrics` is the one object the receiver and the outbox
+// worker call; it never sees bodies or secrets (labels are hook names, action ids, states, statuses).
+import type { Stats } from "../outbox/store.ts";
+
+type Labels = readonly string[];
+const SEP = "\u0000";
+
+function escapeLabel(v: string): string {
+  return v.replace(/\\/g, "\\\\").replace(/\n/g, "\\n").replace(/"/g, '\\"');
+}
+function labelText(names: Labels, values: Labels, extra?: string): string {
+  const parts = names.map((n, i) => `${n}="${escapeLabel(values[i] ?? "")}"`);
+  if (extra) parts.push(extra);
+  return parts.length ? `{${parts.join(",")}}` : "";
+}
+function num(v: number): string {
+  if (v === Infinity) return "+Inf";
+  if (v === -Infinity) return "-Inf";
+  return Number.isNaN(v) ? "NaN" : String(v);
+}
+
+interface Metric {
+  render(out: string[]): void;
+}
+
+export class Counter implements Metric {
+  private readonly values = new Map<string, { labels: Labels; value: number }>();
+  constructor(readonly name: string, readonly help: string, readonly labelNames: Labels = []) {}
+  inc(labels: Labels = [], by = 1): void {
+    const key = labels.join(SEP);
+    const cell = this.values.get(key);
+    if (cell) cell.value += by;
+    else this.values.set(key, { labels: [...labels], value: by });
+  }
+  get(labels: Labels = []): number {
+    return this.values.get(labels.join(SEP))?.value ?? 0;
+  }
+  render(out: string[]): void {
+    out.push(`# HELP ${this.name} ${this.help}`, `# TYPE ${this.name} counter`);
+    for (const { labels, value } of this.values.values()) out.push(`${this.name}${labelText(this.labelNames, labels)} ${num(value)}`);
+  }
+}
+
+export class Gauge implements Metric {
+  private readonly values = new Map<string, { labels: Labels; value: number }>();
+  constructor(readonly name: string, readonly help: string, readonly labelNames: Labels = []) {}
+  set(labels: Labels, value: number): void {
+    this.values.set(labels.join(SEP), { labels: [...labels], value });
+  }
+  get(labels: Labels = []): number | undefined {
+    return this.values.get(labels.join(SEP))?.value;
+  }
+  render(out: string[]): void {
+    out.push(`# HELP ${this.name} ${this.help}`, `# TYPE ${this.name} gauge`);
+    for (const { labels, value } of this.values.values()) out.push(`${this.name}${labelText(this.labelNames, labels)} ${num(value)}`);
+  }
+}
+
+export class Histogram implements Metric {
+  private readonly values = new Map<string, { labels: Labels; counts: number[]; sum: number; count: number }>();
+  constructor(readonly name: string, readonly help: string, readonly labelNames: Labels, readonly buckets: readonly number[]) {}
+  observe(labels: Labels, value: number): void {
+    const key = labels.join(SEP);
+    let cell = this.values.get(key);
+    if (!cell) {
+      cell = { labels: [...labels], counts: new Array<number>(this.buckets.length).fill(0), sum: 0, count: 0 };
+      this.values.set(key, cell);
+    }
+    for (let i = 0; i < this.buckets.length; i++) if (value <= this.buckets[i]!) cell.counts[i]!++;
+    cell.sum += value;
+    cell.count++;
+  }
+  count(labels: Labels = []): number {
+    return this.values.get(labels.join(SEP))?.count ?? 0;
+  }
+  render(out: string[]): void {
+    out.push(`# HELP ${this.name} ${this.help}`, `# TYPE ${this.name} histogram`);
+    for (const { labels, counts, sum, count } of this.values.values()) {
+      // counts[i] already holds observations ≤ bucket i, i.e. the cumulative count Prometheus wants.
+      this.buckets.forEach((le, i) => out.push(`${this.name}_bucket${labelText(this.labelNames, labels, `le="${num(le)}"`)} ${counts[i]}`));
+      out.push(`${this.name}_bucket${labelText(this.labelNames, labels, 'le="+Inf"')} ${count}`);
+      out.push(`${this.name}_sum${labelText(this.labelNames, labels)} ${num(sum)}`);
+      out.push(`${this.name}_count${labelText(this.labelNames, labels)} ${count}`);
+    }
+  }
+}
+
+export class Registry {
+  private readonly metrics: Metric[] = [];
+  add<M extends Metric>(m: M): M {
+    this.metrics.push(m);
+    return m;
+  }
+  render(): string {
+    const out: string[] = [];
+    for (const m of this.metrics) m.render(out);
+    return `${out.join("\n")}\n`;
+  }
+}
+
+export const PROMETHEUS_CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8";
+const LATENCY_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
+const DELIVERY_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60];
+const JOB_STATES = ["pending", "running", "done", "dead"] as const;
+
+/**
+ * The metrics of one `serve` process. The receiver calls `request`/`dedupeHit`/`jobsEnqueued`;
+ * the outbox worker calls `deliveryAttempt`/`jobDead`; `/metrics` calls `updateStoreStats` then
+ * `render`.
+ */
+export class Metrics {
+  readonly registry = new Registry();
+  private readonly requests = this.registry.add(new Counter("kratos_hooks_requests_total", "Webhook requests answered, by hook and HTTP status.", ["hook", "status"]));
+  private readonly ackSeconds = this.registry.add(
+    new Histogram("kratos_hooks_ack_duration_seconds", "Time from receiving a webhook request to its answer (after the outbox commit).", ["hook"], LATENCY_BUCKETS),
+  );
+  private readonly dedupeHits = this.registry.add(new Counter("kratos_hooks_dedupe_hits_total", "Repeated deliveries answered from the dedupe record, by hook.", ["hook"]));
+  private readonly enqueued = this.registry.add(new Counter("kratos_hooks_jobs_enqueued_total", "Outbox jobs enqueued, by action.", ["action"]));
+  private readonly storeErrors = this.registry.add(new Counter("kratos_hooks_store_errors_total", "Requests answered 503 because the store failed, by hook.", ["hook"]));
+  private readonly attempts = this.registry.add(new Counter("kratos_hooks_delivery_attempts_total", "Action delivery attempts, by action and result (ok|error).", ["action", "result"]));
+  private readonly failures = this.registry.add(new Counter("kratos_hooks_delivery_failures_total", "Failed action delivery attempts, by action.", ["action"]));
+  private readonly deliverySeconds = this.registry.add(new Histogram("kratos_hooks_delivery_duration_seconds", "Duration of one action delivery attempt.", ["action"], DELIVERY_BUCKETS));
+  private readonly dead = this.registry.add(new Counter("kratos_hooks_jobs_dead_total", "Jobs that exhausted their attempts, by action.", ["action"]));
+  private readonly jobs = this.registry.add(new Gauge("kratos_hooks_jobs", "Outbox jobs by state (from the store, refreshed on scrape).", ["state"]));
+  private readonly oldestDue = this.registry.add(new Gauge("kratos_hooks_outbox_oldest_due_age_seconds", "Age of the oldest pending job that is due (0 if none).", []));
+  private readonly storeUp = this.registry.add(new Gauge("kratos_hooks_store_up", "1 if the last store stats query succeeded, else 0.", []));
+
+  /** One answered webhook request (any status, including errors). */
+  request(hook: string, status: number, seconds: number): void {
+    this.requests.inc([hook, String(status)]);
+    this.ackSeconds.observe([hook], seconds);
+  }
+  dedupeHit(hook: string): void {
+    this.dedupeHits.inc([hook]);
+  }
+  jobsEnqueued(action: string, n = 1): void {
+    this.enqueued.inc([action], n);
+  }
+  storeError(hook: string): void {
+    this.storeErrors.inc([hook]);
+  }
+  /** For the outbox worker: one delivery attempt of an action finished; `seconds` is its duration if known. */
+  deliveryAttempt(action: string, ok: boolean, seconds?: number): void {
+    this.attempts.inc([action, ok ? "ok" : "error"]);
+    if (!ok) this.failures.inc([action]);
+    if (seconds !== undefined) this.deliverySeconds.observe([action], seconds);
+  }
+  /** For the outbox worker: a job gave up (no attempts left, or a permanent failure). */
+  jobDead(action: string): void {
+    this.dead.inc([action]);
+  }
+  updateStoreStats(stats: Stats): void {
+    for (const state of JOB_STATES) this.jobs.set([state], stats.byState[state] ?? 0);
+    this.oldestDue.set([], stats.oldestDueAgeMs / 1000);
+    this.storeUp.set([], 1);
+  }
+  storeStatsFailed(): void {
+    this.storeUp.set([], 0);
+  }
+  render(): string {
+    return this.registry.render();
+  }
+
+  /** Read access for tests and the benchmark. */
+  requestCount(hook: string, status: number): number {
+    return this.requests.get([hook, String(status)]);
+  }
+  dedupeHitCount(hook: string): number {
+    return this.dedupeHits.get([hook]);
+  }
+}

@@ -1,0 +1,253 @@
+// Evaluates a hook's conditions and decisions in JavaScript, on the validated body:
+//   - Predicate (skip_if, rules[].when, enrich[].when): one operator on a body field, or all/any/not;
+//   - rules (interrupt): in order, the first rule whose `when` matches decides (deny or allow);
+//   - enrich steps: every matching step applies, in order (a later step overrides keys an earlier
+//     one set), giving metadata_public / metadata_admin patches.
+// Files (in_file, domain_in_file, lookup.file) are read once, when the hook is compiled at startup.
+import { readFileSync } from "node:fs";
+import { resolve } from "node:path";
+import { ConfigError } from "../errors.ts";
+import type { EnrichStepDecl, PredicateDecl, RuleDecl } from "../config/model.ts";
+import type { ResolvedField, SourceLoc } from "../config/types.ts";
+import { instancePtrFor, MESSAGE_ID_MIN, type MessageEntry } from "../kratos/responses.ts";
+import { renderNow, templateRefs } from "../template.ts";
+
+export type Body = Record<string, unknown>;
+export type Predicate = (body: Body) => boolean;
+
+/** Where a compiled item came from, for startup errors. */
+export type CompileContext = { dir: string; hook: string; loc?: SourceLoc; files: FileCache };
+
+/** Reads each file once per process, whoever names it. */
+export class FileCache {
+  private readonly lines = new Map<string, Set<string>>();
+  private readonly json = new Map<string, unknown>();
+
+  valueSet(path: string, where: string, c: CompileContext, lowerCase = false): Set<string> {
+    const key = `${lowerCase ? "lc:" : ""}${path}`;
+    let set = this.lines.get(key);
+    if (!set) {
+      const text = readText(path, where, c);
+      set = new Set(
+        text
+          .split(/\r?\n/)
+          .map((l) => l.replace(/#.*$/, "").trim())
+          .filter((l) => l !== "")
+          .map((l) => (lowerCase ? l.toLowerCase() : l)),
+      );
+      this.lines.set(key, set);
+    }
+    return set;
+  }
+
+  jsonObject(path: string, where: string, c: CompileContext): Record<string, unknown> {
+    let value = this.json.get(path);
+    if (value === undefined) {
+      const text = readText(path, where, c);
+      try {
+        value = JSON.parse(text);
+      } catch (err) {
+        throw new ConfigError(`${path} is not valid JSON: ${(err as Error).message}`, c.loc, where, "a lookup file is a JSON object of key → object");
+      }
+      if (!isPlainObject(value)) throw new ConfigError(`${path} must hold a JSON object (key → object)`, c.loc, where);
+      this.json.set(path, value);
+    }
+    return value as Record<string, unknown>;
+  }
+}
+
+function readText(path: string, where: string, c: CompileContext): string {
+  try {
+    return readFileSync(resolve(c.dir, path), "utf8");
+  } catch (err) {
+    throw new ConfigError(`cannot read ${path}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`, c.loc, where, "paths are relative to hooks.yaml");
+  }
+}
+
+function isPlainObject(v: unknown): v is Record<string, unknown> {
+  return typeof v === "object" && v !== null && !Array.isArray(v);
+}
+
+export function deepEqual(a: unknown, b: unknown): boolean {
+  if (a === b) return true;
+  if (typeof a !== "object" || typeof b !== "object" || a === null || b === null) return false;
+  if (Array.isArray(a) !== Array.isArray(b)) return false;
+  if (Array.isArray(a)) {
+    const bb = b as unknown[];
+    return a.length === bb.length && a.every((x, i) => deepEqual(x, bb[i]));
+  }
+  const ak = Object.keys(a);
+  const bo = b as Record<string, unknown>;
+  return ak.length === Object.keys(bo).length && ak.every((k) => Object.hasOwn(bo, k) && deepEqual((a as Record<string, unknown>)[k], bo[k]));
+}
+
+/** Lower-cased domain after the last `@`, or undefined when the value is not a string with an @. */
+export function emailDomain(v: unknown): string | undefined {
+  if (typeof v !== "string") return undefined;
+  const at = v.lastIndexOf("@");
+  return at < 0 || at === v.length - 1 ? undefined : v.slice(at + 1).toLowerCase();
+}
+
+/** `/pattern/flags` or a bare pattern. */
+function compileRegExp(source: string, where: string, c: CompileContext): RegExp {
+  const m = /^\/(.*)\/([dgimsuvy]*)$/s.exec(source);
+  try {
+    // `g`/`y` make test() stateful across calls; drop them.
+    return m ? new RegExp(m[1]!, m[2]!.replace(/[gy]/g, "")) : new RegExp(source);
+  } catch (err) {
+    throw new ConfigError(`invalid regular expression: ${(err as Error).message}`, c.loc, where, "`matches` takes a JavaScript regular expression");
+  }
+}
+
+const scalarText = (v: unknown): string | undefined => (typeof v === "string" ? v : typeof v === "number" || typeof v === "boolean" ? String(v) : undefined);
+
+export function compilePredicate(p: PredicateDecl, where: string, c: CompileContext): Predicate {
+  if ("all" in p) {
+    const parts = p.all.map((q, i) => compilePredicate(q, `${where}.all[${i}]`, c));
+    return (b) => parts.every((f) => f(b));
+  }
+  if ("any" in p) {
+    const parts = p.any.map((q, i) => compilePredicate(q, `${where}.any[${i}]`, c));
+    return (b) => parts.some((f) => f(b));
+  }
+  if ("not" in p) {
+    const inner = compilePredicate(p.not, `${where}.not`, c);
+    return (b) => !inner(b);
+  }
+  const field = p.field;
+  const tests: Array<(v: unknown) => boolean> = [];
+  if ("equals" in p) {
+    const want = p.equals;
+    tests.push((v) => deepEqual(v, want));
+  }
+  if (p.in !== undefined) {
+    const list = p.in;
+    tests.push((v) => list.some((x) => deepEqual(v, x)));
+  }
+  if (p.in_file !== undefined) {
+    const set = c.files.valueSet(p.in_file, `${where}.in_file`, c);
+    tests.push((v) => {
+      const s = scalarText(v);
+      return s !== undefined && set.has(s);
+    });
+  }
+  if (p.starts_with !== undefined) {
+    const s = p.starts_with;
+    tests.push((v) => typeof v === "string" && v.startsWith(s));
+  }
+  if (p.ends_with !== undefined) {
+    const s = p.ends_with;
+    tests.push((v) => typeof v === "string" && v.endsWith(s));
+  }
+  if (p.matches !== undefined) {
+    const re = compileRegExp(p.matches, `${where}.matches`, c);
+    tests.push((v) => typeof v === "string" && re.test(v));
+  }
+  if (p.exists !== undefined) {
+    const want = p.exists;
+    tests.push((v) => (v !== undefined && v !== null) === want);
+  }
+  if (p.domain_in !== undefined) {
+    const set = new Set(p.domain_in.map((d) => d.toLowerCase()));
+    tests.push((v) => {
+      const d = emailDomain(v);
+      return d !== undefined && set.has(d);
+    });
+  }
+  if (p.domain_in_file !== undefined) {
+    const set = c.files.valueSet(p.domain_in_file, `${where}.domain_in_file`, c, true);
+    tests.push((v) => {
+      const d = emailDomain(v);
+      return d !== undefined && set.has(d);
+    });
+  }
+  // A leaf with no operator asks whether the field is there.
+  if (tests.length === 0) return (b) => b[field] !== undefined && b[field] !== null;
+  if (tests.length === 1) {
+    const t = tests[0]!;
+    return (b) => t(b[field]);
+  }
+  return (b) => {
+    const v = b[field];
+    return tests.every((t) => t(v));
+  };
+}
+
+/** The outcome of an interrupt hook's rules: allow (answer 204) or deny with Kratos messages. */
+export type RuleDecision = { kind: "allow"; rule?: string } | { kind: "deny"; rule: string; entry: MessageEntry };
+
+export type CompiledRules = (body: Body) => RuleDecision;
+
+export function compileRules(rules: readonly RuleDecl[], fields: readonly ResolvedField[], c: CompileContext): CompiledRules {
+  const byName = new Map(fields.map((f) => [f.name, f]));
+  const compiled = rules.map((r, i) => {
+    const where = `hooks.${c.hook}.rules[${i}]`;
+    const when = compilePredicate(r.when, `${where}.when`, c);
+    const name = r.name ?? `rules[${i}]`;
+    if ("allow" in r) return { when, decision: { kind: "allow", rule: name } as RuleDecision };
+    const d = r.deny;
+    if (d.field !== undefined && !byName.has(d.field)) {
+      throw new ConfigError(`deny.field '${d.field}' is not a field of the hook's body`, c.loc, `${where}.deny.field`, `declare it under hooks.${c.hook}.body`);
+    }
+    const entry: MessageEntry = {
+      instancePtr: instancePtrFor(d.field !== undefined ? byName.get(d.field)?.from : undefined),
+      // Without an id, rule i gets MESSAGE_ID_MIN + i: distinct per rule, inside the private range.
+      messages: [{ id: d.id ?? MESSAGE_ID_MIN + i, text: d.text, type: "error", ...(d.context !== undefined ? { context: d.context } : {}) }],
+    };
+    return { when, decision: { kind: "deny", rule: name, entry } as RuleDecision };
+  });
+  const allow: RuleDecision = { kind: "allow" };
+  return (body) => {
+    for (const r of compiled) if (r.when(body)) return r.decision;
+    return allow;
+  };
+}
+
+export type MetadataPatch = { metadata_public?: Record<string, unknown>; metadata_admin?: Record<string, unknown> };
+type MetadataKey = keyof MetadataPatch;
+
+/**
+ * The enrich steps as one function: the merged metadata patches of every matching step, or an
+ * empty object when none matched. Patch strings are templates ({{body.x}}; an exact ref keeps the
+ * value's type and a missing value leaves the key out). Env refs are refused: the result is stored
+ * in Kratos, and metadata_public is shown to the user.
+ */
+export function compileEnrich(steps: readonly EnrichStepDecl[], hook: string, c: CompileContext): (body: Body) => MetadataPatch {
+  const compiled = steps.map((s, i) => {
+    const where = `hooks.${hook}.enrich[${i}]`;
+    for (const key of ["metadata_public", "metadata_admin"] as const) {
+      const patch = s[key];
+      if (!patch) continue;
+      for (const ref of templateRefs(patch)) {
+        if (ref.kind === "invalid") throw new ConfigError(`invalid template ${ref.text}: ${ref.reason}`, c.loc, `${where}.${key}`);
+        if (ref.kind === "env") {
+          throw new ConfigError(`${ref.text} is not allowed in an enrich patch`, c.loc, `${where}.${key}`, "enrich results are stored in Kratos (metadata_public is visible to the user); use {{body.x}} or a constant");
+        }
+      }
+    }
+    const lookup = s.lookup;
+    const table = lookup ? (lookup.file !== undefined ? c.files.jsonObject(lookup.file, `${where}.lookup.file`, c) : (lookup.table ?? {})) : undefined;
+    return { when: s.when ? compilePredicate(s.when, `${where}.when`, c) : undefined, step: s, table };
+  });
+  return (body) => {
+    const out: MetadataPatch = {};
+    const apply = (key: MetadataKey, patch: Record<string, unknown>) => {
+      const target = (out[key] ??= {});
+      for (const [k, v] of Object.entries(patch)) if (v !== null && v !== undefined) target[k] = v;
+    };
+    for (const { when, step, table } of compiled) {
+      if (when && !when(body)) continue;
+      for (const key of ["metadata_public", "metadata_admin"] as const) {
+        const patch = step[key];
+        if (patch) apply(key, renderNow(patch, { body, hook, jobId: "" }, {}) as Record<string, unknown>);
+      }
+      if (step.lookup && table) {
+        const v = body[step.lookup.field];
+        const k = step.lookup.key === "email_domain" ? emailDomain(v) : scalarText(v);
+        const hit = k !== undefined && Object.hasOwn(table, k) ? table[k] : undefined;
+        if (isPlainObject(hit)) apply(step.lookup.into, hit);
+      }
+    }
+    return out;
+  };
+}

@@ -1,0 +1,202 @@
+// Predicates, interrupt rules and enrich steps, evaluated in JS on the validated body, then through
+// the app: deny → 422 + Kratos messages, allow/no match → 204, enrich → 200 identity or 204.
+import { describe, expect, test } from "bun:test";
+import { mkdtempSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { compileEnrich, compilePredicate, compileRules, emailDomain, FileCache, type CompileContext } from "../../src/server/rules.ts";
+import type { PredicateDecl } from "../../src/config/model.ts";
+import { ConfigError } from "../../src/errors.ts";
+import { hooksKey, kratosRequest, loadTestConfig, SECRET, testApp } from "./helpers.ts";
+
+const dir = mkdtempSync(join(tmpdir(), "kh-rules-"));
+writeFileSync(join(dir, "list.txt"), "# comment\nalpha\n  beta  \n\n42\n");
+writeFileSync(join(dir, "domains.txt"), "Example.ORG\n");
+const ctx: CompileContext = { dir, hook: "t", files: new FileCache() };
+const p = (decl: PredicateDecl) => compilePredicate(decl, "hooks.t.when", ctx);
+
+describe("predicate operators", () => {
+  const cases: Array<[string, PredicateDecl, Record<string, unknown>, boolean]> = [
+    ["equals scalar", { field: "a", equals: 1 }, { a: 1 }, true],
+    ["equals is strict", { field: "a", equals: 1 }, { a: "1" }, false],
+    ["equals deep", { field: "a", equals: { x: [1] } }, { a: { x: [1] } }, true],
+    ["in", { field: "a", in: ["x", "y"] }, { a: "y" }, true],
+    ["in miss", { field: "a", in: ["x", "y"] }, { a: "z" }, false],
+    ["in_file (trimmed lines, comments skipped)", { field: "a", in_file: "list.txt" }, { a: "beta" }, true],
+    ["in_file numbers compare as text", { field: "a", in_file: "list.txt" }, { a: 42 }, true],
+    ["in_file comment is not a value", { field: "a", in_file: "list.txt" }, { a: "# comment" }, false],
+    ["starts_with", { field: "a", starts_with: "ab" }, { a: "abc" }, true],
+    ["starts_with on a non-string", { field: "a", starts_with: "1" }, { a: 12 }, false],
+    ["ends_with", { field: "a", ends_with: "@x.io" }, { a: "me@x.io" }, true],
+    ["matches", { field: "a", matches: "^a.c$" }, { a: "abc" }, true],
+    ["matches /re/flags", { field: "a", matches: "/^ADMIN/i" }, { a: "admin1" }, true],
+    ["matches with g flag stays stateless", { field: "a", matches: "/a/g" }, { a: "a" }, true],
+    ["exists true", { field: "a", exists: true }, { a: 0 }, true],
+    ["exists true on null", { field: "a", exists: true }, { a: null }, false],
+    ["exists false", { field: "a", exists: false }, {}, true],
+    ["domain_in lower-cases both sides", { field: "a", domain_in: ["Example.com"] }, { a: "Me@EXAMPLE.com" }, true],
+    ["domain_in uses the last @", { field: "a", domain_in: ["b.com"] }, { a: '"a@b.com"@evil.com' }, false],
+    ["domain_in_file", { field: "a", domain_in_file: "domains.txt" }, { a: "x@example.org" }, true],
+    ["missing field never matches an operator", { field: "a", starts_with: "" }, {}, false],
+    ["two operators on one leaf: both must hold", { field: "a", starts_with: "a", ends_with: "z" }, { a: "abc" }, false],
+    ["all", { all: [{ field: "a", equals: 1 }, { field: "b", equals: 2 }] }, { a: 1, b: 2 }, true],
+    ["all fails", { all: [{ field: "a", equals: 1 }, { field: "b", equals: 2 }] }, { a: 1, b: 3 }, false],
+    ["any", { any: [{ field: "a", equals: 1 }, { field: "b", equals: 2 }] }, { a: 0, b: 2 }, true],
+    ["not", { not: { field: "a", equals: true } }, {}, true],
+  ];
+  for (const [name, decl, body, want] of cases) test(`${name} → ${want}`, () => expect(p(decl)(body)).toBe(want));
+
+  test("emailDomain", () => {
+    expect(emailDomain("A@B.Example")).toBe("b.example");
+    expect(emailDomain("nope")).toBeUndefined();
+    expect(emailDomain("trailing@")).toBeUndefined();
+    expect(emailDomain(5)).toBeUndefined();
+  });
+  test("a missing file fails at startup with the config path", () => {
+    expect(() => p({ field: "a", in_file: "missing.txt" })).toThrow(ConfigError);
+    try {
+      p({ field: "a", in_file: "missing.txt" });
+    } catch (e) {
+      expect((e as ConfigError).path).toBe("hooks.t.when.in_file");
+    }
+  });
+  test("an invalid regular expression fails at startup", () => expect(() => p({ field: "a", matches: "(" })).toThrow(/invalid regular expression/));
+});
+
+describe("rules: first match decides", () => {
+  const fields = [
+    { name: "email", from: ["identity", "traits", "email"], type: "string" as const, optional: false },
+    { name: "flag", from: ["flow", "transient_payload", "flag"], type: "boolean" as const, optional: true },
+  ];
+  const rules = compileRules(
+    [
+      { when: { field: "email", equals: "vip@x.io" }, allow: true, name: "vip" },
+      { when: { field: "email", ends_with: "@x.io" }, deny: { field: "email", text: "no x" } },
+      { when: { field: "flag", equals: true }, deny: { field: "flag", id: 9000050, text: "flagged", context: { n: 1 } } },
+    ],
+    fields,
+    ctx,
+  );
+  test("an allow before a deny wins", () => expect(rules({ email: "vip@x.io" })).toEqual({ kind: "allow", rule: "vip" }));
+  test("deny on a traits field points at #/traits/<x>, default id = 9000000 + index", () => {
+    expect(rules({ email: "a@x.io" })).toEqual({
+      kind: "deny",
+      rule: "rules[1]",
+      entry: { instancePtr: "#/traits/email", messages: [{ id: 9000001, text: "no x", type: "error" }] },
+    });
+  });
+  test("deny on a non-traits field points at #/ and carries context", () => {
+    expect(rules({ email: "a@y.io", flag: true })).toEqual({
+      kind: "deny",
+      rule: "rules[2]",
+      entry: { instancePtr: "#/", messages: [{ id: 9000050, text: "flagged", type: "error", context: { n: 1 } }] },
+    });
+  });
+  test("no match → allow", () => expect(rules({ email: "a@y.io" }).kind).toBe("allow"));
+  test("deny.field must be a body field", () => {
+    expect(() => compileRules([{ when: { field: "email", exists: true }, deny: { field: "nope", text: "x" } }], fields, ctx)).toThrow(/not a field/);
+  });
+});
+
+describe("enrich: every matching step, in order", () => {
+  writeFileSync(join(dir, "orgs.json"), JSON.stringify({ "acme.com": { org: "acme" }, plain: { tag: 1 } }));
+  const enrich = compileEnrich(
+    [
+      { metadata_public: { plan: "free" } },
+      { when: { field: "email", ends_with: "@acme.com" }, metadata_public: { plan: "team", who: "{{body.email}}", n: "{{ body.count }}", gone: "{{body.missing}}" } },
+      { lookup: { field: "email", key: "email_domain", into: "metadata_public", file: "orgs.json" } },
+      { lookup: { field: "code", into: "metadata_admin", table: { X1: { tier: "gold" } } } },
+    ],
+    "t",
+    ctx,
+  );
+  test("later steps override earlier keys; exact refs keep their type; missing refs leave the key out", () => {
+    expect(enrich({ email: "bo@acme.com", count: 3 })).toEqual({ metadata_public: { plan: "team", who: "bo@acme.com", n: 3, org: "acme" } });
+  });
+  test("only matching steps apply", () => expect(enrich({ email: "bo@other.com" })).toEqual({ metadata_public: { plan: "free" } }));
+  test("lookup by value into metadata_admin", () => expect(enrich({ email: "a@b.c", code: "X1" }).metadata_admin).toEqual({ tier: "gold" }));
+  test("env refs are refused at startup (enrich output is stored in Kratos)", () => {
+    expect(() => compileEnrich([{ metadata_public: { k: "{{env.SECRET}}" } }], "t", ctx)).toThrow(/not allowed in an enrich patch/);
+  });
+});
+
+describe("through the app", () => {
+  const r = testApp();
+  const gate = (body: unknown) => r.handle(kratosRequest("/hooks/gate", body, { headers: hooksKey }));
+  test("deny → 422 with exactly the Kratos messages body, no jobs", async () => {
+    const res = await gate({ email: "x@MAILINATOR.com", consent: true });
+    expect(res.status).toBe(422);
+    expect(res.headers.get("content-type")).toBe("application/json");
+    expect(await res.text()).toBe(
+      '{"messages":[{"instance_ptr":"#/traits/email","messages":[{"id":9000001,"text":"Please sign up with a permanent email address.","type":"error","context":{"reason":"disposable"}}]}]}',
+    );
+    expect(r.mem.accepted.at(-1)!.jobs).toEqual([]);
+  });
+  test("an allow rule before the deny lets a listed VIP through (in_file)", async () => {
+    expect((await gate({ email: "boss@mailinator.com", consent: true })).status).toBe(204);
+  });
+  test("domain_in_file deny with the default id", async () => {
+    const res = await gate({ email: "a@blocked.example", consent: true });
+    expect(JSON.parse(await res.text()).messages[0]).toEqual({ instance_ptr: "#/traits/email", messages: [{ id: 9000002, text: "This domain is blocked.", type: "error" }] });
+  });
+  test("matches deny on an optional trait field", async () => {
+    const res = await gate({ email: "a@ok.example", consent: true, nick: "Admin7" });
+    expect(JSON.parse(await res.text()).messages[0].instance_ptr).toBe("#/traits/nick");
+  });
+  test("form-level deny (#/) when consent is missing", async () => {
+    const res = await gate({ email: "a@ok.example" });
+    expect(res.status).toBe(422);
+    expect(await res.text()).toBe('{"messages":[{"instance_ptr":"#/","messages":[{"id":9000002,"text":"Please accept the terms to continue.","type":"error"}]}]}');
+  });
+  test("no match → 204 and the hook's actions are enqueued", async () => {
+    const before = r.mem.jobs().length;
+    const res = await gate({ email: "a@ok.example", consent: true });
+    expect(res.status).toBe(204);
+    expect(await res.text()).toBe("");
+    expect(r.mem.jobs().length).toBe(before + 1);
+  });
+
+  const plan = (body: unknown) => r.handle(kratosRequest("/hooks/plan", body, { headers: hooksKey }));
+  test("enrich → 200 with only metadata_public, merged over the current value the body carries", async () => {
+    const res = await plan({ email: "a@example.com", current: { keep: "me", plan: "old" } });
+    expect(res.status).toBe(200);
+    expect(await res.text()).toBe('{"identity":{"metadata_public":{"keep":"me","plan":"staff","contact":"a@example.com"}}}');
+  });
+  test("enrich with lookup by email domain", async () => {
+    const res = await plan({ email: "a@ACME.com", current: null });
+    expect(await res.json()).toEqual({ identity: { metadata_public: { plan: "free", org: "acme", seats: 5 } } });
+  });
+  test("enrich that changes nothing → 204, never an empty 200", async () => {
+    const res = await plan({ email: "a@other.org", current: { plan: "free" } });
+    expect(res.status).toBe(204);
+    expect(await res.text()).toBe("");
+  });
+  test("enrich hooks also run their rules: deny → 422", async () => {
+    const res = await plan({ email: "a@banned.example" });
+    expect(res.status).toBe(422);
+    expect(JSON.parse(await res.text()).messages[0].messages[0].id).toBe(9000000);
+  });
+  test("without the current value the patch is the new object; metadata_admin too", async () => {
+    const res = await r.handle(kratosRequest("/hooks/replace", { email: "xy@z.io" }, {}));
+    expect(await res.text()).toBe('{"identity":{"metadata_public":{"tier":{"level":2}},"metadata_admin":{"source":"xy@z.io"}}}');
+    const none = await r.handle(kratosRequest("/hooks/replace", { email: "ab@z.io" }, {}));
+    expect(none.status).toBe(204);
+  });
+  test("skip_if → 204 with nothing accepted", async () => {
+    const before = r.mem.accepted.length;
+    const res = await r.handle(
+      kratosRequest("/hooks/welcome", { identity_id: crypto.randomUUID(), email: "bot@loadtest.example.com" }, { headers: { Authorization: `Bearer ${SECRET}` } }),
+    );
+    expect(res.status).toBe(204);
+    expect(r.mem.accepted.length).toBe(before);
+    expect(r.log.lines.at(-1)!.outcome).toBe("skipped");
+  });
+  test("an enrich hook at a before point never answers an identity (defence: the loader refuses it too)", async () => {
+    const base = loadTestConfig();
+    const plan = base.hooks.find((h) => h.name === "plan")!;
+    const config = { ...base, hooks: [{ ...plan, point: "registration.before" as const, rules: [] }] };
+    const app = testApp({ config });
+    const res = await app.handle(kratosRequest("/hooks/plan", { email: "a@example.com" }, { headers: hooksKey }));
+    expect(res.status).toBe(204);
+  });
+});
