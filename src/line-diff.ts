@@ -1,9 +1,10 @@
 // A unified line diff for `generate --check`: small files, so a plain LCS table after trimming the
 // common prefix and suffix is enough.
 
-type Op = { kind: " " | "-" | "+"; line: string; a: number; b: number };
+/** One line of a diff: kept, removed from a, or added in b; `a`/`b` are 0-based line numbers. */
+export type Op = { kind: " " | "-" | "+"; line: string; a: number; b: number };
 
-function diffOps(a: string[], b: string[]): Op[] {
+export function diffOps(a: string[], b: string[]): Op[] {
   let pre = 0;
   while (pre < a.length && pre < b.length && a[pre] === b[pre]) pre++;
   let suf = 0;
@@ -18,8 +19,9 @@ function diffOps(a: string[], b: string[]): Op[] {
   let i = 0, j = 0;
   while (i < n || j < m) {
     if (i < n && j < m && A[i] === B[j]) ops.push({ kind: " ", line: A[i]!, a: pre + i++, b: pre + j++ });
-    else if (j < m && (i === n || lcs[i]![j + 1]! >= lcs[i + 1]![j]!)) ops.push({ kind: "+", line: B[j]!, a: pre + i, b: pre + j++ });
-    else ops.push({ kind: "-", line: A[i]!, a: pre + i++, b: pre + j });
+    // Removals before additions, as diff(1) prints them.
+    else if (i < n && (j === m || lcs[i + 1]![j]! >= lcs[i]![j + 1]!)) ops.push({ kind: "-", line: A[i]!, a: pre + i++, b: pre + j });
+    else ops.push({ kind: "+", line: B[j]!, a: pre + i, b: pre + j++ });
   }
   for (let k = 0; k < suf; k++) ops.push({ kind: " ", line: a[a.length - suf + k]!, a: a.length - suf + k, b: b.length - suf + k });
   return ops;

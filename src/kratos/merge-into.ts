@@ -88,18 +88,20 @@ type Found = { lists: Map<string, Pair<Node, Node | null>> };
 /** Every `selfservice.flows.<flow>.<phase>[.<method>].hooks` present in the file. */
 function findLists(root: Node | null): Found {
   const lists = new Map<string, Pair<Node, Node | null>>();
-  const child = (n: Node | null | undefined, k: string) => (n && isMap(n) ? pairOf(n, k) : undefined);
+  // Only block mappings: we cannot splice block text into a flow collection ({...}).
+  const block = (n: Node | null | undefined): n is YAMLMap => !!n && isMap(n) && !n.flow;
+  const child = (n: Node | null | undefined, k: string) => (block(n) ? pairOf(n, k) : undefined);
   const flows = child(child(root, "selfservice")?.value, "flows")?.value;
-  if (!flows || !isMap(flows)) return { lists };
+  if (!block(flows)) return { lists };
   for (const fp of flows.items as Pair<Node, Node | null>[]) {
-    if (!fp.value || !isMap(fp.value)) continue;
+    if (!block(fp.value)) continue;
     for (const pp of fp.value.items as Pair<Node, Node | null>[]) {
-      if (!pp.value || !isMap(pp.value)) continue;
+      if (!block(pp.value)) continue;
       const base = `${String((fp.key as { value: unknown }).value)}.${String((pp.key as { value: unknown }).value)}`;
       for (const mp of pp.value.items as Pair<Node, Node | null>[]) {
         const k = String((mp.key as { value: unknown }).value);
         if (k === "hooks") lists.set(base, mp);
-        else if (mp.value && isMap(mp.value)) {
+        else if (block(mp.value)) {
           const h = pairOf(mp.value, "hooks");
           if (h) lists.set(`${base}.${k}`, h);
         }
@@ -176,7 +178,7 @@ function insertions(t: string, root: Node | null, wanted: Array<{ path: string[]
     let holder: Pair<Node, Node | null> | undefined;
     let i = 0;
     for (; i < path.length; i++) {
-      if (!node || !isMap(node)) break;
+      if (!node || !isMap(node) || node.flow) break;
       const p = pairOf(node, path[i]!);
       if (!p) break;
       holder = p;
