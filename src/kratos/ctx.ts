@@ -1,7 +1,7 @@
 // The Jsonnet `ctx` Kratos passes to a web_hook body: which paths exist, what JSON type each has,
 // and which may be absent. CONTRACT §3.2 (shape and presence), §3.3 (nil id pre-persist).
 import type { JsonType } from "../config/types.ts";
-import { ctxPresence, flowHasIdentity, type Point } from "./hook-points.ts";
+import { ctxPresence, flowHasIdentity, splitPoint, type Point } from "./hook-points.ts";
 import { atLeast, supports, type Version } from "./versions.ts";
 
 export type CtxFieldType = { type: JsonType; format?: "uuid" | "date-time" | "uri" | "email" };
@@ -163,4 +163,153 @@ export function headerAllowlistAt(v: Version, configured: readonly string[] | un
 /** RFC 9110 token, the syntax of a header name (and of a cookie name). */
 export function isHeaderToken(name: string): boolean {
   return /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/.test(name);
+}
+
+// Example ctx ------------------------------------------------------------------------------------
+
+export type ExampleCtxOptions = {
+  /** The credentials method that completed (flow.active at after hooks); default per flow. */
+  method?: string;
+  /** identity.traits; default { email: "foo@example.org" }. */
+  traits?: Record<string, unknown>;
+  /** flow.transient_payload at after hooks; null = the client sent none (the key is then absent). */
+  transientPayload?: Record<string, unknown> | null;
+};
+
+const EXAMPLE = {
+  kratos: "http://127.0.0.1:4433",
+  ui: "http://127.0.0.1:4455",
+  flowId: "5b3d7f0e-8a53-4c8e-9d5e-0d1f8c2b6a11",
+  identityId: "5ff66179-c240-4703-b0d8-494592cefff5",
+  sessionId: "068f6bb6-d15f-436d-94f7-b3fd0489c9ef",
+  addressId: "45e867e9-2745-4f16-8dd4-84334a252b61",
+  recoveryAddressId: "3c1a8e5e-7d4b-4b1e-9f0a-2d6c5e8b7a90",
+  deviceId: "a8c2f0d4-1b3e-4c5d-8e7f-9a0b1c2d3e4f",
+  nilId: "00000000-0000-0000-0000-000000000000",
+  zeroTime: "0001-01-01T00:00:00Z",
+  csrfCookie: "csrf_token_806060ca5bf70dff3caa0e5c860002aade9d470a5a4dce73bcfa7ba10778f481",
+  created: "2026-07-01T08:00:00Z",
+  verified: "2026-07-01T08:05:00Z",
+  issued: "2026-07-29T10:05:00Z",
+  now: "2026-07-29T10:06:00Z",
+  expires: "2026-07-29T10:15:00Z",
+  sessionExpires: "2026-07-30T10:06:00Z",
+} as const;
+
+const DEFAULT_METHOD: Record<string, string> = { registration: "password", login: "password", settings: "profile", recovery: "code", verification: "code" };
+
+/**
+ * A realistic `ctx` for a hook point, as Kratos builds it (CONTRACT §3.2, examples E5/E6):
+ * identity and session only where the presence matrix has them, the all-zero identity id at
+ * registration pre-persist (§3.3), flow.identity in settings flows, request headers filtered as the
+ * version filters them (§3.4), transient_payload at after hooks. Values are fixed, so output is
+ * stable. `blocking` = interrupt/enrich (pre-persist at registration/settings after).
+ */
+export function exampleCtx(point: Point, blocking: boolean, v: Version, options: ExampleCtxOptions = {}): Record<string, unknown> {
+  const { flow: flowName, phase } = splitPoint(point);
+  const presence = ctxPresence(point, blocking, v);
+  const after = phase === "after";
+  const method = options.method ?? DEFAULT_METHOD[flowName]!;
+  const prePersistRegistration = presence.identityIdIsNil;
+  const identity = exampleIdentity(options.traits ?? { email: "foo@example.org" }, prePersistRegistration);
+
+  const flowUrl = `${EXAMPLE.kratos}/self-service/${flowName}?flow=${EXAMPLE.flowId}`;
+  const flow: Record<string, unknown> = {
+    id: EXAMPLE.flowId,
+    organization_id: null,
+    type: "browser",
+    expires_at: EXAMPLE.expires,
+    issued_at: EXAMPLE.issued,
+    request_url: `${EXAMPLE.kratos}/self-service/${flowName}/browser`,
+    ...(after ? { active: method } : {}),
+    ui: {
+      action: flowUrl,
+      method: "POST",
+      nodes: [
+        { type: "input", group: "default", attributes: { name: "csrf_token", type: "hidden", value: "<masked csrf token>", required: true, disabled: false, node_type: "input" }, messages: [], meta: {} },
+      ],
+    },
+    state: FLOW_STATE[flowName]![after ? 1 : 0],
+  };
+  if (flowName === "login") Object.assign(flow, { created_at: EXAMPLE.issued, updated_at: EXAMPLE.issued, refresh: false, requested_aal: "aal1" });
+  // Settings flows carry the identity being changed, even at settings.before (CONTRACT §3.2).
+  if (flowHasIdentity(point)) flow.identity = exampleIdentity(options.traits ?? { email: "foo@example.org" }, false);
+  // transient_payload: registration since ≤v1.0, every flow since v1.2.0; never at before hooks (CONTRACT §3.2).
+  const transient = options.transientPayload === undefined ? { consent: true } : options.transientPayload;
+  if (after && transient !== null && (flowName === "registration" || atLeast(v, "v1.2.0"))) flow.transient_payload = transient;
+
+  const sent: Record<string, string[]> = {
+    Accept: ["application/json"],
+    "Content-Type": after ? ["application/json"] : [],
+    Origin: [EXAMPLE.ui],
+    "User-Agent": ["Mozilla/5.0 (X11; Linux x86_64)"],
+    "X-Forwarded-For": ["203.0.113.7"],
+    Cookie: [`${EXAMPLE.csrfCookie}=<cookie value>`],
+  };
+  const allowlist = headerAllowlistAt(v, undefined);
+  const request_headers = Object.fromEntries(
+    Object.entries(sent).filter(([name, values]) => values.length > 0 && (!allowlist || allowlist.some((a) => a.toLowerCase() === name.toLowerCase()))),
+  );
+
+  // A settings flow needs a signed-in user, so the session cookie is there; request_cookies is never filtered (CONTRACT §3.2).
+  const request_cookies: Record<string, string> = { [EXAMPLE.csrfCookie]: "<cookie value>", ...(flowName === "settings" ? { ory_kratos_session: "<session cookie>" } : {}) };
+
+  const ctx: Record<string, unknown> = {
+    flow,
+    request_headers,
+    request_method: after ? "POST" : "GET",
+    request_url: after ? flowUrl : `${EXAMPLE.kratos}/self-service/${flowName}/browser`,
+    request_cookies,
+  };
+  if (presence.identity) ctx.identity = identity;
+  if (presence.session) ctx.session = exampleSession(exampleIdentity(options.traits ?? { email: "foo@example.org" }, false), flowName === "login" ? method : "password");
+  return ctx;
+}
+
+const FLOW_STATE: Record<string, [string, string]> = {
+  registration: ["choose_method", "choose_method"],
+  login: ["choose_method", "choose_method"],
+  settings: ["show_form", "show_form"],
+  recovery: ["choose_method", "passed_challenge"],
+  verification: ["choose_method", "passed_challenge"],
+};
+
+function exampleIdentity(traits: Record<string, unknown>, prePersist: boolean): Record<string, unknown> {
+  const email = typeof traits.email === "string" ? traits.email : "foo@example.org";
+  // Pre-persist registration: nil ids and zero timestamps, addresses pending (CONTRACT §3.3, E6).
+  const id = prePersist ? EXAMPLE.nilId : EXAMPLE.identityId;
+  const created = prePersist ? EXAMPLE.zeroTime : EXAMPLE.created;
+  return {
+    id,
+    schema_id: "default",
+    schema_url: prePersist ? "" : `${EXAMPLE.kratos}/schemas/ZGVmYXVsdA`,
+    state: "active",
+    state_changed_at: prePersist ? EXAMPLE.now : EXAMPLE.created,
+    traits,
+    verifiable_addresses: [
+      prePersist
+        ? { id: EXAMPLE.nilId, value: email, verified: false, via: "email", status: "pending", created_at: EXAMPLE.zeroTime, updated_at: EXAMPLE.zeroTime }
+        : { id: EXAMPLE.addressId, value: email, verified: true, via: "email", status: "completed", verified_at: EXAMPLE.verified, created_at: EXAMPLE.created, updated_at: EXAMPLE.verified },
+    ],
+    recovery_addresses: [{ id: prePersist ? EXAMPLE.nilId : EXAMPLE.recoveryAddressId, value: email, via: "email", created_at: created, updated_at: created }],
+    metadata_public: null,
+    created_at: created,
+    updated_at: prePersist ? EXAMPLE.zeroTime : EXAMPLE.verified,
+    // metadata_admin and credentials are never in ctx; external_id is omitted when empty (CONTRACT §3.2).
+    organization_id: null,
+  };
+}
+
+function exampleSession(identity: Record<string, unknown>, method: string): Record<string, unknown> {
+  return {
+    id: EXAMPLE.sessionId,
+    active: true,
+    expires_at: EXAMPLE.sessionExpires,
+    authenticated_at: EXAMPLE.now,
+    authenticator_assurance_level: "aal1",
+    authentication_methods: [{ method, aal: "aal1", completed_at: EXAMPLE.now }],
+    issued_at: EXAMPLE.now,
+    identity,
+    devices: [{ id: EXAMPLE.deviceId, ip_address: "203.0.113.7", user_agent: "Mozilla/5.0 (X11; Linux x86_64)", location: "" }],
+  };
 }
