@@ -1,0 +1,220 @@
+// `kratos-hooks outbox`: look into the outbox and act on it: list, show, retry, purge, stats. It
+// opens the same store `serve` uses (serve.store of hooks.yaml, or --store), so it works while
+// serve runs: SQLite takes one writer at a time (busy_timeout), Postgres any number.
+import { loadConfig } from "../config/load.ts";
+import { durationMs } from "../config/units.ts";
+import { UsageError } from "../errors.ts";
+import { openStore } from "../outbox/open-store.ts";
+import type { Job, JobFilter, JobState, Store } from "../outbox/store.ts";
+import { defineCommand } from "./command.ts";
+
+const STATES: JobState[] = ["pending", "running", "done", "dead"];
+const SUBCOMMANDS = ["list", "show", "retry", "purge", "stats"] as const;
+
+type Flags = {
+  config?: string;
+  store?: string;
+  state?: string;
+  hook?: string;
+  action?: string;
+  limit?: string;
+  json?: boolean;
+  "all-dead"?: boolean;
+  "older-than"?: string;
+};
+
+export const command = defineCommand({
+  name: "outbox",
+  summary: "Inspect and manage outbox jobs: list, show, retry, purge.",
+  usage: [
+    "kratos-hooks outbox list [--state pending|running|done|dead] [--hook <h>] [--action <a>] [--limit <n>] [--json]",
+    "       kratos-hooks outbox show <id> [--json]",
+    "       kratos-hooks outbox retry <id>... | --all-dead [--hook <h>] [--action <a>]",
+    "       kratos-hooks outbox purge [--state done|dead] [--older-than <duration>] [--hook <h>] [--action <a>]",
+    "       kratos-hooks outbox stats [--json]",
+  ].join("\n"),
+  flags: {
+    config: { type: "string", short: "c", placeholder: "<file>", description: "hooks.yaml whose serve.store to open (default: hooks.yaml)." },
+    store: { type: "string", placeholder: "<url>", description: "Store URL instead of --config: sqlite:<path> or postgres://..." },
+    state: { type: "string", placeholder: "<state>", description: "Only jobs in this state (list: any; purge: done or dead, default done)." },
+    hook: { type: "string", placeholder: "<hook>", description: "Only jobs of this hook." },
+    action: { type: "string", placeholder: "<action>", description: "Only jobs of this action id (<hook>.<name>)." },
+    limit: { type: "string", placeholder: "<n>", description: "list: at most n jobs, oldest first (default 50)." },
+    json: { type: "boolean", description: "Print JSON (one array for list, one object for show and stats)." },
+    "all-dead": { type: "boolean", description: "retry: every dead job (narrow with --hook/--action)." },
+    "older-than": { type: "string", placeholder: "<duration>", description: "purge: only jobs finished longer ago than this, e.g. 7d, 12h." },
+  },
+  details: [
+    "Subcommands:",
+    "  list    Jobs oldest first, with state, attempts, next run and last error.",
+    "  show    One job in full, payload included (env refs appear as {{ env.X }}, never values).",
+    "  retry   Puts dead (or named) jobs back to pending, attempts reset, due now. A running",
+    "          serve picks them up within its poll interval.",
+    "  purge   Deletes finished jobs: done by default, dead letters only with --state dead.",
+    "  stats   Jobs per state and the age of the oldest due job.",
+  ].join("\n"),
+  async run({ flags: rawFlags, positionals }) {
+    const flags = rawFlags as Flags;
+    const [sub, ...args] = positionals;
+    if (!sub || !(SUBCOMMANDS as readonly string[]).includes(sub)) {
+      throw new UsageError(sub ? `outbox: unknown subcommand '${sub}'` : "outbox: a subcommand is required", `one of: ${SUBCOMMANDS.join(", ")}; see 'kratos-hooks outbox --help'`);
+    }
+    const filter = commonFilter(flags);
+    // Check the arguments before touching the store.
+    const plan = planFor(sub as (typeof SUBCOMMANDS)[number], args, flags, filter);
+    const store = await storeFrom(flags);
+    try {
+      return await plan(store);
+    } finally {
+      await store.close();
+    }
+  },
+});
+
+type Plan = (store: Store) => Promise<number>;
+
+function planFor(sub: (typeof SUBCOMMANDS)[number], args: string[], flags: Flags, filter: JobFilter): Plan {
+  switch (sub) {
+    case "list": {
+      noArgs("list", args);
+      const limit = flags.limit !== undefined ? positiveInt(flags.limit, "--limit") : 50;
+      return async (store) => {
+        const jobs = await store.listJobs({ ...filter, limit });
+        process.stdout.write(flags.json ? `${JSON.stringify(jobs.map(jobJson), null, 2)}\n` : jobTable(jobs));
+        return 0;
+      };
+    }
+    case "show": {
+      if (args.length !== 1) throw new UsageError("outbox show: expects exactly one job id", "kratos-hooks outbox show <id>");
+      const id = args[0]!;
+      return async (store) => {
+        const job = await store.getJob(id);
+        if (!job) {
+          process.stderr.write(`kratos-hooks: no job with id ${id}\n  hint: 'kratos-hooks outbox list' shows the ids\n`);
+          return 1;
+        }
+        process.stdout.write(flags.json ? `${JSON.stringify(jobJson(job), null, 2)}\n` : jobDetail(job));
+        return 0;
+      };
+    }
+    case "retry": {
+      const allDead = flags["all-dead"] === true;
+      if (allDead === (args.length > 0)) {
+        throw new UsageError("outbox retry: give job ids or --all-dead (not both)", "kratos-hooks outbox retry <id>... | --all-dead [--hook <h>] [--action <a>]");
+      }
+      if (flags.state) throw new UsageError("outbox retry: --state does not apply", "retry takes dead jobs (--all-dead) or the jobs you name");
+      return async (store) => {
+        const n = allDead ? await store.retryJobs({ ...filter, state: "dead" }, Date.now()) : await store.retryJobs({ ids: args }, Date.now());
+        process.stdout.write(`${n} job${n === 1 ? "" : "s"} back to pending\n`);
+        if (!allDead && n < args.length) {
+          process.stderr.write(`kratos-hooks: ${args.length - n} of the ids were not retried (unknown, or running right now)\n`);
+          return 1;
+        }
+        return 0;
+      };
+    }
+    case "purge": {
+      noArgs("purge", args);
+      const state = (flags.state ?? "done") as JobState;
+      if (state !== "done" && state !== "dead") throw new UsageError(`outbox purge: --state must be done or dead, not '${state}'`, "pending and running jobs are never purged in bulk");
+      const purge: JobFilter = { ...filter, state };
+      if (flags["older-than"] !== undefined) purge.updatedBefore = Date.now() - duration(flags["older-than"], "--older-than");
+      return async (store) => {
+        const n = await store.purgeJobs(purge);
+        process.stdout.write(`${n} ${state} job${n === 1 ? "" : "s"} deleted\n`);
+        return 0;
+      };
+    }
+    case "stats": {
+      noArgs("stats", args);
+      return async (store) => {
+        const s = await store.stats(Date.now());
+        if (flags.json) process.stdout.write(`${JSON.stringify(s, null, 2)}\n`);
+        else {
+          for (const st of STATES) process.stdout.write(`${st.padEnd(8)} ${s.byState[st]}\n`);
+          process.stdout.write(`oldest due job waiting ${formatAge(s.oldestDueAgeMs)}\n`);
+        }
+        return 0;
+      };
+    }
+  }
+}
+
+function commonFilter(flags: Flags): JobFilter {
+  const f: JobFilter = {};
+  if (flags.state !== undefined) {
+    if (!STATES.includes(flags.state as JobState)) throw new UsageError(`outbox: unknown state '${flags.state}'`, `one of: ${STATES.join(", ")}`);
+    f.state = flags.state as JobState;
+  }
+  if (flags.hook !== undefined) f.hook = flags.hook;
+  if (flags.action !== undefined) f.action = flags.action;
+  return f;
+}
+
+async function storeFrom(flags: Flags): Promise<Store> {
+  if (flags.store !== undefined) return openStore(flags.store);
+  const config = loadConfig(flags.config ?? "hooks.yaml");
+  return openStore(config.serve.store, { synchronous: config.serve.synchronous });
+}
+
+function noArgs(sub: string, args: string[]): void {
+  if (args.length) throw new UsageError(`outbox ${sub}: unexpected argument '${args[0]}'`, `see 'kratos-hooks outbox --help'`);
+}
+
+function positiveInt(v: string, flag: string): number {
+  if (!/^[0-9]+$/.test(v) || Number(v) < 1) throw new UsageError(`${flag} must be a positive integer, not '${v}'`);
+  return Number(v);
+}
+
+function duration(v: string, flag: string): number {
+  if (!/^[0-9]+(ms|s|m|h|d)?$/.test(v)) throw new UsageError(`${flag} must be a duration like 30m, 12h or 7d, not '${v}'`);
+  return durationMs(/^[0-9]+$/.test(v) ? Number(v) : v);
+}
+
+/** A job for --json: times as ISO strings alongside the epoch ms the store keeps. */
+function jobJson(j: Job) {
+  const iso = (t: number | null) => (t === null ? null : new Date(t).toISOString());
+  return { ...j, runAtIso: iso(j.runAt), createdAtIso: iso(j.createdAt), updatedAtIso: iso(j.updatedAt), lockedUntilIso: iso(j.lockedUntil) };
+}
+
+function time(t: number): string {
+  return new Date(t).toISOString().replace(/\.\d{3}Z$/, "Z");
+}
+
+function jobTable(jobs: Job[]): string {
+  if (!jobs.length) return "no jobs\n";
+  const rows = jobs.map((j) => [j.id, j.state, j.action, `${j.attempts}/${j.maxAttempts}`, j.state === "pending" ? time(j.runAt) : "", time(j.updatedAt), oneLine(j.lastError ?? "", 60)]);
+  const head = ["ID", "STATE", "ACTION", "ATTEMPTS", "NEXT RUN", "UPDATED", "LAST ERROR"];
+  const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
+  const line = (r: string[]) => r.map((c, i) => (i === r.length - 1 ? c : c.padEnd(widths[i]!))).join("  ").trimEnd();
+  return `${[line(head), ...rows.map(line)].join("\n")}\n`;
+}
+
+function jobDetail(j: Job): string {
+  const lines = [
+    `id:           ${j.id}`,
+    `state:        ${j.state}`,
+    `hook:         ${j.hook}`,
+    `action:       ${j.action}`,
+    `attempts:     ${j.attempts} of ${j.maxAttempts}`,
+    `run at:       ${time(j.runAt)}`,
+    `created:      ${time(j.createdAt)}`,
+    `updated:      ${time(j.updatedAt)}`,
+  ];
+  if (j.lockedBy) lines.push(`leased by:    ${j.lockedBy} until ${j.lockedUntil !== null ? time(j.lockedUntil) : "?"}`);
+  if (j.lastError) lines.push(`last error:   ${j.lastError}`);
+  lines.push("payload:", ...JSON.stringify(j.payload, null, 2).split("\n").map((l) => `  ${l}`));
+  return `${lines.join("\n")}\n`;
+}
+
+function oneLine(s: string, max: number): string {
+  const t = s.replace(/\s+/g, " ").trim();
+  return t.length <= max ? t : `${t.slice(0, max - 1)}…`;
+}
+
+function formatAge(ms: number): string {
+  if (ms < 1000) return `${ms}ms`;
+  if (ms < 120_000) return `${Math.round(ms / 1000)}s`;
+  if (ms < 7_200_000) return `${Math.round(ms / 60_000)}m`;
+  return `${Math.round(ms / 3_600_000)}h`;
+}
