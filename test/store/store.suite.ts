@@ -407,6 +407,23 @@ export function storeSuite(name: string, factory: StoreFactory): void {
         expect(sizes).toEqual([4, 4, 2]);
       });
 
+      test("close commits what is queued, then refuses new acceptances", async () => {
+        const s = await fresh();
+        const gc = new GroupCommitter(s, { maxWaitMs: 60_000 }); // only close() can commit these
+        const queued = [gc.accept(acceptance("k1")), gc.accept(acceptance("k2"))];
+        await gc.close();
+        expect(await Promise.all(queued)).toEqual([{ duplicate: false }, { duplicate: false }]);
+        expect(gc.stats).toMatchObject({ batches: 1, accepted: 2 });
+        await expect(gc.accept(acceptance("k3"))).rejects.toThrow(/closed/);
+      });
+
+      test("maxWaitMs 0 still groups the acceptances made in the same tick", async () => {
+        const s = await fresh();
+        const gc = new GroupCommitter(s, { maxWaitMs: 0 });
+        await Promise.all([gc.accept(acceptance("k1")), gc.accept(acceptance("k2")), gc.accept(acceptance("k3"))]);
+        expect(gc.stats.batches).toBe(1);
+      });
+
       test("a failing batch rejects every caller in it, and the next batch works", async () => {
         const s = await fresh();
         const clash = newJob();
