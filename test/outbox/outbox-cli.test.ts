@@ -23,8 +23,9 @@ beforeAll(async () => {
   store = t.store;
   const crm = httpAction({ id: "welcome.crm", hook: "welcome", url: "http://127.0.0.1:9/contacts", headers: { Authorization: "Bearer {{env.CRM_TOKEN}}" }, body: { email: "{{body.email}}" } });
   const audit = httpAction({ id: "login-audit.audit", hook: "login-audit", url: "http://127.0.0.1:9/audit" });
-  [ids.done, ids.dead, ids.pending] = await enqueue(store, crm, [{ email: "a@example.com" }, { email: "b@example.com" }, { email: "c@example.com" }], { maxAttempts: 3 });
-  [ids.other] = await enqueue(store, audit, [{}]);
+  const crmIds = await enqueue(store, crm, [{ email: "a@example.com" }, { email: "b@example.com" }, { email: "c@example.com" }], { maxAttempts: 3 });
+  [ids.done, ids.dead, ids.pending] = crmIds as [string, string, string];
+  ids.other = (await enqueue(store, audit, [{}]))[0]!;
   const now = Date.now();
   await store.claimDueJobs({ worker: "w", now, leaseMs: 60_000, limit: 10, actions: ["welcome.crm"] });
   await store.completeJob(ids.done, "w", now);
