@@ -8,7 +8,10 @@ import { ConfigError } from "../../src/errors.ts";
 import type { ResolvedConfig } from "../../src/config/types.ts";
 import { HOOK_LISTS_BY_TAG } from "../../src/kratos/hook-lists.data.ts";
 import { SCHEMA_TESTED_TAGS } from "../../src/kratos/versions.ts";
-import { config, field, hook, schemaErrors } from "./helpers.ts";
+import { readFileSync } from "node:fs";
+import { loadConfig } from "../../src/config/load.ts";
+import { parseVersion } from "../../src/kratos/versions.ts";
+import { config, field, hook, REPO, schemaErrors } from "./helpers.ts";
 
 const OUT = "/virtual/out";
 
@@ -63,6 +66,16 @@ function wideConfig(version: string, extraKratos: Partial<ResolvedConfig["kratos
 }
 
 describe("Kratos's own config schema accepts what we generate", () => {
+  test("the committed jsonnet/kratos-hooks.kratos.yml for config/hooks.yaml (v26.2.0)", () => {
+    expect(schemaErrors("v26.2.0", readFileSync(join(REPO, "jsonnet", KRATOS_CONFIG_FILE), "utf8"))).toEqual([]);
+  });
+  for (const tag of SCHEMA_TESTED_TAGS) {
+    test(`config/hooks.yaml retargeted at ${tag}`, () => {
+      const example = loadConfig(join(REPO, "config/hooks.yaml"));
+      const retargeted = { ...example, kratos: { ...example.kratos, version: parseVersion(tag)! } };
+      expect(schemaErrors(tag, gen(retargeted).yamlText)).toEqual([]);
+    });
+  }
   for (const tag of SCHEMA_TESTED_TAGS) {
     test(`every point and mode, file bodies (${tag})`, () => {
       expect(schemaErrors(tag, gen(wideConfig(tag)).yamlText)).toEqual([]);
