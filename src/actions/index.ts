@@ -3,7 +3,7 @@
 // deliver.
 import type { ResolvedAction } from "../config/types.ts";
 import type { SmtpDecl } from "../config/model.ts";
-import { MissingEnvError, redact, renderPhase1, renderTextPhase1, resolveDeferred, type Deferred, type Env, type Phase1Context } from "../template.ts";
+import { MissingEnvError, TemplateError, redact, renderPhase1, renderTextPhase1, resolveDeferred, type Deferred, type Env, type Phase1Context } from "../template.ts";
 import { deliverEmail } from "./email.ts";
 import { deliverExec } from "./exec.ts";
 import { deliverHttp } from "./http.ts";
@@ -68,6 +68,26 @@ export function buildJobPayload(action: ResolvedAction, ctx: Phase1Context): Job
 
 export type DeliverOptions = { defaultSmtp?: SmtpDecl };
 
+/**
+ * The stored payload in its delivery form. Two forms are accepted:
+ * - a JobPayload (buildJobPayload at acceptance): delivered as rendered then;
+ * - the accepted webhook itself, `{ body, ... }` (what the receiver may store instead): the
+ *   action's templates are rendered now, against the current config.
+ * Either way the database holds no env value.
+ */
+function jobPayloadOf(action: ResolvedAction, stored: unknown, ctx: DeliveryContext): JobPayload {
+  if (isJobPayload(stored)) return stored;
+  if (stored && typeof stored === "object" && !Array.isArray(stored) && "body" in stored) {
+    try {
+      return buildJobPayload(action, { body: (stored as { body: unknown }).body, hook: ctx.hook, jobId: ctx.jobId });
+    } catch (err) {
+      if (err instanceof TemplateError) throw new DeliveryError(err.message, false);
+      throw err;
+    }
+  }
+  throw new DeliveryError("payload is neither a job payload (v1) nor an accepted webhook ({ body })", false);
+}
+
 function isJobPayload(p: unknown): p is JobPayload {
   const o = p as JobPayload | null;
   return !!o && typeof o === "object" && o.v === 1 && typeof o.kind === "string" && !!o.input && Array.isArray(o.deferred);
@@ -77,8 +97,8 @@ function isJobPayload(p: unknown): p is JobPayload {
  * Delivers one job payload with its action. Resolves on success; rejects with a DeliveryError
  * whose text has every env value used by this delivery replaced by `***`.
  */
-export async function deliver(action: ResolvedAction, payload: unknown, ctx: DeliveryContext, opts: DeliverOptions = {}): Promise<void> {
-  if (!isJobPayload(payload)) throw new DeliveryError("payload is not a kratos-hooks job payload (v1)", false);
+export async function deliver(action: ResolvedAction, stored: unknown, ctx: DeliveryContext, opts: DeliverOptions = {}): Promise<void> {
+  const payload = jobPayloadOf(action, stored, ctx);
   if (payload.kind !== action.kind) {
     throw new DeliveryError(`payload is for a ${payload.kind} action but ${action.id} is now ${action.kind}; the config changed since the job was accepted`, false);
   }

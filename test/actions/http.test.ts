@@ -132,6 +132,24 @@ describe("http action", () => {
     expect(error!.message).toContain("aborted");
   });
 
+  test("a stored accepted webhook ({ body, ... }) is rendered at delivery", async () => {
+    const action = httpAction({ url: `${base}/raw/{{body.identity_id}}`, headers: { Authorization: "Bearer {{env.CRM_TOKEN}}" }, body: { email: "{{body.email}}", hook: "{{hook}}" } });
+    const start = seen.length;
+    const stored = { body, hook: "welcome", trigger_id: "t-1", request_id: null, received_at: new Date().toISOString() };
+    await deliver(action, stored, deliveryContext({ jobId: "job-raw", hook: "welcome", env }));
+    const r = seen[start]!;
+    expect(r.path).toBe(`/raw/${body.identity_id}`);
+    expect(r.headers["authorization"]).toBe("Bearer tok-abc-123");
+    expect(r.headers["idempotency-key"]).toBe("job-raw");
+    expect(JSON.parse(r.body)).toEqual({ email: "ada@example.com", hook: "welcome" });
+  });
+
+  test("a payload of neither form is not retryable", async () => {
+    const err = await deliver(httpAction({ url: base }), { nope: 1 }, deliveryContext()).catch((e) => e as DeliveryError);
+    expect(err).toBeInstanceOf(DeliveryError);
+    expect(err!.retryable).toBe(false);
+  });
+
   test("the error text never shows the query string", async () => {
     const { error } = await run({ url: `${base}/status/400?api_key={{env.CRM_TOKEN}}` });
     expect(error!.message).not.toContain("api_key");

@@ -27,7 +27,11 @@ export async function tempStore(opts: { busyTimeoutMs?: number } = {}) {
 
 let keySeq = 0;
 /** Enqueues one job per body for `action`, as one accepted webhook each. Returns the job ids. */
-export async function enqueue(store: Store, action: ResolvedAction, bodies: unknown[], over: { maxAttempts?: number; runAt?: number } = {}): Promise<string[]> {
+/**
+ * `form`: "rendered" stores buildJobPayload's output; "accepted" stores the accepted webhook
+ * (`{ body, hook, ... }`) the way the receiver may, leaving rendering to delivery.
+ */
+export async function enqueue(store: Store, action: ResolvedAction, bodies: unknown[], over: { maxAttempts?: number; runAt?: number; form?: "rendered" | "accepted" } = {}): Promise<string[]> {
   const now = Date.now();
   const ids: string[] = [];
   const batch = bodies.map((body) => {
@@ -39,7 +43,7 @@ export async function enqueue(store: Store, action: ResolvedAction, bodies: unkn
       response: { status: 200, body: null },
       expiresAt: now + 60_000,
       now,
-      jobs: [{ id, hook: action.hook, action: action.id, payload: buildJobPayload(action, { body, hook: action.hook, jobId: id }), maxAttempts: over.maxAttempts ?? action.retry.attempts, runAt: over.runAt ?? now }],
+      jobs: [{ id, hook: action.hook, action: action.id, payload: over.form === "accepted" ? { body, hook: action.hook, trigger_id: null, request_id: null, received_at: new Date(now).toISOString() } : buildJobPayload(action, { body, hook: action.hook, jobId: id }), maxAttempts: over.maxAttempts ?? action.retry.attempts, runAt: over.runAt ?? now }],
     };
   });
   await store.acceptBatch(batch);

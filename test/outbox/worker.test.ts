@@ -36,6 +36,19 @@ describe("worker", () => {
     expect(events.of("job:delivered").every((e) => e.attempt === 1 && e.action === "welcome.crm" && e.hook === "welcome")).toBe(true);
   });
 
+  test("delivers jobs stored as accepted webhooks, rendering the templates at delivery", async () => {
+    const sink = startSink();
+    cleanups.push(sink.stop);
+    const action = httpAction({ id: "welcome.crm", hook: "welcome", url: `${sink.url}/contacts`, body: { email: "{{body.email}}", job: "{{job.id}}" } });
+    const { store, worker, events } = await setup({ actions: [action] });
+    const ids = await enqueue(store, action, [{ email: "x@example.com" }, { email: "y@example.com" }], { form: "accepted" });
+    worker.start();
+    await until(() => events.of("job:delivered").length === 2, "2 deliveries");
+    expect(sink.deliveries.map((d) => d.body).sort((a, b) => JSON.stringify(a).localeCompare(JSON.stringify(b)))).toEqual(
+      [{ email: "x@example.com", job: ids[0] }, { email: "y@example.com", job: ids[1] }],
+    );
+  });
+
   test("wake() makes an idle worker claim a new job without waiting out the poll interval", async () => {
     const sink = startSink();
     cleanups.push(sink.stop);
