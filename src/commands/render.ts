@@ -7,17 +7,9 @@ import process from "node:process";
 import { defineCommand } from "./command.ts";
 import { UsageError } from "../errors.ts";
 import { loadConfig } from "../config/load.ts";
-import type { ResolvedHook, ResolvedConfig } from "../config/types.ts";
 import { emitBody } from "../kratos/jsonnet.ts";
+import { exampleCtx } from "../kratos/ctx.ts";
 import { evalBody, findJsonnet } from "../jsonnet-cli.ts";
-
-type ExampleCtx = (point: ResolvedHook["point"], blocking: boolean, version: ResolvedConfig["kratos"]["version"]) => unknown;
-
-async function exampleCtxFor(hook: ResolvedHook, config: ResolvedConfig): Promise<unknown> {
-  const mod = (await import("../kratos/ctx.ts")) as { exampleCtx?: ExampleCtx };
-  if (!mod.exampleCtx) throw new UsageError("no example ctx is available in this build", "pass one with --ctx <file.json>");
-  return mod.exampleCtx(hook.point, hook.mode !== "notify", config.kratos.version);
-}
 
 export const command = defineCommand({
   name: "render",
@@ -29,7 +21,7 @@ export const command = defineCommand({
   },
   details: `Runs: jsonnet --tla-code-file ctx=<ctx.json> <hook>.jsonnet (Debian's jsonnet or go-jsonnet on PATH, or $KRATOS_HOOKS_JSONNET).
 When the body cancels the call (error "cancel", from skip_if), prints a note and exits 0.`,
-  async run({ flags, positionals }) {
+  run({ flags, positionals }) {
     const [name, ...extra] = positionals;
     if (!name || extra.length > 0) throw new UsageError("render takes exactly one hook name", "kratos-hooks render <hook> --config <hooks.yaml>");
     const config = loadConfig((flags.config as string | undefined) ?? "config/hooks.yaml");
@@ -38,7 +30,7 @@ When the body cancels the call (error "cancel", from skip_if), prints a note and
     const jsonnet = findJsonnet();
     const cwd = process.cwd();
     const body = emitBody({ config, hook, rel: (p) => relative(cwd, p).split(sep).join("/") });
-    const ctxText = flags.ctx !== undefined ? readCtx(flags.ctx as string) : `${JSON.stringify(await exampleCtxFor(hook, config), null, 2)}\n`;
+    const ctxText = flags.ctx !== undefined ? readCtx(flags.ctx as string) : `${JSON.stringify(exampleCtx(hook.point, hook.mode !== "notify", config.kratos.version, hook.methods[0] ? { method: hook.methods[0] } : {}), null, 2)}\n`;
     const dir = mkdtempSync(join(tmpdir(), "kratos-hooks-render-"));
     try {
       const bodyFile = join(dir, `${hook.name}.jsonnet`);

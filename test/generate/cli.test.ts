@@ -135,6 +135,14 @@ describe("render", () => {
     expect(Object.keys(body)).toEqual(expect.arrayContaining(["identity_id", "session_id", "aal"]));
   });
 
+  test("every hook of the example renders against its example ctx", () => {
+    for (const name of ["welcome", "signup-gate", "plan", "login-audit", "profile-sync", "recovered", "verified"]) {
+      const r = cli(["render", name, "--config", "config/hooks.yaml"]);
+      expect({ name, code: r.code, err: r.err }).toEqual({ name, code: 0, err: "" });
+      expect(typeof JSON.parse(r.out)).toBe("object");
+    }
+  });
+
   test("a body that fails (missing ctx key) exits 1 with jsonnet's error", () => {
     const dir = tempDir();
     const ctx = ctxFixture("registration.after.post-persist");
