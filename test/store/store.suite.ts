@@ -164,6 +164,25 @@ export function storeSuite(name: string, factory: StoreFactory): void {
         expect((await a.stats(T0)).byState.pending).toBe(10);
       });
 
+      test("a key repeated in a batch after an earlier stored record: every occurrence replays the stored response", async () => {
+        const s = await fresh();
+        await s.acceptBatch([acceptance("k1", { response: { status: 200, body: "stored" } })]);
+        const results = await s.acceptBatch([acceptance("k1"), acceptance("k2"), acceptance("k1")]);
+        expect(results).toEqual([{ duplicate: true, response: { status: 200, body: "stored" } }, { duplicate: false }, { duplicate: true, response: { status: 200, body: "stored" } }]);
+      });
+
+      test("two instances committing overlapping keys in opposite orders both complete (no deadlock), each key won once", async () => {
+        await fresh();
+        const [a, b] = [await connect(), await connect()];
+        for (let round = 0; round < 5; round++) {
+          const keys = Array.from({ length: 20 }, (_, i) => `r${round}-${i}`);
+          const [ra, rb] = await Promise.all([a.acceptBatch(keys.map((k) => acceptance(k))), b.acceptBatch([...keys].reverse().map((k) => acceptance(k)))]);
+          const wins = keys.map((_, i) => Number(!ra[i]!.duplicate) + Number(!rb[keys.length - 1 - i]!.duplicate));
+          expect(wins).toEqual(keys.map(() => 1));
+        }
+        expect((await a.stats(T0)).byState.pending).toBe(5 * 20 * 2);
+      });
+
       test("an empty batch commits nothing and returns nothing", async () => {
         const s = await fresh();
         expect(await s.acceptBatch([])).toEqual([]);
