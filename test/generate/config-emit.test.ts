@@ -277,6 +277,19 @@ describe("env var names (CONTRACT §7)", () => {
     ]);
   });
 
+  test("Kratos's own matching (lower-case, `_` → `.` on both sides, numbers as indices) lands each name on its placeholder", () => {
+    const { env, yaml } = gen(wideConfig("v26.2.0"));
+    const leaves = new Map<string, unknown>();
+    const walk = (v: unknown, path: string[]) => {
+      if (v && typeof v === "object") for (const [k, c] of Object.entries(v)) walk(c, [...path, k]);
+      else leaves.set(path.join(".").replaceAll("_", "."), v);
+    };
+    walk(yaml, []);
+    const names = env.split("\n").filter((l) => l && !l.startsWith("#")).map((l) => l.slice(0, l.indexOf("=")));
+    expect(names.length).toBe(11);
+    for (const name of names) expect({ name, value: leaves.get(name.toLowerCase().replaceAll("_", ".")) }).toEqual({ name, value: "set-by-env" });
+  });
+
   test("the env file expands, under sh, to the prefixed secret at the index of the item", () => {
     const { env, yaml } = gen(config("v26.2.0", [hook("a", "login.after", { methods: ["password"], auth: apiKey })], { builtinHooks: { "login.after.password": [{ hook: "revoke_active_sessions" }] } }));
     const r = Bun.spawnSync(["sh", "-c", `set -a; . /dev/stdin; env`], { stdin: new TextEncoder().encode(env), env: { PATH: process.env.PATH!, KRATOS_HOOKS_SECRET: "tok" } });
