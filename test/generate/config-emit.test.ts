@@ -209,12 +209,14 @@ describe("list rules", () => {
   });
 
   test("auth carries a placeholder, never the secret (CONTRACT §2.3, §7)", () => {
+    const saved = process.env.KRATOS_HOOKS_SECRET;
     process.env.KRATOS_HOOKS_SECRET = "s3cr3t-value-never-written";
     const { files, yaml } = gen(config("v26.2.0", [hook("a", "recovery.after", { auth: apiKey }), hook("b", "verification.after", { auth: basic })]));
     expect(list(yaml, "recovery.after")![0].config.auth).toEqual({ type: "api_key", config: { name: "Authorization", in: "header", value: "set-by-env" } });
     expect(list(yaml, "verification.after")![0].config.auth).toEqual({ type: "basic_auth", config: { user: "kratos", password: "set-by-env" } });
     for (const text of files.values()) expect(text).not.toContain("s3cr3t-value-never-written");
-    delete process.env.KRATOS_HOOKS_SECRET;
+    if (saved === undefined) delete process.env.KRATOS_HOOKS_SECRET;
+    else process.env.KRATOS_HOOKS_SECRET = saved;
   });
 
   test("body is file:///<file_dir>/<hook>.jsonnet, or standard padded base64 inline (CONTRACT §2.4)", () => {
