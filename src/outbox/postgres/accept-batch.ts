@@ -79,7 +79,7 @@ async function storedResponses(tx: TransactionSQL, list: Acceptance[]): Promise<
 /**
  * All jobs of the fresh acceptances in one INSERT from parallel arrays. The payload travels as
  * text and is cast server-side (text → json): binding a JS string straight to a json parameter
- * would make Bun store it as a JSON *string* (Bun 1.4.5).
+ * stores it as a JSON *string* (`"{\"a\":1}"`, json_typeof = string; seen on Bun 1.4.5).
  */
 async function enqueueJobs(tx: TransactionSQL, list: Acceptance[]): Promise<void> {
   const jobs = list.flatMap((a) => a.jobs.map((j) => ({ ...j, now: a.now })));

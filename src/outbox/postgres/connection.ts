@@ -8,10 +8,14 @@
 //   So: a statement that provably did not commit is retried, up to poolMax + 1 times (each retry
 //   uses up one stale connection). A failure that persists (refused, timeout: Bun already retried
 //   the connect itself) becomes StoreUnavailableError at once, and a later call reconnects.
-// - A transaction whose connection dies is rolled back by the server; sql.begin rejects and does
-//   not return the connection. Every write here goes through sql.begin (never a manual BEGIN,
-//   which Bun refuses on a pool anyway: ERR_POSTGRES_UNSAFE_TRANSACTION), so a failed
-//   transaction never leaves an aborted connection in the pool (test: postgres.test.ts).
+// - Aborted transactions: every write goes through sql.begin, never a manual BEGIN (which Bun
+//   refuses on a pool: ERR_POSTGRES_UNSAFE_TRANSACTION). When the body throws, Bun sends ROLLBACK
+//   before the connection goes back to the pool; when the connection dies, the server rolls back
+//   and Bun drops it. Either way no connection stuck in "current transaction is aborted" (25P02)
+//   is reused: postgres.test.ts fails a transaction on a pool of one and uses the pool again.
+// - Verified on a terminated backend: the statement in flight rejects with 57P01
+//   ("terminating connection due to administrator command"), sql.begin rejects with it,
+//   and the next statements on other, idle pooled connections may each reject once the same way.
 // - Only if the connection drops after COMMIT was sent is the outcome unknown: that is surfaced
 //   as StoreUnavailableError with commitUnknown = true, never retried blindly.
 import { SQL, type TransactionSQL } from "bun";

@@ -17,7 +17,8 @@ export function completeJob(db: PgDb, id: string, worker: string, now: number): 
 /** Lease held → pending at retryAt, or dead when retryAt is null. The attempt was counted at claim. */
 export function failJob(db: PgDb, id: string, worker: string, error: string, retryAt: number | null, now: number): Promise<boolean> {
   return db.tx("failJob", async (tx) => {
-    // Quirk: a bare null parameter has no type; the casts tell Postgres it is a bigint.
+    // A null parameter Postgres cannot type fails with 42P18 ("could not determine data type of
+    // parameter"), seen on Bun 1.4.5 / Postgres 15: the casts make it a bigint.
     const r = await tx`
       UPDATE jobs SET
         state = CASE WHEN ${retryAt}::bigint IS NULL THEN 'dead' ELSE 'pending' END,
