@@ -8,11 +8,14 @@ export const SCHEMA_DIALECT = "https://json-schema.org/draft/2020-12/schema";
 
 /** The JSON Schema document, draft 2020-12, with T.Ref targets under $defs. */
 export function hooksJsonSchema(): Record<string, unknown> {
-  const ids = new Set(REFERENCED.map((s) => s.$id!));
+  // TypeBox's Check may have pushed HooksFile itself onto REFERENCED (it appends $id schemas to the
+  // references it is given); the root is not a $def.
+  const referenced = REFERENCED.filter((s) => s.$id !== HooksFile.$id);
+  const ids = new Set(referenced.map((s) => s.$id!));
   const root = plain(HooksFile, ids) as Record<string, unknown>;
   delete root.$id;
   const defs = Object.fromEntries(
-    REFERENCED.map((s) => {
+    referenced.map((s) => {
       const def = plain(s, ids) as Record<string, unknown>;
       delete def.$id;
       return [s.$id!, def];

@@ -8,15 +8,23 @@ import type { ConfigPath } from "./source-map.ts";
 
 export type SchemaIssue = { path: ConfigPath; part: "key" | "value"; message: string; hint?: string };
 
+/**
+ * TypeBox's Check pushes every schema with an $id it meets onto the references array it is given
+ * (typebox 0.34 `Pushref`), so each call gets a copy: the shared REFERENCED must stay as declared.
+ */
+function refs(): TSchema[] {
+  return [...REFERENCED];
+}
+
 /** Every schema mistake in `value` (the parsed hooks.yaml), or [] if it matches the model. */
 export function schemaIssues(value: unknown): SchemaIssue[] {
-  if (Value.Check(HooksFile, REFERENCED, value)) return [];
+  if (Value.Check(HooksFile, refs(), value)) return [];
   const out: SchemaIssue[] = [];
   explain(HooksFile, value, [], out);
   if (out.length === 0) {
     // The walk below must cover every keyword model.ts uses; if it ever misses one, still fail
     // with TypeBox's own words rather than accept an invalid file.
-    const first = Value.Errors(HooksFile, REFERENCED, value).First();
+    const first = Value.Errors(HooksFile, refs(), value).First();
     const path = (first?.path ?? "").split("/").slice(1).map((s) => s.replace(/~1/g, "/").replace(/~0/g, "~"));
     out.push({ path, part: "value", message: first?.message ?? "does not match the hooks.yaml model" });
   }
@@ -77,8 +85,7 @@ function explainObject(schema: S, value: unknown, path: (string | number)[], out
   for (const key of (schema.required ?? []) as string[]) {
     // A misspelt required key is reported once, as the unknown key with its suggestion.
     if (value[key] === undefined && !unknown.some((u) => closest(u, known) === key)) {
-      const description = schema.properties[key]?.description as string | undefined;
-      out.push({ path, part: "key", message: `missing required key '${key}'`, hint: description });
+      out.push({ path, part: "key", message: `missing required key '${key}'`, hint: deref(schema.properties[key]).description as string | undefined });
     }
   }
   for (const key of Object.keys(value)) {
@@ -149,7 +156,7 @@ const UNION_HINTS: Record<string, string> = {
 };
 
 function explainUnion(schema: S, value: unknown, path: (string | number)[], out: SchemaIssue[]): void {
-  if (Value.Check(schema, REFERENCED, value)) return;
+  if (Value.Check(schema, refs(), value)) return;
   const branches = (schema.anyOf as S[]).map(deref);
   if (branches.every((b) => b[Kind] === "Literal")) {
     const allowed = branches.map((b) => b.const);
@@ -199,6 +206,16 @@ function explainObjectUnion(branches: S[], value: Record<string, unknown>, path:
       message: `'${present[0]}' and '${present[1]}' cannot be used together: use exactly one of ${allOwn.map((k) => `'${k}'`).join(", ")}`,
       hint,
     });
+  }
+  // No branch's own key is there: the branch that knows most of the keys given is the one meant
+  // ({ ends_with: x } is a condition that lacks `field`).
+  const overlap = branches.map((b) => Object.keys(value).filter((k) => k in (b.properties ?? {})).length);
+  const best = Math.max(...overlap);
+  if (best > 0 && overlap.filter((n) => n === best).length === 1) {
+    const inner: SchemaIssue[] = [];
+    explain(branches[overlap.indexOf(best)]!, value, path, inner);
+    for (const issue of inner) out.push(hint && (issue.hint === undefined || issue.message.startsWith("missing required key")) ? { ...issue, hint } : issue);
+    return;
   }
   const misspelt = Object.keys(value)
     .map((k) => ({ k, near: closest(k, allOwn) }))

@@ -209,7 +209,7 @@ function checkMethods(h: HookCtx): void {
 function checkMode(h: HookCtx, mode: string): void {
   const { hook, point, r } = h;
   const { phase } = splitPoint(point);
-  if (hook.wait !== undefined && mode !== "notify") {
+  if (hook.wait === true && mode !== "notify") {
     r.error([...h.at, "wait"], "key", `wait applies only to notify hooks, this one is ${mode}`, "Kratos always waits for interrupt and enrich hooks; remove wait (CONTRACT §4.4)");
   }
   if (mode === "enrich" && !persistsIdentityChanges(point)) {

@@ -6,6 +6,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { loadConfig, loadConfigText } from "../../src/config/load.ts";
 import { ConfigErrors } from "../../src/errors.ts";
+import { REFERENCED } from "../../src/config/model.ts";
 
 const REPO = join(import.meta.dir, "../..");
 const EXAMPLE = join(REPO, "config/hooks.yaml");
@@ -317,6 +318,12 @@ describe("loadConfig errors", () => {
     }
     expect(thrown).toBeInstanceOf(ConfigErrors);
     expect((thrown as ConfigErrors).message).toBe("cannot read /nonexistent/hooks.yaml: no such file\n  hint: pass the path of your hooks.yaml with --config <file>");
+  });
+
+  test("a failed load leaves the shared model untouched (TypeBox's Check appends to the references it gets)", () => {
+    const before = REFERENCED.map((s) => s.$id);
+    expect(() => loadConfigText("kratos:\n  version: v26.2.0\nreceiver:\n  url: http://x\nhooks:\n  a:\n    on: login.after\n    skip_if: { any: [{ field: a }] }\n    mode: x\n", "h.yaml", { env: {} })).toThrow(ConfigErrors);
+    expect(REFERENCED.map((s) => s.$id)).toEqual(before);
   });
 
   test("every error of a stage is reported, in file order", () => {

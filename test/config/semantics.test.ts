@@ -1,0 +1,147 @@
+// Kratos rules the loader enforces beyond the broken corpus: what is accepted (so the rules do not
+// over-reach), warnings for [inferred] behaviour, and a few errors that need side files or env.
+import { afterAll, describe, expect, test } from "bun:test";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { loadConfig } from "../../src/config/load.ts";
+import { jsonnetProblems } from "../../src/config/semantics.ts";
+import { ConfigErrors } from "../../src/errors.ts";
+
+const dirs: string[] = [];
+afterAll(() => {
+  for (const d of dirs) rmSync(d, { recursive: true, force: true });
+});
+
+function hooksYaml(version: string, hooks: string, kratosExtra = ""): string {
+  return `kratos:\n  version: ${version}\n${kratosExtra}receiver:\n  url: http://127.0.0.1:4459\nhooks:\n${hooks}`;
+}
+
+/** Load, returning the first lines of errors (or []) and of warnings. */
+function outcome(text: string, files: Record<string, string> = {}): { errors: string[]; warnings: string[] } {
+  const dir = mkdtempSync(join(tmpdir(), "kratos-hooks-sem-"));
+  dirs.push(dir);
+  for (const [name, content] of Object.entries(files)) writeFileSync(join(dir, name), content);
+  writeFileSync(join(dir, "hooks.yaml"), text);
+  const line = (e: { format(): string }) => e.format().split("\n")[0]!.replace(`${dir}/`, "");
+  try {
+    const config = loadConfig(join(dir, "hooks.yaml"), { env: {}, cwd: dir });
+    return { errors: [], warnings: (config.warnings ?? []).map(line) };
+  } catch (err) {
+    if (!(err instanceof ConfigErrors)) throw err;
+    return { errors: err.errors.map(line), warnings: [] };
+  }
+}
+
+const ok = { errors: [], warnings: [] };
+
+describe("accepted where Kratos allows it", () => {
+  test("identity.id in a notify hook at registration.after (post-persist: the id is real)", () => {
+    expect(outcome(hooksYaml("v26.2.0", "  h:\n    on: registration.after\n    body:\n      id: identity.id\n"))).toEqual(ok);
+  });
+  test("passkey lists from v1.2.0, settings oidc from v1.1.0, code at login from v1.1.0", () => {
+    expect(outcome(hooksYaml("v1.2.0", "  h:\n    on: registration.after\n    methods: [passkey]\n    body:\n      e: identity.traits.email\n"))).toEqual(ok);
+    expect(outcome(hooksYaml("v1.1.0", "  h:\n    on: settings.after\n    methods: [oidc]\n    body:\n      e: identity.traits.email\n"))).toEqual(ok);
+    expect(outcome(hooksYaml("v1.1.0", "  h:\n    on: login.after\n    methods: [code, totp, lookup_secret]\n    body:\n      e: identity.traits.email\n"))).toEqual(ok);
+  });
+  test("a version between two known tags follows the older one (v1.3.0 → v1.3.1 rules)", () => {
+    expect(outcome(hooksYaml("1.3.0", "  h:\n    on: login.after\n    methods: [passkey]\n    body:\n      e: identity.traits.email\n"))).toEqual(ok);
+  });
+  test("session at settings.before from v26.2.0, at login.after from v1.2.0", () => {
+    expect(outcome(hooksYaml("v26.2.0", "  h:\n    on: settings.before\n    body:\n      s: session.id\n      i: flow.identity.id\n"))).toEqual(ok);
+    expect(outcome(hooksYaml("v1.2.0", "  h:\n    on: login.after\n    body:\n      s: session.id\n"))).toEqual(ok);
+  });
+  test("enrich of metadata_public at settings.after with the current metadata_public in the body", () => {
+    const hook = "  h:\n    on: settings.after\n    methods: [profile]\n    mode: enrich\n    body:\n      email: identity.traits.email\n      metadata_public: identity.metadata_public\n    enrich:\n      - metadata_public: { seen: true }\n";
+    expect(outcome(hooksYaml("v26.2.0", hook))).toEqual(ok);
+  });
+  test("headers from v1.2.0, header_allowlist from v25.4.0 naming the header a field reads", () => {
+    expect(outcome(hooksYaml("v1.2.0", "  h:\n    on: login.after\n    headers: { X-Source: kratos }\n    body:\n      e: identity.traits.email\n"))).toEqual(ok);
+    const hook = "  h:\n    on: login.after\n    body:\n      rid: { from: request_headers.x-request-id, optional: true }\n";
+    expect(outcome(hooksYaml("v25.4.0", hook, "  header_allowlist: [User-Agent, X-Request-Id]\n"))).toEqual(ok);
+  });
+  test("every request header reaches Kratos ≤ v1.2.0 templates (no allowlist)", () => {
+    expect(outcome(hooksYaml("v1.2.0", "  h:\n    on: login.after\n    body:\n      xff: { from: request_headers.X-Forwarded-For, optional: true }\n"))).toEqual(ok);
+  });
+  test("templates: env, hook and job refs, with whitespace inside the braces", () => {
+    const hook = '  h:\n    on: login.after\n    body:\n      e: identity.traits.email\n    actions:\n      - http:\n          url: "http://127.0.0.1:4460/{{ hook }}/{{job.id}}?e={{  body.e  }}"\n          headers: { Authorization: "Bearer {{ env.CRM_TOKEN }}" }\n';
+    expect(outcome(hooksYaml("v26.2.0", hook))).toEqual(ok);
+  });
+  test("a hand-written Jsonnet body that is function(ctx), with 'import' only in strings and comments", () => {
+    const body = '// do not import anything\nfunction(ctx) { note: "import is fine in a string", email: ctx.identity.traits.email }\n';
+    expect(outcome(hooksYaml("v26.2.0", "  h:\n    on: login.after\n    jsonnet: body.jsonnet\n    body:\n      email: identity.traits.email\n"), { "body.jsonnet": body })).toEqual(ok);
+  });
+});
+
+describe("warnings", () => {
+  test("interrupt at a before hook: messages may surface as an error page [inferred]", () => {
+    const r = outcome(hooksYaml("v26.2.0", "  h:\n    on: login.before\n    mode: interrupt\n    body:\n      f: flow.id\n    rules:\n      - when: { field: f, exists: true }\n        deny: { text: Closed. }\n"));
+    expect(r.errors).toEqual([]);
+    expect(r.warnings).toEqual(["hooks.yaml:8:11: hooks.h.mode: interrupt at login.before: the flow does not exist yet, so messages may show as an error page instead of form messages"]);
+  });
+  test("transient_payload at a before hook is never present [inferred]", () => {
+    expect(outcome(hooksYaml("v26.2.0", "  h:\n    on: registration.before\n    body:\n      r: flow.transient_payload.referrer\n")).warnings).toEqual([
+      "hooks.yaml:9:10: hooks.h.body.r: flow.transient_payload is never present at registration.before: before hooks run when the flow is created",
+    ]);
+  });
+  test("a required request header may be missing from a request", () => {
+    expect(outcome(hooksYaml("v26.2.0", "  h:\n    on: login.after\n    body:\n      ua: request_headers.User-Agent\n")).warnings).toEqual([
+      "hooks.yaml:9:11: hooks.h.body.ua: request header 'User-Agent' may be missing from a request; the body then fails to build and the flow fails",
+    ]);
+  });
+  test("a Kratos version newer than the newest known release", () => {
+    expect(outcome(hooksYaml("v27.0.0", "  h:\n    on: login.after\n    body:\n      e: identity.traits.email\n")).warnings).toEqual([
+      "hooks.yaml:2:12: kratos.version: Kratos v27.0.0 is newer than v26.2.0, the newest release kratos-hooks was checked against",
+    ]);
+  });
+  test("an enrich hook without enrich steps", () => {
+    expect(outcome(hooksYaml("v26.2.0", "  h:\n    on: registration.after\n    methods: [password]\n    mode: enrich\n    body:\n      e: identity.traits.email\n")).warnings).toEqual([
+      "hooks.yaml:9:11: hooks.h.mode: an enrich hook without enrich steps changes nothing",
+    ]);
+  });
+});
+
+describe("errors beyond the corpus", () => {
+  test("wait: false on an interrupt hook is harmless; wait: true is an error", () => {
+    const hook = (wait: boolean) => `  h:\n    on: login.after\n    mode: interrupt\n    wait: ${wait}\n    body:\n      e: identity.traits.email\n`;
+    expect(outcome(hooksYaml("v26.2.0", hook(false)))).toEqual(ok);
+    expect(outcome(hooksYaml("v26.2.0", hook(true))).errors).toEqual(["hooks.yaml:9:5: hooks.h.wait: wait applies only to notify hooks, this one is interrupt"]);
+  });
+  test("a lookup needs exactly one of table and file; an enrich step must set something", () => {
+    const hook = "  h:\n    on: registration.after\n    methods: [password]\n    mode: enrich\n    body:\n      e: identity.traits.email\n    enrich:\n      - lookup: { field: e, into: metadata_public }\n      - when: { field: e, exists: true }\n";
+    expect(outcome(hooksYaml("v26.2.0", hook)).errors).toEqual([
+      "hooks.yaml:13:9: hooks.h.enrich[0].lookup: a lookup needs exactly one of 'table' or 'file'",
+      "hooks.yaml:14:9: hooks.h.enrich[1]: this enrich step sets nothing",
+    ]);
+  });
+  test("a lookup file must be a JSON object of objects", () => {
+    const hook = "  h:\n    on: registration.after\n    methods: [password]\n    mode: enrich\n    body:\n      e: identity.traits.email\n    enrich:\n      - lookup: { field: e, into: metadata_public, file: plans.json }\n";
+    expect(outcome(hooksYaml("v26.2.0", hook), { "plans.json": '["staff"]' }).errors).toEqual(["hooks.yaml:13:58: hooks.h.enrich[0].lookup.file: plans.json must be a JSON object of key → object"]);
+  });
+  test("a Jsonnet body that is not function(ctx)", () => {
+    expect(jsonnetProblems("{ email: 'x' }\n").map((p) => p.message)).toEqual(["is not function(ctx) ..."]);
+    expect(jsonnetProblems("function(context) context\n").map((p) => p.message)).toEqual(["is not function(ctx) ..."]);
+    expect(jsonnetProblems("local x = importstr 'a.txt';\nfunction(ctx) x\n")).toEqual([{ line: 1, message: "uses importstr, which Kratos disables", hint: expect.any(String) }]);
+    expect(jsonnetProblems("function(ctx) { a: |||\n  std.extVar('x') in a text block\n|||, b: ctx.flow.id }\n")).toEqual([]);
+  });
+  test("every semantic error of a file is reported together, in file order", () => {
+    const hooks = "  a:\n    on: login.before\n    methods: [password]\n    body:\n      e: identity.traits.email\n  b:\n    on: login.after\n    mode: enrich\n    body:\n      e: identity.traits.email\n";
+    expect(outcome(hooksYaml("v26.2.0", hooks)).errors).toEqual([
+      "hooks.yaml:8:5: hooks.a.methods: login.before has no per-method lists",
+      "hooks.yaml:10:10: hooks.a.body.e: identity.traits.email is never set here: Kratos sends no ctx.identity at login.before",
+      "hooks.yaml:13:11: hooks.b.mode: enrich has no effect at login.after: Kratos applies identity changes at login.after to a copy and drops them",
+    ]);
+  });
+  test("a store override that is not a store URL names the variable", () => {
+    const dir = mkdtempSync(join(tmpdir(), "kratos-hooks-sem-"));
+    dirs.push(dir);
+    writeFileSync(join(dir, "hooks.yaml"), hooksYaml("v26.2.0", "  h:\n    on: login.after\n    body:\n      e: identity.traits.email\n"));
+    let thrown: unknown;
+    try {
+      loadConfig(join(dir, "hooks.yaml"), { env: { KRATOS_HOOKS_STORE: "redis://x" }, cwd: dir });
+    } catch (err) {
+      thrown = err;
+    }
+    expect((thrown as ConfigErrors).errors.map((e) => e.format())).toEqual(["env KRATOS_HOOKS_STORE: 'redis://x' is not a store URL\n  hint: sqlite:<path> (relative to the current directory), sqlite::memory: or postgres://user@host/db"]);
+  });
+});
