@@ -1,0 +1,52 @@
+// `kratos-hooks check` as a user runs it: the real CLI in a subprocess.
+import { afterAll, describe, expect, test } from "bun:test";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+
+const REPO = join(import.meta.dir, "../..");
+const BROKEN = join(import.meta.dir, "../fixtures/broken");
+const tmp = mkdtempSync(join(tmpdir(), "kratos-hooks-check-"));
+afterAll(() => rmSync(tmp, { recursive: true, force: true }));
+
+function check(...args: string[]) {
+  const env = { ...process.env };
+  delete env.KRATOS_HOOKS_STORE;
+  delete env.KRATOS_HOOKS_LISTEN;
+  const r = Bun.spawnSync(["bun", join(REPO, "src/cli.ts"), "check", ...args], { cwd: REPO, env, stdout: "pipe", stderr: "pipe" });
+  return { code: r.exitCode, stdout: r.stdout.toString(), stderr: r.stderr.toString() };
+}
+
+describe("kratos-hooks check", () => {
+  test("the example is valid: exit 0 and a one-line summary", () => {
+    expect(check("--config", "config/hooks.yaml")).toEqual({ code: 0, stdout: "config/hooks.yaml: ok, 7 hooks for Kratos v26.2.0\n", stderr: "" });
+  });
+
+  test("a broken file: exit 1, every error with location and hint, a count, no stack trace", () => {
+    const file = join(BROKEN, "schema-unknown-hook-key.yaml");
+    const r = check("-c", file);
+    expect(r.code).toBe(1);
+    expect(r.stdout).toBe("");
+    expect(r.stderr).toBe(
+      `${readFileSync(join(BROKEN, "schema-unknown-hook-key.expected"), "utf8").trimEnd().replace("schema-unknown-hook-key.yaml", file)}\n` +
+        "  hint: did you mean 'methods'? allowed keys: on, methods, mode, wait, description, path, method, headers, body, jsonnet, auth, skip_if, dedupe, rules, enrich, actions\n" +
+        `${file}: 1 error\n`,
+    );
+  });
+
+  test("warnings are printed but do not fail", () => {
+    const file = join(tmp, "warn.yaml");
+    writeFileSync(file, "kratos:\n  version: v26.2.0\nreceiver:\n  url: http://127.0.0.1:4459\nhooks:\n  h:\n    on: login.after\n    body:\n      ua: request_headers.User-Agent\n");
+    const r = check("--config", file);
+    expect(r.code).toBe(0);
+    expect(r.stderr).toStartWith(`${file}:9:11: warning: hooks.h.body.ua: request header 'User-Agent' may be missing from a request`);
+    expect(r.stdout).toBe(`${file}: ok, 1 hook for Kratos v26.2.0, 1 warning\n`);
+    expect(check("--quiet", "--config", file)).toEqual({ code: 0, stdout: "", stderr: "" });
+  });
+
+  test("a missing file is an error, not a crash", () => {
+    const r = check("--config", join(tmp, "nope.yaml"));
+    expect(r.code).toBe(1);
+    expect(r.stderr).toStartWith(`cannot read ${join(tmp, "nope.yaml")}: no such file\n`);
+  });
+});
