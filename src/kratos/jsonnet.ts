@@ -117,7 +117,7 @@ function compilePredicate(p: PredicateDecl, ctx: PredicateCtx): string {
 export type BodyOptions = {
   config: ResolvedConfig;
   hook: ResolvedHook;
-  /** How the header names a file: a path relative to where the output lives, so the bytes do not depend on the working directory. */
+  /** How the header names a file (generate passes the path relative to the working directory). */
   rel: (absPath: string) => string;
 };
 
