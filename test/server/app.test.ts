@@ -177,3 +177,32 @@ describe("request log", () => {
     expect(r.log.lines.at(-1)).toMatchObject({ level: "warn", status: 400, error: "invalid_body", field: "body.email" });
   });
 });
+
+describe("worker events → metrics and logs", () => {
+  test("delivered, retry and dead events become delivery metrics; payloads never logged", async () => {
+    const { WorkerEventEmitter } = await import("../../src/outbox/worker.ts");
+    const { observeWorker } = await import("../../src/server/observe-worker.ts");
+    const { Metrics } = await import("../../src/server/metrics.ts");
+    const { memoryLogger } = await import("../../src/server/log.ts");
+    const events = new WorkerEventEmitter();
+    const metrics = new Metrics();
+    const log = memoryLogger();
+    const off = observeWorker(events, metrics, log);
+    const ev = { jobId: "j1", hook: "welcome", action: "welcome.crm", attempt: 1, maxAttempts: 3 };
+    events.emit("job:delivered", { ...ev, durationMs: 120 });
+    events.emit("job:retry", { ...ev, attempt: 2, durationMs: 30, error: "HTTP 502", retryAt: 0, delayMs: 1000 });
+    events.emit("job:dead", { ...ev, attempt: 3, durationMs: 30, error: "HTTP 502", reason: "max_attempts" });
+    off();
+    events.emit("job:delivered", { ...ev, durationMs: 1 });
+    const text = metrics.render();
+    expect(text).toContain('kratos_hooks_delivery_attempts_total{action="welcome.crm",result="ok"} 1');
+    expect(text).toContain('kratos_hooks_delivery_attempts_total{action="welcome.crm",result="error"} 2');
+    expect(text).toContain('kratos_hooks_delivery_failures_total{action="welcome.crm"} 2');
+    expect(text).toContain('kratos_hooks_jobs_dead_total{action="welcome.crm"} 1');
+    expect(log.lines.map((l) => [l.level, l.msg])).toEqual([
+      ["info", "job delivered"],
+      ["warn", "job attempt failed; will retry"],
+      ["error", "job dead"],
+    ]);
+  });
+});

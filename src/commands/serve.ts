@@ -1,0 +1,148 @@
+// `kratos-hooks serve`: load hooks.yaml, open the store, and run the receiver (one endpoint per
+// hook, answers after the outbox commit) and the delivery worker in one process. SIGTERM/SIGINT
+// shut down gracefully: stop accepting (new deliveries get 503 so Kratos retries, CONTRACT §4.2),
+// let in-flight requests commit, stop the worker (finish or give back deliveries within
+// serve.shutdown_timeout), close the store, exit 0.
+import { loadConfig } from "../config/load.ts";
+import type { ResolvedConfig } from "../config/types.ts";
+import { UsageError } from "../errors.ts";
+import { GroupCommitter } from "../outbox/group-commit.ts";
+import { openStore, redactStoreUrl } from "../outbox/open-store.ts";
+import { StoreUnavailableError, type Store } from "../outbox/store.ts";
+import { Worker } from "../outbox/worker.ts";
+import { parseListen } from "../config/resolve.ts";
+import { createApp } from "../server/app.ts";
+import { listen, type Listening } from "../server/listen.ts";
+import { createLogger, isLogLevel, type Logger } from "../server/log.ts";
+import { Metrics } from "../server/metrics.ts";
+import { observeWorker } from "../server/observe-worker.ts";
+import { defineCommand } from "./command.ts";
+
+/** Expired dedupe records are purged this often (they are ignored once expired anyway). */
+const DEDUPE_PURGE_EVERY_MS = 10 * 60 * 1000;
+
+export type ServeOptions = {
+  config: ResolvedConfig;
+  log: Logger;
+  /** Run the delivery worker in this process (default true). */
+  worker?: boolean;
+  env?: Record<string, string | undefined>;
+};
+
+export type RunningServer = {
+  listening: Listening;
+  /** Graceful shutdown; resolves when everything is closed. Safe to call twice. */
+  shutdown(reason: string): Promise<void>;
+};
+
+/** Starts everything; throws (before listening) on a config, secret or store problem. */
+export async function startServer(opts: ServeOptions): Promise<RunningServer> {
+  const { config, log } = opts;
+  const env = opts.env ?? process.env;
+  for (const w of config.warnings ?? []) log.warn("config warning", { warning: w.format() });
+  const shownStore = redactStoreUrl(config.serve.store);
+  const store: Store = await openStore(config.serve.store, { synchronous: config.serve.synchronous });
+  const metrics = new Metrics();
+  const committer = new GroupCommitter(store, { maxWaitMs: config.serve.groupCommitWaitMs });
+  const worker = opts.worker === false ? undefined : Worker.fromConfig(config, store, { env });
+  let receiver: ReturnType<typeof createApp>;
+  try {
+    receiver = createApp({ config, accept: (a) => committer.accept(a), store, metrics, log, env, onEnqueued: worker ? () => worker.wake() : undefined });
+  } catch (err) {
+    await store.close();
+    throw err;
+  }
+  for (const hook of config.hooks) if (!hook.auth) log.warn("hook has no auth: anyone who can reach it can trigger its actions", { hook: hook.name, path: hook.path });
+
+  const listening = await listen(receiver, config.serve.listen, config.hooks);
+  const unobserve = worker ? observeWorker(worker.events, metrics, log) : undefined;
+  worker?.start();
+  const purge = setInterval(() => {
+    store.purgeExpiredDedupe(Date.now()).catch((err) => log.warn("dedupe purge failed", { error: (err as Error)?.message ?? String(err) }));
+  }, DEDUPE_PURGE_EVERY_MS);
+  purge.unref?.();
+  log.info("listening", {
+    host: listening.hostname,
+    port: listening.port,
+    server: listening.kind,
+    store: shownStore,
+    hooks: config.hooks.map((h) => `${h.method} ${h.path}`),
+    worker: worker !== undefined,
+  });
+
+  let closing: Promise<void> | undefined;
+  const shutdown = (reason: string) =>
+    (closing ??= (async () => {
+      const timeoutMs = config.serve.shutdownTimeoutMs;
+      log.info("shutting down", { reason, timeout_ms: timeoutMs });
+      clearInterval(purge);
+      receiver.drain();
+      // In-flight requests finish (their commit included); after the timeout connections are cut.
+      await listening.stop(timeoutMs);
+      await committer.close();
+      await worker?.stop(timeoutMs);
+      unobserve?.();
+      await store.close();
+      log.info("stopped", {});
+    })());
+  return { listening, shutdown };
+}
+
+export const command = defineCommand({
+  name: "serve",
+  summary: "Serve the webhooks: auth, validation, dedupe, durable outbox, delivery workers.",
+  usage: "kratos-hooks serve [--config <hooks.yaml>] [--listen <host:port>] [--store <url>] [--no-worker] [--log-level <level>]",
+  flags: {
+    config: { type: "string", short: "c", placeholder: "<file>", description: "hooks.yaml to serve (default: config/hooks.yaml)." },
+    listen: { type: "string", short: "l", placeholder: "<host:port>", description: "Listen address; overrides serve.listen and KRATOS_HOOKS_LISTEN." },
+    store: { type: "string", short: "s", placeholder: "<url>", description: "sqlite:<path> or postgres://...; overrides serve.store and KRATOS_HOOKS_STORE." },
+    "no-worker": { type: "boolean", description: "Only receive; deliver with another process (kratos-hooks serve on the same store)." },
+    "log-level": { type: "string", placeholder: "<level>", description: "debug, info (default), warn or error. Logs are JSON lines: info to stdout, warn/error to stderr." },
+  },
+  details: `Endpoints: one per hook at its path (any method but TRACE; Kratos always uses the configured
+one), GET /health/live, GET /health/ready (503 when the store does not answer), GET /metrics
+(Prometheus text).
+Answers: notify 204 once the jobs are committed; interrupt 422 with Kratos messages on a deny, else
+204; enrich 200 {"identity":{...}} with the changed metadata, else 204. A repeat of a delivery
+(same Ory-Webhook-Trigger-Id, declared dedupe key or body, within the dedupe window) gets the first
+answer again and enqueues nothing. 401 wrong credentials, 400 invalid JSON or body (naming the
+field), 413 body over serve.body_limit, 415 not JSON, 503 store unavailable (Kratos retries).
+Secrets are read from the env vars named by secret_env / password_env; serve refuses to start
+when one is unset. SIGTERM/SIGINT: graceful shutdown within serve.shutdown_timeout, exit 0.`,
+  async run({ flags }) {
+    const level = (flags["log-level"] as string | undefined) ?? "info";
+    if (!isLogLevel(level)) throw new UsageError(`serve: unknown log level '${level}'`, "use debug, info, warn or error");
+    const log = createLogger({ level });
+    let config = loadConfig((flags.config as string | undefined) ?? "config/hooks.yaml");
+    if (flags.listen !== undefined) {
+      const l = parseListen(flags.listen as string);
+      if (!l) throw new UsageError(`serve: --listen '${flags.listen}' is not host:port`, "e.g. --listen 127.0.0.1:4459 or --listen :4459");
+      config = { ...config, serve: { ...config.serve, listen: l } };
+    }
+    if (flags.store !== undefined) config = { ...config, serve: { ...config.serve, store: flags.store as string } };
+
+    let server: RunningServer;
+    try {
+      server = await startServer({ config, log, worker: !flags["no-worker"] });
+    } catch (err) {
+      if (err instanceof StoreUnavailableError) {
+        log.error("cannot open the store", { store: redactStoreUrl(config.serve.store), error: err.message });
+        return 1;
+      }
+      throw err;
+    }
+    const signal = await new Promise<string>((resolve) => {
+      process.once("SIGTERM", () => resolve("SIGTERM"));
+      process.once("SIGINT", () => resolve("SIGINT"));
+    });
+    // A second signal while draining exits at once.
+    const force = (s: string) => {
+      log.warn("second signal: exiting without waiting", { signal: s });
+      process.exit(1);
+    };
+    process.once("SIGTERM", () => force("SIGTERM"));
+    process.once("SIGINT", () => force("SIGINT"));
+    await server.shutdown(signal);
+    return 0;
+  },
+});

@@ -1,0 +1,99 @@
+// Puts the receiver on a socket. Normally that is Elysia on Bun.serve, the fast path. But Bun.serve
+// drops the body of a GET request (checked with Bun 1.4.5: request.body is null even with a
+// Content-Length), while Kratos sends a body on every method but TRACE (CONTRACT §0.19, §8.16).
+// When a hook uses `method: GET`, the app is served through node:http instead, which Bun implements
+// with GET bodies intact; the app and its pipeline are the same.
+import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
+import { Readable } from "node:stream";
+import type { ResolvedHook } from "../config/types.ts";
+import type { ReceiverApp } from "./app.ts";
+
+export type Listening = {
+  kind: "bun" | "node";
+  hostname: string;
+  port: number;
+  /** Stops accepting, waits up to `timeoutMs` for requests in flight, then cuts the rest. */
+  stop(timeoutMs: number): Promise<void>;
+};
+
+type At = { host: string; port: number };
+
+const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms).unref?.());
+
+export async function listen(receiver: ReceiverApp, at: At, hooks: readonly ResolvedHook[]): Promise<Listening> {
+  return hooks.some((h) => h.method === "GET") ? listenNode(receiver, at) : listenBun(receiver, at);
+}
+
+export function listenBun(receiver: ReceiverApp, at: At): Listening {
+  receiver.app.listen({ hostname: at.host, port: at.port });
+  const server = receiver.app.server!;
+  return {
+    kind: "bun",
+    hostname: server.hostname ?? at.host,
+    port: server.port ?? at.port,
+    async stop(timeoutMs) {
+      // stop(false) resolves once requests in flight have been answered.
+      await Promise.race([server.stop(false), sleep(timeoutMs)]);
+      await server.stop(true);
+    },
+  };
+}
+
+function toRequest(req: IncomingMessage): Request {
+  const headers = new Headers();
+  const raw = req.rawHeaders;
+  for (let i = 0; i + 1 < raw.length; i += 2) headers.append(raw[i]!, raw[i + 1]!);
+  const hasBody = headers.has("content-length") || headers.has("transfer-encoding");
+  const method = req.method ?? "GET";
+  return new Request(`http://localhost${req.url ?? "/"}`, {
+    method,
+    headers,
+    ...(hasBody && method !== "HEAD" ? { body: Readable.toWeb(req) as ReadableStream<Uint8Array>, duplex: "half" } : {}),
+  } as RequestInit);
+}
+
+async function send(res: ServerResponse, response: Response): Promise<void> {
+  const body = response.body ? Buffer.from(await response.arrayBuffer()) : undefined;
+  const headers: Record<string, string> = {};
+  response.headers.forEach((v, k) => (headers[k] = v));
+  if (body) headers["content-length"] = String(body.byteLength);
+  res.writeHead(response.status, headers);
+  res.end(body);
+}
+
+export async function listenNode(receiver: ReceiverApp, at: At): Promise<Listening> {
+  const server = createServer((req, res) => {
+    let request: Request;
+    try {
+      request = toRequest(req);
+    } catch {
+      res.writeHead(400, { "content-type": "application/json" }).end('{"error":{"code":"bad_request","message":"malformed request"}}');
+      return;
+    }
+    receiver
+      .handle(request)
+      .then((response) => send(res, response))
+      .catch(() => {
+        if (!res.headersSent) res.writeHead(500, { "content-type": "application/json" });
+        res.end('{"error":{"code":"internal","message":"internal error"}}');
+      });
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once("error", reject);
+    server.listen(at.port, at.host, () => resolve());
+  });
+  const address = server.address();
+  const port = typeof address === "object" && address ? address.port : at.port;
+  return {
+    kind: "node",
+    hostname: at.host,
+    port,
+    async stop(timeoutMs) {
+      const closed = new Promise<void>((r) => server.close(() => r()));
+      server.closeIdleConnections();
+      await Promise.race([closed, sleep(timeoutMs)]);
+      server.closeAllConnections();
+      await closed;
+    },
+  };
+}

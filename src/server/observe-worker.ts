@@ -1,0 +1,31 @@
+// Metrics and logs listen to the outbox worker's lifecycle events (the worker itself never logs).
+// Payload contents never appear here: events carry ids, names, attempts and error text only.
+import type { WorkerEvents } from "../outbox/worker.ts";
+import type { Logger } from "./log.ts";
+import type { Metrics } from "./metrics.ts";
+
+type Emitter = { on<K extends keyof WorkerEvents>(name: K, fn: (event: WorkerEvents[K]) => void): () => void };
+
+/** Subscribes; returns a function that unsubscribes. */
+export function observeWorker(events: Emitter, metrics: Metrics, log: Logger): () => void {
+  const offs = [
+    events.on("job:delivered", (e) => {
+      metrics.deliveryAttempt(e.action, true, e.durationMs / 1000);
+      log.info("job delivered", { job_id: e.jobId, hook: e.hook, action: e.action, attempt: e.attempt, ms: e.durationMs });
+    }),
+    events.on("job:retry", (e) => {
+      metrics.deliveryAttempt(e.action, false, e.durationMs / 1000);
+      log.warn("job attempt failed; will retry", { job_id: e.jobId, hook: e.hook, action: e.action, attempt: e.attempt, max_attempts: e.maxAttempts, ms: e.durationMs, retry_in_ms: e.delayMs, error: e.error });
+    }),
+    events.on("job:dead", (e) => {
+      metrics.deliveryAttempt(e.action, false, e.durationMs / 1000);
+      metrics.jobDead(e.action);
+      log.error("job dead", { job_id: e.jobId, hook: e.hook, action: e.action, attempt: e.attempt, reason: e.reason, error: e.error });
+    }),
+    events.on("job:released", (e) => log.info("job released at shutdown", { job_id: e.jobId, hook: e.hook, action: e.action })),
+    events.on("worker:error", (e) => log.warn("worker error", { op: e.op, error: e.error, job_id: e.jobId, action: e.action, retry_in_ms: e.retryInMs })),
+  ];
+  return () => {
+    for (const off of offs) off();
+  };
+}
