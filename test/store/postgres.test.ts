@@ -160,6 +160,25 @@ describe("postgres specifics", () => {
     expect((await s.stats(0)).byState.pending).toBe(4);
   });
 
+  test("a connection lost during COMMIT is StoreUnavailableError with commitUnknown, and retrying the acceptance replays it", async () => {
+    const proxy = new TcpProxy("127.0.0.1", 5432).start();
+    cleanups.push(async () => proxy.stop());
+    const url = new URL(PG_URL);
+    url.port = String(proxy.port);
+    const { s } = await store({ url: url.toString() });
+    await s.migrate();
+    const a = acceptance("k1");
+
+    proxy.cutAfterNextCommit = true;
+    const err = await s.acceptBatch([a]).then(() => undefined, (e: unknown) => e);
+    expect(err).toBeInstanceOf(StoreUnavailableError);
+    expect((err as StoreUnavailableError).commitUnknown).toBe(true);
+
+    // It did commit. Kratos retries the 503 with the same key: the first answer, jobs enqueued once.
+    expect(await s.acceptBatch([a])).toEqual([{ duplicate: true, response: a.response }]);
+    expect((await s.listJobs({})).map((j) => j.id).sort()).toEqual(a.jobs.map((j) => j.id).sort());
+  });
+
   test("nothing listening at all is StoreUnavailableError from the first call", async () => {
     const closed = Bun.listen({ hostname: "127.0.0.1", port: 0, socket: { data() {} } });
     const port = closed.port;

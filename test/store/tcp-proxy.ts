@@ -3,13 +3,19 @@
 // restart without touching the shared server other tests use.
 import type { Socket, TCPSocketListener } from "bun";
 
-type Pair = { client: Socket<Side>; upstream?: Socket<Side>; pending: Uint8Array[] };
+type Pair = { client: Socket<Side>; upstream?: Socket<Side>; pending: Uint8Array[]; swallowReply?: boolean };
 type Side = { pair: Pair };
 
 export class TcpProxy {
   #listener: TCPSocketListener<Side> | undefined;
   readonly #pairs = new Set<Pair>();
   port = 0;
+  /**
+   * When set, the next client message containing COMMIT is forwarded, and the connection is cut
+   * as soon as the server answers it, without relaying the answer: the transaction is committed,
+   * and the client cannot know.
+   */
+  cutAfterNextCommit = false;
 
   constructor(readonly targetHost: string, readonly targetPort: number) {}
 
@@ -32,7 +38,10 @@ export class TcpProxy {
                 pair.upstream = up;
                 for (const chunk of pair.pending.splice(0)) up.write(chunk);
               },
-              data: (_up, chunk) => void pair.client.write(chunk),
+              data: (_up, chunk) => {
+                if (pair.swallowReply) this.#drop(pair);
+                else pair.client.write(chunk);
+              },
               close: () => this.#drop(pair),
               error: () => this.#drop(pair),
             },
@@ -40,6 +49,10 @@ export class TcpProxy {
         },
         data: (client, chunk) => {
           const { pair } = client.data;
+          if (this.cutAfterNextCommit && Buffer.from(chunk).includes("COMMIT")) {
+            this.cutAfterNextCommit = false;
+            pair.swallowReply = true;
+          }
           if (pair.upstream) pair.upstream.write(chunk);
           else pair.pending.push(new Uint8Array(chunk));
         },
