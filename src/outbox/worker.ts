@@ -2,10 +2,11 @@
 // the outcome. At least once: a job is marked done only after its delivery succeeded, so a crash
 // between the two delivers it again (the Idempotency-Key / Message-ID let the destination tell).
 //
-// Polling: Bun.SQL has no LISTEN/NOTIFY and SQLite has none at all, so the worker polls with an
-// adaptive interval: minPollMs while jobs keep coming, doubling up to pollMs when idle. The
-// receiver calls wake() after a commit, so a fresh job does not wait for the idle interval, and the
-// worker sets a timer for every retry it schedules itself.
+// Polling: SQLite has no notifications, and on Postgres a NOTIFY lost across a reconnect would
+// stall work until the next poll anyway (Bun 1.4.5 has sql.listen; the store does not use it), so
+// the worker polls with an adaptive interval: minPollMs while jobs keep coming, doubling up to
+// pollMs when idle. The receiver calls wake() after a commit, so a fresh job does not wait for
+// the idle interval, and the worker sets a timer for every retry it schedules itself.
 //
 // Leases: a claim leases a job for leaseMs. Leases are not renewed; instead every delivery is cut
 // (aborted, counted as a retryable failure) shortly before its lease ends, so a job is never
@@ -244,25 +245,33 @@ export class Worker {
         await this.#sleep(Math.min(this.#pollMs, this.#msUntilToken(now)));
         continue;
       }
-      const limit = Math.min(this.#batchSize, ...free.values());
-      let jobs: Job[];
-      try {
-        jobs = await this.#store.claimDueJobs({ worker: this.id, now, leaseMs: this.#leaseMs, limit, actions: [...free.keys()] });
-        storeFailures = 0;
-      } catch (err) {
-        const backoff = Math.min(this.#maxStoreBackoffMs, 100 * 2 ** storeFailures++);
-        this.events.emit("worker:error", { op: "claim", error: errorText(err), retryInMs: backoff });
-        await this.#sleep(backoff, false);
-        continue;
+      let claimed = 0;
+      let full = false;
+      let failed = false;
+      for (const group of claimGroups(free, this.#batchSize)) {
+        let jobs: Job[];
+        try {
+          jobs = await this.#store.claimDueJobs({ worker: this.id, now, leaseMs: this.#leaseMs, limit: group.limit, actions: group.actions });
+          storeFailures = 0;
+        } catch (err) {
+          const backoff = Math.min(this.#maxStoreBackoffMs, 100 * 2 ** storeFailures++);
+          this.events.emit("worker:error", { op: "claim", error: errorText(err), retryInMs: backoff });
+          await this.#sleep(backoff, false);
+          failed = true;
+          break;
+        }
+        for (const job of jobs) this.#startDelivery(job);
+        claimed += jobs.length;
+        if (jobs.length >= group.limit) full = true;
       }
-      for (const job of jobs) this.#startDelivery(job);
-      if (jobs.length >= limit) {
+      if (failed) continue;
+      if (full) {
         // Probably more due: claim again at once, after letting deliveries get going.
         idleMs = this.#minPollMs;
         await new Promise((r) => setImmediate(r));
         continue;
       }
-      idleMs = jobs.length > 0 || this.#nudged ? this.#minPollMs : Math.min(this.#pollMs, idleMs * 2);
+      idleMs = claimed > 0 || this.#nudged ? this.#minPollMs : Math.min(this.#pollMs, idleMs * 2);
       if (this.#nudged) continue;
       await this.#sleep(Math.min(idleMs, this.#msUntilHint(this.#now())));
     }
@@ -382,6 +391,23 @@ export class Worker {
       }
     }
   }
+}
+
+/** Actions with at least this many free slots are claimed together in one batch. */
+const ROOMY = 8;
+
+/**
+ * One claim may hand out up to `limit` jobs of any of its actions, so `limit` must not exceed the
+ * free slots of any of them. One claim over all actions would be held down to the tightest action
+ * (a concurrency-1 exec would make every claim take one job); two tiers keep the roomy actions
+ * batching while the nearly full ones get claims of their own size.
+ */
+export function claimGroups(free: Map<string, number>, batchSize: number): { actions: string[]; limit: number }[] {
+  const roomy = [...free].filter(([, n]) => n >= ROOMY);
+  const tight = [...free].filter(([, n]) => n < ROOMY);
+  return [roomy, tight]
+    .filter((g) => g.length > 0)
+    .map((g) => ({ actions: g.map(([a]) => a), limit: Math.min(batchSize, ...g.map(([, n]) => n)) }));
 }
 
 function jobEvent(job: Job): JobEvent {

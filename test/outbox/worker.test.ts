@@ -2,7 +2,7 @@ import { afterEach, describe, expect, test } from "bun:test";
 import { Database } from "bun:sqlite";
 import { join } from "node:path";
 import { backoffCeiling, seededRandom } from "../../src/outbox/retry.ts";
-import { Worker, type WorkerOptions } from "../../src/outbox/worker.ts";
+import { claimGroups, Worker, type WorkerOptions } from "../../src/outbox/worker.ts";
 import { httpAction } from "../actions/helpers.ts";
 import { enqueue, freePort, recordEvents, startSink, tempStore, until } from "./fixtures.ts";
 
@@ -267,5 +267,26 @@ describe("worker", () => {
     await until(() => events.of("job:dead").length === 1, "the dead job");
     expect(JSON.stringify(events.log)).not.toContain("very-secret-token");
     expect(JSON.stringify(await store.getJob(id!))).not.toContain("very-secret-token");
+  });
+});
+
+describe("claim groups", () => {
+  test("no claim may hand an action more jobs than its free slots", () => {
+    const free = new Map([["a", 16], ["b", 1], ["c", 9], ["d", 3]]);
+    const groups = claimGroups(free, 32);
+    for (const g of groups) for (const a of g.actions) expect(g.limit).toBeLessThanOrEqual(free.get(a)!);
+    expect(groups.flatMap((g) => g.actions).sort()).toEqual(["a", "b", "c", "d"]);
+  });
+
+  test("a nearly full action does not hold the roomy ones down to its size", () => {
+    expect(claimGroups(new Map([["http", 16], ["exec", 1]]), 32)).toEqual([
+      { actions: ["http"], limit: 16 },
+      { actions: ["exec"], limit: 1 },
+    ]);
+  });
+
+  test("one claim when all actions are alike, capped by the batch size", () => {
+    expect(claimGroups(new Map([["a", 64], ["b", 40]]), 32)).toEqual([{ actions: ["a", "b"], limit: 32 }]);
+    expect(claimGroups(new Map(), 32)).toEqual([]);
   });
 });
