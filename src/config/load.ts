@@ -37,7 +37,8 @@ export function loadConfigText(text: string, file: string, options: LoadOptions 
   const env = options.env ?? process.env;
   const cwd = options.cwd ?? process.cwd();
   const lines = new LineCounter();
-  const doc = parseDocument(text, { lineCounter: lines, prettyErrors: false, uniqueKeys: true });
+  // merge: `<<: *base` lets hooks share settings, as in most YAML tools (YAML 1.1 merge keys).
+  const doc = parseDocument(text, { lineCounter: lines, prettyErrors: false, uniqueKeys: true, merge: true });
   const map = new SourceMap(file, doc, lines);
 
   if (doc.errors.length > 0) fail(doc.errors.map((e) => yamlError(e, map, text)));

@@ -18,7 +18,7 @@ import {
   splitPoint,
   type Point,
 } from "../kratos/hook-points.ts";
-import { hookListsAt, KNOWN_TAGS, parseVersion, rulesTag, supports, FEATURE_MIN_VERSION, type Version } from "../kratos/versions.ts";
+import { compareVersions, FEATURE_MIN_VERSION, hookListsAt, KNOWN_TAGS, parseVersion, rulesTag, supports, type Version } from "../kratos/versions.ts";
 import { templateRefs } from "../template.ts";
 import { PREDICATE_OPERATORS, type FieldSpecDecl, type HookDecl, type HooksFile, type PredicateDecl } from "./model.ts";
 import { ENV_OVERRIDES, parseListen, resolveStore, type Env } from "./resolve.ts";
@@ -77,7 +77,7 @@ function checkVersion(raw: HooksFile, r: Report): Version | undefined {
     return undefined;
   }
   const newest = parseVersion(releases[releases.length - 1]!)!;
-  if (!v.head && (v.major > newest.major || (v.major === newest.major && (v.minor > newest.minor || v.patch > newest.patch)))) {
+  if (!v.head && compareVersions(v, newest) > 0) {
     r.warn(["kratos", "version"], "value", `Kratos ${v.text} is newer than ${newest.text}, the newest release kratos-hooks was checked against`, `the rules of ${rulesTag(v)} apply; check the hook lists of ${v.text} (CONTRACT Appendix A)`);
   }
   return v;

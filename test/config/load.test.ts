@@ -278,6 +278,27 @@ describe("body fields", () => {
   });
 });
 
+describe("YAML features", () => {
+  test("anchors and merge keys (<<: *base) share settings between hooks", () => {
+    const { config } = load(`kratos:
+  version: v26.2.0
+receiver:
+  url: http://127.0.0.1:4459
+hooks:
+  a: &base
+    on: login.after
+    auth: { type: api_key, in: header, name: X-Key, secret_env: KRATOS_HOOKS_SECRET }
+    body:
+      email: identity.traits.email
+  b:
+    <<: *base
+    on: recovery.after
+`);
+    const [a, b] = config.hooks;
+    expect(b).toMatchObject({ name: "b", point: "recovery.after", auth: a!.auth, fields: a!.fields, path: "/hooks/b" });
+  });
+});
+
 describe("files named in hooks.yaml resolve against its directory", () => {
   test("jsonnet, in_file, domain_in_file and lookup.file become absolute paths", () => {
     const { dir, config } = load(
