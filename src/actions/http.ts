@@ -16,8 +16,19 @@ export async function deliverHttp(action: ResolvedHttpAction, input: HttpInput, 
     body = JSON.stringify(input.body);
     headers.set("content-type", "application/json");
   }
-  for (const [k, v] of Object.entries(input.headers)) headers.set(k, v);
+  for (const [k, v] of Object.entries(input.headers)) {
+    try {
+      headers.set(k, v);
+    } catch {
+      // A CR/LF or other byte not allowed in a header, e.g. from a body value: the same job will
+      // never render differently. The value is not shown (it may hold a secret).
+      throw new DeliveryError(`header ${k} has a value that is not a valid HTTP header value`, false);
+    }
+  }
   headers.set("idempotency-key", ctx.jobId);
+  if (!URL.canParse(input.url) || !/^https?:$/.test(new URL(input.url).protocol)) {
+    throw new DeliveryError(`url ${displayUrl(input.url)} is not an absolute http(s) URL`, false);
+  }
 
   const timeout = AbortSignal.timeout(action.timeoutMs);
   const signal = AbortSignal.any([ctx.signal, timeout]);

@@ -150,6 +150,22 @@ describe("http action", () => {
     expect(err!.retryable).toBe(false);
   });
 
+  test("a header value with a line break (from the body) is refused, not sent", async () => {
+    const action = httpAction({ url: base, headers: { "X-Name": "{{body.name}}" } });
+    const payload = buildJobPayload(action, { body: { name: "a\r\nX-Injected: 1" }, hook: "h", jobId: "j-crlf" });
+    const start = seen.length;
+    const err = await deliver(action, payload, deliveryContext()).catch((e) => e as DeliveryError);
+    expect(err!.retryable).toBe(false);
+    expect(err!.message).toContain("X-Name");
+    expect(seen.length).toBe(start);
+  });
+
+  test("a url that is not absolute http(s) is not retryable", async () => {
+    const { error } = await run({ url: "{{body.name}}/x" });
+    expect(error!.retryable).toBe(false);
+    expect(error!.message).toContain("not an absolute http(s) URL");
+  });
+
   test("the error text never shows the query string", async () => {
     const { error } = await run({ url: `${base}/status/400?api_key={{env.CRM_TOKEN}}` });
     expect(error!.message).not.toContain("api_key");
