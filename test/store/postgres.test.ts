@@ -106,6 +106,17 @@ describe("postgres specifics", () => {
     expect((await s.stats(Date.now())).byState.running).toBe(2);
   });
 
+  test("a server-side idle_session_timeout closing pooled connections does not surface to callers", async () => {
+    const url = new URL(PG_URL);
+    url.searchParams.set("idle_session_timeout", "100"); // Bun sends URL parameters as startup settings
+    const { s } = await store({ url: url.toString(), poolMax: 3 });
+    await s.migrate();
+    await Promise.all([s.ping(), s.ping(), s.ping()]);
+    await Bun.sleep(300); // every pooled connection is now closed by the server (57P05)
+    expect(await s.acceptBatch([acceptance("k1")])).toEqual([{ duplicate: false }]);
+    expect((await s.stats(0)).byState.pending).toBe(2);
+  });
+
   test("a transaction cut mid-way is rolled back and retried once the backend is gone", async () => {
     const { s, schema } = await store({ poolMax: 2 });
     await s.migrate();

@@ -48,11 +48,12 @@ const SOCKET_CODES = new Set(["ECONNREFUSED", "ECONNRESET", "EPIPE", "ETIMEDOUT"
 /**
  * SQLSTATEs meaning the server is going away or not accepting: class 08 (connection exception),
  * 57P01 admin_shutdown (pg_terminate_backend, fast shutdown), 57P02 crash_shutdown,
- * 57P03 cannot_connect_now (starting up), 53300 too_many_connections.
+ * 57P03 cannot_connect_now (starting up), 57P05 idle_session_timeout (PG ≥ 14, common on managed
+ * Postgres), 53300 too_many_connections.
  */
-const isUnavailableState = (s: string) => s.startsWith("08") || s === "57P01" || s === "57P02" || s === "57P03" || s === "53300";
+const isUnavailableState = (s: string) => s.startsWith("08") || ["57P01", "57P02", "57P03", "57P05", "53300"].includes(s);
 /** Of those, the ones an established pooled connection reports when it was found dead: retrying takes another connection. */
-const STALE = new Set(["57P01", "57P02", "ERR_POSTGRES_CONNECTION_CLOSED", "ECONNRESET", "EPIPE"]);
+const STALE = new Set(["57P01", "57P02", "57P05", "ERR_POSTGRES_CONNECTION_CLOSED", "ECONNRESET", "EPIPE"]);
 
 type ErrorCodes = { code?: unknown; errno?: unknown };
 function codesOf(err: unknown): string[] {
