@@ -7,6 +7,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { StoreUnavailableError } from "../../src/outbox/errors.ts";
 import { openStore } from "../../src/outbox/open-store.ts";
+import { sqlitePath } from "../../src/outbox/sqlite/connection.ts";
 import { SqliteStore } from "../../src/outbox/sqlite/store.ts";
 import { acceptance, storeSuite } from "./store.suite.ts";
 
@@ -38,6 +39,14 @@ describe("sqlite specifics", () => {
     } finally {
       await store.close();
     }
+  });
+
+  test("store URLs: sqlite:<relative>, sqlite:<absolute>, sqlite:///<absolute>, sqlite::memory:", () => {
+    expect(sqlitePath("sqlite:./var/x.db")).toBe("./var/x.db");
+    expect(sqlitePath("sqlite:/srv/x.db")).toBe("/srv/x.db");
+    expect(sqlitePath("sqlite:///srv/x.db")).toBe("/srv/x.db");
+    expect(sqlitePath("sqlite::memory:")).toBe(":memory:");
+    expect(() => sqlitePath("sqlite:")).toThrow(/no path/);
   });
 
   test("sqlite::memory: works for throwaway use", async () => {
