@@ -50,7 +50,7 @@ export async function enqueue(store: Store, action: ResolvedAction, bodies: unkn
   return ids;
 }
 
-export type Delivery = { jobId: string; at: number; path: string; body: unknown };
+export type Delivery = { jobId: string; at: number; path: string; body: unknown; headers: Record<string, string> };
 
 /** An HTTP sink. `mode` decides answers; `delayMs` holds each request; `inFlight`/`maxInFlight` count overlap. */
 export function startSink(opts: { port?: number; delayMs?: number; status?: (path: string) => number } = {}) {
@@ -67,7 +67,7 @@ export function startSink(opts: { port?: number; delayMs?: number; status?: (pat
         const body = await req.json().catch(() => null);
         if (opts.delayMs) await Bun.sleep(opts.delayMs);
         const status = opts.status?.(path) ?? 200;
-        if (status < 300) deliveries.push({ jobId: req.headers.get("idempotency-key") ?? "", at: Date.now(), path, body });
+        if (status < 300) deliveries.push({ jobId: req.headers.get("idempotency-key") ?? "", at: Date.now(), path, body, headers: Object.fromEntries(req.headers) });
         return new Response(status < 300 ? "ok" : "nope", { status });
       } finally {
         state.inFlight--;
