@@ -5,6 +5,7 @@ import { afterEach, describe, expect, test } from "bun:test";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { UsageError } from "../../src/errors.ts";
 import { StoreUnavailableError } from "../../src/outbox/errors.ts";
 import { openStore } from "../../src/outbox/open-store.ts";
 import { sqlitePath } from "../../src/outbox/sqlite/connection.ts";
@@ -46,7 +47,7 @@ describe("sqlite specifics", () => {
     expect(sqlitePath("sqlite:/srv/x.db")).toBe("/srv/x.db");
     expect(sqlitePath("sqlite:///srv/x.db")).toBe("/srv/x.db");
     expect(sqlitePath("sqlite::memory:")).toBe(":memory:");
-    expect(() => sqlitePath("sqlite:")).toThrow(/no path/);
+    expect(() => sqlitePath("sqlite:")).toThrow(UsageError);
   });
 
   test("sqlite::memory: works for throwaway use", async () => {

@@ -3,6 +3,7 @@
 import { Database } from "bun:sqlite";
 import { mkdirSync } from "node:fs";
 import { dirname } from "node:path";
+import { UsageError } from "../../errors.ts";
 import { StoreUnavailableError } from "../errors.ts";
 
 export type SqliteOptions = {
@@ -24,7 +25,7 @@ export type SqliteOptions = {
 /** `sqlite:./var/x.db` → "./var/x.db"; `sqlite::memory:` → ":memory:". */
 export function sqlitePath(url: string): string {
   const path = url.replace(/^sqlite:(\/\/)?/, "");
-  if (!path) throw new Error(`sqlite store url has no path: ${url}`);
+  if (!path) throw new UsageError(`sqlite store URL '${url}' has no path`, "e.g. sqlite:./var/kratos-hooks.db or sqlite::memory:");
   return path;
 }
 
