@@ -3,7 +3,7 @@
 // hint; all errors of a stage are reported together (a later stage needs the earlier one clean).
 import { readFileSync } from "node:fs";
 import { dirname, resolve } from "node:path";
-import { LineCounter, parseDocument, visit, type YAMLError } from "yaml";
+import { isCollection, LineCounter, parseDocument, visit, type Document, type Node, type YAMLError } from "yaml";
 import { ConfigError, ConfigErrors } from "../errors.ts";
 import type { HooksFile } from "./model.ts";
 import { resolveConfig, type Env } from "./resolve.ts";
@@ -44,14 +44,8 @@ export function loadConfigText(text: string, file: string, options: LoadOptions 
   if (doc.errors.length > 0) fail(doc.errors.map((e) => yamlError(e, map, text)));
   if (doc.contents === null) fail([new ConfigError("the file is empty", { file, line: 1, col: 1 }, undefined, "start from config/hooks.yaml in the kratos-hooks repository")]);
 
-  // An alias without its anchor is not a parse error; it surfaces only when turned into data.
-  const unresolved: ConfigError[] = [];
-  visit(doc, {
-    Alias(_, node) {
-      if (!node.resolve(doc)) unresolved.push(new ConfigError(`YAML: alias *${node.source} has no anchor &${node.source} before it`, map.locate(node.range?.[0] ?? 0), formatPath(map.pathAt(node.range?.[0] ?? 0)) || undefined, "define the anchor (&name) before using the alias (*name)"));
-    },
-  });
-  if (unresolved.length > 0) fail(unresolved);
+  const shapeErrors = yamlShapeErrors(doc, map, text);
+  if (shapeErrors.length > 0) fail(shapeErrors);
 
   let raw: unknown;
   try {
@@ -69,6 +63,36 @@ export function loadConfigText(text: string, file: string, options: LoadOptions 
 
   const config = resolveConfig(raw as HooksFile, file, map, env, cwd);
   return warnings.length > 0 ? { ...config, warnings: warnings.sort(byPosition) } : config;
+}
+
+/**
+ * Valid YAML that cannot be hooks.yaml data, found before conversion (which would throw or warn):
+ * an alias without its anchor, and a map or list used as a key, which is what an unquoted
+ * `{{ body.email }}` template is in YAML.
+ */
+function yamlShapeErrors(doc: Document, map: SourceMap, text: string): ConfigError[] {
+  const errors: ConfigError[] = [];
+  const at = (node: Node | null | undefined) => node?.range?.[0] ?? 0;
+  const pathOf = (offset: number) => formatPath(map.pathAt(offset)) || undefined;
+  visit(doc, {
+    Alias(_, node) {
+      if (!node.resolve(doc)) errors.push(new ConfigError(`YAML: alias *${node.source} has no anchor &${node.source} before it`, map.locate(at(node)), pathOf(at(node)), "define the anchor (&name) before using the alias (*name)"));
+    },
+    Pair(_, pair) {
+      if (!isCollection(pair.key)) return;
+      // The key's range starts after the outer "{" of "{{"; look back for the template.
+      const start = at(pair.key as Node);
+      const from = text.lastIndexOf("{", start - 1) === start - 1 ? start - 1 : start;
+      const template = /^\{\{[^{}\n]*\}\}/.exec(text.slice(from))?.[0];
+      errors.push(
+        template
+          ? new ConfigError(`YAML: the unquoted template ${template} is read as a map`, map.locate(from), pathOf(from), `quote it: "${template}"`)
+          : new ConfigError("YAML: a map or list used as a key", map.locate(start), pathOf(start), "keys are plain names; quote the text if it starts with { or ["),
+      );
+      return visit.SKIP;
+    },
+  });
+  return errors;
 }
 
 function resolveDir(file: string, cwd: string): string {
