@@ -243,6 +243,24 @@ describe("worker", () => {
     await until(() => events.of("job:delivered").length === 1, "a delivery once the store is back");
   });
 
+  test("an outcome that cannot be recorded (store busy) is retried until it is", async () => {
+    const sink = startSink({ delayMs: 150 });
+    cleanups.push(sink.stop);
+    const action = httpAction({ url: sink.url });
+    const { store, worker, events, dir } = await setup({ actions: [action] }, { busyTimeoutMs: 20 });
+    const [id] = await enqueue(store, action, [{}]);
+    worker.start();
+    await until(() => sink.state.inFlight === 1, "the request at the sink");
+    const locker = new Database(join(dir, "outbox.db"));
+    locker.run("BEGIN IMMEDIATE");
+    await until(() => events.of("worker:error").some((e) => e.op === "complete"), "a failed completeJob");
+    locker.run("COMMIT");
+    locker.close();
+    await until(() => events.of("job:delivered").length === 1, "the recorded delivery");
+    expect(sink.deliveries).toHaveLength(1);
+    expect((await store.getJob(id!))!.state).toBe("done");
+  });
+
   test("jobs of actions the worker does not know stay pending", async () => {
     const sink = startSink();
     cleanups.push(sink.stop);
