@@ -102,6 +102,16 @@ export function storeSuite(name: string, factory: StoreFactory): void {
         for (const j of repeat.jobs) expect(await s.getJob(j.id)).toBeUndefined();
       });
 
+      test("keys and stored bodies survive verbatim, whatever their characters", async () => {
+        const s = await fresh();
+        const odd = ["NULL", "", 'quo"te,{x}', "back\\slash\nnew line", "ünï😀"];
+        const batch = odd.map((text, i) => acceptance(`k-${text}`, { response: { status: 200 + i, body: text, contentType: text || undefined }, jobs: [newJob({ payload: text })] }));
+        expect(await s.acceptBatch(batch)).toEqual(odd.map(() => ({ duplicate: false })));
+        const replay = await s.acceptBatch(odd.map((text) => acceptance(`k-${text}`)));
+        expect(replay).toEqual(batch.map((a) => ({ duplicate: true, response: a.response.contentType ? a.response : { status: a.response.status, body: a.response.body } })));
+        expect((await s.listJobs({})).map((j) => j.payload).sort()).toEqual([...odd].sort());
+      });
+
       test("a stored response without body or content type is replayed as such", async () => {
         const s = await fresh();
         await s.acceptBatch([acceptance("k1", { response: { status: 204, body: null } })]);
