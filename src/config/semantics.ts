@@ -125,7 +125,9 @@ function checkKratosKeys(raw: HooksFile, v: Version, r: Report): void {
 
 function checkReceiverAndServe(raw: HooksFile, c: SemanticsContext, r: Report): void {
   try {
-    new URL(raw.receiver.url);
+    const url = new URL(raw.receiver.url);
+    // Hook URLs are receiver.url + path, so anything after the path would end up in the middle.
+    if (url.search || url.hash) r.error(["receiver", "url"], "value", "receiver.url must not have a query or fragment", "hook URLs are receiver.url followed by each hook's path");
   } catch {
     r.error(["receiver", "url"], "value", `'${raw.receiver.url}' is not a valid URL`, "e.g. http://127.0.0.1:4459");
   }
@@ -382,6 +384,11 @@ function checkAuth(h: HookCtx): void {
   if (!auth || auth.type !== "api_key") return;
   if (!isHeaderToken(auth.name)) {
     h.r.error([...h.at, "auth", "name"], "value", `'${auth.name}' is not a valid ${auth.in} name`, "use letters, digits and !#$%&'*+-.^_`|~ only, no spaces or ':' (RFC 9110 token; CONTRACT §2.3)");
+    return;
+  }
+  const clash = auth.in === "header" ? Object.keys(h.hook.headers ?? {}).find((k) => k.toLowerCase() === auth.name.toLowerCase()) : undefined;
+  if (clash !== undefined) {
+    h.r.warn([...h.at, "headers", clash], "key", `header ${clash} is replaced by the api_key auth header of the same name`, "Kratos sets the auth header after the configured headers; remove one of them (CONTRACT §2.3)");
   }
 }
 

@@ -89,6 +89,10 @@ describe("warnings", () => {
       "hooks.yaml:9:11: hooks.h.body.ua: request header 'User-Agent' may be missing from a request; the body then fails to build and the flow fails",
     ]);
   });
+  test("a configured header that the api_key auth header replaces", () => {
+    const hook = "  h:\n    on: login.after\n    headers: { x-key: static }\n    auth: { type: api_key, in: header, name: X-Key, secret_env: KRATOS_HOOKS_SECRET }\n    body:\n      e: identity.traits.email\n";
+    expect(outcome(hooksYaml("v26.2.0", hook)).warnings).toEqual(["hooks.yaml:8:16: hooks.h.headers.x-key: header x-key is replaced by the api_key auth header of the same name"]);
+  });
   test("a Kratos version newer than the newest known release", () => {
     expect(outcome(hooksYaml("v27.0.0", "  h:\n    on: login.after\n    body:\n      e: identity.traits.email\n")).warnings).toEqual([
       "hooks.yaml:2:12: kratos.version: Kratos v27.0.0 is newer than v26.2.0, the newest release kratos-hooks was checked against",
