@@ -4,7 +4,7 @@
 import { existsSync, readFileSync, statSync } from "node:fs";
 import { resolve as resolvePath } from "node:path";
 import { ConfigError } from "../errors.ts";
-import { ctxPathAvailable, headerAllowlistAt, isHeaderToken } from "../kratos/ctx.ts";
+import { ctxPathAvailable, headerAllowlistAt, isHeaderToken, requestHeaderKey } from "../kratos/ctx.ts";
 import {
   allowedHooks,
   ctxPresence,
@@ -291,6 +291,13 @@ function checkRequestHeader(h: HookCtx, header: string, spec: FieldSpecDecl, at:
       : `Kratos ${v.text} filters request headers with a fixed list: ${h.headerAllowlist.join(", ")} (CONTRACT §3.4)`;
     r.error(at, "value", `Kratos ${v.text} never passes request header '${header}' to webhooks: it is not in the header allowlist`, hint);
     return;
+  }
+  if (v) {
+    const key = requestHeaderKey(header, v, h.headerAllowlist);
+    if (key !== header) {
+      r.error(at, "value", `Kratos ${v.text} puts this header in ctx as request_headers.${key}, so request_headers.${header} is never set`, `write request_headers.${key} (header keys in ctx are case-sensitive; CONTRACT §3.2, Appendix C.2)`);
+      return;
+    }
   }
   if (spec.optional !== true) {
     r.warn(at, "value", `request header '${header}' may be missing from a request; the body then fails to build and the flow fails`, "add optional: true (CONTRACT §3.2, §3.6)");

@@ -160,6 +160,24 @@ export function headerAllowlistAt(v: Version, configured: readonly string[] | un
   return DEFAULT_HEADER_ALLOWLIST;
 }
 
+/** Go's http.CanonicalHeaderKey: `x-request-id` → `X-Request-Id`; names with other characters stay as they are. */
+export function canonicalHeaderName(name: string): string {
+  if (!/^[A-Za-z0-9-]+$/.test(name)) return name;
+  return name.toLowerCase().replace(/(^|-)([a-z])/g, (_, dash: string, c: string) => dash + c.toUpperCase());
+}
+
+/**
+ * The key a request header has in ctx.request_headers. Go canonicalises header names, except in
+ * v25.4.x, which keys each header by its allowlist entry's own spelling (CONTRACT §3.2, Appendix C.2).
+ */
+export function requestHeaderKey(header: string, v: Version, allowlist: readonly string[] | undefined): string {
+  if (allowlist && supports(v, "header_allowlist") && !atLeast(v, "v26.2.0")) {
+    const entry = allowlist.find((a) => a.toLowerCase() === header.toLowerCase());
+    if (entry !== undefined) return entry;
+  }
+  return canonicalHeaderName(header);
+}
+
 /** RFC 9110 token, the syntax of a header name (and of a cookie name). */
 export function isHeaderToken(name: string): boolean {
   return /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/.test(name);

@@ -4,7 +4,7 @@ import { describe, expect, test } from "bun:test";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { loadConfig } from "../../src/config/load.ts";
-import { ctxFieldType, ctxPathAvailable, DEFAULT_HEADER_ALLOWLIST, exampleCtx, headerAllowlistAt } from "../../src/kratos/ctx.ts";
+import { canonicalHeaderName, ctxFieldType, ctxPathAvailable, DEFAULT_HEADER_ALLOWLIST, exampleCtx, headerAllowlistAt, requestHeaderKey } from "../../src/kratos/ctx.ts";
 import { ctxPresence, type Point } from "../../src/kratos/hook-points.ts";
 import { KNOWN_TAGS, parseVersion } from "../../src/kratos/versions.ts";
 
@@ -53,6 +53,21 @@ describe("ctxPathAvailable", () => {
   test("flow.identity only in settings flows", () => {
     expect(ctxPathAvailable(["flow", "identity", "id"], "settings.before", false, V("v1.0.0")).ok).toBe(true);
     expect(ctxPathAvailable(["flow", "identity", "id"], "login.after", false, V("v26.2.0")).ok).toBe(false);
+  });
+});
+
+describe("request header keys", () => {
+  test("Go canonicalises header names", () => {
+    expect(canonicalHeaderName("x-request-id")).toBe("X-Request-Id");
+    expect(canonicalHeaderName("USER-AGENT")).toBe("User-Agent");
+    expect(canonicalHeaderName("sec-ch-ua")).toBe("Sec-Ch-Ua");
+    expect(canonicalHeaderName("odd_name")).toBe("odd_name");
+  });
+  test("v25.4.x keeps the allowlist entry's spelling; v26.2.0 and older versions use the canonical name", () => {
+    expect(requestHeaderKey("User-Agent", V("v25.4.0"), ["user-agent"])).toBe("user-agent");
+    expect(requestHeaderKey("user-agent", V("v26.2.0"), ["user-agent"])).toBe("User-Agent");
+    expect(requestHeaderKey("user-agent", V("v1.3.1"), DEFAULT_HEADER_ALLOWLIST)).toBe("User-Agent");
+    expect(requestHeaderKey("x-forwarded-for", V("v1.0.0"), undefined)).toBe("X-Forwarded-For");
   });
 });
 

@@ -57,8 +57,19 @@ describe("accepted where Kratos allows it", () => {
   });
   test("headers from v1.2.0, header_allowlist from v25.4.0 naming the header a field reads", () => {
     expect(outcome(hooksYaml("v1.2.0", "  h:\n    on: login.after\n    headers: { X-Source: kratos }\n    body:\n      e: identity.traits.email\n"))).toEqual(ok);
-    const hook = "  h:\n    on: login.after\n    body:\n      rid: { from: request_headers.x-request-id, optional: true }\n";
+    const hook = "  h:\n    on: login.after\n    body:\n      rid: { from: request_headers.X-Request-Id, optional: true }\n";
     expect(outcome(hooksYaml("v25.4.0", hook, "  header_allowlist: [User-Agent, X-Request-Id]\n"))).toEqual(ok);
+  });
+  test("v25.4.x keys a header by its allowlist spelling, every other version by the canonical name", () => {
+    const hook = (path: string) => `  h:\n    on: login.after\n    body:\n      ua: { from: request_headers.${path}, optional: true }\n`;
+    expect(outcome(hooksYaml("v25.4.0", hook("user-agent"), "  header_allowlist: [user-agent]\n"))).toEqual(ok);
+    expect(outcome(hooksYaml("v25.4.0", hook("User-Agent"), "  header_allowlist: [user-agent]\n")).errors).toEqual([
+      "hooks.yaml:10:19: hooks.h.body.ua.from: Kratos v25.4.0 puts this header in ctx as request_headers.user-agent, so request_headers.User-Agent is never set",
+    ]);
+    expect(outcome(hooksYaml("v26.2.0", hook("User-Agent"), "  header_allowlist: [user-agent]\n"))).toEqual(ok);
+    expect(outcome(hooksYaml("v1.2.0", hook("x-forwarded-for"))).errors).toEqual([
+      "hooks.yaml:9:19: hooks.h.body.ua.from: Kratos v1.2.0 puts this header in ctx as request_headers.X-Forwarded-For, so request_headers.x-forwarded-for is never set",
+    ]);
   });
   test("every request header reaches Kratos ≤ v1.2.0 templates (no allowlist)", () => {
     expect(outcome(hooksYaml("v1.2.0", "  h:\n    on: login.after\n    body:\n      xff: { from: request_headers.X-Forwarded-For, optional: true }\n"))).toEqual(ok);
