@@ -4,7 +4,7 @@
 import { existsSync, readFileSync, statSync } from "node:fs";
 import { resolve as resolvePath } from "node:path";
 import { ConfigError } from "../errors.ts";
-import { ctxPathAvailable, headerAllowlistAt, isHeaderToken, requestHeaderKey } from "../kratos/ctx.ts";
+import { ctxPathAvailable, headerAllowlistAt, isHeaderToken, requestHeaderKey, transientPayloadPossible } from "../kratos/ctx.ts";
 import {
   allowedHooks,
   ctxPresence,
@@ -270,8 +270,14 @@ function checkBody(h: HookCtx): void {
         continue;
       }
     }
-    if (path[0] === "flow" && path[1] === "transient_payload" && splitPoint(point).phase === "before") {
-      r.warn(fromPath, "value", `flow.transient_payload is never present at ${point}: before hooks run when the flow is created`, "read it at the after hook instead (CONTRACT §3.2 [inferred])");
+    if (path[0] === "flow" && path[1] === "transient_payload" && v && !transientPayloadPossible(point, v)) {
+      const before = splitPoint(point).phase === "before";
+      r.warn(
+        fromPath,
+        "value",
+        before ? `flow.transient_payload is never present at ${point}: before hooks run when the flow is created` : `Kratos ${v.text} sends flow.transient_payload only in registration flows, not at ${point}`,
+        before ? "read it at the after hook instead (CONTRACT §3.2 [inferred])" : "every flow carries it since Kratos v1.2.0 (CONTRACT §3.2, Appendix A)",
+      );
     }
     if (path[0] === "request_headers" && path.length >= 2) checkRequestHeader(h, path[1]!, spec, fromPath);
   }

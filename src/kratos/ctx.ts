@@ -106,6 +106,16 @@ export function ctxPathAlwaysOptional(path: readonly string[]): boolean {
   return path[0] === "flow" && path[1] === "transient_payload";
 }
 
+/**
+ * Whether flow.transient_payload can be present: only at after hooks (before hooks run at flow
+ * creation), in registration flows since ≤v1.0.0 and in every flow since v1.2.0. Even then it is
+ * absent unless the client sent one. CONTRACT §3.2, Appendix A.
+ */
+export function transientPayloadPossible(point: Point, v: Version): boolean {
+  const { flow, phase } = splitPoint(point);
+  return phase === "after" && (flow === "registration" || atLeast(v, "v1.2.0"));
+}
+
 export type CtxAvailability = { ok: true } | { ok: false; reason: string };
 
 /**
@@ -252,9 +262,8 @@ export function exampleCtx(point: Point, blocking: boolean, v: Version, options:
   if (flowName === "login") Object.assign(flow, { created_at: EXAMPLE.issued, updated_at: EXAMPLE.issued, refresh: false, requested_aal: "aal1" });
   // Settings flows carry the identity being changed, even at settings.before (CONTRACT §3.2).
   if (flowHasIdentity(point)) flow.identity = exampleIdentity(options.traits ?? { email: "foo@example.org" }, false);
-  // transient_payload: registration since ≤v1.0, every flow since v1.2.0; never at before hooks (CONTRACT §3.2).
   const transient = options.transientPayload === undefined ? { consent: true } : options.transientPayload;
-  if (after && transient !== null && (flowName === "registration" || atLeast(v, "v1.2.0"))) flow.transient_payload = transient;
+  if (transient !== null && transientPayloadPossible(point, v)) flow.transient_payload = transient;
 
   const sent: Record<string, string[]> = {
     Accept: ["application/json"],

@@ -95,6 +95,12 @@ describe("warnings", () => {
       "hooks.yaml:9:10: hooks.h.body.r: flow.transient_payload is never present at registration.before: before hooks run when the flow is created",
     ]);
   });
+  test("transient_payload outside registration before v1.2.0", () => {
+    expect(outcome(hooksYaml("v1.1.0", "  h:\n    on: login.after\n    body:\n      r: flow.transient_payload.referrer\n")).warnings).toEqual([
+      "hooks.yaml:9:10: hooks.h.body.r: Kratos v1.1.0 sends flow.transient_payload only in registration flows, not at login.after",
+    ]);
+    expect(outcome(hooksYaml("v1.1.0", "  h:\n    on: registration.after\n    body:\n      r: flow.transient_payload.referrer\n"))).toEqual(ok);
+  });
   test("a required request header may be missing from a request", () => {
     expect(outcome(hooksYaml("v26.2.0", "  h:\n    on: login.after\n    body:\n      ua: request_headers.User-Agent\n")).warnings).toEqual([
       "hooks.yaml:9:11: hooks.h.body.ua: request header 'User-Agent' may be missing from a request; the body then fails to build and the flow fails",
