@@ -84,8 +84,9 @@ function explainObject(schema: S, value: unknown, path: (string | number)[], out
   const unknown = Object.keys(value).filter((k) => !known.includes(k));
   for (const key of (schema.required ?? []) as string[]) {
     // A misspelt required key is reported once, as the unknown key with its suggestion.
-    if (value[key] === undefined && !unknown.some((u) => closest(u, known) === key)) {
-      out.push({ path, part: "key", message: `missing required key '${key}'`, hint: deref(schema.properties[key]).description as string | undefined });
+    if (value[key] === undefined && !unknown.some((u) => meantKey(u, known) === key)) {
+      const description = deref(schema.properties[key]).description as string | undefined;
+      out.push({ path, part: "key", message: `missing required key '${key}'`, hint: description ? `${key}: ${description}` : undefined });
     }
   }
   for (const key of Object.keys(value)) {
@@ -264,7 +265,9 @@ function typeMismatch(schema: S, value: unknown, path: (string | number)[]): Sch
         ? "the value is empty; write one after the colon or remove the key"
         : want === "a list" && (typeof value === "string" || typeof value === "number")
           ? `write it as a list: [${String(value)}]`
-          : undefined;
+          : want === "a list" && isMapValue(value)
+            ? "start each item of the list with '- '"
+            : undefined;
   return { path, part: "value", message: `expected ${want}, got ${kindOf(value)}`, hint: quoteHint };
 }
 
@@ -357,9 +360,19 @@ function patternText(pattern: string, value: string): { message: string; hint?: 
   }
 }
 
+/** The known key an unknown one most likely stands for: a typo, or a secret written inline instead of its *_env key. */
+function meantKey(key: string, known: string[]): string | undefined {
+  if (known.includes(`${key}_env`)) return `${key}_env`;
+  if (["value", "secret", "token", "key", "api_key"].includes(key) && known.includes("secret_env")) return "secret_env";
+  return closest(key, known);
+}
+
 function allowedKeysHint(key: string, known: string[]): string {
-  const near = closest(key, known);
-  return `${near ? `did you mean '${near}'? ` : ""}allowed keys: ${known.join(", ")}`;
+  const meant = meantKey(key, known);
+  if (meant?.endsWith("_env") && !key.endsWith("_env")) {
+    return `secrets never go in hooks.yaml: put the value in an environment variable and name the variable in '${meant}'`;
+  }
+  return `${meant ? `did you mean '${meant}'? ` : ""}allowed keys: ${known.join(", ")}`;
 }
 
 /** The candidate nearest to `word` by edit distance, if it is near enough to be a likely typo. */

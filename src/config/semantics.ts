@@ -427,7 +427,7 @@ function checkPredicate(h: HookCtx, p: PredicateDecl, at: ConfigPath, inSkipIf: 
       try {
         new RegExp(p.matches!);
       } catch (err) {
-        h.r.error([...at, op], "value", `'${p.matches}' is not a valid regular expression`, `${(err as Error).message} (JavaScript RegExp syntax)`);
+        h.r.error([...at, op], "value", `'${p.matches}' is not a valid regular expression`, `JavaScript RegExp syntax: ${(err as Error).message}`);
       }
     }
   }
@@ -506,7 +506,7 @@ function checkLookupFile(h: HookCtx, rel: string, at: ConfigPath): void {
   try {
     data = JSON.parse(readFileSync(file, "utf8"));
   } catch (err) {
-    h.r.error(at, "value", `${rel} is not valid JSON`, `${(err as Error).message}; a lookup file is a JSON object: key → object of metadata`);
+    h.r.error(at, "value", `${rel} is not valid JSON`, `a lookup file is a JSON object of key → object: ${(err as Error).message}`);
     return;
   }
   const ok = typeof data === "object" && data !== null && !Array.isArray(data) && Object.values(data).every((x) => typeof x === "object" && x !== null && !Array.isArray(x));

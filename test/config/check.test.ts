@@ -27,11 +27,8 @@ describe("kratos-hooks check", () => {
     const r = check("-c", file);
     expect(r.code).toBe(1);
     expect(r.stdout).toBe("");
-    expect(r.stderr).toBe(
-      `${readFileSync(join(BROKEN, "schema-unknown-hook-key.expected"), "utf8").trimEnd().replace("schema-unknown-hook-key.yaml", file)}\n` +
-        "  hint: did you mean 'methods'? allowed keys: on, methods, mode, wait, description, path, method, headers, body, jsonnet, auth, skip_if, dedupe, rules, enrich, actions\n" +
-        `${file}: 1 error\n`,
-    );
+    expect(r.stderr).toBe(`${readFileSync(join(BROKEN, "schema-unknown-hook-key.expected"), "utf8").replace("schema-unknown-hook-key.yaml", file)}${file}: 1 error\n`);
+    expect(r.stderr).toContain("\n  hint: did you mean 'methods'? allowed keys: on, methods, mode,");
   });
 
   test("warnings are printed but do not fail", () => {
