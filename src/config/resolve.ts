@@ -44,11 +44,14 @@ export function parseListen(text: string): { host: string; port: number } | unde
   return { host: m[1] ?? (m[2] || "0.0.0.0"), port };
 }
 
-/** `sqlite:<path>` (relative to `cwd`), `sqlite::memory:`, or a postgres:// URL; undefined if none of these. */
+/**
+ * `sqlite:<path>` (relative to `cwd`; `sqlite://<path>` is read the same way, as the store does),
+ * `sqlite::memory:`, or a postgres:// URL; undefined if none of these.
+ */
 export function resolveStore(text: string, cwd: string): string | undefined {
   if (/^postgres(ql)?:\/\/\S+$/.test(text)) return text;
   if (text === "sqlite::memory:") return text;
-  const m = /^sqlite:(.+)$/.exec(text);
+  const m = /^sqlite:(?:\/\/)?(.+)$/.exec(text);
   if (!m) return undefined;
   return `sqlite:${resolvePath(cwd, m[1]!)}`;
 }

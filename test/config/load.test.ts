@@ -163,6 +163,12 @@ describe("defaults", () => {
     expect(config.serve.store).toBe(`sqlite:${join(cwd, "data/hooks.db")}`);
   });
 
+  test("sqlite:// is read like sqlite: (relative unless the path starts with /)", () => {
+    const cwd = tempDir("kratos-hooks-cwd-");
+    expect(load(MINIMAL + "serve:\n  store: sqlite://var/a.db\n", { cwd }).config.serve.store).toBe(`sqlite:${join(cwd, "var/a.db")}`);
+    expect(load(MINIMAL + "serve:\n  store: sqlite:///srv/a.db\n", { cwd }).config.serve.store).toBe("sqlite:/srv/a.db");
+  });
+
   test("postgres stores and absolute sqlite paths stay as written", () => {
     expect(load(MINIMAL + "serve:\n  store: postgres://kh@127.0.0.1:5432/test\n").config.serve.store).toBe("postgres://kh@127.0.0.1:5432/test");
     expect(load(MINIMAL + "serve:\n  store: sqlite:/var/lib/kh.db\n").config.serve.store).toBe("sqlite:/var/lib/kh.db");
