@@ -183,7 +183,10 @@ function checkHook(name: string, hook: HookDecl, raw: HooksFile, v: Version | un
   checkBody(h);
   checkJsonnet(h);
   checkAuth(h);
-  if (hook.skip_if) checkPredicate(h, hook.skip_if, [...h.at, "skip_if"], true);
+  if (hook.skip_if && hook.jsonnet !== undefined) {
+    // skip_if is compiled into the generated body; a hand-written body replaces it.
+    r.error([...h.at, "skip_if"], "key", "skip_if has no effect with a hand-written jsonnet body", 'write the condition in the Jsonnet file: if <cond> then error "cancel" else {...} (CONTRACT §3.5)');
+  } else if (hook.skip_if) checkPredicate(h, hook.skip_if, [...h.at, "skip_if"], true);
   for (const [i, key] of (hook.dedupe?.key ?? []).entries()) checkFieldRef(h, key, [...h.at, "dedupe", "key", i], "dedupe.key");
   checkRules(h, mode);
   checkEnrich(h, mode);
