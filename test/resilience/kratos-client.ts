@@ -1,0 +1,68 @@
+// Sends webhooks the way Kratos does (CONTRACT §4.1-§4.2): the Go client's bytes (canonical header
+// names, Content-Length, 3-space pretty JSON with a trailing newline), a new Ory-Webhook-Request-Id
+// per attempt, the same Ory-Webhook-Trigger-Id and body on every attempt, at most 3 attempts,
+// retrying transport errors, 429 and 5xx except 501, waiting 1 s then 2 s (or Retry-After).
+import { kratosJson } from "../server/helpers.ts";
+import { goRequest, rawRequest, type RawResponse } from "../server/raw-http.ts";
+
+export type Attempt = { status?: number; body: string; retryAfter?: string; at: number };
+export type Execution = { trigger: string; attempts: Attempt[]; final: Attempt };
+
+const retryable = (a: Attempt) => a.status === undefined || a.status === 429 || (a.status >= 500 && a.status !== 501);
+
+export function isAck(a: Attempt | undefined): boolean {
+  return a?.status !== undefined && a.status >= 200 && a.status < 300;
+}
+
+export async function sendLikeKratos(o: {
+  /** The port to send to, asked again before every attempt (a restarted serve may move). */
+  port: () => number;
+  path: string;
+  body: unknown;
+  headers: Record<string, string>;
+  trigger: string;
+  /** Waits between attempts; Kratos: 1 s, 2 s (RetryMax 2). */
+  backoffMs?: number[];
+  timeoutMs?: number;
+}): Promise<Execution> {
+  const backoff = o.backoffMs ?? [1000, 2000];
+  const text = kratosJson(o.body);
+  const attempts: Attempt[] = [];
+  for (let i = 0; ; i++) {
+    const port = o.port();
+    const res: RawResponse | undefined = await rawRequest(
+      port,
+      goRequest("POST", o.path, port, text, { "Content-Type": "application/json", ...o.headers, "Ory-Webhook-Request-Id": crypto.randomUUID(), "Ory-Webhook-Trigger-Id": o.trigger }),
+      o.timeoutMs ?? 15_000,
+    );
+    const a: Attempt = { status: res?.status, body: res?.body ?? "", retryAfter: res?.headers["retry-after"], at: Date.now() };
+    attempts.push(a);
+    if (!retryable(a) || i >= backoff.length) return { trigger: o.trigger, attempts, final: a };
+    // go-retryablehttp uses Retry-After on 429/503 as given (CONTRACT §4.2).
+    const wait = a.retryAfter !== undefined && (a.status === 429 || a.status === 503) ? Number(a.retryAfter) * 1000 : backoff[i]!;
+    await Bun.sleep(wait);
+  }
+}
+
+/** Runs `fn` over `items` with at most `concurrency` at once; results in item order. */
+export async function pool<T, R>(items: T[], concurrency: number, fn: (item: T, i: number) => Promise<R>): Promise<R[]> {
+  const out: R[] = new Array(items.length);
+  let next = 0;
+  const lanes = Array.from({ length: Math.min(concurrency, items.length) }, async () => {
+    while (next < items.length) {
+      const i = next++;
+      out[i] = await fn(items[i]!, i);
+    }
+  });
+  await Promise.all(lanes);
+  return out;
+}
+
+/** Polls `cond` every 50 ms until true, or throws after `timeoutMs` with `what` and the last detail. */
+export async function waitUntil(cond: () => boolean | Promise<boolean>, what: string, timeoutMs: number, detail?: () => string): Promise<void> {
+  const end = Date.now() + timeoutMs;
+  while (!(await cond())) {
+    if (Date.now() > end) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${detail ? `: ${detail()}` : ""}`);
+    await Bun.sleep(50);
+  }
+}
