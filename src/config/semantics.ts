@@ -397,7 +397,11 @@ function blankStringsAndComments(text: string): string {
 /** The api_key name becomes a header (or cookie) name, so it must be an RFC 9110 token. */
 function checkAuth(h: HookCtx): void {
   const auth = h.hook.auth;
-  if (!auth || auth.type !== "api_key") return;
+  if (!auth) {
+    h.r.warn(h.at, "key", `hook '${h.name}' has no auth: the receiver accepts calls from anyone who can reach it`, "add auth: { type: api_key, in: header, name: X-Kratos-Hooks-Key, secret_env: KRATOS_HOOKS_SECRET } (CONTRACT §8.12)");
+    return;
+  }
+  if (auth.type !== "api_key") return;
   if (!isHeaderToken(auth.name)) {
     h.r.error([...h.at, "auth", "name"], "value", `'${auth.name}' is not a valid ${auth.in} name`, "use letters, digits and !#$%&'*+-.^_`|~ only, no spaces or ':' (RFC 9110 token; CONTRACT §2.3)");
     return;

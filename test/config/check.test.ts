@@ -33,10 +33,10 @@ describe("kratos-hooks check", () => {
 
   test("warnings are printed but do not fail", () => {
     const file = join(tmp, "warn.yaml");
-    writeFileSync(file, "kratos:\n  version: v26.2.0\nreceiver:\n  url: http://127.0.0.1:4459\nhooks:\n  h:\n    on: login.after\n    body:\n      ua: request_headers.User-Agent\n");
+    writeFileSync(file, "kratos:\n  version: v26.2.0\nreceiver:\n  url: http://127.0.0.1:4459\nhooks:\n  h:\n    on: login.after\n    auth: { type: basic_auth, user: kratos, password_env: KH_PASSWORD }\n    body:\n      ua: request_headers.User-Agent\n");
     const r = check("--config", file);
     expect(r.code).toBe(0);
-    expect(r.stderr).toStartWith(`${file}:9:11: warning: hooks.h.body.ua: request header 'User-Agent' may be missing from a request`);
+    expect(r.stderr).toStartWith(`${file}:10:11: warning: hooks.h.body.ua: request header 'User-Agent' may be missing from a request`);
     expect(r.stdout).toBe(`${file}: ok, 1 hook for Kratos v26.2.0, 1 warning\n`);
     expect(check("--quiet", "--config", file)).toEqual({ code: 0, stdout: "", stderr: "" });
   });
