@@ -49,6 +49,16 @@ describe("config/hooks.schema.json", () => {
 });
 
 describe("kratos-hooks schema", () => {
+  test("without --out prints the schema to stdout", () => {
+    const r = Bun.spawnSync(["bun", join(REPO, "src/cli.ts"), "schema"], { cwd: REPO, stdout: "pipe", stderr: "pipe" });
+    expect(r.exitCode).toBe(0);
+    expect(r.stdout.toString()).toBe(hooksJsonSchemaText());
+  });
+
+  test("--check without --out is a usage error", async () => {
+    expect(await main(["schema", "--check"])).toBe(2);
+  });
+
   test("--check passes for the committed file and fails for a stale one", async () => {
     expect(await main(["schema", "--out", SCHEMA_FILE, "--check"])).toBe(0);
     expect(await main(["schema", "--out", join(REPO, "config/hooks.yaml"), "--check"])).toBe(1);
