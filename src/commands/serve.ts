@@ -13,7 +13,7 @@ import { Worker } from "../outbox/worker.ts";
 import { parseListen } from "../config/resolve.ts";
 import { createApp } from "../server/app.ts";
 import { listen, type Listening } from "../server/listen.ts";
-import { createLogger, isLogLevel, type Logger } from "../server/log.ts";
+import { createLogger, flushLogs, isLogLevel, type Logger } from "../server/log.ts";
 import { Metrics } from "../server/metrics.ts";
 import { observeWorker } from "../server/observe-worker.ts";
 import { defineCommand } from "./command.ts";
@@ -84,6 +84,7 @@ export async function startServer(opts: ServeOptions): Promise<RunningServer> {
       unobserve?.();
       await store.close();
       log.info("stopped", {});
+      flushLogs();
     })());
   return { listening, shutdown };
 }
@@ -138,6 +139,7 @@ when one is unset. SIGTERM/SIGINT: graceful shutdown within serve.shutdown_timeo
     // A second signal while draining exits at once.
     const force = (s: string) => {
       log.warn("second signal: exiting without waiting", { signal: s });
+      flushLogs();
       process.exit(1);
     };
     process.once("SIGTERM", () => force("SIGTERM"));

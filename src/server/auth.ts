@@ -2,7 +2,7 @@
 // (`Header.Set(name, value)`), api_key in a cookie (`req.AddCookie(name=value)`), or basic_auth
 // (`Authorization: Basic base64(user:password)`). Secrets come from the environment at startup;
 // comparisons hash both sides first so neither the value nor its length leaks through timing.
-import { createHash, timingSafeEqual } from "node:crypto";
+import { timingSafeEqual } from "node:crypto";
 import { ConfigError } from "../errors.ts";
 import type { AuthDecl } from "../config/model.ts";
 import type { SourceLoc } from "../config/types.ts";
@@ -12,11 +12,11 @@ export type AuthCheck = (headers: Headers) => boolean;
 
 type Env = Record<string, string | undefined>;
 
-function digest(data: string | Uint8Array): Buffer {
-  return createHash("sha256").update(data).digest();
+function digest(data: string | Uint8Array): Uint8Array {
+  return Bun.SHA256.hash(data) as Uint8Array;
 }
 
-function sameSecret(presented: string | Uint8Array, expectedDigest: Buffer): boolean {
+function sameSecret(presented: string | Uint8Array, expectedDigest: Uint8Array): boolean {
   return timingSafeEqual(digest(presented), expectedDigest);
 }
 

@@ -14,15 +14,14 @@ export async function readBodyLimited(request: Request, limit: number): Promise<
   if (declared !== null) {
     if (!/^\d+$/.test(declared)) throw new HttpError(400, "bad_content_length", "Content-Length is not a number");
     if (Number(declared) > limit) throw tooLarge(limit);
-  }
-  const stream = request.body;
-  if (!stream) return EMPTY;
-  if (declared !== null) {
     // The HTTP server frames the body by Content-Length, so it cannot be longer than declared.
-    const bytes = new Uint8Array(await request.arrayBuffer());
+    // bytes() without touching request.body: materialising the stream costs more than the read.
+    const bytes = await request.bytes();
     if (bytes.byteLength > limit) throw tooLarge(limit);
     return bytes;
   }
+  const stream = request.body;
+  if (!stream) return EMPTY;
   const reader = stream.getReader();
   const chunks: Uint8Array[] = [];
   let total = 0;

@@ -8,20 +8,27 @@ import { HttpError } from "../errors.ts";
 import type { ResolvedField, ResolvedHook } from "../config/types.ts";
 
 // Formats are deliberately loose: Kratos has already validated the identity (its own email/uri
-// checks), and a stricter receiver would fail the user's flow for Kratos's choice. The all-zero
-// registration pre-persist id (CONTRACT §3.3) is a valid uuid here.
+// checks accept IDN addresses and dotless domains), and a stricter receiver would fail the user's
+// flow for Kratos's choice. The all-zero registration pre-persist id (CONTRACT §3.3) is a valid
+// uuid here. TypeBox's FormatRegistry is process-global and Elysia fills it with its own, stricter
+// `email`/`uuid`/... on import (first one wins), so the compiled checker uses private format names;
+// the published schema keeps the standard ones.
 const FORMATS: Record<string, (v: string) => boolean> = {
-  email: (v) => /^[^\s@]+@[^\s@]+$/.test(v),
+  email: (v) => {
+    const at = v.lastIndexOf("@");
+    return at > 0 && at < v.length - 1 && !/\s/.test(v);
+  },
   uuid: (v) => /^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$/.test(v),
   uri: (v) => /^[A-Za-z][A-Za-z0-9+.-]*:\S*$/.test(v),
   "date-time": (v) => /^\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2}(\.\d+)?([Zz]|[+-]\d{2}:\d{2})$/.test(v),
 };
-for (const [name, check] of Object.entries(FORMATS)) if (!FormatRegistry.Has(name)) FormatRegistry.Set(name, check);
+const PRIVATE_FORMAT = (name: string) => `kratos-hooks:${name}`;
+for (const [name, check] of Object.entries(FORMATS)) FormatRegistry.Set(PRIVATE_FORMAT(name), check);
 
-function fieldType(f: ResolvedField): TSchema {
+function fieldType(f: ResolvedField, formatName: (f: string) => string): TSchema {
   switch (f.type) {
     case "string":
-      return T.String({ ...(f.format ? { format: f.format } : {}), ...(f.maxLength !== undefined ? { maxLength: f.maxLength } : {}) });
+      return T.String({ ...(f.format ? { format: formatName(f.format) } : {}), ...(f.maxLength !== undefined ? { maxLength: f.maxLength } : {}) });
     case "number":
       return T.Number();
     case "integer":
@@ -43,10 +50,10 @@ function fieldType(f: ResolvedField): TSchema {
  * body, except for a hand-written Jsonnet body (`jsonnet:`), whose declared fields are checked and
  * anything else is allowed.
  */
-export function bodySchema(hook: Pick<ResolvedHook, "fields" | "jsonnetFile">): TSchema {
+export function bodySchema(hook: Pick<ResolvedHook, "fields" | "jsonnetFile">, formatName: (f: string) => string = (f) => f): TSchema {
   const props: Record<string, TSchema> = {};
   for (const f of hook.fields) {
-    const t = fieldType(f);
+    const t = fieldType(f, formatName);
     props[f.name] = f.optional ? T.Optional(f.type === "any" ? t : T.Union([t, T.Null()])) : t;
   }
   return T.Object(props, { additionalProperties: hook.jsonnetFile !== undefined });
@@ -56,7 +63,7 @@ export function bodySchema(hook: Pick<ResolvedHook, "fields" | "jsonnetFile">): 
 export type BodyValidator = (body: unknown) => HttpError | undefined;
 
 export function compileBodyValidator(hook: Pick<ResolvedHook, "fields" | "jsonnetFile">): BodyValidator {
-  const checker = TypeCompiler.Compile(bodySchema(hook));
+  const checker = TypeCompiler.Compile(bodySchema(hook, PRIVATE_FORMAT));
   const byName = new Map(hook.fields.map((f) => [f.name, f]));
   return (body) => {
     if (checker.Check(body)) return undefined;
@@ -77,6 +84,7 @@ function describe(e: ValueError, fields: Map<string, ResolvedField>): string {
   if (e.type === ValueErrorType.ObjectRequiredProperty) return `${path}: required field is missing`;
   if (e.type === ValueErrorType.ObjectAdditionalProperties) return `${path}: unexpected field (not declared in the hook's body)`;
   const field = fields.get(e.path.slice(1));
+  if (e.type === ValueErrorType.StringFormat && field?.format) return `${path}: expected string in ${field.format} format`;
   if (e.type === ValueErrorType.Union && field) {
     // An optional field is `T | null`; name the declared type rather than "union value".
     return `${path}: expected ${field.type}${field.format ? ` (format ${field.format})` : ""}${field.maxLength !== undefined ? ` of at most ${field.maxLength} characters` : ""} or null`;

@@ -16,9 +16,33 @@ const CREDENTIAL_KEY = /^(authorization|proxy-authorization|cookie|set-cookie|pa
 
 export type LogSink = (line: string, level: LogLevel) => void;
 
+// Lines are buffered and written once per event-loop turn: one write per request line would be a
+// syscall on the ack path. Errors go out at once (with whatever is buffered before them).
+let pending = "";
+let scheduled = false;
+function flushStdout(): void {
+  scheduled = false;
+  if (pending) process.stdout.write(pending);
+  pending = "";
+}
 const stdSink: LogSink = (line, level) => {
-  (RANK[level] >= RANK.warn ? process.stderr : process.stdout).write(line);
+  if (RANK[level] >= RANK.warn) {
+    flushStdout();
+    process.stderr.write(line);
+    return;
+  }
+  pending += line;
+  if (pending.length > 64 * 1024) flushStdout();
+  else if (!scheduled) {
+    scheduled = true;
+    setImmediate(flushStdout);
+  }
 };
+
+/** Writes buffered stdout log lines now (before exit). */
+export function flushLogs(): void {
+  flushStdout();
+}
 
 export function isLogLevel(s: string): s is LogLevel {
   return s in RANK;

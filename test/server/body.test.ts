@@ -81,11 +81,17 @@ describe("schema derived from the body declaration", () => {
   const fieldOf = (body: unknown) => validate(body);
   test("a valid body passes", () => expect(fieldOf({ identity_id: ID, email: "a@b.co", name: "Ann", age: 3 })).toBeUndefined());
   test("the all-zero pre-persist identity id is a uuid (CONTRACT §3.3)", () => expect(fieldOf({ identity_id: "00000000-0000-0000-0000-000000000000", email: "a@b.co" })).toBeUndefined());
+  test("emails Kratos accepts pass: IDN, dotless domain, plus, quoted local part", () => {
+    for (const email of ["用户@例子.广告", "user@localhost", "a+tag@Example.COM", '"a@b"@example.org']) expect(fieldOf({ identity_id: ID, email })).toBeUndefined();
+  });
+  test("the published schema keeps standard format names", () => {
+    expect((bodySchema(welcome) as unknown as { properties: { email: { format: string } } }).properties.email.format).toBe("email");
+  });
   test("optional fields may be absent or null", () => expect(fieldOf({ identity_id: ID, email: "a@b.co", name: null })).toBeUndefined());
   const cases: Array<[string, unknown, string, string]> = [
     ["wrong type names the field", { identity_id: ID, email: 5 }, "body.email", "body.email: expected string"],
-    ["format", { identity_id: ID, email: "not-an-email" }, "body.email", "body.email: expected string to match 'email' format"],
-    ["uuid format", { identity_id: "123", email: "a@b.co" }, "body.identity_id", "body.identity_id: expected string to match 'uuid' format"],
+    ["format", { identity_id: ID, email: "not-an-email" }, "body.email", "body.email: expected string in email format"],
+    ["uuid format", { identity_id: "123", email: "a@b.co" }, "body.identity_id", "body.identity_id: expected string in uuid format"],
     ["missing required field", { email: "a@b.co" }, "body.identity_id", "body.identity_id: required field is missing"],
     ["unknown extra field", { identity_id: ID, email: "a@b.co", extra: 1 }, "body.extra", "body.extra: unexpected field (not declared in the hook's body)"],
     ["optional field of the wrong type", { identity_id: ID, email: "a@b.co", age: "3" }, "body.age", "body.age: expected integer or null"],
