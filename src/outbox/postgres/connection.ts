@@ -28,7 +28,7 @@ export type PostgresOptions = {
   poolMax?: number;
   /** Connect timeout in ms, so an unreachable server fails a request fast (503) instead of Bun's 30 s. Default 5000. */
   connectTimeoutMs?: number;
-  /** application_name of every connection, to find them in pg_stat_activity. Default "kratos-hooks". */
+  /** application_name of every connection, to find them in pg_stat_activity. Default: the URL's `?application_name=`, else "kratos-hooks". */
   applicationName?: string;
 };
 
@@ -88,6 +88,10 @@ export class PgDb {
     url = parsed.toString();
     this.schema = opts.schema ?? fromUrl ?? "kratos_hooks";
     if (!SCHEMA_NAME.test(this.schema)) throw new Error(`postgres schema '${this.schema}' must match ${SCHEMA_NAME}`);
+    // A libpq `?application_name=` in the store URL names the instance in pg_stat_activity. Bun
+    // sends URL parameters as startup settings, but the `connection` option below overrides them
+    // (seen on Bun 1.4.5), so it is read here instead of being silently replaced by the default.
+    const applicationName = opts.applicationName ?? parsed.searchParams.get("application_name") ?? "kratos-hooks";
     const max = opts.poolMax ?? 10;
     this.#attempts = max + 1;
     this.#sql = new SQL(url, {
@@ -95,7 +99,7 @@ export class PgDb {
       connectionTimeout: (opts.connectTimeoutMs ?? 5000) / 1000,
       // Sent in the startup packet of every connection, including the ones Bun opens after a
       // drop, so unqualified table names always mean this store's schema.
-      connection: { search_path: `"${this.schema}"`, application_name: opts.applicationName ?? "kratos-hooks" },
+      connection: { search_path: `"${this.schema}"`, application_name: applicationName },
     });
   }
 
