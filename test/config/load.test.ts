@@ -6,7 +6,9 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { loadConfig, loadConfigText } from "../../src/config/load.ts";
 import { ConfigErrors } from "../../src/errors.ts";
-import { REFERENCED } from "../../src/config/model.ts";
+import { Kind } from "@sinclair/typebox";
+import { HooksFile, REFERENCED } from "../../src/config/model.ts";
+import { EXPLAINED_KINDS } from "../../src/config/schema-errors.ts";
 
 const REPO = join(import.meta.dir, "../..");
 const EXAMPLE = join(REPO, "config/hooks.yaml");
@@ -351,6 +353,19 @@ describe("loadConfig errors", () => {
     const before = REFERENCED.map((s) => s.$id);
     expect(() => loadConfigText("kratos:\n  version: v26.2.0\nreceiver:\n  url: http://x\nhooks:\n  a:\n    on: login.after\n    skip_if: { any: [{ field: a }] }\n    mode: x\n", "h.yaml", { env: {} })).toThrow(ConfigErrors);
     expect(REFERENCED.map((s) => s.$id)).toEqual(before);
+  });
+
+  test("every TypeBox kind the model uses has its own friendly explanation", () => {
+    const kinds = new Set<string>();
+    const walk = (v: unknown): void => {
+      if (Array.isArray(v)) return v.forEach(walk);
+      if (!v || typeof v !== "object") return;
+      const kind = (v as Record<symbol, unknown>)[Kind];
+      if (typeof kind === "string") kinds.add(kind);
+      Object.values(v).forEach(walk);
+    };
+    walk([HooksFile, ...REFERENCED]);
+    expect([...kinds].filter((k) => !(EXPLAINED_KINDS as readonly string[]).includes(k))).toEqual([]);
   });
 
   test("every error of a stage is reported, in file order", () => {
