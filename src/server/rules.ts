@@ -1,8 +1,9 @@
 // Evaluates a hook's conditions and decisions in JavaScript, on the validated body:
 //   - Predicate (skip_if, rules[].when, enrich[].when): one operator on a body field, or all/any/not;
 //   - rules (interrupt): in order, the first rule whose `when` matches decides (deny or allow);
-//   - enrich steps: every matching step applies, in order (a later step overrides keys an earlier
-//     one set), giving metadata_public / metadata_admin patches.
+//   - enrich steps: every matching step applies, in order, giving metadata_public / metadata_admin
+//     patches; like rules, the first matching step decides each key (a later step only adds keys
+//     not set yet), so "specific case first, default last" reads as it does in `rules`.
 // Files (in_file, domain_in_file, lookup.file) are read once, when the hook is compiled at startup.
 import { readFileSync } from "node:fs";
 import { resolve } from "node:path";
@@ -207,8 +208,8 @@ export type MetadataPatch = { metadata_public?: Record<string, unknown>; metadat
 type MetadataKey = keyof MetadataPatch;
 
 /**
- * The enrich steps as one function: the merged metadata patches of every matching step, or an
- * empty object when none matched. Patch strings are templates ({{body.x}}; an exact ref keeps the
+ * The enrich steps as one function: the merged metadata patches of every matching step (a key
+ * keeps the value of the first step that set it), or an empty object when none matched. Patch strings are templates ({{body.x}}; an exact ref keeps the
  * value's type and a missing value leaves the key out). Env refs are refused: the result is stored
  * in Kratos, and metadata_public is shown to the user.
  */
@@ -233,7 +234,7 @@ export function compileEnrich(steps: readonly EnrichStepDecl[], hook: string, c:
     const out: MetadataPatch = {};
     const apply = (key: MetadataKey, patch: Record<string, unknown>) => {
       const target = (out[key] ??= {});
-      for (const [k, v] of Object.entries(patch)) if (v !== null && v !== undefined) target[k] = v;
+      for (const [k, v] of Object.entries(patch)) if (v !== null && v !== undefined && !Object.hasOwn(target, k)) target[k] = v;
     };
     for (const { when, step, table } of compiled) {
       if (when && !when(body)) continue;

@@ -89,9 +89,9 @@ hooks:
       - when: { field: email, ends_with: "@banned.example" }
         deny: { field: email, text: "Banned." }
     enrich:
-      - metadata_public: { plan: free }
       - when: { field: email, ends_with: "@example.com" }
         metadata_public: { plan: staff, contact: "{{body.email}}" }
+      - metadata_public: { plan: free }
       - lookup: { field: email, key: email_domain, into: metadata_public, file: orgs.json }
   replace:
     on: registration.after

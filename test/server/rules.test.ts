@@ -98,22 +98,22 @@ describe("rules: first match decides", () => {
   });
 });
 
-describe("enrich: every matching step, in order", () => {
+describe("enrich: every matching step, in order; the first step to set a key decides it", () => {
   writeFileSync(join(dir, "orgs.json"), JSON.stringify({ "acme.com": { org: "acme" }, plain: { tag: 1 } }));
   const enrich = compileEnrich(
     [
-      { metadata_public: { plan: "free" } },
       { when: { field: "email", ends_with: "@acme.com" }, metadata_public: { plan: "team", who: "{{body.email}}", n: "{{ body.count }}", gone: "{{body.missing}}" } },
+      { metadata_public: { plan: "free", tier: 1 } },
       { lookup: { field: "email", key: "email_domain", into: "metadata_public", file: "orgs.json" } },
       { lookup: { field: "code", into: "metadata_admin", table: { X1: { tier: "gold" } } } },
     ],
     "t",
     ctx,
   );
-  test("later steps override earlier keys; exact refs keep their type; missing refs leave the key out", () => {
-    expect(enrich({ email: "bo@acme.com", count: 3 })).toEqual({ metadata_public: { plan: "team", who: "bo@acme.com", n: 3, org: "acme" } });
+  test("a later default does not override a key an earlier step set, but adds new keys; exact refs keep their type; missing refs leave the key out", () => {
+    expect(enrich({ email: "bo@acme.com", count: 3 })).toEqual({ metadata_public: { plan: "team", who: "bo@acme.com", n: 3, tier: 1, org: "acme" } });
   });
-  test("only matching steps apply", () => expect(enrich({ email: "bo@other.com" })).toEqual({ metadata_public: { plan: "free" } }));
+  test("only matching steps apply", () => expect(enrich({ email: "bo@other.com" })).toEqual({ metadata_public: { plan: "free", tier: 1 } }));
   test("lookup by value into metadata_admin", () => expect(enrich({ email: "a@b.c", code: "X1" }).metadata_admin).toEqual({ tier: "gold" }));
   test("env refs are refused at startup (enrich output is stored in Kratos)", () => {
     expect(() => compileEnrich([{ metadata_public: { k: "{{env.SECRET}}" } }], "t", ctx)).toThrow(/not allowed in an enrich patch/);
