@@ -202,6 +202,8 @@ export type ExampleCtxOptions = {
   traits?: Record<string, unknown>;
   /** flow.transient_payload at after hooks; null = the client sent none (the key is then absent). */
   transientPayload?: Record<string, unknown> | null;
+  /** kratos.header_allowlist of hooks.yaml (v25.4.0+), which decides the request headers ctx carries. */
+  headerAllowlist?: readonly string[];
 };
 
 const EXAMPLE = {
@@ -271,11 +273,14 @@ export function exampleCtx(point: Point, blocking: boolean, v: Version, options:
     Origin: [EXAMPLE.ui],
     "User-Agent": ["Mozilla/5.0 (X11; Linux x86_64)"],
     "X-Forwarded-For": ["203.0.113.7"],
+    "X-Request-Id": ["7f3c2a10-5d4e-4f6a-9b8c-1d2e3f4a5b6c"],
     Cookie: [`${EXAMPLE.csrfCookie}=<cookie value>`],
   };
-  const allowlist = headerAllowlistAt(v, undefined);
+  const allowlist = headerAllowlistAt(v, options.headerAllowlist);
   const request_headers = Object.fromEntries(
-    Object.entries(sent).filter(([name, values]) => values.length > 0 && (!allowlist || allowlist.some((a) => a.toLowerCase() === name.toLowerCase()))),
+    Object.entries(sent)
+      .filter(([name, values]) => values.length > 0 && (!allowlist || allowlist.some((a) => a.toLowerCase() === name.toLowerCase())))
+      .map(([name, values]) => [requestHeaderKey(name, v, allowlist), values]),
   );
 
   // A settings flow needs a signed-in user, so the session cookie is there; request_cookies is never filtered (CONTRACT §3.2).

@@ -116,6 +116,14 @@ describe("exampleCtx", () => {
     expect((ctx.session as { authentication_methods: Array<{ method: string }> }).authentication_methods[0]!.method).toBe("oidc");
   });
 
+  test("a configured header allowlist decides the headers, spelt as v25.4.x spells them", () => {
+    const headers = (tag: string) => exampleCtx("login.after", false, V(tag), { headerAllowlist: ["x-request-id", "User-Agent"] }).request_headers;
+    expect(Object.keys(headers("v25.4.0") as object)).toEqual(["User-Agent", "x-request-id"]);
+    expect(Object.keys(headers("v26.2.0") as object)).toEqual(["User-Agent", "X-Request-Id"]);
+    // Before v25.4.0 the key does not exist and the fixed list applies.
+    expect(Object.keys(headers("v1.3.1") as object)).toEqual(["Accept", "Content-Type", "Origin", "User-Agent"]);
+  });
+
   const snapshots: Array<[string, Point, boolean, string]> = [
     ["login.after.v26.2.0.json", "login.after", false, "v26.2.0"],
     ["registration.after.pre-persist.v26.2.0.json", "registration.after", true, "v26.2.0"],
