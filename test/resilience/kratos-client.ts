@@ -5,7 +5,8 @@
 import { kratosJson } from "../server/helpers.ts";
 import { goRequest, rawRequest, type RawResponse } from "../server/raw-http.ts";
 
-export type Attempt = { status?: number; body: string; retryAfter?: string; at: number };
+/** One HTTP attempt: status undefined = no answer (refused, cut). `sentAt`/`at` are epoch ms. */
+export type Attempt = { status?: number; body: string; retryAfter?: string; sentAt: number; at: number };
 export type Execution = { trigger: string; attempts: Attempt[]; final: Attempt };
 
 const retryable = (a: Attempt) => a.status === undefined || a.status === 429 || (a.status >= 500 && a.status !== 501);
@@ -30,12 +31,13 @@ export async function sendLikeKratos(o: {
   const attempts: Attempt[] = [];
   for (let i = 0; ; i++) {
     const port = o.port();
+    const sentAt = Date.now();
     const res: RawResponse | undefined = await rawRequest(
       port,
       goRequest("POST", o.path, port, text, { "Content-Type": "application/json", ...o.headers, "Ory-Webhook-Request-Id": crypto.randomUUID(), "Ory-Webhook-Trigger-Id": o.trigger }),
       o.timeoutMs ?? 15_000,
     );
-    const a: Attempt = { status: res?.status, body: res?.body ?? "", retryAfter: res?.headers["retry-after"], at: Date.now() };
+    const a: Attempt = { status: res?.status, body: res?.body ?? "", retryAfter: res?.headers["retry-after"], sentAt, at: Date.now() };
     attempts.push(a);
     if (!retryable(a) || i >= backoff.length) return { trigger: o.trigger, attempts, final: a };
     // go-retryablehttp uses Retry-After on 429/503 as given (CONTRACT §4.2).

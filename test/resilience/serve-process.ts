@@ -103,6 +103,14 @@ export class ServeProcess {
     return out;
   }
 
+  /** The sum of every sample of one metric (all label sets), from /metrics. */
+  async metricSum(name: string): Promise<number> {
+    const text = await (await fetch(`${this.url}/metrics`)).text();
+    let sum = 0;
+    for (const line of text.split("\n")) if (line.startsWith(`${name}{`) || line.startsWith(`${name} `)) sum += Number(line.slice(line.lastIndexOf(" ") + 1));
+    return sum;
+  }
+
   /** Log lines with this msg (both streams). */
   logs(msg: string): LogLine[] {
     return this.lines.filter((l) => l.msg === msg);

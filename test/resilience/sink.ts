@@ -1,7 +1,8 @@
 // The destination of the http actions in the resilience tests: an HTTP server on 127.0.0.1 that
 // records every delivery (start, end, Idempotency-Key, which serve instance sent it) and applies
 // its effect once per Idempotency-Key, as a receiver that honours the key would. Deliveries may
-// repeat (at least once); effects may not.
+// repeat (at least once); effects may not. With `failRate` some deliveries get a 503 (no effect),
+// so jobs go through retries and may be picked up by another instance.
 export type SinkDelivery = {
   key: string;
   path: string;
@@ -11,11 +12,13 @@ export type SinkDelivery = {
   identity: string;
   start: number;
   end: number;
+  /** False when the sink answered 503 on purpose (no effect applied; the worker retries). */
+  ok: boolean;
 };
 
 export type Sink = ReturnType<typeof startRecordingSink>;
 
-export function startRecordingSink(opts: { maxDelayMs?: number } = {}) {
+export function startRecordingSink(opts: { maxDelayMs?: number; failRate?: number } = {}) {
   const deliveries: SinkDelivery[] = [];
   /** Idempotency-Key → the effect, applied once. */
   const effects = new Map<string, { path: string; identity: string }>();
@@ -29,17 +32,18 @@ export function startRecordingSink(opts: { maxDelayMs?: number } = {}) {
       if (opts.maxDelayMs) await Bun.sleep(Math.floor(Math.random() * opts.maxDelayMs));
       const path = new URL(req.url).pathname;
       const identity = String(body.identity ?? "");
-      if (!effects.has(key)) effects.set(key, { path, identity });
-      deliveries.push({ key, path, instance: req.headers.get("x-instance") ?? "", identity, start, end: performance.now() });
-      return new Response(null, { status: 204 });
+      const ok = Math.random() >= (opts.failRate ?? 0);
+      if (ok && !effects.has(key)) effects.set(key, { path, identity });
+      deliveries.push({ key, path, instance: req.headers.get("x-instance") ?? "", identity, start, end: performance.now(), ok });
+      return new Response(null, { status: ok ? 204 : 503 });
     },
   });
   return {
     url: `http://127.0.0.1:${server.port}`,
     deliveries,
     effects,
-    /** Deliveries beyond the first of each Idempotency-Key. */
-    duplicateDeliveries: () => deliveries.length - new Set(deliveries.map((d) => d.key)).size,
+    /** Successful deliveries beyond the first of each Idempotency-Key. */
+    duplicateDeliveries: () => deliveries.filter((d) => d.ok).length - effects.size,
     /** Distinct job ids (Idempotency-Keys) per `identity path`. */
     keysByTarget(): Map<string, Set<string>> {
       const m = new Map<string, Set<string>>();
