@@ -225,6 +225,9 @@ function checkMode(h: HookCtx, mode: string): void {
     const available = h.v ? methodsAt(point, h.v) : [];
     r.error([...h.at, "mode"], "value", `an ${mode} hook at ${point} needs methods`, `Kratos runs blocking ${point} webhooks only from per-method lists and never calls them from the flow-level list; add methods: [...] from ${available.join(", ")} (CONTRACT §1.2, §8.6)`);
   }
+  if (hook.wait === true && mode === "notify" && point === "registration.after") {
+    r.warn([...h.at, "wait"], "key", "wait: true at registration.after: when the receiver is unreachable the user gets an error page although the account was created", "leave wait off (Kratos then does not wait), or make sure the receiver is up (CONTRACT §4.3, §8.18)");
+  }
   if (mode === "interrupt" && phase === "before") {
     r.warn([...h.at, "mode"], "value", `interrupt at ${point}: the flow does not exist yet, so messages may show as an error page instead of form messages`, "CONTRACT §1.4, §8.5 [inferred]");
   }

@@ -108,6 +108,12 @@ describe("warnings", () => {
       "hooks.yaml:9:11: hooks.h.body.ua: request header 'User-Agent' may be missing from a request; the body then fails to build and the flow fails",
     ]);
   });
+  test("wait: true on a post-persist registration hook: a receiver outage fails a sign-up that already happened", () => {
+    expect(outcome(hooksYaml("v26.2.0", "  h:\n    on: registration.after\n    wait: true\n    body:\n      e: identity.traits.email\n")).warnings).toEqual([
+      "hooks.yaml:8:5: hooks.h.wait: wait: true at registration.after: when the receiver is unreachable the user gets an error page although the account was created",
+    ]);
+    expect(outcome(hooksYaml("v26.2.0", "  h:\n    on: login.after\n    wait: true\n    body:\n      e: identity.traits.email\n"))).toEqual(ok);
+  });
   test("a hook without auth: anyone who reaches the receiver can call it", () => {
     expect(outcome(hooksYaml("v26.2.0", "  h:\n    on: login.after\n    body:\n      e: identity.traits.email\n"), {}, true).warnings).toEqual([
       "hooks.yaml:6:3: hooks.h: hook 'h' has no auth: the receiver accepts calls from anyone who can reach it",
