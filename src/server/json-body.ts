@@ -5,6 +5,31 @@ import { HttpError } from "../errors.ts";
 
 const utf8 = new TextDecoder("utf-8", { fatal: true });
 
+/**
+ * Deepest nesting accepted. Kratos's ctx is a handful of levels deep (transient_payload, traits and
+ * metadata are user JSON, still shallow in practice); the limit keeps recursive work on the body
+ * (canonical JSON for the dedupe hash, schema checks, storing the payload) from exhausting the stack.
+ */
+export const MAX_DEPTH = 128;
+
+/** Nesting depth of JSON text, counting brackets outside strings; stops early past `max`. */
+export function nestingDepth(text: string, max = Infinity): number {
+  let depth = 0;
+  let deepest = 0;
+  let inString = false;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (inString) {
+      if (c === 92) i++; // backslash: skip the escaped char
+      else if (c === 34) inString = false;
+    } else if (c === 34) inString = true;
+    else if (c === 123 || c === 91) {
+      if (++depth > deepest && (deepest = depth) > max) return deepest;
+    } else if (c === 125 || c === 93) depth--;
+  }
+  return deepest;
+}
+
 export function parseJsonBody(bytes: Uint8Array): unknown {
   if (bytes.byteLength === 0) throw new HttpError(400, "invalid_json", "request body is empty; Kratos sends a JSON object");
   let text: string;
@@ -13,6 +38,7 @@ export function parseJsonBody(bytes: Uint8Array): unknown {
   } catch {
     throw new HttpError(400, "invalid_json", "request body is not valid UTF-8");
   }
+  if (nestingDepth(text, MAX_DEPTH) > MAX_DEPTH) throw new HttpError(400, "invalid_json", `request body nests deeper than ${MAX_DEPTH} levels`);
   try {
     return JSON.parse(text);
   } catch {

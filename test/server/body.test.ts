@@ -3,7 +3,7 @@
 import { describe, expect, test } from "bun:test";
 import { readBodyLimited } from "../../src/server/body-limit.ts";
 import { bodySchema, compileBodyValidator } from "../../src/server/body-schema.ts";
-import { jsonErrorAt, parseJsonBody } from "../../src/server/json-body.ts";
+import { jsonErrorAt, MAX_DEPTH, nestingDepth, parseJsonBody } from "../../src/server/json-body.ts";
 import { HttpError } from "../../src/errors.ts";
 import { bearer, kratosJson, kratosRequest, testApp } from "./helpers.ts";
 
@@ -68,6 +68,22 @@ describe("JSON syntax", () => {
   test("empty body and invalid UTF-8 are 400", () => {
     expect(() => parseJsonBody(new Uint8Array())).toThrow(/empty/);
     expect(() => parseJsonBody(new Uint8Array([0x7b, 0xff, 0x7d]))).toThrow(/UTF-8/);
+  });
+  test("nesting depth counts brackets outside strings only", () => {
+    expect(nestingDepth('{"a":[{"b":"[[[{{{\\"]]"}]}')).toBe(3);
+    expect(nestingDepth("[]")).toBe(1);
+    expect(nestingDepth('"x"')).toBe(0);
+  });
+  test("a body nested deeper than MAX_DEPTH is a 400, not a stack overflow later", async () => {
+    const at = `{"a":${"[".repeat(MAX_DEPTH)}${"]".repeat(MAX_DEPTH)}}`;
+    expect(() => parseJsonBody(new TextEncoder().encode(at))).toThrow(/nests deeper than 128 levels/);
+    const r = testApp();
+    const config = { ...r.config, serve: { ...r.config.serve, bodyLimitBytes: 1_000_000 } };
+    const big = testApp({ config });
+    const res = await big.handle(kratosRequest("/hooks/raw", null, { raw: `{"a":${"[".repeat(200_000)}${"]".repeat(200_000)}}` }));
+    expect(res.status).toBe(400);
+    const ok = await big.handle(kratosRequest("/hooks/raw", null, { raw: `{"a":${"[".repeat(MAX_DEPTH - 1)}${"]".repeat(MAX_DEPTH - 1)}}` }));
+    expect(ok.status).toBe(204);
   });
   test("deep nesting does not overflow the scanner", () => {
     expect(jsonErrorAt("[".repeat(200_000)).reason).toBe("unexpected end of input");

@@ -133,6 +133,11 @@ const makers: Array<() => Case> = [
     ]) as Record<string, string>;
     return { path, headers: { ...json, ...headers }, body: kratosJson(goodBody) };
   }),
+  // Deeply nested JSON (recursive work on the body must not overflow the stack).
+  () => fetchCase("deep", (s) => s === 400 || s === 413, () => {
+    const d = 129 + int(900);
+    return { path: "/hooks/raw", headers: json, body: `{"a":${"[".repeat(d)}${"]".repeat(d)}}` };
+  }),
   // Random bytes as the body.
   () => fetchCase("random-body", under500, () => {
     const path = pick(HOOKS);
