@@ -97,3 +97,20 @@ describe("Kratos-shaped deliveries over HTTP with SQLite", () => {
     expect(metrics).toContain('kratos_hooks_dedupe_hits_total{hook="welcome"} 2');
   });
 });
+
+describe("when the SQLite store goes away", () => {
+  test("deliveries and readiness answer 503, liveness stays 200", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "kh-e2e-down-"));
+    const s = await openStore(`sqlite:${join(dir, "outbox.db")}`);
+    const c = new GroupCommitter(s, { maxWaitMs: 1 });
+    const r = createApp({ config: loadTestConfig(), accept: (a) => c.accept(a), store: s, env: ENV, log: memoryLogger() });
+    const ok = await r.handle(new Request("http://127.0.0.1/hooks/open", { method: "POST", body: kratosJson({ identity_id: IDENTITY }) }));
+    expect(ok.status).toBe(204);
+    await s.close();
+    const res = await r.handle(new Request("http://127.0.0.1/hooks/open", { method: "POST", body: kratosJson({ identity_id: crypto.randomUUID() }) }));
+    expect(res.status).toBe(503);
+    expect(res.headers.get("retry-after")).toBe("1");
+    expect((await r.handle(new Request("http://127.0.0.1/health/ready"))).status).toBe(503);
+    expect((await r.handle(new Request("http://127.0.0.1/health/live"))).status).toBe(200);
+  });
+});
