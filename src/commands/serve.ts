@@ -54,7 +54,18 @@ export async function startServer(opts: ServeOptions): Promise<RunningServer> {
   }
   for (const hook of config.hooks) if (!hook.auth) log.warn("hook has no auth: anyone who can reach it can trigger its actions", { hook: hook.name, path: hook.path });
 
-  const listening = await listen(receiver, config.serve.listen, config.hooks);
+  let listening: Listening;
+  try {
+    listening = await listen(receiver, config.serve.listen, config.hooks);
+  } catch (err) {
+    await store.close();
+    const { host, port } = config.serve.listen;
+    const code = (err as NodeJS.ErrnoException)?.code;
+    throw new UsageError(
+      `cannot listen on ${host}:${port}: ${code === "EADDRINUSE" ? "the address is already in use" : code === "EACCES" ? "permission denied" : ((err as Error)?.message ?? String(err))}`,
+      "pick another address with --listen, serve.listen or KRATOS_HOOKS_LISTEN",
+    );
+  }
   const unobserve = worker ? observeWorker(worker.events, metrics, log) : undefined;
   worker?.start();
   const purge = setInterval(() => {

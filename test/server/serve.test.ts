@@ -170,3 +170,22 @@ describe("kratos-hooks serve", () => {
     expect(await proc.exited).toBe(0);
   }, 30_000);
 });
+
+test("an address already in use is a clear error, not a stack trace", async () => {
+  const busy = Bun.serve({ hostname: "127.0.0.1", port: 0, fetch: () => new Response("") });
+  try {
+    const { file } = setup();
+    const proc = Bun.spawn(["bun", CLI, "serve", "--config", file, "--listen", `127.0.0.1:${busy.port}`], {
+      env: { PATH: process.env.PATH ?? "/usr/bin:/bin", HOME: process.env.HOME ?? "/tmp", SERVE_TEST_SECRET: SECRET },
+      stdout: "pipe",
+      stderr: "pipe",
+    });
+    started.push(proc);
+    expect(await proc.exited).toBe(2);
+    const stderr = await new Response(proc.stderr).text();
+    expect(stderr).toContain(`cannot listen on 127.0.0.1:${busy.port}: the address is already in use`);
+    expect(stderr).not.toContain("    at ");
+  } finally {
+    busy.stop(true);
+  }
+}, 30_000);
