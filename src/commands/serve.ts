@@ -88,10 +88,10 @@ export async function startServer(opts: ServeOptions): Promise<RunningServer> {
       log.info("shutting down", { reason, timeout_ms: timeoutMs });
       clearInterval(purge);
       receiver.drain();
-      // In-flight requests finish (their commit included); after the timeout connections are cut.
-      await listening.stop(timeoutMs);
-      await committer.close();
-      await worker?.stop(timeoutMs);
+      // Both within one timeout: in-flight requests finish (their commit included; after the
+      // timeout connections are cut), and meanwhile the worker stops claiming and finishes or gives
+      // back its deliveries. Jobs committed during the drain wait for the next start.
+      await Promise.all([listening.stop(timeoutMs).then(() => committer.close()), worker?.stop(timeoutMs)]);
       unobserve?.();
       await store.close();
       log.info("stopped", {});
