@@ -46,7 +46,7 @@ describe("serve on SQLite survives SIGKILL under load", () => {
     const port = stablePort();
     const start = () => ServeProcess.start({ config: file, store: storeUrl, port, env: serveEnv("a") });
     let serve = await start();
-    const pids = [serve.pid];
+    const started = [serve];
 
     const executions: Array<{ send: Send; ex: Execution }> = [];
     const send = async (s: Send) => {
@@ -85,7 +85,7 @@ describe("serve on SQLite survives SIGKILL under load", () => {
         kills++;
         await Bun.sleep(Math.random() * 400);
         serve = await start();
-        pids.push(serve.pid);
+        started.push(serve);
       }
     })();
     await Promise.all([load, killer]);
@@ -102,6 +102,7 @@ describe("serve on SQLite survives SIGKILL under load", () => {
       () => JSON.stringify(serve.lines.slice(-5)),
     );
     expect(serve.alive).toBe(true);
+    expect(started.flatMap((p) => p.logs("internal error"))).toEqual([]);
     expect(await serve.stop()).toBe(0);
 
     // What the store holds after the crashes: every job done, none dead, one set per trigger.
@@ -154,7 +155,7 @@ describe("serve on SQLite survives SIGKILL under load", () => {
     expect(statuses.get("undefined") ?? 0).toBeGreaterThan(0);
 
     console.log(
-      `[resilience] sqlite crash: ${kills} SIGKILLs (pids ${pids.join(",")}); ${sends.length} triggers, ${executions.length} Kratos executions, ` +
+      `[resilience] sqlite crash: ${kills} SIGKILLs (pids ${started.map((p) => p.pid).join(",")}); ${sends.length} triggers, ${executions.length} Kratos executions, ` +
         `${executions.reduce((n, e) => n + e.ex.attempts.length, 0)} HTTP attempts ${JSON.stringify(Object.fromEntries(statuses))}; ` +
         `${acked.length} executions acked (${new Set(acked.map((a) => a.send.trigger)).size} triggers); ${jobs.length} jobs committed, ` +
         `${sink.effects.size} delivered (effects), ${sink.deliveries.length} deliveries, ${sink.duplicateDeliveries()} duplicate deliveries; ` +

@@ -104,6 +104,7 @@ describe("two serve instances on one Postgres schema", () => {
     for (const d of sink.deliveries) instancesOf.set(d.key, (instancesOf.get(d.key) ?? new Set()).add(d.instance));
     const handedOver = [...instancesOf.values()].filter((s) => s.size > 1).length;
 
+    expect([...a.logs("internal error"), ...b.logs("internal error")]).toEqual([]);
     expect(await a.stop()).toBe(0);
     expect(await b.stop()).toBe(0);
     console.log(
