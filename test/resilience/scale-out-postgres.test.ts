@@ -115,4 +115,65 @@ describe("two serve instances on one Postgres schema", () => {
         `load ${Math.round(loadMs)} ms, total ${Math.round(performance.now() - t0)} ms`,
     );
   }, 90_000);
+
+  test("one instance SIGKILLed mid-delivery: the other takes over its requests and, after the lease, its jobs; no job delivered by both at once", async () => {
+    const t0 = performance.now();
+    // Slow enough that the killed instance has deliveries in flight, well inside the 2 s lease.
+    const sink = startRecordingSink({ minDelayMs: 100, maxDelayMs: 400 });
+    cleanups.push(sink.stop);
+    const { dir, file } = writeHooksYaml(sink.url, { lease: "2s" });
+    cleanups.push(() => rmSync(dir, { recursive: true, force: true }));
+    const schema = freshSchema();
+    cleanups.push(() => dropSchema(schema));
+    const store = storeUrl(schema);
+    const [a, b] = await Promise.all([ServeProcess.start({ config: file, store, env: serveEnv("a") }), ServeProcess.start({ config: file, store, env: serveEnv("b") })]);
+
+    // Webhooks go to a while it lives, then to b (a balancer failing over; Kratos retries the same trigger).
+    const sends = Array.from({ length: 120 }, (_, i) => ({ trigger: crypto.randomUUID(), id: crypto.randomUUID(), email: `k${i}@example.org` }));
+    let killedAt = 0;
+    const killer = (async () => {
+      await waitUntil(() => (sink.inFlight.get("a") ?? 0) >= 3, "a to have deliveries in flight", 30_000);
+      killedAt = performance.now();
+      await a.kill();
+    })();
+    const results = await pool(sends, 6, (s) =>
+      sendLikeKratos({ port: () => (a.alive ? a.port : b.port), path: "/hooks/welcome", body: { identity_id: s.id, email: s.email }, headers: welcomeAuth, trigger: s.trigger }),
+    );
+    await killer;
+    expect(a.alive).toBe(false);
+    expect(results.map((r) => r.final.status).filter((x) => x !== 204)).toEqual([]);
+
+    let committed = 0;
+    await waitUntil(
+      async () => {
+        committed = [...(await jobsByTrigger(schema)).values()].reduce((n, j) => n + j.actions.length, 0);
+        const j = await b.jobsByState();
+        return j.pending === 0 && j.running === 0 && sink.effects.size === committed;
+      },
+      "b to deliver every job, a's leased ones included",
+      45_000,
+      () => `${sink.effects.size}/${committed} effects`,
+    );
+    const jobs = await jobsByTrigger(schema);
+    const byTarget = sink.keysByTarget();
+    for (const s of sends) {
+      expect({ trigger: s.trigger, jobs: jobs.get(s.trigger) }).toEqual({ trigger: s.trigger, jobs: { actions: ["welcome.audit", "welcome.crm"], states: ["done", "done"] } });
+      for (const path of WELCOME_PATHS) expect({ target: `${s.id} ${path}`, keys: byTarget.get(`${s.id} ${path}`)?.size }).toEqual({ target: `${s.id} ${path}`, keys: 1 });
+    }
+    expect(sink.overlaps().map(([x, y]) => `${x.key}: ${x.instance} ${x.start}-${x.end} / ${y.instance} ${y.start}-${y.end}`)).toEqual([]);
+    // The jobs a was delivering when it died were delivered again by b (at least once), after a's attempt ended.
+    const cutShort = sink.deliveries.filter((d) => d.instance === "a" && d.start < killedAt && d.end > killedAt);
+    const redelivered = cutShort.filter((d) => sink.deliveries.some((x) => x.key === d.key && x.instance === "b"));
+    expect(cutShort.length).toBeGreaterThan(0);
+    expect(redelivered.length).toBe(cutShort.length);
+    const gaps = redelivered.map((d) => Math.min(...sink.deliveries.filter((x) => x.key === d.key && x.instance === "b").map((x) => x.start)) - d.start);
+    expect(b.logs("internal error")).toEqual([]);
+    expect(await b.stop()).toBe(0);
+    console.log(
+      `[resilience] postgres takeover: ${sends.length} triggers, ${results.reduce((n, r) => n + r.attempts.length, 0)} HTTP attempts, all acked; a SIGKILLed with ` +
+        `${cutShort.length} deliveries in flight, all redelivered by b ${Math.round(Math.min(...gaps))}-${Math.round(Math.max(...gaps))} ms after a started them (lease 2 s); ` +
+        `${committed} jobs, ${sink.effects.size} delivered (effects), ${sink.deliveries.length} deliveries, ${sink.duplicateDeliveries()} duplicate deliveries, 0 overlaps; ` +
+        `total ${Math.round(performance.now() - t0)} ms`,
+    );
+  }, 90_000);
 });

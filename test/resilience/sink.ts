@@ -18,8 +18,10 @@ export type SinkDelivery = {
 
 export type Sink = ReturnType<typeof startRecordingSink>;
 
-export function startRecordingSink(opts: { maxDelayMs?: number; failRate?: number } = {}) {
+export function startRecordingSink(opts: { minDelayMs?: number; maxDelayMs?: number; failRate?: number } = {}) {
   const deliveries: SinkDelivery[] = [];
+  /** Deliveries being answered right now, by instance. */
+  const inFlight = new Map<string, number>();
   /** Idempotency-Key → the effect, applied once. */
   const effects = new Map<string, { path: string; identity: string }>();
   const server = Bun.serve({
@@ -28,13 +30,17 @@ export function startRecordingSink(opts: { maxDelayMs?: number; failRate?: numbe
     async fetch(req) {
       const start = performance.now();
       const key = req.headers.get("idempotency-key") ?? "";
+      const instance = req.headers.get("x-instance") ?? "";
+      inFlight.set(instance, (inFlight.get(instance) ?? 0) + 1);
       const body = (await req.json().catch(() => ({}))) as { identity?: string };
-      if (opts.maxDelayMs) await Bun.sleep(Math.floor(Math.random() * opts.maxDelayMs));
+      const min = opts.minDelayMs ?? 0;
+      if (opts.maxDelayMs) await Bun.sleep(min + Math.floor(Math.random() * (opts.maxDelayMs - min)));
+      inFlight.set(instance, inFlight.get(instance)! - 1);
       const path = new URL(req.url).pathname;
       const identity = String(body.identity ?? "");
       const ok = Math.random() >= (opts.failRate ?? 0);
       if (ok && !effects.has(key)) effects.set(key, { path, identity });
-      deliveries.push({ key, path, instance: req.headers.get("x-instance") ?? "", identity, start, end: performance.now(), ok });
+      deliveries.push({ key, path, instance, identity, start, end: performance.now(), ok });
       return new Response(null, { status: ok ? 204 : 503 });
     },
   });
@@ -42,6 +48,7 @@ export function startRecordingSink(opts: { maxDelayMs?: number; failRate?: numbe
     url: `http://127.0.0.1:${server.port}`,
     deliveries,
     effects,
+    inFlight,
     /** Successful deliveries beyond the first of each Idempotency-Key. */
     duplicateDeliveries: () => deliveries.filter((d) => d.ok).length - effects.size,
     /** Distinct job ids (Idempotency-Keys) per `identity path`. */
