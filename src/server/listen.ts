@@ -52,11 +52,15 @@ function toRequest(req: IncomingMessage): Request {
   } as RequestInit);
 }
 
-async function send(res: ServerResponse, response: Response): Promise<void> {
+async function send(req: IncomingMessage, res: ServerResponse, response: Response): Promise<void> {
   const body = response.body ? Buffer.from(await response.arrayBuffer()) : undefined;
   const headers: Record<string, string> = {};
   response.headers.forEach((v, k) => (headers[k] = v));
   if (body) headers["content-length"] = String(body.byteLength);
+  // Answered before the body was read (401, 413, 415...): the rest of it is still on the wire, so
+  // the connection cannot carry another request. Say so, or a keep-alive client (Go's, fetch)
+  // reuses it and sees its next request fail.
+  if (!req.complete) headers.connection = "close";
   res.writeHead(response.status, headers);
   res.end(body);
 }
@@ -72,7 +76,7 @@ export async function listenNode(receiver: ReceiverApp, at: At): Promise<Listeni
     }
     receiver
       .handle(request)
-      .then((response) => send(res, response))
+      .then((response) => send(req, res, response))
       .catch(() => {
         if (!res.headersSent) res.writeHead(500, { "content-type": "application/json" });
         res.end('{"error":{"code":"internal","message":"internal error"}}');
