@@ -52,9 +52,10 @@ export async function deliverHttp(action: ResolvedHttpAction, input: HttpInput, 
     // A body that breaks off still leaves the status to report.
   }
   const what = `${input.method} ${displayUrl(input.url)} answered ${res.status}${text ? `: ${snippet(text)}` : ""}`;
-  if (res.status >= 500) throw new DeliveryError(what, true);
+  const retryAfter = res.status === 429 || res.status === 503 ? retryAfterMs(res.headers.get("retry-after")) : undefined;
+  if (res.status >= 500) throw new DeliveryError(what, true, retryAfter);
   // 408 and 429 ask to come back later; other 4xx say the request itself is wrong.
-  if (res.status === 408 || res.status === 429) throw new DeliveryError(what, true);
+  if (res.status === 408 || res.status === 429) throw new DeliveryError(what, true, retryAfter);
   if (res.status >= 400) throw new DeliveryError(what, action.retry4xx);
   throw new DeliveryError(`${what} (redirects are not followed; point the url at the final address)`, false);
 }
@@ -65,6 +66,15 @@ function failureText(err: unknown, timeout: AbortSignal, outer: AbortSignal, tim
   if (outer.aborted) return `${where} aborted after ${Math.round(performance.now() - started)}ms (worker deadline or shutdown)`;
   const e = err as { code?: string; message?: string };
   return `${where} failed: ${e.code ? `${e.code} ` : ""}${snippet(e.message ?? String(err), 160)}`;
+}
+
+/** Retry-After as delay-seconds or an HTTP date (RFC 9110 §10.2.3), in ms from now; undefined if absent or unreadable. */
+export function retryAfterMs(value: string | null, now = Date.now()): number | undefined {
+  if (!value) return undefined;
+  const v = value.trim();
+  if (/^[0-9]+$/.test(v)) return Number(v) * 1000;
+  const at = Date.parse(v);
+  return Number.isNaN(at) ? undefined : Math.max(0, at - now);
 }
 
 /** The url without query string or userinfo, which may hold credentials. */

@@ -122,7 +122,7 @@ export async function deliver(action: ResolvedAction, stored: unknown, ctx: Deli
         return await deliverExec(action, input as Extract<JobPayload, { kind: "exec" }>["input"], ctx);
     }
   } catch (err) {
-    if (err instanceof DeliveryError) throw new DeliveryError(redact(err.message, secrets), err.retryable);
+    if (err instanceof DeliveryError) throw new DeliveryError(redact(err.message, secrets), err.retryable, err.retryAfterMs);
     throw new DeliveryError(redact(`unexpected: ${(err as Error)?.message ?? String(err)}`, secrets), true);
   }
 }

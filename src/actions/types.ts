@@ -38,6 +38,8 @@ export class DeliveryError extends Error {
   constructor(
     message: string,
     readonly retryable: boolean,
+    /** The destination asked to wait this long (http Retry-After); the worker waits at least that, up to the retry cap. */
+    readonly retryAfterMs?: number,
   ) {
     super(message);
   }

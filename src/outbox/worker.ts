@@ -358,7 +358,10 @@ export class Worker {
       return;
     }
     const now = this.#now();
-    const retryAt = failure.retryable ? nextRetryAt(job.attempts, job.maxAttempts, action.retry, now, this.#random) : null;
+    let retryAt = failure.retryable ? nextRetryAt(job.attempts, job.maxAttempts, action.retry, now, this.#random) : null;
+    // The destination's Retry-After is honoured up to the retry cap (an hour-long Retry-After must
+    // not park the job beyond what the operator configured).
+    if (retryAt !== null && failure.retryAfterMs !== undefined) retryAt = Math.max(retryAt, now + Math.min(failure.retryAfterMs, action.retry.capMs));
     const ok = await this.#settle("fail", f, () => this.#store.failJob(job.id, this.id, failure.message, retryAt, this.#now()));
     if (!ok) return;
     if (retryAt !== null) {

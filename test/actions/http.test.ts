@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { buildJobPayload, deliver, DeliveryError } from "../../src/actions/index.ts";
+import { retryAfterMs } from "../../src/actions/http.ts";
 import { deliveryContext, httpAction } from "./helpers.ts";
 
 type Seen = { method: string; path: string; headers: Record<string, string>; body: string };
@@ -19,6 +20,7 @@ beforeAll(() => {
         return new Response(`the sink says ${status} with Authorization ${req.headers.get("authorization")}`, { status });
       }
       if (url.pathname === "/slow") await Bun.sleep(3000);
+      if (url.pathname === "/busy") return new Response("slow down", { status: 429, headers: { "retry-after": "7" } });
       if (url.pathname === "/redirect") return new Response(null, { status: 302, headers: { location: "/elsewhere" } });
       return new Response("ok");
     },
@@ -95,6 +97,20 @@ describe("http action", () => {
   test("429 is retryable even without retry_4xx", async () => {
     const { error } = await run({ url: `${base}/status/429` });
     expect(error!.retryable).toBe(true);
+  });
+
+  test("429 carries the Retry-After delay", async () => {
+    const { error } = await run({ url: `${base}/busy` });
+    expect(error!.retryable).toBe(true);
+    expect(error!.retryAfterMs).toBe(7000);
+  });
+
+  test("Retry-After is read as seconds or an HTTP date", () => {
+    const now = Date.parse("2026-01-01T00:00:00Z");
+    expect(retryAfterMs("120", now)).toBe(120_000);
+    expect(retryAfterMs("Thu, 01 Jan 2026 00:00:30 GMT", now)).toBe(30_000);
+    expect(retryAfterMs("soon", now)).toBeUndefined();
+    expect(retryAfterMs(null, now)).toBeUndefined();
   });
 
   test("a 5xx is retryable", async () => {

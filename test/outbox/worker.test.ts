@@ -149,6 +149,23 @@ describe("worker", () => {
     expect((await store.listJobs({ state: "done" })).length).toBe(3);
   });
 
+  test("a Retry-After from the destination stretches the retry delay, up to the cap", async () => {
+    let calls = 0;
+    const sink = Bun.serve({
+      hostname: "127.0.0.1",
+      port: 0,
+      fetch: () => (++calls === 1 ? new Response("busy", { status: 503, headers: { "retry-after": "1" } }) : new Response("ok")),
+    });
+    cleanups.push(() => sink.stop(true));
+    const action = httpAction({ url: `http://127.0.0.1:${sink.port}/`, retry: { attempts: 3, baseMs: 10, capMs: 300 } });
+    const { store, worker, events } = await setup({ actions: [action] });
+    await enqueue(store, action, [{}]);
+    worker.start();
+    await until(() => events.of("job:delivered").length === 1, "the delivery after Retry-After");
+    // Retry-After: 1 s, capped at the 300 ms retry cap (the jittered backoff alone is below 10 ms).
+    expect(events.of("job:retry")[0]!.delayMs).toBe(300);
+  });
+
   test("a non-retryable failure (http 4xx) goes dead at the first attempt", async () => {
     const sink = startSink({ status: () => 422 });
     cleanups.push(sink.stop);
