@@ -1,5 +1,7 @@
-// End to end over real HTTP on 127.0.0.1 with a real SQLite store behind the GroupCommitter:
-// requests shaped exactly as Kratos sends them (CONTRACT §4.1), three attempts of one trigger.
+// End to end over real HTTP on 127.0.0.1 with a real store behind the GroupCommitter (SQLite
+// file, and the real Postgres at 127.0.0.1:5432 in a schema of its own): requests shaped exactly
+// as Kratos sends them (CONTRACT §4.1), three attempts of one trigger.
+import { SQL } from "bun";
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -12,25 +14,34 @@ import { memoryLogger } from "../../src/server/log.ts";
 import { ENV, kratosJson, loadTestConfig, SECRET } from "./helpers.ts";
 import { goRequest, rawRequest } from "./raw-http.ts";
 
+const PG_URL = process.env.KH_TEST_POSTGRES_URL ?? `postgres://${process.env.PGUSER ?? process.env.USER ?? "postgres"}@127.0.0.1:5432/test`;
+const PG_SCHEMA = `kh_server_e2e_${process.pid}_${Date.now().toString(36)}`;
+
+type Opened = { store: Store; cleanup(): Promise<void> };
+const STORES: Record<string, () => Promise<Opened>> = {
+  sqlite: async () => {
+    const dir = mkdtempSync(join(tmpdir(), "kh-e2e-"));
+    const store = await openStore(`sqlite:${join(dir, "outbox.db")}`, { synchronous: "full" });
+    return { store, cleanup: () => store.close() };
+  },
+  postgres: async () => {
+    const store = await openStore(PG_URL, { schema: PG_SCHEMA });
+    return {
+      store,
+      cleanup: async () => {
+        await store.close();
+        const admin = new SQL(PG_URL, { max: 1 });
+        await admin.unsafe(`DROP SCHEMA IF EXISTS "${PG_SCHEMA}" CASCADE`);
+        await admin.close();
+      },
+    };
+  },
+};
+
 let store: Store;
 let committer: GroupCommitter;
 let receiver: ReceiverApp;
 let port: number;
-
-beforeAll(async () => {
-  const dir = mkdtempSync(join(tmpdir(), "kh-e2e-"));
-  store = await openStore(`sqlite:${join(dir, "outbox.db")}`, { synchronous: "full" });
-  committer = new GroupCommitter(store, { maxWaitMs: 2 });
-  receiver = createApp({ config: loadTestConfig(), accept: (a) => committer.accept(a), store, env: ENV, log: memoryLogger() });
-  receiver.app.listen({ hostname: "127.0.0.1", port: 0 });
-  port = receiver.app.server!.port!;
-});
-
-afterAll(async () => {
-  await receiver.app.stop();
-  await committer.close();
-  await store.close();
-});
 
 const IDENTITY = "5ff66179-c240-4703-b0d8-494592cefff5";
 
@@ -49,54 +60,71 @@ async function threeAttempts(path: string, body: unknown, headers: Record<string
   return out;
 }
 
-describe("Kratos-shaped deliveries over HTTP with SQLite", () => {
-  test("notify: three attempts → one set of jobs, three identical 204s", async () => {
-    const answers = await threeAttempts("/hooks/welcome", { identity_id: IDENTITY, email: "ann@example.org", name: "Ann" }, { Authorization: `Bearer ${SECRET}` });
-    expect(answers.map((a) => [a.status, a.body])).toEqual([[204, ""], [204, ""], [204, ""]]);
-    const jobs = await store.listJobs({ hook: "welcome" });
-    expect(jobs.map((j) => j.action).sort()).toEqual(["welcome.crm", "welcome.email"]);
-    expect(jobs.every((j) => j.state === "pending")).toBe(true);
-    expect((jobs[0]!.payload as { body: unknown }).body).toEqual({ identity_id: IDENTITY, email: "ann@example.org", name: "Ann" });
+for (const [kind, open] of Object.entries(STORES)) {
+  describe(`Kratos-shaped deliveries over HTTP with ${kind}`, () => {
+    let opened: Opened;
+    beforeAll(async () => {
+      opened = await open();
+      store = opened.store;
+      committer = new GroupCommitter(store, { maxWaitMs: 2 });
+      receiver = createApp({ config: loadTestConfig(), accept: (a) => committer.accept(a), store, env: ENV, log: memoryLogger() });
+      receiver.app.listen({ hostname: "127.0.0.1", port: 0 });
+      port = receiver.app.server!.port!;
+    });
+    afterAll(async () => {
+      await receiver.app.stop();
+      await committer.close();
+      await opened.cleanup();
+    });
+
+    test("notify: three attempts → one set of jobs, three identical 204s", async () => {
+      const answers = await threeAttempts("/hooks/welcome", { identity_id: IDENTITY, email: "ann@example.org", name: "Ann" }, { Authorization: `Bearer ${SECRET}` });
+      expect(answers.map((a) => [a.status, a.body])).toEqual([[204, ""], [204, ""], [204, ""]]);
+      const jobs = await store.listJobs({ hook: "welcome" });
+      expect(jobs.map((j) => j.action).sort()).toEqual(["welcome.crm", "welcome.email"]);
+      expect(jobs.every((j) => j.state === "pending")).toBe(true);
+      expect((jobs[0]!.payload as { body: unknown }).body).toEqual({ identity_id: IDENTITY, email: "ann@example.org", name: "Ann" });
+    });
+    test("interrupt deny: the stored answer is replayed byte for byte, no jobs", async () => {
+      const answers = await threeAttempts("/hooks/gate", { email: "x@yopmail.com", consent: true }, { "X-Hooks-Key": SECRET });
+      expect(answers[0]!.status).toBe(422);
+      expect(answers[0]!.contentType).toBe("application/json");
+      expect(answers[0]!.body).toBe(
+        '{"messages":[{"instance_ptr":"#/traits/email","messages":[{"id":9000001,"text":"Please sign up with a permanent email address.","type":"error","context":{"reason":"disposable"}}]}]}',
+      );
+      expect(answers[1]).toEqual(answers[0]!);
+      expect(answers[2]).toEqual(answers[0]!);
+      expect(await store.listJobs({ hook: "gate" })).toEqual([]);
+    });
+    test("interrupt allow: 204 and the action's job", async () => {
+      const answers = await threeAttempts("/hooks/gate", { email: "ok@example.org", consent: true }, { "X-Hooks-Key": SECRET });
+      expect(answers.map((a) => a.status)).toEqual([204, 204, 204]);
+      expect((await store.listJobs({ hook: "gate" })).map((j) => j.action)).toEqual(["gate.note"]);
+    });
+    test("enrich: the 200 identity answer is replayed identically from the store", async () => {
+      const answers = await threeAttempts("/hooks/plan", { email: "bo@acme.com", current: { keep: 1 } }, { "X-Hooks-Key": SECRET });
+      expect(answers[0]).toEqual({ status: 200, contentType: "application/json", body: '{"identity":{"metadata_public":{"keep":1,"plan":"free","org":"acme","seats":5}}}' });
+      expect(answers[1]).toEqual(answers[0]!);
+      expect(answers[2]).toEqual(answers[0]!);
+    });
+    test("cookie auth and PUT over the wire, as Go's AddCookie sends it", async () => {
+      const res = await rawRequest(
+        port,
+        goRequest("PUT", "/hooks/audit", port, kratosJson({ identity_id: IDENTITY, session_id: crypto.randomUUID() }), { "Content-Type": "application/json", Cookie: `kh_key=${SECRET}` }),
+      );
+      expect(res!.status).toBe(204);
+    });
+    test("chunked body over the limit → 413; health and metrics over HTTP", async () => {
+      const chunk = "a".repeat(1500);
+      const raw = `POST /hooks/open HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n${chunk.length.toString(16)}\r\n${chunk}\r\n${chunk.length.toString(16)}\r\n${chunk}\r\n0\r\n\r\n`;
+      expect((await rawRequest(port, raw))!.status).toBe(413);
+      expect((await fetch(`http://127.0.0.1:${port}/health/ready`)).status).toBe(200);
+      const metrics = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
+      expect(metrics).toContain('kratos_hooks_jobs{state="pending"} 4');
+      expect(metrics).toContain('kratos_hooks_dedupe_hits_total{hook="welcome"} 2');
+    });
   });
-  test("interrupt deny: the stored answer is replayed byte for byte, no jobs", async () => {
-    const answers = await threeAttempts("/hooks/gate", { email: "x@yopmail.com", consent: true }, { "X-Hooks-Key": SECRET });
-    expect(answers[0]!.status).toBe(422);
-    expect(answers[0]!.contentType).toBe("application/json");
-    expect(answers[0]!.body).toBe(
-      '{"messages":[{"instance_ptr":"#/traits/email","messages":[{"id":9000001,"text":"Please sign up with a permanent email address.","type":"error","context":{"reason":"disposable"}}]}]}',
-    );
-    expect(answers[1]).toEqual(answers[0]!);
-    expect(answers[2]).toEqual(answers[0]!);
-    expect(await store.listJobs({ hook: "gate" })).toEqual([]);
-  });
-  test("interrupt allow: 204 and the action's job", async () => {
-    const answers = await threeAttempts("/hooks/gate", { email: "ok@example.org", consent: true }, { "X-Hooks-Key": SECRET });
-    expect(answers.map((a) => a.status)).toEqual([204, 204, 204]);
-    expect((await store.listJobs({ hook: "gate" })).map((j) => j.action)).toEqual(["gate.note"]);
-  });
-  test("enrich: the 200 identity answer is replayed identically from the store", async () => {
-    const answers = await threeAttempts("/hooks/plan", { email: "bo@acme.com", current: { keep: 1 } }, { "X-Hooks-Key": SECRET });
-    expect(answers[0]).toEqual({ status: 200, contentType: "application/json", body: '{"identity":{"metadata_public":{"keep":1,"plan":"free","org":"acme","seats":5}}}' });
-    expect(answers[1]).toEqual(answers[0]!);
-    expect(answers[2]).toEqual(answers[0]!);
-  });
-  test("cookie auth and PUT over the wire, as Go's AddCookie sends it", async () => {
-    const res = await rawRequest(
-      port,
-      goRequest("PUT", "/hooks/audit", port, kratosJson({ identity_id: IDENTITY, session_id: crypto.randomUUID() }), { "Content-Type": "application/json", Cookie: `kh_key=${SECRET}` }),
-    );
-    expect(res!.status).toBe(204);
-  });
-  test("chunked body over the limit → 413; health and metrics over HTTP", async () => {
-    const chunk = "a".repeat(1500);
-    const raw = `POST /hooks/open HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n${chunk.length.toString(16)}\r\n${chunk}\r\n${chunk.length.toString(16)}\r\n${chunk}\r\n0\r\n\r\n`;
-    expect((await rawRequest(port, raw))!.status).toBe(413);
-    expect((await fetch(`http://127.0.0.1:${port}/health/ready`)).status).toBe(200);
-    const metrics = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
-    expect(metrics).toContain('kratos_hooks_jobs{state="pending"} 4');
-    expect(metrics).toContain('kratos_hooks_dedupe_hits_total{hook="welcome"} 2');
-  });
-});
+}
 
 describe("when the SQLite store goes away", () => {
   test("deliveries and readiness answer 503, liveness stays 200", async () => {
