@@ -144,6 +144,7 @@ export class Worker {
   #dueHints: number[] = [];
   #state: "idle" | "running" | "stopping" | "stopped" = "idle";
   #loop: Promise<void> | undefined;
+  #stopped: Promise<void> | undefined;
   #nudge: (() => void) | undefined;
   #nudged = false;
 
@@ -202,12 +203,15 @@ export class Worker {
    * Stops claiming, waits up to `timeoutMs` for deliveries in flight, then aborts the rest and
    * gives their jobs back (releaseJob, attempt not counted). Resolves when the worker holds no job.
    */
-  async stop(timeoutMs: number): Promise<void> {
+  stop(timeoutMs: number): Promise<void> {
+    return (this.#stopped ??= this.#stop(timeoutMs));
+  }
+
+  async #stop(timeoutMs: number): Promise<void> {
     if (this.#state === "idle") {
       this.#state = "stopped";
       return;
     }
-    if (this.#state === "stopped") return;
     this.#state = "stopping";
     this.wake();
     await this.#loop;

@@ -230,8 +230,8 @@ describe("worker", () => {
     const ids = await enqueue(store, action, [{}, {}]);
     worker.start();
     await until(() => sink.state.inFlight === 2, "2 requests at the sink");
-    await worker.stop(200);
-    // stop() did not wait for the sink's 5 s answers.
+    await Promise.all([worker.stop(200), worker.stop(200)]);
+    // stop() did not wait for the sink's 5 s answers; a second stop() joins the first.
     expect(sink.deliveries).toHaveLength(0);
     expect(events.of("job:released").map((e) => e.jobId).sort()).toEqual([...ids].sort());
     for (const id of ids) expect(await store.getJob(id)).toMatchObject({ state: "pending", attempts: 0, lockedBy: null });
