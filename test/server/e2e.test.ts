@@ -96,6 +96,25 @@ for (const [kind, open] of Object.entries(STORES)) {
       expect(answers[2]).toEqual(answers[0]!);
       expect(await store.listJobs({ hook: "gate" })).toEqual([]);
     });
+    test("20 concurrent copies of one delivery (one group commit): one set of jobs, 20 identical answers", async () => {
+      const identity = crypto.randomUUID();
+      const trigger = crypto.randomUUID();
+      const hitsBefore = receiver.metrics.dedupeHitCount("welcome");
+      const body = kratosJson({ identity_id: identity, email: "twenty@example.org" });
+      const answers = await Promise.all(
+        Array.from({ length: 20 }, () =>
+          fetch(`http://127.0.0.1:${port}/hooks/welcome`, {
+            method: "POST",
+            headers: { "Content-Type": "application/json", Authorization: `Bearer ${SECRET}`, "Ory-Webhook-Trigger-Id": trigger, "Ory-Webhook-Request-Id": crypto.randomUUID() },
+            body,
+          }).then(async (r) => `${r.status} ${await r.text()}`),
+        ),
+      );
+      expect(answers).toEqual(Array.from({ length: 20 }, () => "204 "));
+      const jobs = (await store.listJobs({ hook: "welcome" })).filter((j) => (j.payload as { body: { identity_id: string } }).body.identity_id === identity);
+      expect(jobs.map((j) => j.action).sort()).toEqual(["welcome.crm", "welcome.email"]);
+      expect(receiver.metrics.dedupeHitCount("welcome") - hitsBefore).toBe(19);
+    });
     test("interrupt allow: 204 and the action's job", async () => {
       const answers = await threeAttempts("/hooks/gate", { email: "ok@example.org", consent: true }, { "X-Hooks-Key": SECRET });
       expect(answers.map((a) => a.status)).toEqual([204, 204, 204]);
@@ -120,8 +139,9 @@ for (const [kind, open] of Object.entries(STORES)) {
       expect((await rawRequest(port, raw))!.status).toBe(413);
       expect((await fetch(`http://127.0.0.1:${port}/health/ready`)).status).toBe(200);
       const metrics = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
-      expect(metrics).toContain('kratos_hooks_jobs{state="pending"} 4');
-      expect(metrics).toContain('kratos_hooks_dedupe_hits_total{hook="welcome"} 2');
+      // welcome 2 + 2 (the concurrent copies), gate 1, audit 1.
+      expect(metrics).toContain('kratos_hooks_jobs{state="pending"} 6');
+      expect(metrics).toContain('kratos_hooks_dedupe_hits_total{hook="welcome"} 21');
     });
   });
 }
