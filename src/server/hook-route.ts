@@ -9,7 +9,7 @@
 import { HttpError } from "../errors.ts";
 import type { ResolvedConfig, ResolvedHook } from "../config/types.ts";
 import type { Acceptance, AcceptResult, NewJob, StoredResponse } from "../outbox/store.ts";
-import { DENY_STATUS, identityUpdateBody, mayAnswerIdentity, messagesBody, type IdentityUpdate } from "../kratos/responses.ts";
+import { DENY_STATUS, identityUpdateBody, mayAnswerIdentity, type IdentityUpdate } from "../kratos/responses.ts";
 import { compileAuth, type AuthCheck } from "./auth.ts";
 import { readBodyLimited } from "./body-limit.ts";
 import { compileBodyValidator, type BodyValidator } from "./body-schema.ts";
@@ -125,7 +125,7 @@ export function compileHookRoute(hook: ResolvedHook, d: RouteDeps): HookRoute {
   const decide = (body: Body): Decision => {
     if (rules) {
       const r = rules(body);
-      if (r.kind === "deny") return { response: { status: DENY_STATUS, body: messagesBody([r.entry]), contentType: JSON_TYPE }, enqueue: false, outcome: "denied", rule: r.rule };
+      if (r.kind === "deny") return { response: { status: DENY_STATUS, body: r.body, contentType: JSON_TYPE }, enqueue: false, outcome: "denied", rule: r.rule };
     }
     if (identityUpdate) {
       const text = identityUpdate(body);

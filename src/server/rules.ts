@@ -10,7 +10,7 @@ import { resolve } from "node:path";
 import { ConfigError } from "../errors.ts";
 import type { EnrichStepDecl, PredicateDecl, RuleDecl } from "../config/model.ts";
 import type { ResolvedField, SourceLoc } from "../config/types.ts";
-import { instancePtrFor, MESSAGE_ID_MIN, type MessageEntry } from "../kratos/responses.ts";
+import { instancePtrFor, MESSAGE_ID_MIN, messagesBody, type MessageEntry } from "../kratos/responses.ts";
 import { renderNow, templateRefs } from "../template.ts";
 
 export type Body = Record<string, unknown>;
@@ -175,7 +175,7 @@ export function compilePredicate(p: PredicateDecl, where: string, c: CompileCont
 }
 
 /** The outcome of an interrupt hook's rules: allow (answer 204) or deny with Kratos messages. */
-export type RuleDecision = { kind: "allow"; rule?: string } | { kind: "deny"; rule: string; entry: MessageEntry };
+export type RuleDecision = { kind: "allow"; rule?: string } | { kind: "deny"; rule: string; entry: MessageEntry; /** messagesBody([entry]), built once. */ body: string };
 
 export type CompiledRules = (body: Body) => RuleDecision;
 
@@ -195,7 +195,7 @@ export function compileRules(rules: readonly RuleDecl[], fields: readonly Resolv
       // Without an id, rule i gets MESSAGE_ID_MIN + i: distinct per rule, inside the private range.
       messages: [{ id: d.id ?? MESSAGE_ID_MIN + i, text: d.text, type: "error", ...(d.context !== undefined ? { context: d.context } : {}) }],
     };
-    return { when, decision: { kind: "deny", rule: name, entry } as RuleDecision };
+    return { when, decision: { kind: "deny", rule: name, entry, body: messagesBody([entry]) } as RuleDecision };
   });
   const allow: RuleDecision = { kind: "allow" };
   return (body) => {
