@@ -58,6 +58,9 @@ export type ClaimOptions = {
   actions?: string[];
 };
 
+/** A job a worker delivered and wants marked done (Store.completeJobs). */
+export type CompletedJob = { id: string; worker: string };
+
 export type JobFilter = {
   state?: JobState;
   hook?: string;
@@ -91,6 +94,12 @@ export interface Store {
   claimDueJobs(opts: ClaimOptions): Promise<Job[]>;
   /** Marks a job done, if `worker` still holds its lease. Returns false if the lease was lost. */
   completeJob(id: string, worker: string, now: number): Promise<boolean>;
+  /**
+   * completeJob for many jobs in one transaction (one commit, one fsync): each job is marked done
+   * if its `worker` still holds the lease. Returns the ids that were marked done; an id missing
+   * from the result had lost its lease (or was not running). All or nothing: on an error, none is.
+   */
+  completeJobs(items: CompletedJob[], now: number): Promise<string[]>;
   /** Records a failed attempt: back to pending at `retryAt`, or dead when `retryAt` is null. */
   failJob(id: string, worker: string, error: string, retryAt: number | null, now: number): Promise<boolean>;
   /** Gives a leased job back without counting an attempt (shutdown). */

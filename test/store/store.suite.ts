@@ -298,6 +298,63 @@ export function storeSuite(name: string, factory: StoreFactory): void {
         expect(await s.completeJob(job.id, "w1", T0 + 6)).toBe(false);
       });
 
+      test("completeJobs marks every job whose lease is held done in one call, and returns their ids", async () => {
+        const s = await fresh();
+        const jobs = Array.from({ length: 5 }, () => newJob());
+        await s.acceptBatch([acceptance("k1", { jobs })]);
+        await s.claimDueJobs({ worker: "w1", now: T0, leaseMs: MIN, limit: 10 });
+        const done = await s.completeJobs(jobs.map((j) => ({ id: j.id, worker: "w1" })), T0 + 5);
+        expect([...done].sort()).toEqual(jobs.map((j) => j.id).sort());
+        for (const j of jobs) expect(await s.getJob(j.id)).toMatchObject({ state: "done", lockedBy: null, lockedUntil: null, updatedAt: T0 + 5, attempts: 1 });
+        expect(await s.completeJobs(jobs.map((j) => ({ id: j.id, worker: "w1" })), T0 + 6)).toEqual([]);
+      });
+
+      test("completeJobs leaves a job whose lease was lost (reclaimed, wrong worker, not running, unknown) untouched and leaves it out of the result", async () => {
+        const s = await fresh();
+        const [mine, reclaimed, theirs, pending] = [newJob(), newJob(), newJob(), newJob({ runAt: T0 + 10 * MIN })];
+        await s.acceptBatch([acceptance("k1", { jobs: [mine, reclaimed] })]);
+        await s.claimDueJobs({ worker: "w1", now: T0, leaseMs: MIN, limit: 10 });
+        // w1's lease on `reclaimed` runs out and w2 takes it over.
+        await s.acceptBatch([acceptance("k2", { jobs: [theirs, pending] })]);
+        await s.claimDueJobs({ worker: "w2", now: T0 + MIN, leaseMs: MIN, limit: 10, actions: ["welcome.mail"] });
+        expect((await s.getJob(reclaimed.id))!.lockedBy).toBe("w2");
+        expect((await s.getJob(mine.id))!.lockedBy).toBe("w2"); // both of w1's leases had expired
+        const before = await Promise.all([mine, reclaimed, theirs, pending].map((j) => s.getJob(j.id)));
+        const done = await s.completeJobs(
+          [mine, reclaimed, theirs, pending].map((j) => ({ id: j.id, worker: "w1" })).concat({ id: "no-such-job", worker: "w1" }),
+          T0 + MIN + 1,
+        );
+        expect(done).toEqual([]);
+        expect(await Promise.all([mine, reclaimed, theirs, pending].map((j) => s.getJob(j.id)))).toEqual(before);
+      });
+
+      test("completeJobs with a mixed batch: each job is checked against its own worker; only held leases are completed", async () => {
+        const s = await fresh();
+        const [a1, a2, b1, lost] = [newJob(), newJob(), newJob({ action: "welcome.http" }), newJob({ action: "welcome.exec" })];
+        await s.acceptBatch([acceptance("k1", { jobs: [a1, a2, b1, lost] })]);
+        await s.claimDueJobs({ worker: "wa", now: T0, leaseMs: MIN, limit: 10, actions: ["welcome.mail"] });
+        await s.claimDueJobs({ worker: "wb", now: T0, leaseMs: MIN, limit: 10, actions: ["welcome.http", "welcome.exec"] });
+        const done = await s.completeJobs(
+          [{ id: a1.id, worker: "wa" }, { id: b1.id, worker: "wb" }, { id: a2.id, worker: "wb" }, { id: lost.id, worker: "wa" }],
+          T0 + 7,
+        );
+        expect([...done].sort()).toEqual([a1.id, b1.id].sort());
+        expect(await s.getJob(a1.id)).toMatchObject({ state: "done", updatedAt: T0 + 7 });
+        expect(await s.getJob(b1.id)).toMatchObject({ state: "done", updatedAt: T0 + 7 });
+        expect(await s.getJob(a2.id)).toMatchObject({ state: "running", lockedBy: "wa" });
+        expect(await s.getJob(lost.id)).toMatchObject({ state: "running", lockedBy: "wb" });
+        expect(await s.completeJobs([], T0 + 8)).toEqual([]);
+      });
+
+      test("completeJobs with a few hundred jobs completes them all", async () => {
+        const s = await fresh();
+        const jobs = Array.from({ length: 300 }, () => newJob());
+        await s.acceptBatch([acceptance("k1", { jobs })]);
+        expect(await s.claimDueJobs({ worker: "w1", now: T0, leaseMs: MIN, limit: 300 })).toHaveLength(300);
+        expect(await s.completeJobs(jobs.map((j) => ({ id: j.id, worker: "w1" })), T0 + 1)).toHaveLength(300);
+        expect((await s.stats(T0 + 1)).byState).toEqual({ pending: 0, running: 0, done: 300, dead: 0 });
+      });
+
       test("fail with retryAt puts the job back to pending at that time, with the error", async () => {
         const s = await fresh();
         const job = await leased(s);

@@ -3,9 +3,10 @@
 // Workers poll claimDueJobs. Bun 1.4.5 does have sql.listen/notify, but the store does not use
 // them: polling works the same on SQLite, and a NOTIFY lost across a reconnect would stall work
 // until the next poll anyway.
-import type { Acceptance, AcceptResult, ClaimOptions, Job, JobFilter, Stats, Store } from "../store.ts";
+import type { Acceptance, AcceptResult, ClaimOptions, CompletedJob, Job, JobFilter, Stats, Store } from "../store.ts";
 import { acceptBatch } from "./accept-batch.ts";
 import { claimDueJobs } from "./claim-due-jobs.ts";
+import { completeJobs } from "./complete-jobs.ts";
 import { PgDb, type PostgresOptions } from "./connection.ts";
 import { completeJob, failJob, releaseJob } from "./finish-job.ts";
 import { purgeExpiredDedupe, purgeJobs, retryJobs } from "./manage-jobs.ts";
@@ -37,6 +38,9 @@ export class PostgresStore implements Store {
   }
   completeJob(id: string, worker: string, now: number): Promise<boolean> {
     return completeJob(this.#db, id, worker, now);
+  }
+  async completeJobs(items: CompletedJob[], now: number): Promise<string[]> {
+    return items.length ? completeJobs(this.#db, items, now) : [];
   }
   failJob(id: string, worker: string, error: string, retryAt: number | null, now: number): Promise<boolean> {
     return failJob(this.#db, id, worker, error, retryAt, now);

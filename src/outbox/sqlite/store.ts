@@ -4,9 +4,10 @@
 // (a second `serve`, or `kratos-hooks outbox retry`). A wait on another process's lock blocks this
 // process's event loop for up to busy_timeout, then surfaces StoreUnavailableError.
 import type { Database } from "bun:sqlite";
-import type { Acceptance, AcceptResult, ClaimOptions, Job, JobFilter, Stats, Store } from "../store.ts";
+import type { Acceptance, AcceptResult, ClaimOptions, CompletedJob, Job, JobFilter, Stats, Store } from "../store.ts";
 import { acceptBatch } from "./accept-batch.ts";
 import { claimDueJobs } from "./claim-due-jobs.ts";
+import { completeJobs } from "./complete-jobs.ts";
 import { guard, openSqlite, type SqliteOptions } from "./connection.ts";
 import { completeJob, failJob, releaseJob } from "./finish-job.ts";
 import { purgeExpiredDedupe, purgeJobs, retryJobs } from "./manage-jobs.ts";
@@ -34,6 +35,9 @@ export class SqliteStore implements Store {
   }
   async completeJob(id: string, worker: string, now: number): Promise<boolean> {
     return guard("completeJob", () => completeJob(this.#db, id, worker, now));
+  }
+  async completeJobs(items: CompletedJob[], now: number): Promise<string[]> {
+    return items.length ? guard("completeJobs", () => completeJobs(this.#db, items, now)) : [];
   }
   async failJob(id: string, worker: string, error: string, retryAt: number | null, now: number): Promise<boolean> {
     return guard("failJob", () => failJob(this.#db, id, worker, error, retryAt, now));
