@@ -2,7 +2,7 @@
 // warning with file:line:column. Exit 1 on errors, 0 otherwise (warnings alone do not fail).
 import { ConfigErrors, type ConfigError } from "../errors.ts";
 import { loadConfig } from "../config/load.ts";
-import { defineCommand } from "./command.ts";
+import { defineCommand, configFlag, configPath } from "./command.ts";
 
 /** `file:line:col: warning: path: message` then the hint, like a compiler's warning. */
 export function formatWarning(w: ConfigError): string {
@@ -15,12 +15,12 @@ export const command = defineCommand({
   summary: "Validate hooks.yaml and print every error with file:line:column.",
   usage: "kratos-hooks check [--config <file>] [--quiet]",
   flags: {
-    config: { type: "string", short: "c", placeholder: "<file>", description: "hooks.yaml to check (default: hooks.yaml)." },
+    config: configFlag("to check"),
     quiet: { type: "boolean", short: "q", description: "Print errors only, no warnings or summary." },
   },
   details: "Checks the file against the hooks.yaml model and against what the target Kratos version\ncan do (hook lists, ctx per hook point, version-gated keys). Relative paths inside hooks.yaml\nresolve against its directory; a relative sqlite: store against the current directory.",
   run({ flags }) {
-    const file = (flags.config as string | undefined) ?? "hooks.yaml";
+    const file = configPath(flags);
     const quiet = flags.quiet === true;
     try {
       const config = loadConfig(file);

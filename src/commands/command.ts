@@ -49,3 +49,14 @@ export function commandHelp(def: CommandDef): string {
   rows.push(`  ${"-h, --help".padEnd(34)} Show this help.`);
   return [`kratos-hooks ${def.name}: ${def.summary}`, "", `Usage: ${def.usage}`, "", "Options:", ...rows, ...(def.details ? ["", def.details.trimEnd()] : [])].join("\n") + "\n";
 }
+
+/** Every command that reads hooks.yaml takes it from --config, default config/hooks.yaml. */
+export const DEFAULT_CONFIG_PATH = "config/hooks.yaml";
+
+export function configFlag(what: string): FlagSpec {
+  return { type: "string", short: "c", placeholder: "<file>", description: `hooks.yaml ${what} (default: ${DEFAULT_CONFIG_PATH}).` };
+}
+
+export function configPath(flags: Record<string, unknown>): string {
+  return (flags.config as string | undefined) ?? DEFAULT_CONFIG_PATH;
+}

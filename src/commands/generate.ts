@@ -4,7 +4,7 @@
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { isAbsolute, join, relative, resolve, sep } from "node:path";
 import process from "node:process";
-import { defineCommand } from "./command.ts";
+import { defineCommand, configFlag, configPath } from "./command.ts";
 import { UsageError } from "../errors.ts";
 import { loadConfig } from "../config/load.ts";
 import type { ResolvedConfig } from "../config/types.ts";
@@ -89,7 +89,7 @@ export const command = defineCommand({
   summary: "Write the Kratos hook config and Jsonnet bodies from hooks.yaml (or --check them).",
   usage: "kratos-hooks generate --config <hooks.yaml> --out <dir> [--into <kratos.yml>] [--body-dir <dir>] [--check]",
   flags: {
-    config: { type: "string", short: "c", placeholder: "<file>", description: "hooks.yaml to read (default: config/hooks.yaml)." },
+    config: configFlag("to read"),
     out: { type: "string", short: "o", placeholder: "<dir>", description: "Directory for the bodies, kratos-hooks.kratos.yml and kratos-hooks.env." },
     into: { type: "string", placeholder: "<kratos.yml>", description: "Update the hook lists of this Kratos config in place instead of writing kratos-hooks.kratos.yml." },
     "body-dir": { type: "string", placeholder: "<dir>", description: "Absolute directory where Kratos reads the bodies (overrides kratos.body)." },
@@ -103,8 +103,8 @@ Secrets never appear in any generated file.`,
   run({ flags }) {
     const out = flags.out as string | undefined;
     if (!out) throw new UsageError("generate needs --out <dir>", "e.g. kratos-hooks generate --config config/hooks.yaml --out jsonnet");
-    const configPath = (flags.config as string | undefined) ?? "config/hooks.yaml";
-    const config = loadConfig(configPath);
+    const configFile = configPath(flags);
+    const config = loadConfig(configFile);
     const opts: GenerateOptions = { out, bodyDir: flags["body-dir"] as string | undefined, into: flags.into as string | undefined };
     const { files } = generateFiles(config, opts);
     const outDir = resolve(out);
@@ -124,7 +124,7 @@ Secrets never appear in any generated file.`,
         return 0;
       }
       process.stdout.write(diffs.join(""));
-      process.stderr.write(`generate --check: ${diffs.length} file(s) out of date\n  hint: run 'kratos-hooks generate ${["--config", configPath, "--out", out, ...(opts.into ? ["--into", opts.into] : []), ...(opts.bodyDir ? ["--body-dir", opts.bodyDir] : [])].join(" ")}'\n`);
+      process.stderr.write(`generate --check: ${diffs.length} file(s) out of date\n  hint: run 'kratos-hooks generate ${["--config", configFile, "--out", out, ...(opts.into ? ["--into", opts.into] : []), ...(opts.bodyDir ? ["--body-dir", opts.bodyDir] : [])].join(" ")}'\n`);
       return 1;
     }
 

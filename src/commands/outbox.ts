@@ -6,7 +6,7 @@ import { durationMs } from "../config/units.ts";
 import { UsageError } from "../errors.ts";
 import { openStore } from "../outbox/open-store.ts";
 import type { Job, JobFilter, JobState, Store } from "../outbox/store.ts";
-import { defineCommand } from "./command.ts";
+import { defineCommand, configFlag, configPath } from "./command.ts";
 
 const STATES: JobState[] = ["pending", "running", "done", "dead"];
 const SUBCOMMANDS = ["list", "show", "retry", "purge", "stats"] as const;
@@ -34,7 +34,7 @@ export const command = defineCommand({
     "       kratos-hooks outbox stats [--json]",
   ].join("\n"),
   flags: {
-    config: { type: "string", short: "c", placeholder: "<file>", description: "hooks.yaml whose serve.store to open (default: hooks.yaml)." },
+    config: configFlag("whose serve.store to open"),
     store: { type: "string", placeholder: "<url>", description: "Store URL instead of --config: sqlite:<path> or postgres://..." },
     state: { type: "string", placeholder: "<state>", description: "Only jobs in this state (list: any; purge: done or dead, default done)." },
     hook: { type: "string", placeholder: "<hook>", description: "Only jobs of this hook." },
@@ -153,7 +153,7 @@ function commonFilter(flags: Flags): JobFilter {
 
 async function storeFrom(flags: Flags): Promise<Store> {
   if (flags.store !== undefined) return openStore(flags.store);
-  const config = loadConfig(flags.config ?? "hooks.yaml");
+  const config = loadConfig(configPath(flags));
   return openStore(config.serve.store, { synchronous: config.serve.synchronous });
 }
 

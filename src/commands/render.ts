@@ -4,7 +4,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, relative, resolve, sep } from "node:path";
 import process from "node:process";
-import { defineCommand } from "./command.ts";
+import { defineCommand, configFlag, configPath } from "./command.ts";
 import { UsageError } from "../errors.ts";
 import { loadConfig } from "../config/load.ts";
 import { emitBody } from "../kratos/jsonnet.ts";
@@ -16,7 +16,7 @@ export const command = defineCommand({
   summary: "Print the body Kratos would send for a hook, evaluated by the jsonnet CLI.",
   usage: "kratos-hooks render <hook> --config <hooks.yaml> [--ctx <ctx.json>]",
   flags: {
-    config: { type: "string", short: "c", placeholder: "<file>", description: "hooks.yaml to read (default: config/hooks.yaml)." },
+    config: configFlag("to read"),
     ctx: { type: "string", placeholder: "<file.json>", description: "The ctx Kratos passes (CONTRACT §3.2); default: a realistic example for the hook's point." },
   },
   details: `Runs: jsonnet --tla-code-file ctx=<ctx.json> <hook>.jsonnet (Debian's jsonnet or go-jsonnet on PATH, or $KRATOS_HOOKS_JSONNET).
@@ -24,7 +24,7 @@ When the body cancels the call (error "cancel", from skip_if), prints a note and
   run({ flags, positionals }) {
     const [name, ...extra] = positionals;
     if (!name || extra.length > 0) throw new UsageError("render takes exactly one hook name", "kratos-hooks render <hook> --config <hooks.yaml>");
-    const config = loadConfig((flags.config as string | undefined) ?? "config/hooks.yaml");
+    const config = loadConfig(configPath(flags));
     const hook = config.hooks.find((h) => h.name === name);
     if (!hook) throw new UsageError(`no hook named '${name}'`, `hooks: ${config.hooks.map((h) => h.name).join(", ") || "none"}`);
     const jsonnet = findJsonnet();

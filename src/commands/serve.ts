@@ -16,7 +16,7 @@ import { listen, type Listening } from "../server/listen.ts";
 import { createLogger, flushLogs, isLogLevel, type Logger } from "../server/log.ts";
 import { Metrics } from "../server/metrics.ts";
 import { observeWorker } from "../server/observe-worker.ts";
-import { defineCommand } from "./command.ts";
+import { defineCommand, configFlag, configPath } from "./command.ts";
 
 /** Expired dedupe records are purged this often (they are ignored once expired anyway). */
 const DEDUPE_PURGE_EVERY_MS = 10 * 60 * 1000;
@@ -105,7 +105,7 @@ export const command = defineCommand({
   summary: "Serve the webhooks: auth, validation, dedupe, durable outbox, delivery workers.",
   usage: "kratos-hooks serve [--config <hooks.yaml>] [--listen <host:port>] [--store <url>] [--no-worker] [--log-level <level>]",
   flags: {
-    config: { type: "string", short: "c", placeholder: "<file>", description: "hooks.yaml to serve (default: config/hooks.yaml)." },
+    config: configFlag("to serve"),
     listen: { type: "string", short: "l", placeholder: "<host:port>", description: "Listen address; overrides serve.listen and KRATOS_HOOKS_LISTEN." },
     store: { type: "string", short: "s", placeholder: "<url>", description: "sqlite:<path> or postgres://...; overrides serve.store and KRATOS_HOOKS_STORE." },
     "no-worker": { type: "boolean", description: "Only receive; deliver with another process (kratos-hooks serve on the same store)." },
@@ -125,7 +125,7 @@ when one is unset. SIGTERM/SIGINT: graceful shutdown within serve.shutdown_timeo
     const level = (flags["log-level"] as string | undefined) ?? "info";
     if (!isLogLevel(level)) throw new UsageError(`serve: unknown log level '${level}'`, "use debug, info, warn or error");
     const log = createLogger({ level });
-    let config = loadConfig((flags.config as string | undefined) ?? "config/hooks.yaml");
+    let config = loadConfig(configPath(flags));
     if (flags.listen !== undefined) {
       const l = parseListen(flags.listen as string);
       if (!l) throw new UsageError(`serve: --listen '${flags.listen}' is not host:port`, "e.g. --listen 127.0.0.1:4459 or --listen :4459");
