@@ -6,7 +6,7 @@ cd "$(dirname "$0")/.."
 . bench/lib.sh
 need hyperfine hyperfine
 tmp=$(mktemp -d); trap 'rm -rf "$tmp"' EXIT
-bun build --compile --minify src/cli.ts --outfile "$tmp/kratos-hooks" >/dev/null
+bun build --compile --minify --bytecode src/cli.ts --outfile "$tmp/kratos-hooks" >/dev/null
 bun bench/make-hooks.ts 1000 > "$tmp/hooks-1000.yaml"
 machine
 hyperfine --warmup 3 --runs 30 -N --export-json "$tmp/h.json" \

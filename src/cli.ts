@@ -69,5 +69,8 @@ export async function main(argv: string[]): Promise<number> {
 }
 
 if (import.meta.main) {
-  process.exitCode = await main(process.argv.slice(2));
+  // No top-level await: the compiled binary is built with --bytecode, which needs a CommonJS-shaped entry.
+  main(process.argv.slice(2)).then((code) => {
+    process.exitCode = code;
+  });
 }
