@@ -16,11 +16,15 @@ if ! command -v deno >/dev/null 2>&1; then
   echo "setup: installing deno@$DENO_VERSION from npm"
   npm install -g --no-fund --no-audit "deno@$DENO_VERSION" || echo "setup: deno could not be installed; the Deno parity check will fail"
 fi
-if ! command -v jsonnet >/dev/null 2>&1; then
-  echo "setup: installing Debian's jsonnet"
+# jsonnet: the real Jsonnet engine for `render` and the body tests; curl: the compiled-binary smoke test.
+missing=""
+command -v jsonnet >/dev/null 2>&1 || missing="$missing jsonnet"
+command -v curl >/dev/null 2>&1 || missing="$missing curl"
+if [ -n "$missing" ]; then
+  echo "setup: installing Debian packages:$missing"
   SUDO=""; [ "$(id -u)" = 0 ] || SUDO=sudo
   $SUDO apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq jsonnet >/dev/null
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq $missing >/dev/null
 fi
 
 bun install --frozen-lockfile

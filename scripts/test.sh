@@ -25,6 +25,19 @@ bun build --compile --minify --bytecode src/cli.ts --outfile "$tmp/kratos-hooks"
 "$tmp/kratos-hooks" generate --config config/hooks.yaml --out "$tmp/bin-out" || fail=1
 diff -r jsonnet "$tmp/bin-out" || { echo "compiled binary output differs from jsonnet/"; fail=1; }
 
+step "compiled binary serves: ready, a Kratos-shaped deny, SIGTERM exits 0"
+port=$((20000 + RANDOM % 20000))
+KRATOS_HOOKS_SECRET=ci-secret KRATOS_HOOKS_BASIC_PASSWORD=ci-password CRM_TOKEN=ci-token \
+  "$tmp/kratos-hooks" serve --config config/hooks.yaml --listen "127.0.0.1:$port" --store "sqlite:$tmp/serve/smoke.db" >"$tmp/serve.log" 2>&1 &
+serve_pid=$!
+for _ in $(seq 1 50); do curl -sf "http://127.0.0.1:$port/health/ready" >/dev/null && break; sleep 0.1; done
+answer=$(curl -s -w ' %{http_code}' "http://127.0.0.1:$port/hooks/signup-gate" -H 'Content-Type: application/json' \
+  -H 'X-Kratos-Hooks-Key: ci-secret' -H 'Ory-Webhook-Trigger-Id: 6f1c0d2e-0000-4000-8000-000000000001' -d '{"email":"a@mailinator.com"}')
+echo "$answer"
+case "$answer" in *'"instance_ptr":"#/traits/email"'*' 422') ;; *) echo "unexpected answer from the compiled serve"; fail=1 ;; esac
+kill -TERM "$serve_pid"; wait "$serve_pid"; rc=$?
+[ "$rc" = 0 ] || { echo "serve exited $rc on SIGTERM"; cat "$tmp/serve.log"; fail=1; }
+
 step "Deno parity: deno run generate is byte-identical to Bun"
 if command -v deno >/dev/null 2>&1; then
   deno run --quiet --allow-read --allow-write --allow-env src/cli.ts generate --config config/hooks.yaml --out "$tmp/deno-out" || fail=1
