@@ -30,7 +30,22 @@ export type PostgresOptions = {
   connectTimeoutMs?: number;
   /** application_name of every connection, to find them in pg_stat_activity. Default: the URL's `?application_name=`, else "kratos-hooks". */
   applicationName?: string;
+  /** Longest wait for one statement or transaction before StoreUnavailableError (ms, default 10000; 0 = none). See OPERATION_TIMEOUT_MS. */
+  operationTimeoutMs?: number;
 };
+
+/**
+ * Bun.SQL has no query timeout, and a pooled connection that goes silent (no FIN, no RST: a NAT or
+ * conntrack entry dropped, a partitioned host) leaves its query waiting until the kernel gives up
+ * on the socket, about 15 minutes. The group committer has one batch in flight at a time, so one
+ * such batch stalled every webhook of the process, and a claim stalled the worker (seen with a
+ * relay that stops forwarding one connection; test/resilience/). So every call is bounded: past
+ * the timeout the caller gets StoreUnavailableError (503 for Kratos, back-off for workers) and the
+ * next call takes another connection. Under Kratos's 30 s per attempt (CONTRACT §4.2), leaving
+ * room for a batch queued behind a stalled one. The abandoned call may still finish later, so a
+ * transaction that timed out is reported with commitUnknown (dedupe makes retrying it safe).
+ */
+export const OPERATION_TIMEOUT_MS = 10_000;
 
 const SCHEMA_NAME = /^[a-z_][a-z0-9_]{0,62}$/;
 
@@ -77,6 +92,7 @@ export class PgDb {
   readonly schema: string;
   readonly #sql: SQL;
   readonly #attempts: number;
+  readonly #timeoutMs: number;
   #closed = false;
 
   constructor(url: string, opts: PostgresOptions = {}) {
@@ -94,6 +110,7 @@ export class PgDb {
     const applicationName = opts.applicationName ?? parsed.searchParams.get("application_name") ?? "kratos-hooks";
     const max = opts.poolMax ?? 10;
     this.#attempts = max + 1;
+    this.#timeoutMs = opts.operationTimeoutMs ?? OPERATION_TIMEOUT_MS;
     this.#sql = new SQL(url, {
       max,
       connectionTimeout: (opts.connectTimeoutMs ?? 5000) / 1000,
@@ -108,7 +125,7 @@ export class PgDb {
     for (let attempt = 1; ; attempt++) {
       this.#assertOpen();
       try {
-        return await fn(this.#sql);
+        return await this.#bounded(op, fn(this.#sql), this.#timeoutMs, false);
       } catch (err) {
         if (!isConnectionError(err)) throw err;
         if (this.#closed || !isStaleConnection(err) || attempt >= this.#attempts) throw unavailable(op, err);
@@ -120,16 +137,17 @@ export class PgDb {
    * A transaction via sql.begin. Retried on a stale connection only while the body had not
    * finished, i.e. before COMMIT was sent: the server rolled it back, so nothing happened yet.
    */
-  async tx<T>(op: string, body: (tx: TransactionSQL) => Promise<T>): Promise<T> {
+  async tx<T>(op: string, body: (tx: TransactionSQL) => Promise<T>, opts: { timeoutMs?: number } = {}): Promise<T> {
     for (let attempt = 1; ; attempt++) {
       this.#assertOpen();
       let committing = false;
       try {
-        return (await this.#sql.begin(async (tx) => {
+        const run = this.#sql.begin(async (tx) => {
           const result = await body(tx);
           committing = true;
           return result;
-        })) as T;
+        }) as Promise<T>;
+        return await this.#bounded(op, run, opts.timeoutMs ?? this.#timeoutMs, true);
       } catch (err) {
         if (!isConnectionError(err)) throw err;
         if (committing) throw unavailable(op, err, true);
@@ -141,6 +159,17 @@ export class PgDb {
   async close(): Promise<void> {
     this.#closed = true;
     await this.#sql.close({ timeout: 5 });
+  }
+
+  /** `call`, or StoreUnavailableError once `ms` pass without an answer (the call is abandoned, not cancelled). */
+  #bounded<T>(op: string, call: Promise<T>, ms: number, isTx: boolean): Promise<T> {
+    if (ms <= 0) return call;
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const timeout = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new StoreUnavailableError(`postgres store unavailable during ${op}: no answer within ${ms} ms${isTx ? ", outcome unknown" : ""}`, isTx)), ms);
+    });
+    call.catch(() => {}); // a late failure of an abandoned call is nobody's to handle
+    return Promise.race([call, timeout]).finally(() => clearTimeout(timer));
   }
 
   #assertOpen(): void {

@@ -9,6 +9,7 @@ import { POSTGRES_MIGRATIONS } from "../migrations/postgres.ts";
 import type { PgDb } from "./connection.ts";
 
 export function migrate(db: PgDb, now: number): Promise<void> {
+  // Not bounded by the operation timeout: waiting for another instance's migration is expected.
   return db.tx("migrate", async (tx) => {
     await tx`SELECT pg_advisory_xact_lock(hashtext(${`kratos-hooks migrate ${db.schema}`}))`;
     await tx.unsafe(`CREATE SCHEMA IF NOT EXISTS "${db.schema}"`);
@@ -22,5 +23,5 @@ export function migrate(db: PgDb, now: number): Promise<void> {
       await tx.unsafe(m.sql);
       await tx`INSERT INTO schema_migrations (version, name, applied_at) VALUES (${m.version}, ${m.name}, ${now})`;
     }
-  });
+  }, { timeoutMs: 0 });
 }
