@@ -216,6 +216,20 @@ export function storeSuite(name: string, factory: StoreFactory): void {
         expect((await claim(s, { worker: "w2", now: T0 + MIN })).map((j) => j.id)).toEqual([late.id]);
       });
 
+      test("reclaims expired leases and due pending jobs in one claim, earliest run_at first, within `limit`", async () => {
+        const s = await fresh();
+        const leasedEarly = newJob({ runAt: T0 - 5 });
+        await s.acceptBatch([acceptance("k1", { jobs: [leasedEarly] })]);
+        await claim(s, { worker: "w1", leaseMs: MIN });
+        const pending = [newJob({ runAt: T0 - 10 }), newJob({ runAt: T0 }), newJob({ runAt: T0 + 1 }), newJob({ runAt: T0 + 2 })];
+        await s.acceptBatch([acceptance("k2", { jobs: pending })]);
+        // At T0 + MIN the lease on leasedEarly has expired; every pending job is due.
+        const got = await claim(s, { worker: "w2", now: T0 + MIN, limit: 3 });
+        expect(got.map((j) => j.id)).toEqual([pending[0]!.id, leasedEarly.id, pending[1]!.id]);
+        expect(got[1]).toMatchObject({ lockedBy: "w2", attempts: 2 });
+        expect((await claim(s, { worker: "w2", now: T0 + MIN, limit: 10 })).map((j) => j.id)).toEqual([pending[2]!.id, pending[3]!.id]);
+      });
+
       test("returns at most `limit` jobs", async () => {
         const s = await fresh();
         await s.acceptBatch([acceptance("k1", { jobs: [newJob(), newJob(), newJob()] })]);
