@@ -122,4 +122,46 @@ describe("serve on Postgres: a pooled connection goes silent", () => {
     );
     expect(await serve.stop()).toBe(0);
   }, 90_000);
+
+  test("the worker's claim on a silent connection: after the timeout it claims again on another one and delivers everything", async () => {
+    const t0 = performance.now();
+    const sink = startRecordingSink();
+    cleanups.push(sink.stop);
+    const { dir, file } = writeHooksYaml(sink.url);
+    cleanups.push(() => rmSync(dir, { recursive: true, force: true }));
+    const schema = freshSchema();
+    cleanups.push(() => dropSchema(schema));
+    const relay = new SilencingRelay("127.0.0.1", 5432);
+    relay.port = stablePort();
+    relay.start();
+    cleanups.push(async () => {
+      relay.stop();
+      await terminateBackends(schema);
+    });
+    const serve = await ServeProcess.start({ config: file, store: storeUrl(schema, relay.port), env: serveEnv("a") });
+
+    // The worker id (host:pid:random) travels as a bound parameter of every claim; while the
+    // process is idle, the next statement carrying it is the worker's poll.
+    relay.silenceNext(`:${serve.pid}:`);
+    await waitUntil(() => relay.silenced === 1, "the worker's next claim", 10_000);
+    const stalledAt = performance.now();
+    const ids = Array.from({ length: 20 }, () => ({ trigger: crypto.randomUUID(), id: crypto.randomUUID() }));
+    const answers = await Promise.all(
+      ids.map((t) => sendLikeKratos({ port: () => serve.port, path: "/hooks/welcome", body: { identity_id: t.id, email: "w@example.org" }, headers: welcomeAuth, trigger: t.trigger })),
+    );
+    expect(answers.map((a) => a.final.status)).toEqual(ids.map(() => 204));
+
+    await waitUntil(() => sink.effects.size === ids.length * WELCOME_PATHS.length, "every job to be delivered", 45_000, () => `${sink.effects.size} effects`);
+    const byTarget = sink.keysByTarget();
+    for (const t of ids) for (const path of WELCOME_PATHS) expect(byTarget.get(`${t.id} ${path}`)?.size).toBe(1);
+    const claimTimeouts = serve.logs("worker error").filter((l) => l.op === "claim" && String(l.error).includes("no answer within"));
+    expect(claimTimeouts.length).toBe(1);
+    expect(serve.alive).toBe(true);
+    console.log(
+      `[resilience] postgres silent claim: the worker's claim hung on a silent connection; ${ids.length} webhooks acked meanwhile, ` +
+        `their ${sink.effects.size} jobs delivered from ${Math.round(Math.min(...sink.deliveries.map((d) => d.start)) - stalledAt)} ms after the stall ` +
+        `(store timeout ${OPERATION_TIMEOUT_MS} ms); total ${Math.round(performance.now() - t0)} ms`,
+    );
+    expect(await serve.stop()).toBe(0);
+  }, 90_000);
 });
