@@ -49,8 +49,16 @@ function restartsUnderLoad(signal: "SIGKILL" | "SIGTERM") {
     const { dir, file } = writeHooksYaml(sink.url);
     cleanups.push(() => rmSync(dir, { recursive: true, force: true }));
     const storeUrl = `sqlite:${join(dir, "outbox.db")}`;
-    const port = stablePort();
-    const start = () => ServeProcess.start({ config: file, store: storeUrl, port, env: serveEnv("a") });
+    let port = stablePort();
+    const start = async () => {
+      try {
+        return await ServeProcess.start({ config: file, store: storeUrl, port, env: serveEnv("a") });
+      } catch {
+        // Someone else took the port while serve was down: carry on elsewhere (the client follows `port`).
+        port = stablePort();
+        return await ServeProcess.start({ config: file, store: storeUrl, port, env: serveEnv("a") });
+      }
+    };
     let serve = await start();
     const started = [serve];
 
