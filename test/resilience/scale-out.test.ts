@@ -1,11 +1,13 @@
-// Scale out (issue 4): two `serve` processes on one Postgres schema, on different ports, each
-// trigger sent to both at the same moment (as if Kratos's attempt and its retry raced, or two
-// replicas behind a balancer got one each). The unique (hook, key) constraint must decide: one set
+// Scale out (issue 4): two `serve` processes on one Postgres schema (and, as docs/durability.md
+// allows, on one SQLite file), on different ports, each trigger sent to both at the same moment
+// (as if Kratos's attempt and its retry raced, or two replicas behind a balancer got one each). The unique (hook, key) constraint must decide: one set
 // of jobs per trigger, the same answer from both instances (byte-identical for a deny), every job
 // delivered, and no job delivered by two workers at once while a lease is live (CONTRACT §4.2,
 // docs/durability.md "Dedupe holds across instances", "Claims").
 import { afterAll, describe, expect, test } from "bun:test";
 import { rmSync } from "node:fs";
+import { join } from "node:path";
+import { openStore } from "../../src/outbox/open-store.ts";
 import { DENY_BODY, gateAuth, GATE_PATHS, serveEnv, welcomeAuth, WELCOME_PATHS, writeHooksYaml } from "./hooks.ts";
 import { pool, sendLikeKratos, waitUntil, type Execution } from "./kratos-client.ts";
 import { closeAdmin, dropSchema, freshSchema, jobsByTrigger, storeUrl } from "./postgres.ts";
@@ -25,18 +27,48 @@ afterAll(async () => {
 type Kind = "welcome" | "gate-allow" | "gate-deny";
 const pathsOf = (k: Kind) => (k === "welcome" ? WELCOME_PATHS : k === "gate-allow" ? GATE_PATHS : []);
 
-describe("two serve instances on one Postgres schema", () => {
-  test("a trigger sent to both at once: one set of jobs, identical answers, every job delivered, no overlapping deliveries", async () => {
+/** A store two processes share, and each trigger's jobs as the store holds them. */
+type SharedStore = { url: string; jobsByTrigger(): Promise<Map<string, { actions: string[]; states: string[] }>> };
+
+function postgresSchema(): SharedStore {
+  const schema = freshSchema();
+  cleanups.push(() => dropSchema(schema));
+  return { url: storeUrl(schema), jobsByTrigger: () => jobsByTrigger(schema) };
+}
+
+/** One SQLite file for both (docs/durability.md: BEGIN IMMEDIATE and busy_timeout serialize the writers). */
+function sqliteFile(dir: string): SharedStore {
+  const url = `sqlite:${join(dir, "outbox.db")}`;
+  return {
+    url,
+    async jobsByTrigger() {
+      const store = await openStore(url, { migrate: false });
+      const jobs = await store.listJobs({});
+      await store.close();
+      const m = new Map<string, { actions: string[]; states: string[] }>();
+      for (const j of jobs.sort((x, y) => (x.action < y.action ? -1 : 1))) {
+        const trigger = (j.payload as { trigger_id: string }).trigger_id;
+        const e = m.get(trigger) ?? { actions: [], states: [] };
+        e.actions.push(j.action);
+        e.states.push(j.state);
+        m.set(trigger, e);
+      }
+      return m;
+    },
+  };
+}
+
+function bothAtOnce(kind: "postgres" | "sqlite") {
+  return async () => {
     const t0 = performance.now();
     // Quick answers, and 1 in 10 deliveries refused so jobs also go through retries (and change hands).
     const sink = startRecordingSink({ maxDelayMs: 15, failRate: 0.1 });
     cleanups.push(sink.stop);
     const { dir, file } = writeHooksYaml(sink.url, { lease: "2s" });
     cleanups.push(() => rmSync(dir, { recursive: true, force: true }));
-    const schema = freshSchema();
-    cleanups.push(() => dropSchema(schema));
-    const store = storeUrl(schema);
-    // Started together: migrations serialize on the advisory lock.
+    const shared = kind === "postgres" ? postgresSchema() : sqliteFile(dir);
+    const store = shared.url;
+    // Started together: migrations serialize (Postgres: advisory lock; SQLite: BEGIN IMMEDIATE).
     const [a, b] = await Promise.all([ServeProcess.start({ config: file, store, env: serveEnv("a") }), ServeProcess.start({ config: file, store, env: serveEnv("b") })]);
     expect(a.port).not.toBe(b.port);
 
@@ -85,7 +117,7 @@ describe("two serve instances on one Postgres schema", () => {
     );
 
     // One set of jobs per trigger in the shared outbox, all done; none for a deny.
-    const jobs = await jobsByTrigger(schema);
+    const jobs = await shared.jobsByTrigger();
     for (const s of sends) {
       const expected = s.kind === "welcome" ? { actions: ["welcome.audit", "welcome.crm"], states: ["done", "done"] } : s.kind === "gate-allow" ? { actions: ["gate.note"], states: ["done"] } : undefined;
       expect({ trigger: s.trigger, jobs: jobs.get(s.trigger) }).toEqual({ trigger: s.trigger, jobs: expected });
@@ -108,15 +140,20 @@ describe("two serve instances on one Postgres schema", () => {
     expect(await a.stop()).toBe(0);
     expect(await b.stop()).toBe(0);
     console.log(
-      `[resilience] postgres scale-out: ${TRIGGERS} triggers × 2 instances = ${TRIGGERS * 2} executions, ${attempts.length} HTTP attempts, all answered alike; ` +
+      `[resilience] ${kind} scale-out: ${TRIGGERS} triggers × 2 instances = ${TRIGGERS * 2} executions, ${attempts.length} HTTP attempts, all answered alike; ` +
         `${dedupeHits} dedupe hits; ${expectedJobs} jobs, ${sink.effects.size} delivered (effects), ${sink.deliveries.length} deliveries ` +
         `(${sink.deliveries.filter((d) => !d.ok).length} refused by the sink and retried; by instance ${JSON.stringify(byInstance)}; ` +
         `${handedOver} jobs tried by both instances), ${sink.duplicateDeliveries()} duplicate deliveries, ${sink.overlaps().length} overlaps; ` +
         `load ${Math.round(loadMs)} ms, total ${Math.round(performance.now() - t0)} ms`,
     );
-  }, 90_000);
+  };
+}
 
-  test("one instance SIGKILLed mid-delivery: the other takes over its requests and, after the lease, its jobs; no job delivered by both at once", async () => {
+describe("two serve instances on one store", () => {
+  test("Postgres: a trigger sent to both at once: one set of jobs, identical answers, every job delivered, no overlapping deliveries", bothAtOnce("postgres"), 90_000);
+  test("SQLite file: the same", bothAtOnce("sqlite"), 90_000);
+
+  test("Postgres: one instance SIGKILLed mid-delivery: the other takes over its requests and, after the lease, its jobs; no job delivered by both at once", async () => {
     const t0 = performance.now();
     // Slow enough that the killed instance has deliveries in flight, well inside the 2 s lease.
     const sink = startRecordingSink({ minDelayMs: 100, maxDelayMs: 400 });
