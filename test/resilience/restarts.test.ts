@@ -1,6 +1,6 @@
-// Crash safety on a SQLite file: `serve` is SIGKILLed at random moments under concurrent
+// Crash safety: `serve` on a SQLite file is SIGKILLed at random moments under concurrent
 // Kratos-shaped load and restarted on the same file and port (and, as a deploy would, stopped
-// with SIGTERM). An answer of 2xx means the dedupe
+// with SIGTERM; and on a Postgres schema, SIGKILLed). An answer of 2xx means the dedupe
 // record and the jobs were committed (docs/durability.md), so every acknowledged webhook's jobs
 // must reach the sink; the sink applies effects once per Idempotency-Key (deliveries may repeat,
 // effects may not), and a Trigger-Id sent again, or twice at once, yields one set of jobs.
@@ -10,6 +10,7 @@ import { join } from "node:path";
 import { openStore } from "../../src/outbox/open-store.ts";
 import { DENY_BODY, gateAuth, GATE_PATHS, serveEnv, welcomeAuth, WELCOME_PATHS, writeHooksYaml } from "./hooks.ts";
 import { isAck, sendLikeKratos, waitUntil, type Execution } from "./kratos-client.ts";
+import { closeAdmin, dropSchema, freshSchema, storeUrl as pgStoreUrl } from "./postgres.ts";
 import { killLeftovers, ServeProcess, stablePort } from "./serve-process.ts";
 import { startRecordingSink } from "./sink.ts";
 
@@ -22,6 +23,7 @@ const cleanups: Array<() => unknown> = [];
 afterAll(async () => {
   killLeftovers();
   for (const c of cleanups.splice(0).reverse()) await c();
+  await closeAdmin();
 });
 
 type Kind = "welcome" | "gate-allow" | "gate-deny";
@@ -41,14 +43,19 @@ const pathsOf = (k: Kind) => (k === "welcome" ? WELCOME_PATHS : k === "gate-allo
  * leases left to expire) or SIGTERM (a deploy: graceful drain, exit 0), restarting it on the same
  * file and port each time; then checks that nothing acknowledged was lost or doubled.
  */
-function restartsUnderLoad(signal: "SIGKILL" | "SIGTERM") {
+function restartsUnderLoad(signal: "SIGKILL" | "SIGTERM", kind: "sqlite" | "postgres" = "sqlite") {
   return async () => {
     const t0 = performance.now();
     const sink = startRecordingSink({ maxDelayMs: 20 });
     cleanups.push(sink.stop);
     const { dir, file } = writeHooksYaml(sink.url);
     cleanups.push(() => rmSync(dir, { recursive: true, force: true }));
-    const storeUrl = `sqlite:${join(dir, "outbox.db")}`;
+    let storeUrl = `sqlite:${join(dir, "outbox.db")}`;
+    if (kind === "postgres") {
+      const schema = freshSchema();
+      cleanups.push(() => dropSchema(schema));
+      storeUrl = pgStoreUrl(schema);
+    }
     let port = stablePort();
     const start = async () => {
       try {
@@ -173,7 +180,7 @@ function restartsUnderLoad(signal: "SIGKILL" | "SIGTERM") {
     expect((statuses.get("undefined") ?? 0) + (statuses.get("503") ?? 0)).toBeGreaterThan(0);
 
     console.log(
-      `[resilience] sqlite ${signal}: ${kills} stops (pids ${started.map((p) => p.pid).join(",")}); ${sends.length} triggers, ${executions.length} Kratos executions, ` +
+      `[resilience] ${kind} ${signal}: ${kills} stops (pids ${started.map((p) => p.pid).join(",")}); ${sends.length} triggers, ${executions.length} Kratos executions, ` +
         `${executions.reduce((n, e) => n + e.ex.attempts.length, 0)} HTTP attempts ${JSON.stringify(Object.fromEntries(statuses))}; ` +
         `${acked.length} executions acked (${new Set(acked.map((a) => a.send.trigger)).size} triggers); ${jobs.length} jobs committed, ` +
         `${sink.effects.size} delivered (effects), ${sink.deliveries.length} deliveries, ${sink.duplicateDeliveries()} duplicate deliveries; ` +
@@ -183,7 +190,8 @@ function restartsUnderLoad(signal: "SIGKILL" | "SIGTERM") {
   };
 }
 
-describe("serve on SQLite restarted under load", () => {
-  test("SIGKILL at random moments: every acknowledged webhook is delivered, effects once, one set of jobs per Trigger-Id", restartsUnderLoad("SIGKILL"), 90_000);
-  test("SIGTERM at random moments (deploys): each stop drains and exits 0, and the same holds", restartsUnderLoad("SIGTERM"), 90_000);
+describe("serve restarted under load", () => {
+  test("SQLite, SIGKILL at random moments: every acknowledged webhook is delivered, effects once, one set of jobs per Trigger-Id", restartsUnderLoad("SIGKILL"), 90_000);
+  test("SQLite, SIGTERM at random moments (deploys): each stop drains and exits 0, and the same holds", restartsUnderLoad("SIGTERM"), 90_000);
+  test("Postgres, SIGKILL at random moments: the same holds", restartsUnderLoad("SIGKILL", "postgres"), 90_000);
 });
