@@ -48,8 +48,10 @@ export function jsonResponse(status: number, body: string, extra?: Record<string
 
 export function errorResponse(e: HttpError): Response {
   const extra: Record<string, string> | undefined =
-    // Kratos honours Retry-After on 503 without a cap (CONTRACT §4.2): keep it at its own 1 s backoff.
-    e.status === 503 ? { "retry-after": "1" } : e.status === 405 ? { allow: "GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS" } : undefined;
+    // Kratos honours Retry-After on 503 without a cap (CONTRACT §4.2). Its own backoff waits 1 s then
+    // 2 s; "2" makes that 2 s and 2 s, so its three attempts span a 4 s store outage instead of 3 s,
+    // while staying small (§8.13: no large Retry-After; a blocking flow waits through it).
+    e.status === 503 ? { "retry-after": "2" } : e.status === 405 ? { allow: "GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS" } : undefined;
   return jsonResponse(e.status, JSON.stringify(e.body()), extra);
 }
 

@@ -68,7 +68,7 @@ describe("failures", () => {
     const enrich = await r.handle(kratosRequest("/hooks/plan", { email: "a@example.com" }, { headers: hooksKey }));
     for (const res of [notify, interrupt, enrich]) {
       expect(res.status).toBe(503);
-      expect(res.headers.get("retry-after")).toBe("1");
+      expect(res.headers.get("retry-after")).toBe("2");
       expect(((await res.json()) as { error: { code: string } }).error.code).toBe("store_unavailable");
     }
     expect(r.log.lines.filter((l) => l.msg === "store unavailable")).toHaveLength(3);

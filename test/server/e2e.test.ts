@@ -157,7 +157,7 @@ describe("when the SQLite store goes away", () => {
     await s.close();
     const res = await r.handle(new Request("http://127.0.0.1/hooks/open", { method: "POST", body: kratosJson({ identity_id: crypto.randomUUID() }) }));
     expect(res.status).toBe(503);
-    expect(res.headers.get("retry-after")).toBe("1");
+    expect(res.headers.get("retry-after")).toBe("2");
     expect((await r.handle(new Request("http://127.0.0.1/health/ready"))).status).toBe(503);
     expect((await r.handle(new Request("http://127.0.0.1/health/live"))).status).toBe(200);
   });
