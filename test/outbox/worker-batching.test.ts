@@ -1,0 +1,147 @@
+// The worker records completions in batches (one completeJobs write for many deliveries) and
+// claims for its free slots in few, large claims. A write that fails is retried until recorded;
+// a job whose lease was lost meanwhile is reported, not counted as delivered.
+import { afterEach, describe, expect, test } from "bun:test";
+import { StoreUnavailableError } from "../../src/outbox/errors.ts";
+import type { Store } from "../../src/outbox/store.ts";
+import { Worker } from "../../src/outbox/worker.ts";
+import { httpAction } from "../actions/helpers.ts";
+import { enqueue, recordEvents, startSink, tempStore, until } from "./fixtures.ts";
+
+const cleanups: (() => unknown)[] = [];
+afterEach(async () => {
+  for (const c of cleanups.splice(0).reverse()) await c();
+});
+
+type Hooks = { completeJobs?: (items: Parameters<Store["completeJobs"]>[0], real: Store) => Promise<void> };
+
+/** A real SQLite store behind a proxy that counts the worker's store calls (and can intervene). */
+async function countedStore(hooks: Hooks = {}) {
+  const t = await tempStore();
+  cleanups.push(t.cleanup);
+  const calls = { claimDueJobs: 0, claimSizes: [] as number[], completeJobs: 0, completeJob: 0, completedItems: [] as string[][] };
+  const store = new Proxy(t.store, {
+    get(target, key) {
+      if (key === "claimDueJobs") {
+        return async (o: Parameters<Store["claimDueJobs"]>[0]) => {
+          calls.claimDueJobs++;
+          const jobs = await target.claimDueJobs(o);
+          calls.claimSizes.push(jobs.length);
+          return jobs;
+        };
+      }
+      if (key === "completeJob") return (id: string, w: string, now: number) => (calls.completeJob++, target.completeJob(id, w, now));
+      if (key === "completeJobs") {
+        return async (items: Parameters<Store["completeJobs"]>[0], now: number) => {
+          calls.completeJobs++;
+          calls.completedItems.push(items.map((i) => i.id));
+          await hooks.completeJobs?.(items, target);
+          return target.completeJobs(items, now);
+        };
+      }
+      const v = Reflect.get(target, key, target);
+      return typeof v === "function" ? v.bind(target) : v;
+    },
+  });
+  return { real: t.store, store, calls };
+}
+
+function worker(store: Store, actions: Parameters<typeof httpAction>[0][], over: Partial<ConstructorParameters<typeof Worker>[0]> = {}) {
+  const w = new Worker({ store, actions: actions.map(httpAction), leaseMs: 10_000, pollMs: 50, minPollMs: 5, workerId: "w1", ...over });
+  cleanups.push(() => w.stop(1000));
+  return { w, events: recordEvents(w) };
+}
+
+describe("worker: batched completions and claims", () => {
+  test("200 deliveries are recorded in far fewer completion writes, and each job once", async () => {
+    const sink = startSink();
+    cleanups.push(sink.stop);
+    const { real, store, calls } = await countedStore();
+    const action = { url: sink.url, concurrency: 32 };
+    const ids = await enqueue(real, httpAction(action), Array.from({ length: 200 }, (_, i) => ({ i })));
+    const { w, events } = worker(store, [action]);
+    w.start();
+    await until(() => events.of("job:delivered").length === 200, "200 deliveries");
+    expect(calls.completeJob).toBe(0);
+    expect(calls.completeJobs).toBeLessThanOrEqual(200 / 4);
+    expect(calls.claimDueJobs).toBeLessThanOrEqual(200 / 4);
+    expect(calls.completedItems.flat().sort()).toEqual([...ids].sort());
+    expect((await real.stats(Date.now())).byState).toEqual({ pending: 0, running: 0, done: 200, dead: 0 });
+    expect(new Set(sink.deliveries.map((d) => d.jobId)).size).toBe(200);
+  });
+
+  test("a completion write that fails is retried until recorded: every job done, delivered once, errors reported", async () => {
+    const sink = startSink();
+    cleanups.push(sink.stop);
+    let failures = 2;
+    const { real, store, calls } = await countedStore({
+      completeJobs: async () => {
+        if (failures > 0 && failures--) throw new StoreUnavailableError("sqlite store unavailable during completeJobs: SQLITE_BUSY");
+      },
+    });
+    const action = { url: sink.url, concurrency: 8 };
+    const ids = await enqueue(real, httpAction(action), Array.from({ length: 8 }, () => ({})));
+    const { w, events } = worker(store, [action]);
+    w.start();
+    await until(() => events.of("job:delivered").length === 8, "8 recorded deliveries");
+    const errors = events.of("worker:error");
+    expect(errors.length).toBeGreaterThan(0);
+    expect(errors.every((e) => e.op === "complete" && e.error.includes("StoreUnavailableError") && e.retryInMs! > 0)).toBe(true);
+    // The failed writes held jobs that were written again later; nothing was delivered twice.
+    expect(calls.completeJobs).toBeGreaterThanOrEqual(3);
+    expect(sink.deliveries.map((d) => d.jobId).sort()).toEqual([...ids].sort());
+    expect((await real.stats(Date.now())).byState.done).toBe(8);
+  });
+
+  test("a job whose lease was lost before its completion was written is reported as such, not as delivered", async () => {
+    const sink = startSink();
+    cleanups.push(sink.stop);
+    let stolen: string | undefined;
+    const { real, store } = await countedStore({
+      // Before the first write: another worker ends up holding the first job's lease.
+      completeJobs: async (items, target) => {
+        if (stolen) return;
+        stolen = items[0]!.id;
+        await target.releaseJob(stolen, "w1", Date.now());
+        const [taken] = await target.claimDueJobs({ worker: "ghost", now: Date.now(), leaseMs: 60_000, limit: 1 });
+        expect(taken?.id).toBe(stolen);
+      },
+    });
+    const action = { url: sink.url, concurrency: 8 };
+    const ids = await enqueue(real, httpAction(action), Array.from({ length: 5 }, () => ({})));
+    const { w, events } = worker(store, [action]);
+    w.start();
+    await until(() => events.of("job:delivered").length + events.of("worker:error").length === 5, "5 outcomes");
+    expect(events.of("job:delivered").map((e) => e.jobId).sort()).toEqual(ids.filter((id) => id !== stolen).sort());
+    expect(events.of("worker:error")).toEqual([expect.objectContaining({ op: "lease", jobId: stolen })]);
+    expect(await real.getJob(stolen!)).toMatchObject({ state: "running", lockedBy: "ghost" });
+  });
+
+  test("a claim takes as many jobs as there are free slots, beyond the old cap of 32", async () => {
+    const sink = startSink({ delayMs: 200 });
+    cleanups.push(sink.stop);
+    const { real, store, calls } = await countedStore();
+    const action = { url: sink.url, concurrency: 48 };
+    await enqueue(real, httpAction(action), Array.from({ length: 60 }, () => ({})));
+    const { w, events } = worker(store, [action]);
+    w.start();
+    await until(() => events.of("job:delivered").length === 60, "60 deliveries");
+    expect(calls.claimSizes[0]).toBe(48);
+    expect(sink.state.maxInFlight).toBeLessThanOrEqual(48);
+  });
+
+  test("stop waits for completions still being written, then the jobs are done", async () => {
+    const sink = startSink();
+    cleanups.push(sink.stop);
+    const { real, store } = await countedStore();
+    const action = { url: sink.url, concurrency: 4 };
+    const ids = await enqueue(real, httpAction(action), Array.from({ length: 4 }, () => ({})));
+    const { w, events } = worker(store, [action], { completionWaitMs: 300 });
+    w.start();
+    await until(() => sink.deliveries.length === 4, "4 requests at the sink");
+    await w.stop(5000);
+    expect(events.of("job:delivered").map((e) => e.jobId).sort()).toEqual([...ids].sort());
+    expect((await real.stats(Date.now())).byState.done).toBe(4);
+    expect(events.of("job:released")).toHaveLength(0);
+  });
+});
