@@ -1,0 +1,351 @@
+// Outbox drain: how fast a Worker empties an outbox of N http jobs into a local sink that answers
+// 200, next to a plain fetch loop with the same concurrency to the same sink, in one run.
+//
+//   bun bench/drain.ts [N=20000] [C=64] [rounds=3]
+//
+// Scenarios, each run `rounds` times (interleaved, so a noisy spell hits all of them) and reported
+// as the median:
+//   fetch            a plain fetch loop, C requests at a time (the ceiling: HTTP alone)
+//   sqlite full      one Worker, SQLite synchronous=full (the default)
+//   sqlite normal    one Worker, SQLite synchronous=normal
+//   postgres ×1      one Worker on Postgres (127.0.0.1:5432/test, own schema, dropped after)
+//   postgres ×2      two Worker processes on that one schema, each with concurrency C
+// The sink, the fetch loop and every worker are separate processes; this process only pre-fills
+// the outbox (acceptBatch in chunks of 500, before the clock starts), says go, polls the done
+// count every 20 ms and reads the workers' reports. Rate = N / (last job recorded done − go).
+// Postgres: KH_BENCH_POSTGRES_URL, or postgres://$PGUSER@127.0.0.1:5432/test; skipped with a
+// note if unreachable. Results: bench/results/drain.md.
+import { SQL } from "bun";
+import { Database } from "bun:sqlite";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { cpus, tmpdir, totalmem } from "node:os";
+import { join } from "node:path";
+import { buildJobPayload } from "../src/actions/index.ts";
+import type { ResolvedHttpAction } from "../src/config/types.ts";
+import { openStore } from "../src/outbox/open-store.ts";
+import type { Store } from "../src/outbox/store.ts";
+import { Worker } from "../src/outbox/worker.ts";
+
+const PG_URL = process.env.KH_BENCH_POSTGRES_URL ?? `postgres://${process.env.PGUSER ?? process.env.USER ?? "postgres"}@127.0.0.1:5432/test`;
+const CHUNK = 500;
+
+/** The action every worker delivers: templated url, an env header and a JSON body, like a CRM call. */
+function benchAction(port: number, concurrency: number): ResolvedHttpAction {
+  return {
+    kind: "http", id: "bench.crm", hook: "bench", retry: { attempts: 5, baseMs: 1000, capMs: 60_000 }, concurrency,
+    method: "POST", url: `http://127.0.0.1:${port}/contacts/{{body.id}}`, headers: { Authorization: "Bearer {{env.TOKEN}}" },
+    body: { email: "{{body.email}}", n: "{{body.n}}" }, timeoutMs: 5000, retry4xx: false,
+  };
+}
+
+/** Wall-clock ms with sub-ms precision, comparable across processes on this machine. */
+const wallNow = () => performance.timeOrigin + performance.now();
+
+// ---- child roles -------------------------------------------------------------------------------
+
+/** The destination: 200 to every POST, without reading the body; GET /count tells how many. */
+function sink(): void {
+  let n = 0;
+  const server = Bun.serve({
+    hostname: "127.0.0.1",
+    port: 0,
+    fetch(req) {
+      if (req.method === "GET") return new Response(String(n));
+      n++;
+      return new Response(null, { status: 200 });
+    },
+  });
+  console.log(server.port);
+}
+
+/** The baseline: N requests shaped like the worker's, C at a time, with plain fetch. */
+async function fetchLoop(port: number, n: number, c: number): Promise<void> {
+  await waitForGo();
+  const cpu0 = process.cpuUsage();
+  const t0 = wallNow();
+  let next = 0;
+  await Promise.all(Array.from({ length: c }, async () => {
+    for (let i = next++; i < n; i = next++) {
+      const res = await fetch(`http://127.0.0.1:${port}/contacts/u${i}`, {
+        method: "POST",
+        headers: { "user-agent": "kratos-hooks/bench", "content-type": "application/json", authorization: "Bearer t", "idempotency-key": Bun.randomUUIDv7() },
+        body: JSON.stringify({ email: `u${i}@example.com`, n: i }),
+        redirect: "manual",
+      });
+      if (res.status !== 200) throw new Error(`sink answered ${res.status}`);
+      await res.body?.cancel();
+    }
+  }));
+  const t1 = wallNow();
+  report({ startAt: t0, lastAt: t1, delivered: n, cpuMs: cpuMs(cpu0), peakRssMiB: peakRssMiB() });
+}
+
+/** One worker instance: opens the store, waits for "go", delivers until told to stop, reports. */
+async function workerRole(url: string, port: number, c: number, synchronous: "full" | "normal"): Promise<void> {
+  const store = await openStore(url, { synchronous, migrate: false });
+  const counts = { claims: 0, claimed: 0, completionWrites: 0, completeJobCalls: 0 };
+  // Methods bound to the real store (its private fields need the real `this`); writes counted.
+  const counted = new Proxy(store, {
+    get(target, key) {
+      if (key === "claimDueJobs") return async (o: Parameters<Store["claimDueJobs"]>[0]) => {
+        counts.claims++;
+        const jobs = await target.claimDueJobs(o);
+        counts.claimed += jobs.length;
+        return jobs;
+      };
+      if (key === "completeJobs") return (items: Parameters<Store["completeJobs"]>[0], now: number) => (counts.completionWrites++, target.completeJobs(items, now));
+      if (key === "completeJob") return (id: string, w: string, now: number) => (counts.completeJobCalls++, target.completeJob(id, w, now));
+      const v = Reflect.get(target, key, target);
+      return typeof v === "function" ? v.bind(target) : v;
+    },
+  });
+  const worker = new Worker({ store: counted, actions: [benchAction(port, c)], leaseMs: 30_000, pollMs: 200, env: { TOKEN: "t" } });
+  let delivered = 0;
+  let lastAt = 0;
+  let errors = 0;
+  worker.events.on("job:delivered", () => {
+    delivered++;
+    lastAt = wallNow();
+  });
+  worker.events.on("worker:error", (e) => {
+    if (errors++ < 5) console.error(`worker error: ${e.op}: ${e.error}`);
+  });
+  const stop = waitForLine("stop");
+  await waitForGo();
+  const cpu0 = process.cpuUsage();
+  const startAt = wallNow();
+  worker.start();
+  await stop;
+  await worker.stop(5000);
+  report({ startAt, lastAt, delivered, errors, cpuMs: cpuMs(cpu0), peakRssMiB: peakRssMiB(), ...counts });
+  await store.close();
+}
+
+type Report = { startAt: number; lastAt: number; delivered: number; cpuMs: number; peakRssMiB: number; errors?: number; claims?: number; claimed?: number; completionWrites?: number; completeJobCalls?: number };
+
+function report(r: Report): void {
+  console.log(`REPORT ${JSON.stringify(r)}`);
+}
+const cpuMs = (from: NodeJS.CpuUsage) => {
+  const d = process.cpuUsage(from);
+  return Math.round((d.user + d.system) / 1000);
+};
+/** VmHWM: the process's peak resident set. */
+const peakRssMiB = () => Math.round(Number(/VmHWM:\s+(\d+)/.exec(readFileSync("/proc/self/status", "utf8"))?.[1] ?? 0) / 1024);
+
+let stdinLines: AsyncIterator<string> | undefined;
+const seen = new Set<string>();
+const waiters = new Map<string, () => void>();
+/** Resolves when `line` arrives on stdin (the orchestrator's "go" / "stop"). */
+function waitForLine(line: string): Promise<void> {
+  if (seen.has(line)) return Promise.resolve();
+  const p = new Promise<void>((r) => waiters.set(line, r));
+  if (!stdinLines) {
+    stdinLines = console[Symbol.asyncIterator]();
+    void (async () => {
+      for (let l = await stdinLines!.next(); !l.done; l = await stdinLines!.next()) {
+        seen.add(l.value.trim());
+        waiters.get(l.value.trim())?.();
+      }
+    })();
+  }
+  return p;
+}
+function waitForGo(): Promise<void> {
+  console.log("READY");
+  return waitForLine("go");
+}
+
+// ---- orchestrator ------------------------------------------------------------------------------
+
+type Child = { proc: Bun.Subprocess<"pipe", "pipe", "inherit">; lines: AsyncIterator<string> };
+
+function spawnRole(args: string[]): Child {
+  const proc = Bun.spawn([process.execPath, import.meta.path, ...args], { stdin: "pipe", stdout: "pipe", stderr: "inherit" });
+  return { proc, lines: linesOf(proc.stdout) };
+}
+
+async function* linesOfGen(stream: ReadableStream<Uint8Array>): AsyncGenerator<string> {
+  const decoder = new TextDecoder();
+  let buf = "";
+  for await (const chunk of stream) {
+    buf += decoder.decode(chunk, { stream: true });
+    for (let i = buf.indexOf("\n"); i >= 0; i = buf.indexOf("\n")) {
+      yield buf.slice(0, i);
+      buf = buf.slice(i + 1);
+    }
+  }
+}
+const linesOf = (s: ReadableStream<Uint8Array>) => linesOfGen(s)[Symbol.asyncIterator]();
+
+async function expectLine(c: Child, pred: (l: string) => boolean, what: string): Promise<string> {
+  for (;;) {
+    const l = await c.lines.next();
+    if (l.done) throw new Error(`child exited before ${what}`);
+    if (pred(l.value)) return l.value;
+  }
+}
+const send = (c: Child, line: string) => {
+  c.proc.stdin.write(`${line}\n`);
+  c.proc.stdin.flush();
+};
+
+/** Busy and total jiffies of all CPUs, to see how much of the machine a run used. */
+function cpuJiffies(): { busy: number; total: number } {
+  const f = readFileSync("/proc/stat", "utf8").split("\n")[0]!.trim().split(/\s+/).slice(1).map(Number);
+  const idle = f[3]! + f[4]!;
+  const total = f.reduce((a, b) => a + b, 0);
+  return { busy: total - idle, total };
+}
+
+async function fill(store: Store, port: number, n: number, c: number): Promise<void> {
+  const action = benchAction(port, c);
+  const now = Date.now();
+  for (let i = 0; i < n; i += CHUNK) {
+    const batch = Array.from({ length: Math.min(CHUNK, n - i) }, (_, k) => {
+      const id = Bun.randomUUIDv7();
+      const body = { id: `u${i + k}`, email: `u${i + k}@example.com`, n: i + k };
+      const job = { id, hook: "bench", action: action.id, payload: buildJobPayload(action, { body, hook: "bench", jobId: id }), maxAttempts: 5, runAt: now };
+      return { hook: "bench", key: id, response: { status: 204, body: null }, expiresAt: now + 3_600_000, now, jobs: [job] };
+    });
+    await store.acceptBatch(batch);
+  }
+}
+
+type Result = { rate: number; reports: Report[]; cpuBusyPct: number };
+
+const sinkCount = async (port: number) => Number(await (await fetch(`http://127.0.0.1:${port}/count`)).text());
+
+/** Spawns the children, says go, waits until `finished`, stops them and computes the rate. */
+async function runChildren(children: Child[], n: number, port: number, finished: () => Promise<boolean>, stopWhenDone: boolean): Promise<Result> {
+  for (const c of children) await expectLine(c, (l) => l === "READY", "READY");
+  const before = await sinkCount(port);
+  const j0 = cpuJiffies();
+  const goAt = wallNow();
+  for (const c of children) send(c, "go");
+  if (stopWhenDone) {
+    while (!(await finished())) await Bun.sleep(20);
+    for (const c of children) send(c, "stop");
+  }
+  let j1 = stopWhenDone ? cpuJiffies() : undefined;
+  const reports = await Promise.all(children.map(async (c) => JSON.parse((await expectLine(c, (l) => l.startsWith("REPORT "), "its report")).slice(7)) as Report));
+  j1 ??= cpuJiffies();
+  for (const c of children) c.proc.stdin.end();
+  await Promise.all(children.map((c) => c.proc.exited));
+  const delivered = reports.reduce((a, r) => a + r.delivered, 0);
+  const requests = (await sinkCount(port)) - before;
+  if (delivered !== n || requests !== n) throw new Error(`expected ${n} deliveries, workers report ${delivered} and the sink saw ${requests}`);
+  const end = Math.max(...reports.map((r) => r.lastAt));
+  const cpuBusyPct = Math.round((100 * (j1.busy - j0.busy)) / Math.max(1, j1.total - j0.total));
+  return { rate: n / ((end - goAt) / 1000), reports, cpuBusyPct };
+}
+
+async function baseline(port: number, n: number, c: number): Promise<Result> {
+  return runChildren([spawnRole(["fetch", String(port), String(n), String(c)])], n, port, async () => true, false);
+}
+
+async function sqliteRun(port: number, n: number, c: number, synchronous: "full" | "normal"): Promise<Result> {
+  const dir = mkdtempSync(join(tmpdir(), "kh-bench-drain-"));
+  const url = `sqlite:${join(dir, "outbox.db")}`;
+  try {
+    const store = await openStore(url, { synchronous });
+    await fill(store, port, n, c);
+    await store.close();
+    // An existence probe through the state index: cheap enough to poll without stealing CPU.
+    const reader = new Database(join(dir, "outbox.db"), { readonly: true });
+    const busy = reader.query("SELECT EXISTS (SELECT 1 FROM jobs WHERE state IN ('pending', 'running')) AS busy");
+    const done = async () => (busy.get() as { busy: number }).busy === 0;
+    const result = await runChildren([spawnRole(["worker", url, String(port), String(c), synchronous])], n, port, done, true);
+    const left = reader.query("SELECT count(*) AS n FROM jobs WHERE state <> 'done'").get() as { n: number };
+    reader.close();
+    if (left.n !== 0) throw new Error(`${left.n} jobs not done`);
+    return result;
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+let schemaSeq = 0;
+async function postgresRun(admin: SQL, port: number, n: number, c: number, instances: number): Promise<Result> {
+  const schema = `kh_bench_drain_${process.pid}_${++schemaSeq}`;
+  const url = new URL(PG_URL);
+  url.searchParams.set("schema", schema);
+  try {
+    const store = await openStore(url.toString(), { poolMax: 2 });
+    await fill(store, port, n, c);
+    // Statistics, as autovacuum would have gathered them on an outbox that grew to this size;
+    // without them the claim's planner reads jobs_due by bitmap (see postgres/claim-due-jobs.ts).
+    await admin.unsafe(`ANALYZE "${schema}".jobs`);
+    await store.close();
+    const done = async () => !(await admin.unsafe(`SELECT EXISTS (SELECT 1 FROM "${schema}".jobs WHERE state IN ('pending', 'running')) AS busy`))[0].busy;
+    const children = Array.from({ length: instances }, () => spawnRole(["worker", url.toString(), String(port), String(c), "full"]));
+    const result = await runChildren(children, n, port, done, true);
+    const [left] = await admin.unsafe(`SELECT count(*)::int AS n FROM "${schema}".jobs WHERE state <> 'done'`);
+    if (left.n !== 0) throw new Error(`${left.n} jobs not done`);
+    return result;
+  } finally {
+    await admin.unsafe(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`);
+  }
+}
+
+async function orchestrate(n: number, c: number, rounds: number): Promise<void> {
+  const sinkChild = spawnRole(["sink"]);
+  const port = Number((await sinkChild.lines.next()).value);
+  const admin = new SQL(PG_URL, { max: 1, connectionTimeout: 3 });
+  const pg = await admin`SELECT 1`.then(() => null, (err: Error) => `unreachable (${(err as { code?: string }).code ?? err.message})`);
+
+  const scenarios: [string, () => Promise<Result>][] = [
+    ["fetch loop (baseline)", () => baseline(port, n, c)],
+    ["worker, sqlite synchronous=full", () => sqliteRun(port, n, c, "full")],
+    ["worker, sqlite synchronous=normal", () => sqliteRun(port, n, c, "normal")],
+  ];
+  if (!pg) {
+    scenarios.push(["worker, postgres, 1 process", () => postgresRun(admin, port, n, c, 1)]);
+    scenarios.push(["worker, postgres, 2 processes", () => postgresRun(admin, port, n, c, 2)]);
+  }
+  const results = new Map<string, Result[]>(scenarios.map(([name]) => [name, []]));
+  for (let r = 1; r <= rounds; r++) {
+    for (const [name, run] of scenarios) {
+      const res = await run();
+      results.get(name)!.push(res);
+      console.error(`round ${r}: ${name}: ${Math.round(res.rate)}/s (cpu ${res.cpuBusyPct}%)`);
+    }
+  }
+  sinkChild.proc.kill();
+  await admin.close();
+
+  const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+  const medianRun = (rs: Result[]) => rs.find((x) => x.rate === median(rs.map((y) => y.rate)))!;
+  const base = median(results.get("fetch loop (baseline)")!.map((x) => x.rate));
+  const cpu = cpus()[0]?.model ?? "unknown";
+  console.log(`machine: ${cpus().length} cores, ${Math.round(totalmem() / 2 ** 30)} GiB, ${cpu}`);
+  console.log(`bun ${Bun.version}, ${new Date().toISOString().slice(0, 16)}Z; N=${n} jobs, concurrency C=${c}, median of ${rounds} rounds\n`);
+  console.log("| scenario | deliveries/s (median) | runs | vs fetch loop | claims (jobs/claim) | completion writes (jobs/write) | worker CPU µs/delivery | worker peak RSS | machine CPU busy |");
+  console.log("|---|---|---|---|---|---|---|---|---|");
+  for (const [name] of scenarios) {
+    const rs = results.get(name)!;
+    const m = medianRun(rs);
+    const rate = median(rs.map((x) => x.rate));
+    const claims = m.reports.reduce((a, x) => a + (x.claims ?? 0), 0);
+    const writes = m.reports.reduce((a, x) => a + (x.completionWrites ?? 0) + (x.completeJobCalls ?? 0), 0);
+    const cpuUs = Math.round((1000 * m.reports.reduce((a, x) => a + x.cpuMs, 0)) / n);
+    const rss = m.reports.map((x) => `${x.peakRssMiB}`).join(" + ");
+    const isBase = name.startsWith("fetch");
+    console.log(
+      `| ${name} | ${Math.round(rate)} | ${rs.map((x) => Math.round(x.rate)).join(", ")} | ${isBase ? "1.00" : (rate / base).toFixed(2)} | ` +
+        `${isBase ? "-" : `${claims} (${(n / claims).toFixed(1)})`} | ${isBase ? "-" : `${writes} (${(n / writes).toFixed(1)})`} | ${cpuUs} | ${rss} MiB | ${m.cpuBusyPct}% |`,
+    );
+  }
+  if (pg) console.log(`| worker, postgres | skipped: ${pg} | | | | | | | |`);
+}
+
+const [role, ...args] = process.argv.slice(2);
+if (role === "sink") sink();
+else if (role === "fetch") {
+  await fetchLoop(Number(args[0]), Number(args[1]), Number(args[2]));
+  process.exit(0); // the stdin reader would keep the process alive
+} else if (role === "worker") {
+  await workerRole(args[0]!, Number(args[1]), Number(args[2]), args[3] as "full" | "normal");
+  process.exit(0);
+}
+else await orchestrate(Number(role ?? 20_000), Number(args[0] ?? 64), Number(args[1] ?? 3));
