@@ -56,6 +56,13 @@ function sink(): void {
     },
   });
   console.log(server.port);
+  // Exit with the orchestrator: its end of stdin closes when it exits, however it exits.
+  void (async () => {
+    for await (const _ of console) {
+      // nothing is sent; wait for EOF
+    }
+    process.exit(0);
+  })();
 }
 
 /** The baseline: N requests shaped like the worker's, C at a time, with plain fetch. */
