@@ -419,7 +419,7 @@ export class Worker {
    * the destination sees; recording is batched and need not hold it up). The loop is woken only
    * when it would act: the first free slot (it may be sleeping until one frees), a quarter of the
    * slots free (claim coalescing ends), nothing left in flight, or a rate-limited action. Waking
-   * it per delivery cost a loop turn and a timer each, ~5% of the worker's CPU on a fast sink.
+   * it for every finished delivery cost a loop turn, a promise and a timer each.
    */
   #slotFreed(action: ResolvedAction): void {
     const busy = (this.#perAction.get(action.id) ?? 1) - 1;
