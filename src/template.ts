@@ -208,12 +208,24 @@ export class MissingEnvError extends Error {
 }
 
 /**
- * Phase 2: returns a copy of `value` with every deferred string assembled from its parts and the
- * env. `secrets` collects the env values used, so callers can scrub them from error text.
+ * Phase 2: returns `value` with every deferred string assembled from its parts and the env.
+ * `value` itself is not modified: only the objects and arrays on the way to a deferred string are
+ * copied (shallowly), the rest is shared with `value`. (A deep copy of the whole input per
+ * delivery was the largest cost of a delivery after fetch itself.) `secrets` collects the env
+ * values used, so callers can scrub them from error text.
  */
 export function resolveDeferred<T>(value: T, deferred: Deferred[] | undefined, env: Env, secrets?: Set<string>): T {
   if (!deferred || deferred.length === 0) return value;
-  let root: unknown = structuredClone(value);
+  let root: unknown = value;
+  // Containers copied by this call: written to in place from then on.
+  let copied: Set<unknown> | undefined;
+  const own = (v: unknown, at: string | number): Record<string | number, unknown> => {
+    if (v === null || typeof v !== "object") throw new TypeError(`deferred path goes through a ${v === null ? "null" : typeof v} at '${at}'`);
+    if (copied?.has(v)) return v as Record<string | number, unknown>;
+    const c = Array.isArray(v) ? v.slice() : { ...(v as object) };
+    (copied ??= new Set()).add(c);
+    return c as Record<string | number, unknown>;
+  };
   for (const d of deferred) {
     let s = "";
     for (const p of d.parts) {
@@ -225,13 +237,17 @@ export function resolveDeferred<T>(value: T, deferred: Deferred[] | undefined, e
         s += v;
       }
     }
-    if (d.path.length === 0) {
+    const n = d.path.length;
+    if (n === 0) {
       root = s;
       continue;
     }
-    let o = root as Record<string | number, unknown>;
-    for (const k of d.path.slice(0, -1)) o = o[k] as Record<string | number, unknown>;
-    o[d.path[d.path.length - 1]!] = s;
+    let o = (root = own(root, "(root)"));
+    for (let i = 0; i < n - 1; i++) {
+      const k = d.path[i]!;
+      o = o[k] = own(o[k], k);
+    }
+    o[d.path[n - 1]!] = s;
   }
   return root as T;
 }
