@@ -2,43 +2,50 @@
 // destination can drop the duplicates that at-least-once delivery implies.
 import type { ResolvedHttpAction } from "../config/types.ts";
 import pkg from "../../package.json" with { type: "json" };
-import { DeliveryError, snippet, type DeliveryContext, type HttpInput } from "./types.ts";
+import { DeliveryError, DeliveryTimeout, snippet, type DeliveryContext, type HttpInput } from "./types.ts";
 
 const USER_AGENT = `kratos-hooks/${pkg.version}`;
 /** Bytes of a failed response read for the error text; the rest is discarded. */
 const ERROR_BODY_BYTES = 2048;
 
 export async function deliverHttp(action: ResolvedHttpAction, input: HttpInput, ctx: DeliveryContext): Promise<void> {
-  const headers = new Headers();
-  headers.set("user-agent", USER_AGENT);
+  // A plain object: fetch builds its headers from it natively, cheaper than a Headers filled by
+  // set() calls. Names are lower-cased so a header given twice in different case is sent once,
+  // the later one winning, as Headers.set did.
+  const headers: Record<string, string> = { "user-agent": USER_AGENT };
   let body: string | undefined;
   if (input.body !== undefined) {
     body = JSON.stringify(input.body);
-    headers.set("content-type", "application/json");
+    headers["content-type"] = "application/json";
   }
-  for (const [k, v] of Object.entries(input.headers)) {
-    try {
-      headers.set(k, v);
-    } catch {
-      // A CR/LF or other byte not allowed in a header, e.g. from a body value: the same job will
-      // never render differently. The value is not shown (it may hold a secret).
-      throw new DeliveryError(`header ${k} has a value that is not a valid HTTP header value`, false);
-    }
+  for (const k of Object.keys(input.headers)) {
+    const v = String(input.headers[k]);
+    // A CR/LF or other byte not allowed in a header, e.g. from a body value: the same job will
+    // never render differently. The value is not shown (it may hold a secret).
+    if (!HEADER_NAME.test(k) || BAD_HEADER_VALUE.test(v)) throw new DeliveryError(`header ${k} has a value that is not a valid HTTP header value`, false);
+    headers[k.toLowerCase()] = v;
   }
-  headers.set("idempotency-key", ctx.jobId);
-  if (!URL.canParse(input.url) || !/^https?:$/.test(new URL(input.url).protocol)) {
+  headers["idempotency-key"] = ctx.jobId;
+  if (!isHttpUrl(input.url)) {
     throw new DeliveryError(`url ${displayUrl(input.url)} is not an absolute http(s) URL`, false);
   }
 
-  const timeout = AbortSignal.timeout(action.timeoutMs);
-  const signal = AbortSignal.any([ctx.signal, timeout]);
+  // One signal: the worker's, when it also carries this action's timeout (ctx.signalHasTimeout);
+  // otherwise a timeout signal combined with it.
+  let timeout: AbortSignal | undefined;
+  let signal = ctx.signal;
+  if (!ctx.signalHasTimeout) {
+    timeout = AbortSignal.timeout(action.timeoutMs);
+    signal = AbortSignal.any([ctx.signal, timeout]);
+  }
   const started = performance.now();
   let res: Response;
   try {
     // Redirects are not followed: they would carry the Authorization header elsewhere.
     res = await fetch(input.url, { method: input.method, headers, body, signal, redirect: "manual" });
   } catch (err) {
-    throw new DeliveryError(failureText(err, timeout, ctx.signal, action.timeoutMs, started, input), true);
+    const timedOut = timeout ? timeout.aborted : ctx.signal.aborted && ctx.signal.reason instanceof DeliveryTimeout;
+    throw new DeliveryError(failureText(err, timedOut, ctx.signal, action.timeoutMs, started, input), true);
   }
   if (res.status >= 200 && res.status < 300) {
     // Drain so the connection is reused; the content does not matter.
@@ -60,9 +67,35 @@ export async function deliverHttp(action: ResolvedHttpAction, input: HttpInput, 
   throw new DeliveryError(`${what} (redirects are not followed; point the url at the final address)`, false);
 }
 
-function failureText(err: unknown, timeout: AbortSignal, outer: AbortSignal, timeoutMs: number, started: number, input: HttpInput): string {
+/** What fetch accepts as a header name (an RFC 9110 token) and rejects in a value (as Headers.set does). */
+const HEADER_NAME = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
+const BAD_HEADER_VALUE = /[\0\r\n\u0100-\uffff]/;
+
+/**
+ * The urls' beginnings up to the first "/" after "://" (scheme and authority) that parsed as
+ * http(s) before. Every url of an action usually shares one (values are percent-encoded into the
+ * path or query), and once the parser is past the authority nothing can make the url invalid or
+ * change its scheme, so a url starting with a known one followed by "/" needs no parse.
+ */
+const httpOrigins = new Set<string>();
+const MAX_ORIGINS = 256;
+
+/** An absolute http(s) URL (URL.canParse and the protocol), parsed only for an unknown origin. */
+export function isHttpUrl(url: string): boolean {
+  const s = url.indexOf("://");
+  const e = s > 0 ? url.indexOf("/", s + 3) : -1;
+  if (e > 0 && httpOrigins.has(url.slice(0, e))) return true;
+  if (!URL.canParse(url) || !/^https?:$/.test(new URL(url).protocol)) return false;
+  if (e > 0) {
+    if (httpOrigins.size >= MAX_ORIGINS) httpOrigins.clear();
+    httpOrigins.add(url.slice(0, e));
+  }
+  return true;
+}
+
+function failureText(err: unknown, timedOut: boolean, outer: AbortSignal, timeoutMs: number, started: number, input: HttpInput): string {
   const where = `${input.method} ${displayUrl(input.url)}`;
-  if (timeout.aborted) return `${where} timed out after ${timeoutMs}ms`;
+  if (timedOut) return `${where} timed out after ${timeoutMs}ms`;
   if (outer.aborted) return `${where} aborted after ${Math.round(performance.now() - started)}ms (worker deadline or shutdown)`;
   const e = err as { code?: string; message?: string };
   return `${where} failed: ${e.code ? `${e.code} ` : ""}${snippet(e.message ?? String(err), 160)}`;

@@ -9,7 +9,7 @@ import { deliverExec } from "./exec.ts";
 import { deliverHttp } from "./http.ts";
 import { DeliveryError, type DeliveryContext, type JobPayload } from "./types.ts";
 
-export { DeliveryError, type DeliveryContext, type JobPayload } from "./types.ts";
+export { DeliveryError, DeliveryTimeout, type DeliveryContext, type JobPayload } from "./types.ts";
 
 /** Collects phase-1 results of several template pieces into one input object with prefixed paths. */
 class InputBuilder {

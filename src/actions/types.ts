@@ -27,7 +27,22 @@ export type DeliveryContext = {
   env: Env;
   /** Aborted when the worker's deadline (the lease) passes or the worker stops. */
   signal: AbortSignal;
+  /**
+   * `signal` also aborts, with a DeliveryTimeout as its reason, when the action's own timeout
+   * (timeoutMs, counted from the start of the delivery) passes; the action then sets no timer of
+   * its own. The worker does this for http actions: one timer per delivery instead of a timeout
+   * signal and a signal combining it with the worker's.
+   */
+  signalHasTimeout?: boolean;
 };
+
+/** The abort reason of a DeliveryContext signal that aborted because the action's timeout passed. */
+export class DeliveryTimeout extends Error {
+  override readonly name = "TimeoutError";
+  constructor(readonly timeoutMs: number) {
+    super(`timed out after ${timeoutMs}ms`);
+  }
+}
 
 /**
  * A failed delivery. `retryable: false` sends the job to the dead letters at once (an http 4xx, an

@@ -26,7 +26,7 @@
 import { hostname } from "node:os";
 import type { SmtpDecl } from "../config/model.ts";
 import type { ResolvedAction, ResolvedConfig } from "../config/types.ts";
-import { deliver, DeliveryError } from "../actions/index.ts";
+import { deliver, DeliveryError, DeliveryTimeout } from "../actions/index.ts";
 import { closeEmailTransports } from "../actions/email.ts";
 import type { Env } from "../template.ts";
 import { CompletionCommitter } from "./completion-committer.ts";
@@ -393,11 +393,15 @@ export class Worker {
     const { job, action, controller } = f;
     // Cut the delivery before the lease ends: after that another worker may own the job.
     const margin = Math.min(1000, Math.floor(this.#leaseMs / 10));
-    const deadline = setTimeout(() => controller.abort(), Math.max(1, claimedAt + this.#leaseMs - margin - this.#now()));
+    const leaseLeft = Math.max(1, claimedAt + this.#leaseMs - margin - this.#now());
+    // An http action's own timeout rides on the same timer and signal (ctx.signalHasTimeout), so
+    // a request costs one timer and one signal, not three signals.
+    const http = action.kind === "http";
+    const deadline = http && action.timeoutMs < leaseLeft ? setTimeout(abortTimedOut, action.timeoutMs, controller, action.timeoutMs) : setTimeout(abortCut, leaseLeft, controller);
     const started = performance.now();
     let failure: DeliveryError | undefined;
     try {
-      await deliver(action, job.payload, { jobId: job.id, hook: job.hook, action: job.action, attempt: job.attempts, env: this.#env, signal: controller.signal }, { defaultSmtp: this.#defaultSmtp });
+      await deliver(action, job.payload, { jobId: job.id, hook: job.hook, action: job.action, attempt: job.attempts, env: this.#env, signal: controller.signal, signalHasTimeout: http }, { defaultSmtp: this.#defaultSmtp });
     } catch (err) {
       failure = err instanceof DeliveryError ? err : new DeliveryError(`unexpected: ${errorText(err)}`, true);
     } finally {
@@ -493,6 +497,9 @@ export function claimGroups(free: Map<string, number>, batchSize: number): { act
     .filter((g) => g.length > 0)
     .map((g) => ({ actions: g.map(([a]) => a), limit: Math.min(batchSize, ...g.map(([, n]) => n)) }));
 }
+
+const abortTimedOut = (c: AbortController, timeoutMs: number) => c.abort(new DeliveryTimeout(timeoutMs));
+const abortCut = (c: AbortController) => c.abort();
 
 function jobEvent(job: Job): JobEvent {
   return { jobId: job.id, hook: job.hook, action: job.action, attempt: job.attempts, maxAttempts: job.maxAttempts };
