@@ -208,6 +208,17 @@ describe("worker", () => {
     expect(events.of("job:retry")[0]!.error).toContain("aborted");
   });
 
+  test("an http action's timeout (on the worker's one timer per delivery) aborts the request: a retry that says timed out", async () => {
+    const sink = startSink({ delayMs: 3000 });
+    cleanups.push(sink.stop);
+    const action = httpAction({ url: sink.url, timeoutMs: 150, retry: { attempts: 2, baseMs: 10, capMs: 10 } });
+    const { store, worker, events } = await setup({ actions: [action], leaseMs: 30_000 });
+    await enqueue(store, action, [{}]);
+    worker.start();
+    await until(() => events.of("job:retry").length === 1, "the timed-out delivery");
+    expect(events.of("job:retry")[0]!.error).toContain("timed out after 150ms");
+  });
+
   test("stop(timeout) waits for deliveries that finish in time", async () => {
     const sink = startSink({ delayMs: 100 });
     cleanups.push(sink.stop);

@@ -1,0 +1,121 @@
+// The http action's per-request shortcuts against what they replaced: url validation through a
+// cache of known http(s) origins (vs URL.canParse + protocol on every url), header checks by
+// pattern (vs Headers.set throwing), and the action timeout folded into the worker's signal
+// (ctx.signalHasTimeout, vs AbortSignal.timeout + AbortSignal.any).
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { buildJobPayload, deliver, DeliveryError, DeliveryTimeout } from "../../src/actions/index.ts";
+import { isHttpUrl } from "../../src/actions/http.ts";
+import { deliveryContext, httpAction } from "./helpers.ts";
+
+const seen: Record<string, string>[] = [];
+let server: ReturnType<typeof Bun.serve>;
+let base = "";
+
+beforeAll(() => {
+  server = Bun.serve({
+    hostname: "127.0.0.1",
+    port: 0,
+    async fetch(req) {
+      seen.push(Object.fromEntries(req.headers));
+      if (new URL(req.url).pathname === "/slow") await Bun.sleep(3000);
+      return new Response("ok");
+    },
+  });
+  base = `http://127.0.0.1:${server.port}`;
+});
+afterAll(() => server.stop(true));
+
+const slowParse = (u: string) => URL.canParse(u) && /^https?:$/.test(new URL(u).protocol);
+
+describe("url check with known origins", () => {
+  const urls = [
+    "http://127.0.0.1:8080/a", "http://127.0.0.1:8080/b%2Fc?x=1", "http://127.0.0.1:8080/ spaces and ünï/", "http://127.0.0.1:8080/\\back",
+    "https://crm.example.com/contacts/u1", "https://crm.example.com/contacts/%3F?q=a#f", "https://user:pw@crm.example.com/x",
+    "HTTP://EXAMPLE.com/x", "http://[::1]:9/x", "http://[::1/x", "http://ex ample.com/x", "http://example.com:99999/x",
+    "http://example.com:80a/x", "http:/example.com/x", "http:example.com/x", "ftp://example.com/x", "file:///etc/passwd",
+    "mailto:a@b.c", "/relative/x", "relative", "", "://x/y", "javascript://x/y", "http://", "http:///x", "http://a\\b/c",
+    "http://a?x/y", "http://a#x/y", "http://a@b@c/x", "http://%zz/x", "http://%41/x", "http://xn--/x", "http://1.2.3.4.5/x",
+    "http://0x7f.1/x", "http://example.com\t/x", " http://example.com/x ", "http://example.com/\u0000", "https://[fe80::1%25eth0]/x",
+  ];
+
+  test("agrees with URL.canParse + protocol for a table of urls, cold and warm, in any order", () => {
+    for (let round = 0; round < 3; round++) {
+      const order = round === 1 ? [...urls].reverse() : urls;
+      for (const u of order) expect([u, isHttpUrl(u)]).toEqual([u, slowParse(u)]);
+    }
+  });
+
+  test("agrees for generated urls that share a known origin", () => {
+    let s = 9;
+    const r = () => ((s = (Math.imul(s, 1664525) + 1013904223) >>> 0) / 2 ** 32);
+    const chars = "/?#@:%\\ .[]ab\t\n\u00e9\u20ac";
+    const origins = ["http://127.0.0.1:8080", "https://crm.example.com", "http://[::1]:9", "http://a\\b", "http://x?y"];
+    for (let i = 0; i < 2000; i++) {
+      const tail = Array.from({ length: Math.floor(r() * 8) }, () => chars[Math.floor(r() * chars.length)]).join("");
+      const u = `${origins[i % origins.length]}/${tail}`;
+      expect([u, isHttpUrl(u)]).toEqual([u, slowParse(u)]);
+    }
+  });
+});
+
+describe("header checks", () => {
+  const cases: [string, string][] = [
+    ["X-Ok", "plain"], ["X-Latin1", "caf\u00e9 \u00ff"], ["X-Euro", "\u20ac"], ["X-Nul", "a\u0000b"], ["X-Cr", "a\rb"], ["X-Lf", "a\nb"],
+    ["X-Ctl", "a\u0001b"], ["X-Del", "a\u007fb"], ["X-Space", "  padded  "], ["X-Emoji", "\u{1F600}"], ["Bad Name", "v"], ["X:y", "v"],
+    ["X-Tok!#$%&'*+-.^_`|~", "v"], ["\u00e9", "v"], ["X-Empty", ""], ["X-Tab", "a\tb"],
+  ];
+
+  test("a header is refused exactly when Headers.set would throw, and then nothing is sent", async () => {
+    for (const [name, value] of cases) {
+      let headersThrows = false;
+      try {
+        new Headers().set(name, value);
+      } catch {
+        headersThrows = true;
+      }
+      // The value comes from the stored payload as rendered at acceptance.
+      const action = httpAction({ url: `${base}/h`, headers: { [name]: "{{body.v}}" } });
+      const payload = buildJobPayload(action, { body: { v: value }, hook: "h", jobId: "j" });
+      const start = seen.length;
+      const err = await deliver(action, payload, deliveryContext()).then(() => undefined, (e) => e as DeliveryError);
+      if (headersThrows) {
+        expect([name, err?.retryable, err?.message]).toEqual([name, false, `header ${name} has a value that is not a valid HTTP header value`]);
+        expect(seen.length).toBe(start);
+      } else {
+        // Sent: the sink may still refuse it (Bun.serve answers 400 to a control byte), as before.
+        expect(`${name}: ${err?.message ?? "sent"}`).not.toContain("not a valid HTTP header value");
+        if (!err) expect(seen[start]![name.toLowerCase()]).toBe(value.trim());
+        else expect(err.message).toContain("answered 400");
+      }
+    }
+  });
+
+  test("a header given twice in different case is sent once, the later one winning; Idempotency-Key is always the job id", async () => {
+    const action = httpAction({ url: `${base}/h`, headers: { "x-dup": "first", "X-Dup": "second", "User-Agent": "mine", "Idempotency-Key": "forged" } });
+    const start = seen.length;
+    await deliver(action, buildJobPayload(action, { body: {}, hook: "h", jobId: "job-9" }), deliveryContext({ jobId: "job-9" }));
+    expect(seen[start]!["x-dup"]).toBe("second");
+    expect(seen[start]!["user-agent"]).toBe("mine");
+    expect(seen[start]!["idempotency-key"]).toBe("job-9");
+  });
+});
+
+describe("the timeout carried by the caller's signal", () => {
+  test("a DeliveryTimeout abort reads as a timeout, retryable", async () => {
+    const action = httpAction({ url: `${base}/slow`, timeoutMs: 150 });
+    const ac = new AbortController();
+    setTimeout(() => ac.abort(new DeliveryTimeout(150)), 150);
+    const err = await deliver(action, buildJobPayload(action, { body: {}, hook: "h", jobId: "j" }), deliveryContext({ signal: ac.signal, signalHasTimeout: true })).catch((e) => e as DeliveryError);
+    expect(err!.retryable).toBe(true);
+    expect(err!.message).toContain("timed out after 150ms");
+  });
+
+  test("any other abort reads as the worker's deadline or shutdown", async () => {
+    const action = httpAction({ url: `${base}/slow`, timeoutMs: 150 });
+    const ac = new AbortController();
+    setTimeout(() => ac.abort(), 100);
+    const err = await deliver(action, buildJobPayload(action, { body: {}, hook: "h", jobId: "j" }), deliveryContext({ signal: ac.signal, signalHasTimeout: true })).catch((e) => e as DeliveryError);
+    expect(err!.retryable).toBe(true);
+    expect(err!.message).toContain("aborted after");
+  });
+});
