@@ -4,7 +4,6 @@
 // JSON request log to stdout as `serve` writes it) with an accept that commits nothing, to isolate
 // the store. Prints the port on stdout.
 import { Elysia } from "elysia";
-import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { loadConfigText } from "../src/config/load.ts";
@@ -21,11 +20,10 @@ if (mode === "bare") {
   app.listen({ hostname: "127.0.0.1", port: 0 });
   console.log(app.server!.port);
 } else if (mode === "receiver-nostore") {
-  const dir = mkdtempSync(join(tmpdir(), "kh-bench-ack-"));
   const yaml = `
 kratos: { version: v26.2.0 }
 receiver: { url: http://127.0.0.1:4459 }
-serve: { store: "sqlite:${join(dir, "outbox.db")}" }
+serve: { store: "sqlite::memory:" }
 hooks:
   bench:
     on: registration.after
@@ -40,10 +38,8 @@ hooks:
       - name: crm
         http: { url: "http://127.0.0.1:1/contacts", body: { email: "{{body.email}}" } }
 `;
-  const file = join(dir, "hooks.yaml");
-  writeFileSync(file, yaml);
-  const config = loadConfigText(yaml, file, { env: {}, cwd: dir });
-  const store = await openStore(config.serve.store); // only for /health/ready and /metrics
+  const config = loadConfigText(yaml, join(tmpdir(), "bench-nostore.yaml"), { env: {}, cwd: tmpdir() });
+  const store = await openStore(config.serve.store); // in memory, only for /health/ready and /metrics
   const receiver = createApp({ config, accept: async () => ({ duplicate: false }), store, log: createLogger({ level: "info" }), env: { BENCH_SECRET: "bench-secret" } });
   receiver.app.listen({ hostname: "127.0.0.1", port: 0 });
   console.log(receiver.app.server!.port);
