@@ -2,8 +2,9 @@
 // every transaction costs one fsync, so one transaction per webhook would cap throughput at the
 // disk's fsync rate. Acceptances arriving within `maxWaitMs` of the first one (or until
 // `maxBatch` are queued) are committed together; each caller still gets its own AcceptResult.
-// One batch is in flight at a time: acceptances arriving meanwhile form the next batch, so
-// batches grow with load and the wait only applies when the store is idle.
+// Batching itself (one batch in flight, growing with load) is batcher.ts, shared with the worker's
+// completions.
+import { Batcher } from "./batcher.ts";
 import type { Acceptance, AcceptResult, Store } from "./store.ts";
 
 export type GroupCommitOptions = {
@@ -22,71 +23,40 @@ export type GroupCommitStats = {
   failedBatches: number;
 };
 
-type Waiter = { acceptance: Acceptance; resolve(r: AcceptResult): void; reject(e: unknown): void };
-
 export class GroupCommitter {
-  readonly stats: GroupCommitStats = { batches: 0, accepted: 0, failedBatches: 0 };
-  readonly #store: Pick<Store, "acceptBatch">;
-  readonly #maxWaitMs: number;
-  readonly #maxBatch: number;
-  #queue: Waiter[] = [];
-  #timer: ReturnType<typeof setTimeout> | undefined;
-  #inFlight: Promise<void> | undefined;
+  #accepted = 0;
+  readonly #batcher: Batcher<Acceptance, AcceptResult>;
   #closed = false;
 
   constructor(store: Pick<Store, "acceptBatch">, opts: GroupCommitOptions = {}) {
-    this.#store = store;
-    this.#maxWaitMs = Math.max(0, opts.maxWaitMs ?? 2);
-    this.#maxBatch = Math.max(1, Math.trunc(opts.maxBatch ?? 64));
+    this.#batcher = new Batcher(
+      async (batch) => {
+        const results = await store.acceptBatch(batch);
+        if (results.length === batch.length) this.#accepted += batch.length;
+        return results;
+      },
+      { maxWaitMs: opts.maxWaitMs ?? 2, maxBatch: opts.maxBatch ?? 64 },
+    );
+  }
+
+  get stats(): GroupCommitStats {
+    return { batches: this.#batcher.counts.batches, accepted: this.#accepted, failedBatches: this.#batcher.counts.failedBatches };
   }
 
   /** Queues one acceptance; resolves once the transaction holding it has committed. */
   accept(acceptance: Acceptance): Promise<AcceptResult> {
     if (this.#closed) return Promise.reject(new Error("GroupCommitter is closed"));
-    return new Promise<AcceptResult>((resolve, reject) => {
-      this.#queue.push({ acceptance, resolve, reject });
-      if (this.#inFlight) return; // the batch after the one in flight picks it up
-      if (this.#queue.length >= this.#maxBatch) this.#commitNow();
-      else this.#timer ??= setTimeout(() => this.#commitNow(), this.#maxWaitMs);
-    });
+    return this.#batcher.submit(acceptance);
   }
 
   /** Commits whatever is queued (and waits for the batch in flight). For shutdown. */
-  async flush(): Promise<void> {
-    while (this.#inFlight || this.#queue.length) {
-      if (!this.#inFlight) this.#commitNow();
-      await this.#inFlight;
-    }
+  flush(): Promise<void> {
+    return this.#batcher.flush();
   }
 
   /** Refuses new acceptances and commits the queued ones. */
   async close(): Promise<void> {
     this.#closed = true;
     await this.flush();
-  }
-
-  #commitNow(): void {
-    clearTimeout(this.#timer);
-    this.#timer = undefined;
-    const batch = this.#queue.splice(0, this.#maxBatch);
-    if (!batch.length) return;
-    this.#inFlight = this.#commit(batch).finally(() => {
-      this.#inFlight = undefined;
-      // Whatever queued up meanwhile has already waited at least one commit: go now.
-      if (this.#queue.length) this.#commitNow();
-    });
-  }
-
-  async #commit(batch: Waiter[]): Promise<void> {
-    this.stats.batches++;
-    try {
-      const results = await this.#store.acceptBatch(batch.map((w) => w.acceptance));
-      if (results.length !== batch.length) throw new Error(`acceptBatch returned ${results.length} results for ${batch.length} acceptances`);
-      this.stats.accepted += batch.length;
-      batch.forEach((w, i) => w.resolve(results[i]!));
-    } catch (err) {
-      this.stats.failedBatches++;
-      for (const w of batch) w.reject(err);
-    }
   }
 }
