@@ -66,6 +66,21 @@ describe("sqlite specifics", () => {
     await normal.close();
   });
 
+  test("acknowledgements commit at the configured level, the worker's bookkeeping at NORMAL, alternating on one connection", async () => {
+    const store = new SqliteStore(join(tempDir(), "levels.db"));
+    await store.migrate();
+    expect(await store.acceptBatch([acceptance("k1")])).toEqual([{ duplicate: false }]);
+    expect(store.bookkeepingSynchronous()).toBe("normal");
+    const claimed = await store.claimDueJobs({ worker: "w", now: Date.now() + 1000, leaseMs: 30_000, limit: 10 });
+    expect(claimed.length).toBeGreaterThan(0);
+    // Back to FULL for the next acknowledgement, and it still commits.
+    expect(store.synchronous()).toBe("full");
+    expect(await store.acceptBatch([acceptance("k2")])).toEqual([{ duplicate: false }]);
+    expect(await store.completeJobs(claimed.map((j) => ({ id: j.id, worker: "w" })), Date.now())).toHaveLength(claimed.length);
+    expect(store.synchronous()).toBe("full");
+    await store.close();
+  });
+
   test("a write lock held by another process past busy_timeout is StoreUnavailableError, and the store recovers", async () => {
     const path = join(tempDir(), "busy.db");
     const store = new SqliteStore(path, { busyTimeoutMs: 50 });

@@ -16,34 +16,64 @@ import { getJob, listJobs, stats } from "./read-jobs.ts";
 
 export type { SqliteOptions };
 
+/**
+ * The worker's own bookkeeping (claims, completions, failures, releases) commits at
+ * synchronous=NORMAL whatever `serve.synchronous` says: after a power loss a lost claim or
+ * completion only means the job is delivered again, which at-least-once delivery and the
+ * Idempotency-Key already cover. Acknowledgements (acceptBatch) and operator writes keep the
+ * configured level. In WAL mode the setting applies per commit, and a FULL commit's fsync also
+ * makes every earlier frame durable. These writes were two thirds of the worker's thread while
+ * draining (bench/results/drain.md).
+ */
+const BOOKKEEPING_LEVEL = "NORMAL";
+
 export class SqliteStore implements Store {
   readonly kind = "sqlite";
   readonly #db: Database;
+  readonly #ackLevel: "FULL" | "NORMAL";
+  #level: "FULL" | "NORMAL";
 
   constructor(readonly path: string, opts: SqliteOptions = {}) {
     this.#db = guard("open", () => openSqlite(path, opts));
+    this.#ackLevel = this.#level = opts.synchronous === "normal" ? "NORMAL" : "FULL";
+  }
+
+  #at(level: "FULL" | "NORMAL"): Database {
+    if (this.#level !== level) {
+      this.#db.run(`PRAGMA synchronous = ${level}`);
+      this.#level = level;
+    }
+    return this.#db;
+  }
+  /** For acknowledgements and operator writes. */
+  get #ack(): Database {
+    return this.#at(this.#ackLevel);
+  }
+  /** For the worker's bookkeeping. */
+  get #bookkeeping(): Database {
+    return this.#at(BOOKKEEPING_LEVEL);
   }
 
   async migrate(): Promise<void> {
-    guard("migrate", () => migrate(this.#db, Date.now()));
+    guard("migrate", () => migrate(this.#ack, Date.now()));
   }
   async acceptBatch(batch: Acceptance[]): Promise<AcceptResult[]> {
-    return batch.length ? guard("acceptBatch", () => acceptBatch(this.#db, batch)) : [];
+    return batch.length ? guard("acceptBatch", () => acceptBatch(this.#ack, batch)) : [];
   }
   async claimDueJobs(opts: ClaimOptions): Promise<Job[]> {
-    return guard("claimDueJobs", () => claimDueJobs(this.#db, opts));
+    return guard("claimDueJobs", () => claimDueJobs(this.#bookkeeping, opts));
   }
   async completeJob(id: string, worker: string, now: number): Promise<boolean> {
-    return guard("completeJob", () => completeJob(this.#db, id, worker, now));
+    return guard("completeJob", () => completeJob(this.#bookkeeping, id, worker, now));
   }
   async completeJobs(items: CompletedJob[], now: number): Promise<string[]> {
-    return items.length ? guard("completeJobs", () => completeJobs(this.#db, items, now)) : [];
+    return items.length ? guard("completeJobs", () => completeJobs(this.#bookkeeping, items, now)) : [];
   }
   async failJob(id: string, worker: string, error: string, retryAt: number | null, now: number): Promise<boolean> {
-    return guard("failJob", () => failJob(this.#db, id, worker, error, retryAt, now));
+    return guard("failJob", () => failJob(this.#bookkeeping, id, worker, error, retryAt, now));
   }
   async releaseJob(id: string, worker: string, now: number): Promise<boolean> {
-    return guard("releaseJob", () => releaseJob(this.#db, id, worker, now));
+    return guard("releaseJob", () => releaseJob(this.#bookkeeping, id, worker, now));
   }
   async getJob(id: string): Promise<Job | undefined> {
     return guard("getJob", () => getJob(this.#db, id));
@@ -52,10 +82,10 @@ export class SqliteStore implements Store {
     return guard("listJobs", () => listJobs(this.#db, filter));
   }
   async retryJobs(filter: JobFilter, now: number): Promise<number> {
-    return guard("retryJobs", () => retryJobs(this.#db, filter, now));
+    return guard("retryJobs", () => retryJobs(this.#ack, filter, now));
   }
   async purgeJobs(filter: JobFilter): Promise<number> {
-    return guard("purgeJobs", () => purgeJobs(this.#db, filter));
+    return guard("purgeJobs", () => purgeJobs(this.#ack, filter));
   }
   async purgeExpiredDedupe(now: number): Promise<number> {
     return guard("purgeExpiredDedupe", () => purgeExpiredDedupe(this.#db, now));
@@ -63,9 +93,14 @@ export class SqliteStore implements Store {
   async stats(now: number): Promise<Stats> {
     return guard("stats", () => stats(this.#db, now));
   }
-  /** The connection's PRAGMA synchronous, as set from the option (for tests and `serve` startup logs). */
+  /** The PRAGMA synchronous acknowledgements commit at, read back from SQLite (for tests and `serve` startup logs). */
   synchronous(): "full" | "normal" | "other" {
-    const level = (this.#db.query("PRAGMA synchronous").get() as { synchronous: number }).synchronous;
+    const level = (this.#ack.query("PRAGMA synchronous").get() as { synchronous: number }).synchronous;
+    return level === 2 ? "full" : level === 1 ? "normal" : "other";
+  }
+  /** The PRAGMA synchronous the worker's bookkeeping commits at, read back from SQLite. */
+  bookkeepingSynchronous(): "full" | "normal" | "other" {
+    const level = (this.#bookkeeping.query("PRAGMA synchronous").get() as { synchronous: number }).synchronous;
     return level === 2 ? "full" : level === 1 ? "normal" : "other";
   }
   async ping(): Promise<void> {
