@@ -10,7 +10,7 @@ import { rmSync } from "node:fs";
 import { TcpProxy } from "../store/tcp-proxy.ts";
 import { DENY_BODY, gateAuth, GATE_PATHS, serveEnv, welcomeAuth, WELCOME_PATHS, writeHooksYaml } from "./hooks.ts";
 import { isAck, sendLikeKratos, waitUntil, type Attempt, type Execution } from "./kratos-client.ts";
-import { closeAdmin, dropSchema, freshSchema, jobsByTrigger, storeUrl, terminateBackends } from "./postgres.ts";
+import { closeAdmin, dropSchema, freshSchema, jobsByTrigger, storeUrl, terminateBackends, waitForDrain } from "./postgres.ts";
 import { killLeftovers, ServeProcess, stablePort } from "./serve-process.ts";
 import { startRecordingSink } from "./sink.ts";
 
@@ -103,17 +103,7 @@ describe("serve on Postgres: dropped connections and outages under load", () => 
     const loadMs = performance.now() - t0;
 
     // Every job in the outbox (acknowledged or not) is delivered once the worker is back.
-    let committed = 0;
-    await waitUntil(
-      async () => {
-        committed = [...(await jobsByTrigger(schema)).values()].reduce((n, j) => n + j.actions.length, 0);
-        const j = await serve.jobsByState();
-        return j.pending === 0 && j.running === 0 && sink.effects.size === committed;
-      },
-      "the outbox to drain",
-      45_000,
-      () => `${sink.effects.size}/${committed} effects`,
-    );
+    const committed = await waitForDrain(schema, serve, sink, "the outbox to drain");
     expect(serve.alive).toBe(true);
 
     expect(terminated.every((n) => n > 0)).toBe(true);

@@ -3,6 +3,9 @@
 // application_name, so a test can find and terminate its own serve's backends and no one else's
 // (other engineers' suites share this server). Dropped afterwards.
 import { SQL } from "bun";
+import { waitUntil } from "./kratos-client.ts";
+import type { ServeProcess } from "./serve-process.ts";
+import type { Sink } from "./sink.ts";
 
 const PG_USER = process.env.PGUSER ?? process.env.USER ?? "postgres";
 export const PG_URL = process.env.KH_TEST_POSTGRES_URL ?? `postgres://${PG_USER}@127.0.0.1:5432/test`;
@@ -59,4 +62,23 @@ export async function jobsByTrigger(schema: string): Promise<Map<string, { actio
     m.set(r.trigger, e);
   }
   return m;
+}
+
+/**
+ * Waits until `serve` has no pending or running job and the sink saw one effect per job committed
+ * in `schema` (acknowledged or not); returns how many jobs that is.
+ */
+export async function waitForDrain(schema: string, serve: Pick<ServeProcess, "jobsByState">, sink: Pick<Sink, "effects">, what: string): Promise<number> {
+  let committed = 0;
+  await waitUntil(
+    async () => {
+      committed = [...(await jobsByTrigger(schema)).values()].reduce((n, j) => n + j.actions.length, 0);
+      const j = await serve.jobsByState();
+      return j.pending === 0 && j.running === 0 && sink.effects.size === committed;
+    },
+    what,
+    45_000,
+    () => `${sink.effects.size}/${committed} effects`,
+  );
+  return committed;
 }

@@ -10,7 +10,7 @@ import { join } from "node:path";
 import { openStore } from "../../src/outbox/open-store.ts";
 import { DENY_BODY, gateAuth, GATE_PATHS, serveEnv, welcomeAuth, WELCOME_PATHS, writeHooksYaml } from "./hooks.ts";
 import { pool, sendLikeKratos, waitUntil, type Execution } from "./kratos-client.ts";
-import { closeAdmin, dropSchema, freshSchema, jobsByTrigger, storeUrl } from "./postgres.ts";
+import { closeAdmin, dropSchema, freshSchema, jobsByTrigger, storeUrl, waitForDrain } from "./postgres.ts";
 import { killLeftovers, ServeProcess } from "./serve-process.ts";
 import { startRecordingSink } from "./sink.ts";
 
@@ -180,17 +180,7 @@ describe("two serve instances on one store", () => {
     expect(a.alive).toBe(false);
     expect(results.map((r) => r.final.status).filter((x) => x !== 204)).toEqual([]);
 
-    let committed = 0;
-    await waitUntil(
-      async () => {
-        committed = [...(await jobsByTrigger(schema)).values()].reduce((n, j) => n + j.actions.length, 0);
-        const j = await b.jobsByState();
-        return j.pending === 0 && j.running === 0 && sink.effects.size === committed;
-      },
-      "b to deliver every job, a's leased ones included",
-      45_000,
-      () => `${sink.effects.size}/${committed} effects`,
-    );
+    const committed = await waitForDrain(schema, b, sink, "b to deliver every job, a's leased ones included");
     const jobs = await jobsByTrigger(schema);
     const byTarget = sink.keysByTarget();
     for (const s of sends) {
