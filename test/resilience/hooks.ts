@@ -13,6 +13,11 @@ export const gateAuth = { "X-Hooks-Key": SECRET };
 /** The actions of each hook, as sink paths. */
 export const WELCOME_PATHS = ["/crm", "/audit"];
 export const GATE_PATHS = ["/gate"];
+
+/** What a test send does: a welcome (two jobs), an allowed sign-up gate (one job), a denied one (none). */
+export type Kind = "welcome" | "gate-allow" | "gate-deny";
+/** The sink paths a send of this kind reaches, one job each. */
+export const pathsOf = (k: Kind): string[] => (k === "welcome" ? WELCOME_PATHS : k === "gate-allow" ? GATE_PATHS : []);
 /** The gate's answer to a denied email (CONTRACT §5.2), byte for byte. */
 export const DENY_BODY =
   '{"messages":[{"instance_ptr":"#/traits/email","messages":[{"id":9000001,"text":"Please sign up with a permanent email address.","type":"error"}]}]}';

@@ -5,13 +5,13 @@
 // While the database is away every webhook gets 503 with Retry-After (Kratos retries 5xx,
 // CONTRACT §4.2), never another 5xx and never a 2xx; the process stays up, its worker backs off
 // and reconnects, and afterwards every acknowledged webhook's jobs are delivered, effects once.
-import { afterAll, describe, expect, test } from "bun:test";
+import { describe, expect, test } from "bun:test";
 import { rmSync } from "node:fs";
 import { TcpProxy } from "../store/tcp-proxy.ts";
-import { DENY_BODY, gateAuth, GATE_PATHS, serveEnv, welcomeAuth, WELCOME_PATHS, writeHooksYaml } from "./hooks.ts";
+import { DENY_BODY, gateAuth, serveEnv, welcomeAuth, writeHooksYaml, pathsOf, type Kind } from "./hooks.ts";
 import { isAck, sendLikeKratos, waitUntil, type Attempt, type Execution } from "./kratos-client.ts";
-import { closeAdmin, dropSchema, freshSchema, jobsByTrigger, storeUrl, terminateBackends, waitForDrain } from "./postgres.ts";
-import { killLeftovers, ServeProcess, stablePort } from "./serve-process.ts";
+import { dropSchema, freshSchema, jobsByTrigger, storeUrl, terminateBackends, waitForDrain, cleanupsAfterAll } from "./postgres.ts";
+import { ServeProcess, stablePort } from "./serve-process.ts";
 import { startRecordingSink } from "./sink.ts";
 
 /** Mean gap between new triggers: ~25 per second. */
@@ -19,16 +19,9 @@ const GAP_MS = 40;
 const TERMINATIONS = 3;
 const OUTAGES_MS = [3000, 2500];
 
-const cleanups: Array<() => unknown> = [];
-afterAll(async () => {
-  killLeftovers();
-  for (const c of cleanups.splice(0).reverse()) await c();
-  await closeAdmin();
-});
+const cleanups = cleanupsAfterAll();
 
-type Kind = "welcome" | "gate-allow" | "gate-deny";
 type Send = { kind: Kind; trigger: string; id: string; email: string };
-const pathsOf = (k: Kind) => (k === "welcome" ? WELCOME_PATHS : k === "gate-allow" ? GATE_PATHS : []);
 
 describe("serve on Postgres: dropped connections and outages under load", () => {
   test("503 while the database is away, never a lost 2xx; the worker reconnects and delivers every acknowledged job", async () => {

@@ -4,25 +4,20 @@
 // 503 after the store's operation timeout, not silence; the webhooks queued behind that batch go
 // through on the other connections; Kratos's retry of the victim is accepted once; nothing
 // acknowledged is lost.
-import { afterAll, describe, expect, test } from "bun:test";
+import { describe, expect, test } from "bun:test";
 import { rmSync } from "node:fs";
 import { OPERATION_TIMEOUT_MS } from "../../src/outbox/postgres/connection.ts";
 import { serveEnv, welcomeAuth, WELCOME_PATHS, writeHooksYaml } from "./hooks.ts";
 import { isAck, sendLikeKratos, waitUntil, type Execution } from "./kratos-client.ts";
-import { closeAdmin, dropSchema, freshSchema, jobsByTrigger, storeUrl, terminateBackends } from "./postgres.ts";
-import { killLeftovers, ServeProcess, stablePort } from "./serve-process.ts";
+import { dropSchema, freshSchema, jobsByTrigger, storeUrl, terminateBackends, cleanupsAfterAll } from "./postgres.ts";
+import { ServeProcess, stablePort } from "./serve-process.ts";
 import { SilencingRelay } from "./silencing-relay.ts";
 import { startRecordingSink } from "./sink.ts";
 
 /** Kratos's per-attempt timeout (CONTRACT §4.2). */
 const KRATOS_ATTEMPT_TIMEOUT_MS = 30_000;
 
-const cleanups: Array<() => unknown> = [];
-afterAll(async () => {
-  killLeftovers();
-  for (const c of cleanups.splice(0).reverse()) await c();
-  await closeAdmin();
-});
+const cleanups = cleanupsAfterAll();
 
 describe("serve on Postgres: a pooled connection goes silent", () => {
   test("the webhook on it gets 503 within Kratos's timeout, the ones queued behind it go through, the retry is accepted once", async () => {

@@ -2,9 +2,10 @@
 // per test, named in the store URL (`?schema=`) and also used as the connections'
 // application_name, so a test can find and terminate its own serve's backends and no one else's
 // (other engineers' suites share this server). Dropped afterwards.
+import { afterAll } from "bun:test";
 import { SQL } from "bun";
 import { waitUntil } from "./kratos-client.ts";
-import type { ServeProcess } from "./serve-process.ts";
+import { killLeftovers, type ServeProcess } from "./serve-process.ts";
 import type { Sink } from "./sink.ts";
 
 const PG_USER = process.env.PGUSER ?? process.env.USER ?? "postgres";
@@ -81,4 +82,18 @@ export async function waitForDrain(schema: string, serve: Pick<ServeProcess, "jo
     () => `${sink.effects.size}/${committed} effects`,
   );
   return committed;
+}
+
+/**
+ * The cleanup list of one test file: afterAll kills the serve processes it left running (by PID),
+ * runs the registered cleanups newest first, and closes the admin pool.
+ */
+export function cleanupsAfterAll(): Array<() => unknown> {
+  const cleanups: Array<() => unknown> = [];
+  afterAll(async () => {
+    killLeftovers();
+    for (const c of cleanups.splice(0).reverse()) await c();
+    await closeAdmin();
+  });
+  return cleanups;
 }

@@ -4,14 +4,14 @@
 // record and the jobs were committed (docs/durability.md), so every acknowledged webhook's jobs
 // must reach the sink; the sink applies effects once per Idempotency-Key (deliveries may repeat,
 // effects may not), and a Trigger-Id sent again, or twice at once, yields one set of jobs.
-import { afterAll, describe, expect, test } from "bun:test";
+import { describe, expect, test } from "bun:test";
 import { rmSync } from "node:fs";
 import { join } from "node:path";
 import { openStore } from "../../src/outbox/open-store.ts";
-import { DENY_BODY, gateAuth, GATE_PATHS, serveEnv, welcomeAuth, WELCOME_PATHS, writeHooksYaml } from "./hooks.ts";
+import { DENY_BODY, gateAuth, serveEnv, welcomeAuth, writeHooksYaml, pathsOf, type Kind } from "./hooks.ts";
 import { isAck, sendLikeKratos, waitUntil, type Execution } from "./kratos-client.ts";
-import { closeAdmin, dropSchema, freshSchema, storeUrl as pgStoreUrl } from "./postgres.ts";
-import { killLeftovers, ServeProcess, stablePort } from "./serve-process.ts";
+import { dropSchema, freshSchema, storeUrl as pgStoreUrl, cleanupsAfterAll } from "./postgres.ts";
+import { ServeProcess, stablePort } from "./serve-process.ts";
 import { startRecordingSink } from "./sink.ts";
 
 const TRIGGERS = 240;
@@ -19,14 +19,8 @@ const TRIGGERS = 240;
 const GAP_MS = 33;
 const KILLS = 4;
 
-const cleanups: Array<() => unknown> = [];
-afterAll(async () => {
-  killLeftovers();
-  for (const c of cleanups.splice(0).reverse()) await c();
-  await closeAdmin();
-});
+const cleanups = cleanupsAfterAll();
 
-type Kind = "welcome" | "gate-allow" | "gate-deny";
 type Send = { kind: Kind; trigger: string; id: string; email: string };
 
 function plan(i: number): Send {
@@ -36,7 +30,6 @@ function plan(i: number): Send {
   return { kind, trigger: crypto.randomUUID(), id, email: kind === "gate-deny" ? `u${i}@yopmail.com` : `u${i}@example.org` };
 }
 
-const pathsOf = (k: Kind) => (k === "welcome" ? WELCOME_PATHS : k === "gate-allow" ? GATE_PATHS : []);
 
 /**
  * Stops serve KILLS times at random moments under load, with SIGKILL (a crash: nothing flushed,

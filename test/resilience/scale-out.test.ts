@@ -4,28 +4,21 @@
 // of jobs per trigger, the same answer from both instances (byte-identical for a deny), every job
 // delivered, and no job delivered by two workers at once while a lease is live (CONTRACT §4.2,
 // docs/durability.md "Dedupe holds across instances", "Claims").
-import { afterAll, describe, expect, test } from "bun:test";
+import { describe, expect, test } from "bun:test";
 import { rmSync } from "node:fs";
 import { join } from "node:path";
 import { openStore } from "../../src/outbox/open-store.ts";
-import { DENY_BODY, gateAuth, GATE_PATHS, serveEnv, welcomeAuth, WELCOME_PATHS, writeHooksYaml } from "./hooks.ts";
+import { DENY_BODY, gateAuth, serveEnv, welcomeAuth, WELCOME_PATHS, writeHooksYaml, pathsOf, type Kind } from "./hooks.ts";
 import { pool, sendLikeKratos, waitUntil, type Execution } from "./kratos-client.ts";
-import { closeAdmin, dropSchema, freshSchema, jobsByTrigger, storeUrl, waitForDrain } from "./postgres.ts";
-import { killLeftovers, ServeProcess } from "./serve-process.ts";
+import { dropSchema, freshSchema, jobsByTrigger, storeUrl, waitForDrain, cleanupsAfterAll } from "./postgres.ts";
+import { ServeProcess } from "./serve-process.ts";
 import { startRecordingSink } from "./sink.ts";
 
 const TRIGGERS = 300;
 const CONCURRENT_TRIGGERS = 12;
 
-const cleanups: Array<() => unknown> = [];
-afterAll(async () => {
-  killLeftovers();
-  for (const c of cleanups.splice(0).reverse()) await c();
-  await closeAdmin();
-});
+const cleanups = cleanupsAfterAll();
 
-type Kind = "welcome" | "gate-allow" | "gate-deny";
-const pathsOf = (k: Kind) => (k === "welcome" ? WELCOME_PATHS : k === "gate-allow" ? GATE_PATHS : []);
 
 /** A store two processes share, and each trigger's jobs as the store holds them. */
 type SharedStore = { url: string; jobsByTrigger(): Promise<Map<string, { actions: string[]; states: string[] }>> };
