@@ -10,6 +10,7 @@ import { loadConfigText } from "../src/config/load.ts";
 import { openStore } from "../src/outbox/open-store.ts";
 import { createApp } from "../src/server/app.ts";
 import { createLogger } from "../src/server/log.ts";
+import { hooksYaml } from "./ack-hooks.ts";
 
 const mode = process.argv[2] ?? "bare";
 if (mode === "bare") {
@@ -20,24 +21,7 @@ if (mode === "bare") {
   app.listen({ hostname: "127.0.0.1", port: 0 });
   console.log(app.server!.port);
 } else if (mode === "receiver-nostore") {
-  const yaml = `
-kratos: { version: v26.2.0 }
-receiver: { url: http://127.0.0.1:4459 }
-serve: { store: "sqlite::memory:" }
-hooks:
-  bench:
-    on: registration.after
-    methods: [password]
-    mode: notify
-    auth: { type: api_key, in: header, name: X-Hooks-Key, secret_env: BENCH_SECRET }
-    body:
-      identity_id: identity.id
-      email: { from: identity.traits.email, format: email }
-      flow_id: flow.id
-    actions:
-      - name: crm
-        http: { url: "http://127.0.0.1:1/contacts", body: { email: "{{body.email}}" } }
-`;
+  const yaml = hooksYaml("sqlite::memory:", "full");
   const config = loadConfigText(yaml, join(tmpdir(), "bench-nostore.yaml"), { env: {}, cwd: tmpdir() });
   const store = await openStore(config.serve.store); // in memory, only for /health/ready and /metrics
   const receiver = createApp({ config, accept: async () => ({ duplicate: false }), store, log: createLogger({ level: "info" }), env: { BENCH_SECRET: "bench-secret" } });

@@ -19,6 +19,7 @@ import { spawn, SQL, type Subprocess } from "bun";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { cpus, loadavg, tmpdir } from "node:os";
 import { join } from "node:path";
+import { hooksYaml } from "./ack-hooks.ts";
 
 const DURATION = Number(process.argv[2] ?? 8);
 const dir = import.meta.dir;
@@ -33,24 +34,6 @@ const IDS = process.env.BENCH_IDS === "sequential" ? "sequential" : "random";
 
 type Server = { proc: Subprocess<"ignore", "pipe", "inherit">; port: number; cleanup(): Promise<void> };
 
-const hooksYaml = (store: string, synchronous: "full" | "normal") => `
-kratos: { version: v26.2.0 }
-receiver: { url: http://127.0.0.1:4459 }
-serve: { listen: "127.0.0.1:0", store: "${store}", synchronous: ${synchronous} }
-hooks:
-  bench:
-    on: registration.after
-    methods: [password]
-    mode: notify
-    auth: { type: api_key, in: header, name: X-Hooks-Key, secret_env: BENCH_SECRET }
-    body:
-      identity_id: identity.id
-      email: { from: identity.traits.email, format: email }
-      flow_id: flow.id
-    actions:
-      - name: crm
-        http: { url: "http://127.0.0.1:1/contacts", body: { email: "{{body.email}}" } }
-`;
 
 /** Reads stdout lines until one satisfies `found`, then keeps draining (one log line per request). */
 async function readUntil<T>(stream: ReadableStream<Uint8Array>, found: (line: string) => T | undefined): Promise<T> {

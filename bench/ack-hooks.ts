@@ -1,0 +1,20 @@
+// The one notify hook every ack-bench receiver serves (bench/ack.ts runs it through `serve`,
+// bench/ack-server.ts without a store), so both measure the same pipeline.
+export const hooksYaml = (store: string, synchronous: "full" | "normal") => `
+kratos: { version: v26.2.0 }
+receiver: { url: http://127.0.0.1:4459 }
+serve: { listen: "127.0.0.1:0", store: "${store}", synchronous: ${synchronous} }
+hooks:
+  bench:
+    on: registration.after
+    methods: [password]
+    mode: notify
+    auth: { type: api_key, in: header, name: X-Hooks-Key, secret_env: BENCH_SECRET }
+    body:
+      identity_id: identity.id
+      email: { from: identity.traits.email, format: email }
+      flow_id: flow.id
+    actions:
+      - name: crm
+        http: { url: "http://127.0.0.1:1/contacts", body: { email: "{{body.email}}" } }
+`;
