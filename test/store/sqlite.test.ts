@@ -27,6 +27,13 @@ storeSuite("sqlite", async () => {
   return { open: async () => new SqliteStore(path), cleanup: async () => {} };
 });
 
+// The same suite with the dedupe key index flushed after every batch (dedupe-log.ts), so lookups
+// go through dedupe_index and not only through the in-memory recent map.
+storeSuite("sqlite (dedupe index flushed after every batch)", async () => {
+  const path = join(tempDir(), "outbox.db");
+  return { open: async () => new SqliteStore(path, { dedupeFlushRows: 1 }), cleanup: async () => {} };
+});
+
 describe("sqlite specifics", () => {
   const pragma = (path: string, name: string) => new Database(path).query(`PRAGMA ${name}`).get() as Record<string, unknown>;
 

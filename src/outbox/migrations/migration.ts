@@ -3,7 +3,7 @@
 export type Migration = { version: number; name: string; sql: string };
 
 /** Checks the list is strictly increasing from 1, so a typo cannot skip or reorder a step. */
-export function checkMigrations(list: Migration[]): Migration[] {
+export function checkMigrations<M extends Migration>(list: M[]): M[] {
   list.forEach((m, i) => {
     if (m.version !== i + 1) throw new Error(`migration ${m.name}: version ${m.version}, expected ${i + 1}`);
   });

@@ -1,8 +1,13 @@
 // SQLite schema. Times are epoch-ms INTEGERs (the Store interface passes `now` in, so tests control
 // time). The payload is JSON text, stored verbatim so key order survives.
+import type { Database } from "bun:sqlite";
+import { keyHash } from "../sqlite/dedupe-log.ts";
 import { checkMigrations, type Migration } from "./migration.ts";
 
-export const SQLITE_MIGRATIONS: Migration[] = checkMigrations([
+/** A SQLite migration may finish in code what SQL cannot do (hashing, here), in the same transaction. */
+export type SqliteMigration = Migration & { after?: (db: Database) => void };
+
+export const SQLITE_MIGRATIONS: SqliteMigration[] = checkMigrations<SqliteMigration>([
   {
     version: 1,
     name: "outbox: dedupe records and jobs",
@@ -39,5 +44,38 @@ CREATE INDEX jobs_due   ON jobs (run_at)       WHERE state = 'pending';
 CREATE INDEX jobs_lease ON jobs (locked_until) WHERE state = 'running';
 CREATE INDEX jobs_state_created ON jobs (state, created_at);
 `,
+  },
+  {
+    version: 2,
+    name: "dedupe: append-only log with a bulk-built key index",
+    // src/outbox/sqlite/dedupe-log.ts says why. v1 records move over (hashed in `after`).
+    sql: `
+CREATE TABLE dedupe_log (
+  seq          INTEGER PRIMARY KEY AUTOINCREMENT,
+  hook         TEXT    NOT NULL,
+  key          TEXT    NOT NULL,
+  key_hash     INTEGER NOT NULL,
+  status       INTEGER NOT NULL,
+  body         TEXT,
+  content_type TEXT,
+  expires_at   INTEGER NOT NULL,
+  created_at   INTEGER NOT NULL
+);
+CREATE TABLE dedupe_index (
+  key_hash INTEGER NOT NULL,
+  seq      INTEGER NOT NULL,
+  PRIMARY KEY (key_hash, seq)
+) WITHOUT ROWID;
+CREATE TABLE dedupe_indexed (id INTEGER PRIMARY KEY CHECK (id = 1), through INTEGER NOT NULL);
+INSERT INTO dedupe_indexed (id, through) VALUES (1, 0);
+`,
+    after: (db) => {
+      const insert = db.query("INSERT INTO dedupe_log (hook, key, key_hash, status, body, content_type, expires_at, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)");
+      const old = db.query("SELECT hook, key, status, body, content_type, expires_at, created_at FROM dedupe ORDER BY created_at").values() as [string, string, number, string | null, string | null, number, number][];
+      for (const [hook, key, ...rest] of old) insert.run(hook, key, keyHash(hook, key), ...rest);
+      db.run("INSERT INTO dedupe_index (key_hash, seq) SELECT key_hash, seq FROM dedupe_log ORDER BY key_hash, seq");
+      db.run("UPDATE dedupe_indexed SET through = (SELECT coalesce(max(seq), 0) FROM dedupe_log) WHERE id = 1");
+      db.run("DROP TABLE dedupe");
+    },
   },
 ]);

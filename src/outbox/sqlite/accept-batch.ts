@@ -1,47 +1,29 @@
-// Commits a batch of acceptances in one IMMEDIATE transaction (one fsync for the batch).
-// Dedupe is an upsert on the (hook, key) primary key, never read-then-write: the row is inserted,
-// or replaced if it expired, and RETURNING says which. No row back = a live duplicate, whose stored
-// response is then read under the same write lock. A repeat within the batch hits the row the
-// earlier acceptance just wrote, so it is a duplicate of it. (Upsert + RETURNING needs SQLite
-// ≥ 3.35; Bun 1.4.5 bundles 3.54.1.)
+// Commits a batch of acceptances in one IMMEDIATE transaction (one fsync for the batch). Under the
+// write lock, the dedupe log first catches up with other connections' rows, then each acceptance
+// is looked up: a live record of its key makes it a duplicate (its stored response, no jobs);
+// otherwise its record is appended and its jobs inserted. A repeat within the batch finds the
+// record the earlier acceptance just appended. Everything written is an append (dedupe-log.ts).
 import type { Database } from "bun:sqlite";
-import type { Acceptance, AcceptResult, StoredResponse } from "../store.ts";
+import type { Acceptance, AcceptResult } from "../store.ts";
+import type { DedupeLog } from "./dedupe-log.ts";
 
-export function acceptBatch(db: Database, batch: Acceptance[]): AcceptResult[] {
-  const claimKey = db.query(`
-    INSERT INTO dedupe (hook, key, status, body, content_type, expires_at, created_at)
-    VALUES ($hook, $key, $status, $body, $contentType, $expiresAt, $now)
-    ON CONFLICT (hook, key) DO UPDATE SET
-      status = excluded.status, body = excluded.body, content_type = excluded.content_type,
-      expires_at = excluded.expires_at, created_at = excluded.created_at
-    WHERE dedupe.expires_at <= $now
-    RETURNING 1 AS fresh`);
-  const storedResponse = db.query("SELECT status, body, content_type FROM dedupe WHERE hook = $hook AND key = $key");
+export function acceptBatch(db: Database, dedupe: DedupeLog, batch: Acceptance[]): AcceptResult[] {
   const enqueue = db.query(`
     INSERT INTO jobs (id, hook, action, payload, state, attempts, max_attempts, run_at, created_at, updated_at)
-    VALUES ($id, $hook, $action, $payload, 'pending', 0, $maxAttempts, $runAt, $now, $now)`);
-
-  return db.transaction(() =>
-    batch.map((a): AcceptResult => {
-      const fresh = claimKey.get({
-        hook: a.hook,
-        key: a.key,
-        status: a.response.status,
-        body: a.response.body,
-        contentType: a.response.contentType ?? null,
-        expiresAt: a.expiresAt,
-        now: a.now,
+    VALUES (?1, ?2, ?3, ?4, 'pending', 0, ?5, ?6, ?7, ?7)`);
+  try {
+    return db.transaction(() => {
+      dedupe.sync(db);
+      return batch.map((a): AcceptResult => {
+        const stored = dedupe.lookup(db, a.hook, a.key, a.now);
+        if (stored) return { duplicate: true, response: stored };
+        dedupe.append(db, a);
+        for (const j of a.jobs) enqueue.run(j.id, j.hook, j.action, JSON.stringify(j.payload ?? null), j.maxAttempts, j.runAt, a.now);
+        return { duplicate: false };
       });
-      if (!fresh) {
-        const r = storedResponse.get({ hook: a.hook, key: a.key }) as { status: number; body: string | null; content_type: string | null };
-        const response: StoredResponse = { status: r.status, body: r.body };
-        if (r.content_type !== null) response.contentType = r.content_type;
-        return { duplicate: true, response };
-      }
-      for (const j of a.jobs) {
-        enqueue.run({ id: j.id, hook: j.hook, action: j.action, payload: JSON.stringify(j.payload ?? null), maxAttempts: j.maxAttempts, runAt: j.runAt, now: a.now });
-      }
-      return { duplicate: false };
-    }),
-  ).immediate();
+    }).immediate();
+  } catch (err) {
+    dedupe.reset(); // it may have cached rows the rollback removed
+    throw err;
+  }
 }

@@ -20,6 +20,8 @@ export type SqliteOptions = {
   synchronous?: "full" | "normal";
   /** How long a write waits for another process's lock before failing (ms). Default 5000. */
   busyTimeoutMs?: number;
+  /** Dedupe records appended before they are bulk-indexed (dedupe-log.ts). Default 16384. */
+  dedupeFlushRows?: number;
 };
 
 /** `sqlite:./var/x.db` → "./var/x.db"; `sqlite::memory:` → ":memory:". */

@@ -1,4 +1,4 @@
-// Operator actions: retry, purge, and dropping expired dedupe records.
+// Operator actions: retry and purge. (Expired dedupe records: dedupe-log.ts.)
 import type { Database } from "bun:sqlite";
 import type { JobFilter } from "../store.ts";
 import { purgeableStates, retryableStates } from "../store-rules.ts";
@@ -19,8 +19,4 @@ export function purgeJobs(db: Database, filter: JobFilter): number {
   if (!states.length) return 0;
   const w = jobIdsIn(filter, states);
   return db.query(`DELETE FROM jobs WHERE ${w.sql}`).run(w.params).changes;
-}
-
-export function purgeExpiredDedupe(db: Database, now: number): number {
-  return db.query("DELETE FROM dedupe WHERE expires_at <= $now").run({ now }).changes;
 }

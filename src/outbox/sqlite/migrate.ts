@@ -13,6 +13,7 @@ export function migrate(db: Database, now: number): void {
     if (row.v > latest) throw new Error(`sqlite store schema is at version ${row.v}, newer than this kratos-hooks (${latest}): upgrade kratos-hooks`);
     for (const m of SQLITE_MIGRATIONS.slice(row.v)) {
       db.run(m.sql); // no parameters, so bun:sqlite runs every statement in the string
+      m.after?.(db);
       db.query("INSERT INTO schema_migrations (version, name, applied_at) VALUES ($v, $n, $t)").run({ v: m.version, n: m.name, t: now });
     }
   }).immediate();

@@ -9,8 +9,9 @@ import { acceptBatch } from "./accept-batch.ts";
 import { claimDueJobs } from "./claim-due-jobs.ts";
 import { completeJobs } from "./complete-jobs.ts";
 import { guard, openSqlite, type SqliteOptions } from "./connection.ts";
+import { DedupeLog } from "./dedupe-log.ts";
 import { completeJob, failJob, releaseJob } from "./finish-job.ts";
-import { purgeExpiredDedupe, purgeJobs, retryJobs } from "./manage-jobs.ts";
+import { purgeJobs, retryJobs } from "./manage-jobs.ts";
 import { migrate } from "./migrate.ts";
 import { getJob, listJobs, stats } from "./read-jobs.ts";
 
@@ -32,10 +33,13 @@ export class SqliteStore implements Store {
   readonly #db: Database;
   readonly #ackLevel: "FULL" | "NORMAL";
   #level: "FULL" | "NORMAL";
+  readonly #dedupe: DedupeLog;
+  #flushTimer: ReturnType<typeof setTimeout> | undefined;
 
   constructor(readonly path: string, opts: SqliteOptions = {}) {
     this.#db = guard("open", () => openSqlite(path, opts));
     this.#ackLevel = this.#level = opts.synchronous === "normal" ? "NORMAL" : "FULL";
+    this.#dedupe = new DedupeLog(opts.dedupeFlushRows);
   }
 
   #at(level: "FULL" | "NORMAL"): Database {
@@ -58,7 +62,24 @@ export class SqliteStore implements Store {
     guard("migrate", () => migrate(this.#ack, Date.now()));
   }
   async acceptBatch(batch: Acceptance[]): Promise<AcceptResult[]> {
-    return batch.length ? guard("acceptBatch", () => acceptBatch(this.#ack, batch)) : [];
+    if (!batch.length) return [];
+    const results = guard("acceptBatch", () => acceptBatch(this.#ack, this.#dedupe, batch));
+    // Index the dedupe log in bulk once enough has piled up, after these callers are answered.
+    if (this.#dedupe.pending >= this.#dedupe.flushRows && !this.#flushTimer) {
+      this.#flushTimer = setTimeout(() => {
+        this.#flushTimer = undefined;
+        try {
+          this.flushDedupeIndex();
+        } catch {
+          // Not lost: the rows stay in the log and in memory; the next acceptance retries.
+        }
+      }, 0);
+    }
+    return results;
+  }
+  /** Moves appended dedupe records into the key index (dedupe-log.ts). Derived data: NORMAL is enough. */
+  flushDedupeIndex(limit?: number): number {
+    return guard("flushDedupeIndex", () => this.#dedupe.flushIndex(this.#bookkeeping, limit));
   }
   async claimDueJobs(opts: ClaimOptions): Promise<Job[]> {
     return guard("claimDueJobs", () => claimDueJobs(this.#bookkeeping, opts));
@@ -88,7 +109,7 @@ export class SqliteStore implements Store {
     return guard("purgeJobs", () => purgeJobs(this.#ack, filter));
   }
   async purgeExpiredDedupe(now: number): Promise<number> {
-    return guard("purgeExpiredDedupe", () => purgeExpiredDedupe(this.#db, now));
+    return guard("purgeExpiredDedupe", () => this.#dedupe.purgeExpired(this.#bookkeeping, now));
   }
   async stats(now: number): Promise<Stats> {
     return guard("stats", () => stats(this.#db, now));
@@ -107,6 +128,7 @@ export class SqliteStore implements Store {
     guard("ping", () => this.#db.query("SELECT 1").get());
   }
   async close(): Promise<void> {
+    clearTimeout(this.#flushTimer);
     this.#db.close();
   }
 }
