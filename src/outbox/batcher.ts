@@ -1,14 +1,18 @@
 // The batching both committers share: items arriving within `maxWaitMs` of the first one (or until
-// `maxBatch` are queued) go to one `commit` call, and each caller gets its own result. One batch is
-// in flight at a time: items arriving meanwhile form the next batch, which goes as soon as the
-// current one finishes, so batches grow with load and the wait only applies when the store is idle.
-// A failing commit rejects every caller of its batch.
+// `maxBatch` are queued) go to one `commit` call, and each caller gets its own result. At most
+// `maxInFlight` batches are in flight (default 1): items arriving meanwhile form the next batch,
+// which goes as soon as one finishes, so batches grow with load and the wait only applies when the
+// store is idle. More than one in flight pays when the commit runs elsewhere (a store thread, a
+// database server): the next batch is filled while the previous one commits. A failing commit
+// rejects every caller of its batch.
 
 export type BatcherOptions = {
   /** How long the first item of a batch waits for company (ms); 0 = next tick. */
   maxWaitMs: number;
   /** Commit as soon as this many are queued. */
   maxBatch: number;
+  /** Batches committing at once (default 1). The commit function must accept overlapping calls. */
+  maxInFlight?: number;
 };
 
 type Waiter<In, Out> = { item: In; resolve(r: Out): void; reject(e: unknown): void };
@@ -19,49 +23,68 @@ export class Batcher<In, Out> {
   readonly #commit: (items: In[]) => Promise<Out[]>;
   readonly #maxWaitMs: number;
   readonly #maxBatch: number;
+  readonly #maxInFlight: number;
   #queue: Waiter<In, Out>[] = [];
-  #timer: ReturnType<typeof setTimeout> | undefined;
-  #inFlight: Promise<void> | undefined;
+  #timer: { cancel(): void } | undefined;
+  readonly #inFlight = new Set<Promise<void>>();
 
   /** `commit` must return one result per item, in order. */
   constructor(commit: (items: In[]) => Promise<Out[]>, opts: BatcherOptions) {
     this.#commit = commit;
     this.#maxWaitMs = Math.max(0, opts.maxWaitMs);
     this.#maxBatch = Math.max(1, Math.trunc(opts.maxBatch));
+    this.#maxInFlight = Math.max(1, Math.trunc(opts.maxInFlight ?? 1));
   }
 
-  /** Items queued, plus one while a batch is being committed. */
+  /** Items queued, plus one per batch being committed. */
   get pending(): number {
-    return this.#queue.length + (this.#inFlight ? 1 : 0);
+    return this.#queue.length + this.#inFlight.size;
   }
 
   submit(item: In): Promise<Out> {
     return new Promise<Out>((resolve, reject) => {
       this.#queue.push({ item, resolve, reject });
-      if (this.#inFlight) return; // the batch after the one in flight picks it up
+      if (this.#inFlight.size >= this.#maxInFlight) return; // a batch finishing picks it up
       if (this.#queue.length >= this.#maxBatch) this.#commitNow();
-      else this.#timer ??= setTimeout(() => this.#commitNow(), this.#maxWaitMs);
+      else this.#timer ??= this.#wait();
     });
   }
 
-  /** Commits whatever is queued and waits for it (and for the batch in flight). */
+  /** Commits whatever is queued and waits for it (and for the batches in flight). */
   async flush(): Promise<void> {
-    while (this.#inFlight || this.#queue.length) {
-      if (!this.#inFlight) this.#commitNow();
-      await this.#inFlight;
+    while (this.#inFlight.size || this.#queue.length) {
+      if (this.#inFlight.size < this.#maxInFlight) this.#commitNow();
+      await Promise.race(this.#inFlight);
     }
   }
 
   #commitNow(): void {
-    clearTimeout(this.#timer);
+    this.#timer?.cancel();
     this.#timer = undefined;
+    if (this.#inFlight.size >= this.#maxInFlight) return;
     const batch = this.#queue.splice(0, this.#maxBatch);
     if (!batch.length) return;
-    this.#inFlight = this.#run(batch).finally(() => {
-      this.#inFlight = undefined;
+    const running: Promise<void> = this.#run(batch).finally(() => {
+      this.#inFlight.delete(running);
       // Whatever queued up meanwhile has already waited at least one commit: go now.
       if (this.#queue.length) this.#commitNow();
     });
+    this.#inFlight.add(running);
+    // Room for another batch: a full one goes now, a partial one waits for company as usual.
+    if (this.#inFlight.size < this.#maxInFlight && this.#queue.length) {
+      if (this.#queue.length >= this.#maxBatch) this.#commitNow();
+      else this.#timer ??= this.#wait();
+    }
+  }
+
+  /** Schedules the commit of a partial batch: after maxWaitMs, or right after this turn of the event loop for 0 (a 0 ms timer can wait a whole millisecond). */
+  #wait(): { cancel(): void } {
+    if (this.#maxWaitMs === 0) {
+      const handle = setImmediate(() => this.#commitNow());
+      return { cancel: () => clearImmediate(handle) };
+    }
+    const handle = setTimeout(() => this.#commitNow(), this.#maxWaitMs);
+    return { cancel: () => clearTimeout(handle) };
   }
 
   async #run(batch: Waiter<In, Out>[]): Promise<void> {

@@ -12,6 +12,8 @@ export type GroupCommitOptions = {
   maxWaitMs?: number;
   /** Commit as soon as this many are queued. Default 64. */
   maxBatch?: number;
+  /** Batches committing at once. Default 1; 2 lets the next batch fill while one commits on a store thread. */
+  maxInFlight?: number;
 };
 
 export type GroupCommitStats = {
@@ -35,7 +37,7 @@ export class GroupCommitter {
         if (results.length === batch.length) this.#accepted += batch.length;
         return results;
       },
-      { maxWaitMs: opts.maxWaitMs ?? 2, maxBatch: opts.maxBatch ?? 64 },
+      { maxWaitMs: opts.maxWaitMs ?? 2, maxBatch: opts.maxBatch ?? 64, maxInFlight: opts.maxInFlight ?? 1 },
     );
   }
 
