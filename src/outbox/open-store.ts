@@ -14,6 +14,8 @@ export type OpenStoreOptions = {
   poolMax?: number;
   /** Postgres: give up connecting after this long, then StoreUnavailableError (ms, default 5000). */
   connectTimeoutMs?: number;
+  /** SQLite: run the store on a thread of its own (sqlite/thread-store.ts; `serve` does). Default false. */
+  thread?: boolean;
   /** Apply pending migrations before returning (default true). */
   migrate?: boolean;
 };
@@ -34,9 +36,15 @@ export async function openStore(url: string, opts: OpenStoreOptions = {}): Promi
 
 async function construct(url: string, opts: OpenStoreOptions): Promise<Store> {
   if (url.startsWith("sqlite:")) {
-    const { SqliteStore } = await import("./sqlite/store.ts");
     const { sqlitePath } = await import("./sqlite/connection.ts");
-    return new SqliteStore(sqlitePath(url), { synchronous: opts.synchronous, busyTimeoutMs: opts.busyTimeoutMs });
+    const path = sqlitePath(url);
+    const sqliteOpts = { synchronous: opts.synchronous, busyTimeoutMs: opts.busyTimeoutMs };
+    if (opts.thread) {
+      const { SqliteThreadStore } = await import("./sqlite/thread-store.ts");
+      return new SqliteThreadStore(path, sqliteOpts);
+    }
+    const { SqliteStore } = await import("./sqlite/store.ts");
+    return new SqliteStore(path, sqliteOpts);
   }
   if (/^postgres(ql)?:\/\//.test(url)) {
     const { PostgresStore } = await import("./postgres/store.ts");

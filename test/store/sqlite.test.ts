@@ -10,6 +10,7 @@ import { StoreUnavailableError } from "../../src/outbox/errors.ts";
 import { openStore } from "../../src/outbox/open-store.ts";
 import { sqlitePath } from "../../src/outbox/sqlite/connection.ts";
 import { SqliteStore } from "../../src/outbox/sqlite/store.ts";
+import { SqliteThreadStore } from "../../src/outbox/sqlite/thread-store.ts";
 import { acceptance, storeSuite } from "./store.suite.ts";
 
 const dirs: string[] = [];
@@ -32,6 +33,12 @@ storeSuite("sqlite", async () => {
 storeSuite("sqlite (dedupe index flushed after every batch)", async () => {
   const path = join(tempDir(), "outbox.db");
   return { open: async () => new SqliteStore(path, { dedupeFlushRows: 1 }), cleanup: async () => {} };
+});
+
+// What `serve` runs: the same SqliteStore on its own thread (thread-store.ts), every call a message.
+storeSuite("sqlite on a store thread", async () => {
+  const path = join(tempDir(), "outbox.db");
+  return { open: async () => new SqliteThreadStore(path), cleanup: async () => {} };
 });
 
 describe("sqlite specifics", () => {
@@ -115,5 +122,58 @@ describe("sqlite specifics", () => {
     raw.close();
     await expect(store.migrate()).rejects.toThrow(/newer than this kratos-hooks/);
     await store.close();
+  });
+});
+
+describe("sqlite on a store thread", () => {
+  test("SQLite's busy and I/O errors cross the thread as StoreUnavailableError, others keep their name and message", async () => {
+    const path = join(tempDir(), "busy.db");
+    const store = new SqliteThreadStore(path, { busyTimeoutMs: 50 });
+    await store.migrate();
+    const other = new Database(path);
+    other.run("BEGIN IMMEDIATE");
+    try {
+      const err = await store.acceptBatch([acceptance("k1")]).catch((e: unknown) => e);
+      expect(err).toBeInstanceOf(StoreUnavailableError);
+      expect((err as Error).message).toContain("SQLITE_BUSY");
+    } finally {
+      other.run("ROLLBACK");
+      other.close();
+    }
+    expect(await store.acceptBatch([acceptance("k1")])).toEqual([{ duplicate: false }]);
+    const first = acceptance("k2");
+    await store.acceptBatch([first]);
+    const clash = await store.acceptBatch([acceptance("k3", { jobs: [{ ...first.jobs[0]! }] })]).catch((e: unknown) => e);
+    expect(clash).not.toBeInstanceOf(StoreUnavailableError);
+    expect(clash).toMatchObject({ name: "SQLiteError", message: expect.stringContaining("UNIQUE constraint failed: jobs.id") });
+    await store.close();
+  });
+
+  test("a database the thread cannot open fails migrate() with the same error as in-process", async () => {
+    const dir = tempDir();
+    const file = join(dir, "not-a-dir");
+    await Bun.write(file, "x");
+    const path = join(file, "outbox.db"); // its parent is a file
+    let inProcess: unknown;
+    try {
+      new SqliteStore(path);
+    } catch (e) {
+      inProcess = e;
+    }
+    expect(inProcess).toBeInstanceOf(Error);
+    const store = new SqliteThreadStore(path);
+    const err = await store.migrate().catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(Error);
+    expect((err as Error).message).toBe((inProcess as Error).message);
+    expect(await store.ping().catch((e: unknown) => (e as Error).message)).toBe((inProcess as Error).message);
+    await store.close();
+  });
+
+  test("after close, every call fails as unavailable instead of hanging", async () => {
+    const store = new SqliteThreadStore(join(tempDir(), "closed.db"));
+    await store.migrate();
+    await store.close();
+    await expect(store.ping()).rejects.toBeInstanceOf(StoreUnavailableError);
+    await store.close(); // twice is fine
   });
 });

@@ -151,7 +151,9 @@ export function storeSuite(name: string, factory: StoreFactory): void {
         await s.acceptBatch([acceptance("k0", { jobs: [clash] })]);
         const good = acceptance("k1");
         const bad = acceptance("k2", { jobs: [newJob({ id: clash.id })] }); // primary key clash
-        await expect(s.acceptBatch([good, bad])).rejects.toThrow();
+        // Not `expect(...).rejects`: under bun test 1.4.5 it stops Worker messages from arriving,
+        // so the store-thread run of this suite would never see the rejection.
+        expect(await s.acceptBatch([good, bad]).then(() => "resolved", (err: Error) => err.message)).toMatch(/UNIQUE|unique|duplicate/);
         expect(await s.acceptBatch([acceptance("k1")])).toEqual([{ duplicate: false }]);
         for (const j of good.jobs) expect(await s.getJob(j.id)).toBeUndefined();
       });

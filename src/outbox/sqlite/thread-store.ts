@@ -1,0 +1,121 @@
+// SqliteStore on a thread of its own, behind the same Store interface. Why: bun:sqlite is
+// synchronous, so on the event loop every commit (its WAL writes and, at synchronous=full, its
+// fsync) stops the receiver for its whole duration; measured, the commit was a third of serve's
+// time under load (bench/results/ack.md). On the thread the event loop goes on parsing, checking
+// and queueing requests while a batch commits, and Kratos is still answered only after the commit
+// that holds its request. `serve` uses this; the CLI commands, which make one call and exit, use
+// SqliteStore directly.
+//
+// One connection, on the thread, as before: the thread runs one call at a time in arrival order.
+import { StoreUnavailableError } from "../errors.ts";
+import type { Acceptance, AcceptResult, ClaimOptions, CompletedJob, Job, JobFilter, Stats, Store } from "../store.ts";
+import type { SqliteOptions } from "./connection.ts";
+import type { Call, Reply } from "./thread-host.ts";
+
+type Waiting = { resolve(value: unknown): void; reject(err: unknown): void };
+
+/**
+ * Where the thread's code is. In the compiled binary thread-host.ts is a second entrypoint of
+ * `bun build --compile` (package.json "build", scripts/test.sh), found by the same relative URL.
+ */
+const HOST = new URL("./thread-host.ts", import.meta.url);
+
+export class SqliteThreadStore implements Store {
+  readonly kind = "sqlite";
+  readonly #worker: Worker;
+  readonly #waiting = new Map<number, Waiting>();
+  #nextId = 1;
+  #stopped: string | undefined;
+
+  constructor(readonly path: string, opts: SqliteOptions = {}) {
+    this.#worker = new Worker(HOST.href);
+    this.#worker.onmessage = (event: MessageEvent<string>) => this.#settle(JSON.parse(event.data) as Reply);
+    this.#worker.onerror = (event) => this.#stop(`the store thread failed: ${event.message}`);
+    this.#worker.addEventListener("close", () => this.#stop("the store thread stopped"));
+    void this.#call("open", path, opts).catch(() => {}); // a failure to open surfaces again at migrate()
+  }
+
+  migrate(): Promise<void> {
+    return this.#call("migrate");
+  }
+  acceptBatch(batch: Acceptance[]): Promise<AcceptResult[]> {
+    return batch.length ? this.#call("acceptBatch", batch) : Promise.resolve([]);
+  }
+  claimDueJobs(opts: ClaimOptions): Promise<Job[]> {
+    return this.#call("claimDueJobs", opts);
+  }
+  completeJob(id: string, worker: string, now: number): Promise<boolean> {
+    return this.#call("completeJob", id, worker, now);
+  }
+  completeJobs(items: CompletedJob[], now: number): Promise<string[]> {
+    return items.length ? this.#call("completeJobs", items, now) : Promise.resolve([]);
+  }
+  failJob(id: string, worker: string, error: string, retryAt: number | null, now: number): Promise<boolean> {
+    return this.#call("failJob", id, worker, error, retryAt, now);
+  }
+  releaseJob(id: string, worker: string, now: number): Promise<boolean> {
+    return this.#call("releaseJob", id, worker, now);
+  }
+  getJob(id: string): Promise<Job | undefined> {
+    return this.#call("getJob", id);
+  }
+  listJobs(filter: JobFilter): Promise<Job[]> {
+    return this.#call("listJobs", filter);
+  }
+  retryJobs(filter: JobFilter, now: number): Promise<number> {
+    return this.#call("retryJobs", filter, now);
+  }
+  purgeJobs(filter: JobFilter): Promise<number> {
+    return this.#call("purgeJobs", filter);
+  }
+  purgeExpiredDedupe(now: number): Promise<number> {
+    return this.#call("purgeExpiredDedupe", now);
+  }
+  stats(now: number): Promise<Stats> {
+    return this.#call("stats", now);
+  }
+  ping(): Promise<void> {
+    return this.#call("ping");
+  }
+  async close(): Promise<void> {
+    if (this.#stopped) return;
+    try {
+      await this.#call("close");
+    } finally {
+      this.#stop("the store is closed");
+      this.#worker.terminate();
+    }
+  }
+
+  #call<T>(op: string, ...args: unknown[]): Promise<T> {
+    if (this.#stopped) return Promise.reject(new StoreUnavailableError(`sqlite store unavailable: ${this.#stopped}`));
+    const id = this.#nextId++;
+    const call: Call = { id, op, args };
+    return new Promise<T>((resolve, reject) => {
+      this.#waiting.set(id, { resolve: resolve as (v: unknown) => void, reject });
+      this.#worker.postMessage(JSON.stringify(call));
+    });
+  }
+
+  #settle(reply: Reply): void {
+    const waiting = this.#waiting.get(reply.id);
+    if (!waiting) return;
+    this.#waiting.delete(reply.id);
+    if (!reply.error) return waiting.resolve(reply.value);
+    const { name, message, unavailable, commitUnknown } = reply.error;
+    if (unavailable) return waiting.reject(new StoreUnavailableError(message, commitUnknown));
+    const err = new Error(message);
+    err.name = name;
+    waiting.reject(err);
+  }
+
+  /** Everything still waiting fails as unavailable (Kratos gets 503 and retries), and so does every later call. */
+  #stop(why: string): void {
+    if (this.#stopped) return;
+    this.#stopped = why;
+    for (const [id, waiting] of this.#waiting) {
+      this.#waiting.delete(id);
+      waiting.reject(new StoreUnavailableError(`sqlite store unavailable: ${why}`));
+    }
+  }
+}
