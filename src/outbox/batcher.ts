@@ -66,8 +66,12 @@ export class Batcher<In, Out> {
     if (!batch.length) return;
     const running: Promise<void> = this.#run(batch).finally(() => {
       this.#inFlight.delete(running);
-      // Whatever queued up meanwhile has already waited at least one commit: go now.
-      if (this.#queue.length) this.#commitNow();
+      // With the store now idle, whatever queued up meanwhile has waited long enough: go now. With
+      // another batch still committing, a partial batch waits for company as usual instead of
+      // going out small (each commit has a fixed cost).
+      if (!this.#queue.length) return;
+      if (this.#inFlight.size === 0 || this.#queue.length >= this.#maxBatch) this.#commitNow();
+      else this.#timer ??= this.#wait();
     });
     this.#inFlight.add(running);
     // Room for another batch: a full one goes now, a partial one waits for company as usual.

@@ -58,6 +58,37 @@ describe("Batcher", () => {
     expect(b.counts.batches).toBe(3);
   });
 
+  test("with another batch still committing, a finished batch does not send the few items queued since: they wait for company", async () => {
+    const g = gatedCommit();
+    const b = new Batcher(g.commit, { maxWaitMs: 1000, maxBatch: 2, maxInFlight: 2 });
+    const results = [1, 2, 3, 4].map((i) => b.submit(i));
+    await tick();
+    const late = b.submit(5);
+    g.calls[0]!.release();
+    await tick();
+    expect(g.calls.map((c) => c.items)).toEqual([[1, 2], [3, 4]]); // 5 waits: [3, 4] is still committing
+    const full = b.submit(6);
+    await tick();
+    expect(g.calls.map((c) => c.items)).toEqual([[1, 2], [3, 4], [5, 6]]); // a full batch goes at once
+    g.calls[1]!.release();
+    g.calls[2]!.release();
+    expect(await Promise.all([...results, late, full])).toEqual([10, 20, 30, 40, 50, 60]);
+  });
+
+  test("once nothing is committing, what queued meanwhile goes at once, however few", async () => {
+    const g = gatedCommit();
+    const b = new Batcher(g.commit, { maxWaitMs: 1000, maxBatch: 8 });
+    const first = [b.submit(1), b.submit(2)];
+    void b.flush(); // sends [1, 2] now instead of after the 1 s wait
+    await tick();
+    const late = b.submit(3);
+    g.calls[0]!.release();
+    await tick();
+    expect(g.calls.map((c) => c.items)).toEqual([[1, 2], [3]]);
+    g.calls[1]!.release();
+    expect(await Promise.all([...first, late])).toEqual([10, 20, 30]);
+  });
+
   test("flush waits for every batch in flight and commits what is queued", async () => {
     const g = gatedCommit();
     const b = new Batcher(g.commit, { maxWaitMs: 1000, maxBatch: 2, maxInFlight: 2 });
