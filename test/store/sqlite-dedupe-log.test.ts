@@ -8,7 +8,10 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { SQLITE_MIGRATIONS } from "../../src/outbox/migrations/sqlite.ts";
-import { keyHash } from "../../src/outbox/sqlite/dedupe-log.ts";
+import { acceptBatch } from "../../src/outbox/sqlite/accept-batch.ts";
+import { openSqlite } from "../../src/outbox/sqlite/connection.ts";
+import { DedupeLog, FLUSH_SLICES, keyHash } from "../../src/outbox/sqlite/dedupe-log.ts";
+import { migrate } from "../../src/outbox/sqlite/migrate.ts";
 import { SqliteStore } from "../../src/outbox/sqlite/store.ts";
 import { acceptance } from "./store.suite.ts";
 
@@ -148,6 +151,28 @@ describe("sqlite dedupe log", () => {
     await Bun.sleep(20);
     expect(count(path, "SELECT count(*) AS n FROM dedupe_index")).toBe(20);
     expect((await s.acceptBatch([acceptance("k3"), acceptance("k24")])).map((r) => r.duplicate)).toEqual([true, true]);
+  });
+
+  test("a flush is done in slices of the hash space; one cut short before its mark moved is simply done again", async () => {
+    const db = openSqlite(dbPath());
+    migrate(db, T0);
+    const log = new DedupeLog();
+    const keys = Array.from({ length: 200 }, (_, i) => `k${i}`);
+    acceptBatch(db, log, keys.map((k) => acceptance(k)));
+    const plan = log.planFlush(db)!;
+    expect(plan).toEqual({ through: 0, upTo: 200 });
+    let moved = 0;
+    for (let slice = 0; slice < FLUSH_SLICES / 2; slice++) moved += log.flushSlice(db, plan, slice);
+    expect(moved).toBeGreaterThan(0);
+    expect(moved).toBeLessThan(200); // keys hash all over the space: half the slices hold part of them
+    // Cut short here (a crash, or close): the mark did not move, so every key is still found.
+    expect(acceptBatch(db, log, keys.map((k) => acceptance(k))).every((r) => r.duplicate)).toBe(true);
+    const again = new DedupeLog();
+    expect(again.flushIndex(db)).toBe(200 - moved);
+    expect((db.query("SELECT count(*) AS n FROM dedupe_index").get() as { n: number }).n).toBe(200);
+    expect((db.query("SELECT through AS n FROM dedupe_indexed").get() as { n: number }).n).toBe(200);
+    expect(acceptBatch(db, new DedupeLog(), keys.map((k) => acceptance(k))).every((r) => r.duplicate)).toBe(true);
+    db.close();
   });
 
   test("keyHash is a stable 53-bit integer (it is stored, so it must never change)", () => {

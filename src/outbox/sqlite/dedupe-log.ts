@@ -8,8 +8,9 @@
 // - recent: an in-memory map (hook, key) → newest seq, for rows not yet in `dedupe_index`. Each
 //   write transaction first reads the rows other connections appended since this one last looked
 //   (under the write lock, so nothing is missed), so several processes on one file stay exact.
-// - `dedupe_index` (key hash, seq): filled by flushIndex() in one sorted bulk insert per thousands
-//   of rows, where the cost per row is a fraction of a page instead of one page or more.
+// - `dedupe_index` (key hash, seq): filled in sorted bulk inserts per thousands of rows
+//   (flushIndex, in slices of the hash space), where the cost per row is a fraction of a page
+//   instead of one page or more.
 //   `dedupe_indexed.through` is the last seq it holds; recent holds everything after it.
 //
 // A lookup takes the newest record of the key (recent first, else the index by hash, verified
@@ -41,6 +42,10 @@ type LogRow = { hook: string; key: string; status: number; body: string | null; 
 
 /** Rows flushed into dedupe_index per flush when flushIndex() is called without a bound. */
 export const DEFAULT_FLUSH_ROWS = 16_384;
+/** Transactions per flush, each for a range of key hashes (flushSlice). */
+export const FLUSH_SLICES = 8;
+const SLICE_WIDTH = 2 ** 53 / FLUSH_SLICES;
+export type FlushPlan = { through: number; upTo: number };
 /** Expired rows deleted per purge transaction (keeps each one short). */
 const PURGE_CHUNK = 5_000;
 
@@ -105,22 +110,46 @@ export class DedupeLog {
     this.#seen = seq;
   }
 
-  /**
-   * Moves up to `limit` unindexed rows into dedupe_index, in key order, in its own transaction.
-   * Returns how many. Safe from any connection: `through` is read and advanced under the lock.
-   */
+  /** Moves up to `limit` unindexed rows into dedupe_index, all slices at once. Returns how many. */
   flushIndex(db: Database, limit = this.flushRows): number {
-    const moved = db.transaction(() => {
-      const through = (db.query("SELECT through FROM dedupe_indexed WHERE id = 1").get() as { through: number }).through;
-      const upTo = (db.query("SELECT max(seq) AS m FROM (SELECT seq FROM dedupe_log WHERE seq > ? ORDER BY seq LIMIT ?)").get(through, limit) as { m: number | null }).m;
-      if (upTo === null) return 0;
-      const n = db.query("INSERT OR IGNORE INTO dedupe_index (key_hash, seq) SELECT key_hash, seq FROM dedupe_log WHERE seq > ? AND seq <= ? ORDER BY key_hash, seq").run(through, upTo).changes;
-      db.query("UPDATE dedupe_indexed SET through = ? WHERE id = 1").run(upTo);
-      return n;
-    }).immediate();
-    this.#seen = -1; // the next sync prunes recent against the new `through`
-    this.#recent.clear();
+    const plan = this.planFlush(db, limit);
+    if (!plan) return 0;
+    let moved = 0;
+    for (let slice = 0; slice < FLUSH_SLICES; slice++) moved += this.flushSlice(db, plan, slice);
+    this.finishFlush(db, plan);
     return moved;
+  }
+
+  /** The unindexed rows a flush takes now, (through, upTo]; null when there are none. */
+  planFlush(db: Database, limit = this.flushRows): FlushPlan | null {
+    const through = (db.query("SELECT through FROM dedupe_indexed WHERE id = 1").get() as { through: number }).through;
+    const upTo = (db.query("SELECT max(seq) AS m FROM (SELECT seq FROM dedupe_log WHERE seq > ? ORDER BY seq LIMIT ?)").get(through, limit) as { m: number | null }).m;
+    return upTo === null ? null : { through, upTo };
+  }
+
+  /**
+   * Indexes the planned rows whose hash falls in slice `slice` of FLUSH_SLICES, in one transaction.
+   * A slice touches only its share of the index pages, so the flush is FLUSH_SLICES short
+   * transactions (acceptances commit in between) at the same cost per row as one long one.
+   * Idempotent (INSERT OR IGNORE): a flush cut short is simply done again.
+   */
+  flushSlice(db: Database, plan: FlushPlan, slice: number): number {
+    const lo = slice === 0 ? -1 : slice * SLICE_WIDTH;
+    const hi = slice === FLUSH_SLICES - 1 ? Number.MAX_SAFE_INTEGER + 1 : (slice + 1) * SLICE_WIDTH;
+    return db
+      .transaction(() =>
+        db
+          .query("INSERT OR IGNORE INTO dedupe_index (key_hash, seq) SELECT key_hash, seq FROM dedupe_log WHERE seq > ? AND seq <= ? AND key_hash >= ? AND key_hash < ? ORDER BY key_hash, seq")
+          .run(plan.through, plan.upTo, lo, hi).changes,
+      )
+      .immediate();
+  }
+
+  /** After every slice: marks the rows indexed (never moving the mark back) and drops them from memory. */
+  finishFlush(db: Database, plan: FlushPlan): void {
+    db.query("UPDATE dedupe_indexed SET through = max(through, ?) WHERE id = 1").run(plan.upTo);
+    this.#seen = -1; // the next sync reloads recent from the new mark
+    this.#recent.clear();
   }
 
   /** Deletes records expired at `now` (row and index entry), a chunk per transaction. */

@@ -9,7 +9,7 @@ import { acceptBatch } from "./accept-batch.ts";
 import { claimDueJobs } from "./claim-due-jobs.ts";
 import { completeJobs } from "./complete-jobs.ts";
 import { guard, openSqlite, type SqliteOptions } from "./connection.ts";
-import { DedupeLog } from "./dedupe-log.ts";
+import { DedupeLog, FLUSH_SLICES } from "./dedupe-log.ts";
 import { completeJob, failJob, releaseJob } from "./finish-job.ts";
 import { purgeJobs, retryJobs } from "./manage-jobs.ts";
 import { migrate } from "./migrate.ts";
@@ -34,7 +34,8 @@ export class SqliteStore implements Store {
   readonly #ackLevel: "FULL" | "NORMAL";
   #level: "FULL" | "NORMAL";
   readonly #dedupe: DedupeLog;
-  #flushTimer: ReturnType<typeof setTimeout> | undefined;
+  #flushing = false;
+  #closed = false;
 
   constructor(readonly path: string, opts: SqliteOptions = {}) {
     this.#db = guard("open", () => openSqlite(path, opts));
@@ -64,22 +65,37 @@ export class SqliteStore implements Store {
   async acceptBatch(batch: Acceptance[]): Promise<AcceptResult[]> {
     if (!batch.length) return [];
     const results = guard("acceptBatch", () => acceptBatch(this.#ack, this.#dedupe, batch));
-    // Index the dedupe log in bulk once enough has piled up, after these callers are answered.
-    if (this.#dedupe.pending >= this.#dedupe.flushRows && !this.#flushTimer) {
-      this.#flushTimer = setTimeout(() => {
-        this.#flushTimer = undefined;
-        try {
-          this.flushDedupeIndex();
-        } catch {
-          // Not lost: the rows stay in the log and in memory; the next acceptance retries.
-        }
-      }, 0);
-    }
+    if (this.#dedupe.pending >= this.#dedupe.flushRows) void this.#flushInBackground();
     return results;
   }
-  /** Moves appended dedupe records into the key index (dedupe-log.ts). Derived data: NORMAL is enough. */
+  /** Moves appended dedupe records into the key index at once (dedupe-log.ts). Derived data: NORMAL is enough. */
   flushDedupeIndex(limit?: number): number {
     return guard("flushDedupeIndex", () => this.#dedupe.flushIndex(this.#bookkeeping, limit));
+  }
+  /**
+   * Indexes the dedupe log once enough has piled up, after these callers are answered, one slice
+   * per turn of the event loop so that acceptances arriving meanwhile commit in between. A failure
+   * loses nothing (the rows stay in the log and in memory); the next acceptance starts it again.
+   */
+  async #flushInBackground(): Promise<void> {
+    if (this.#flushing) return;
+    this.#flushing = true;
+    const turn = () => new Promise((resolve) => setTimeout(resolve, 0));
+    try {
+      await turn();
+      const plan = this.#closed ? null : guard("flushDedupeIndex", () => this.#dedupe.planFlush(this.#bookkeeping));
+      if (!plan) return;
+      for (let slice = 0; slice < FLUSH_SLICES; slice++) {
+        if (this.#closed) return;
+        guard("flushDedupeIndex", () => this.#dedupe.flushSlice(this.#bookkeeping, plan, slice));
+        await turn();
+      }
+      if (!this.#closed) guard("flushDedupeIndex", () => this.#dedupe.finishFlush(this.#bookkeeping, plan));
+    } catch {
+      // Retried by the next acceptance (see above).
+    } finally {
+      this.#flushing = false;
+    }
   }
   async claimDueJobs(opts: ClaimOptions): Promise<Job[]> {
     return guard("claimDueJobs", () => claimDueJobs(this.#bookkeeping, opts));
@@ -128,7 +144,7 @@ export class SqliteStore implements Store {
     guard("ping", () => this.#db.query("SELECT 1").get());
   }
   async close(): Promise<void> {
-    clearTimeout(this.#flushTimer);
+    this.#closed = true;
     this.#db.close();
   }
 }
