@@ -12,6 +12,8 @@
 //   receiver-normal   the same with synchronous=normal
 //   receiver-pg       the same on Postgres at 127.0.0.1:5432/test (own schema, dropped after)
 //   receiver-nostore  the receiver's pipeline with an accept that commits nothing (ack-server.ts)
+//   baseline, baseline-pg  `receiver` and `receiver-pg` run from another checkout, BENCH_BASELINE=<dir>
+//                     (e.g. `git worktree add /tmp/kh-before <commit>`), to compare versions in one run
 // The serve modes run exactly as deployed, including the JSON request log to stdout (a pipe this
 // process drains), except the delivery worker (--no-worker: deliveries are bench/delivery.ts's).
 // Results: bench/results/ack.md (append the printout).
@@ -26,7 +28,8 @@ const dir = import.meta.dir;
 const CLI = join(dir, "../src/cli.ts");
 const PG_URL = process.env.KH_BENCH_POSTGRES_URL ?? `postgres://${process.env.PGUSER ?? process.env.USER ?? "postgres"}@127.0.0.1:5432/test`;
 
-type Mode = "bare" | "receiver" | "receiver-normal" | "receiver-pg" | "receiver-nostore";
+type Mode = "bare" | "receiver" | "receiver-normal" | "receiver-pg" | "receiver-nostore" | "baseline" | "baseline-pg";
+const BASELINE_CLI = process.env.BENCH_BASELINE ? join(process.env.BENCH_BASELINE, "src/cli.ts") : undefined;
 const MODES = (process.argv[3]?.split(",") ?? ["bare", "receiver", "receiver-pg"]) as Mode[];
 const REPEATS = Number(process.argv[4] ?? 3);
 /** Trigger ids wrk sends: random v4 as Kratos's (default), or BENCH_IDS=sequential for comparison. */
@@ -67,10 +70,13 @@ async function startServer(mode: Mode): Promise<Server> {
   }
   const tmp = mkdtempSync(join(tmpdir(), "kh-bench-ack-"));
   const schema = `kh_bench_ack_${process.pid}_${++schemas}`;
-  const store = mode === "receiver-pg" ? `${PG_URL}?schema=${schema}` : `sqlite:${join(tmp, "outbox.db")}`;
+  const pg = mode === "receiver-pg" || mode === "baseline-pg";
+  const store = pg ? `${PG_URL}?schema=${schema}` : `sqlite:${join(tmp, "outbox.db")}`;
+  const baseline = mode === "baseline" || mode === "baseline-pg";
+  if (baseline && !BASELINE_CLI) throw new Error(`mode ${mode} needs BENCH_BASELINE=<dir of another checkout>`);
   const file = join(tmp, "hooks.yaml");
   writeFileSync(file, hooksYaml(store, mode === "receiver-normal" ? "normal" : "full"));
-  const proc = spawn(["bun", CLI, "serve", "--config", file, "--no-worker"], {
+  const proc = spawn(["bun", baseline ? BASELINE_CLI! : CLI, "serve", "--config", file, "--no-worker"], {
     stdout: "pipe",
     stderr: "inherit",
     env: { ...process.env, BENCH_SECRET: "bench-secret" },
@@ -84,7 +90,7 @@ async function startServer(mode: Mode): Promise<Server> {
     port,
     cleanup: async () => {
       rmSync(tmp, { recursive: true, force: true });
-      if (mode === "receiver-pg") {
+      if (pg) {
         const admin = new SQL(PG_URL, { max: 1 });
         await admin.unsafe(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`);
         await admin.close();
