@@ -7,6 +7,7 @@
 // as the median:
 //   fetch            a plain fetch loop, C requests at a time (the ceiling: HTTP alone)
 //   sqlite full      one Worker, SQLite synchronous=full (the default)
+//   sqlite full, store thread   the same with the store on its own thread, as `serve` runs it
 //   sqlite normal    one Worker, SQLite synchronous=normal
 //   postgres ×1      one Worker on Postgres (127.0.0.1:5432/test, own schema, dropped after)
 //   postgres ×2      two Worker processes on that one schema, each with concurrency C
@@ -88,8 +89,8 @@ async function fetchLoop(port: number, n: number, c: number): Promise<void> {
 }
 
 /** One worker instance: opens the store, waits for "go", delivers until told to stop, reports. */
-async function workerRole(url: string, port: number, c: number, synchronous: "full" | "normal"): Promise<void> {
-  const store = await openStore(url, { synchronous, migrate: false });
+async function workerRole(url: string, port: number, c: number, synchronous: "full" | "normal", thread: boolean): Promise<void> {
+  const store = await openStore(url, { synchronous, migrate: false, thread });
   const counts = { claims: 0, claimed: 0, completionWrites: 0, completeJobCalls: 0 };
   // Methods bound to the real store (its private fields need the real `this`); writes counted.
   const counted = new Proxy(store, {
@@ -251,7 +252,7 @@ async function baseline(port: number, n: number, c: number): Promise<Result> {
   return runChildren([spawnRole(["fetch", String(port), String(n), String(c)])], n, port, async () => true, false);
 }
 
-async function sqliteRun(port: number, n: number, c: number, synchronous: "full" | "normal"): Promise<Result> {
+async function sqliteRun(port: number, n: number, c: number, synchronous: "full" | "normal", thread = false): Promise<Result> {
   const dir = mkdtempSync(join(tmpdir(), "kh-bench-drain-"));
   const url = `sqlite:${join(dir, "outbox.db")}`;
   try {
@@ -262,7 +263,7 @@ async function sqliteRun(port: number, n: number, c: number, synchronous: "full"
     const reader = new Database(join(dir, "outbox.db"), { readonly: true });
     const busy = reader.query("SELECT EXISTS (SELECT 1 FROM jobs WHERE state IN ('pending', 'running')) AS busy");
     const done = async () => (busy.get() as { busy: number }).busy === 0;
-    const result = await runChildren([spawnRole(["worker", url, String(port), String(c), synchronous])], n, port, done, true);
+    const result = await runChildren([spawnRole(["worker", url, String(port), String(c), synchronous, thread ? "thread" : "in-process"])], n, port, done, true);
     const left = reader.query("SELECT count(*) AS n FROM jobs WHERE state <> 'done'").get() as { n: number };
     reader.close();
     if (left.n !== 0) throw new Error(`${left.n} jobs not done`);
@@ -285,7 +286,7 @@ async function postgresRun(admin: SQL, port: number, n: number, c: number, insta
     await admin.unsafe(`ANALYZE "${schema}".jobs`);
     await store.close();
     const done = async () => !(await admin.unsafe(`SELECT EXISTS (SELECT 1 FROM "${schema}".jobs WHERE state IN ('pending', 'running')) AS busy`))[0].busy;
-    const children = Array.from({ length: instances }, () => spawnRole(["worker", url.toString(), String(port), String(c), "full"]));
+    const children = Array.from({ length: instances }, () => spawnRole(["worker", url.toString(), String(port), String(c), "full", "in-process"]));
     const result = await runChildren(children, n, port, done, true);
     const [left] = await admin.unsafe(`SELECT count(*)::int AS n FROM "${schema}".jobs WHERE state <> 'done'`);
     if (left.n !== 0) throw new Error(`${left.n} jobs not done`);
@@ -304,6 +305,7 @@ async function orchestrate(n: number, c: number, rounds: number): Promise<void> 
   const scenarios: [string, () => Promise<Result>][] = [
     ["fetch loop (baseline)", () => baseline(port, n, c)],
     ["worker, sqlite synchronous=full", () => sqliteRun(port, n, c, "full")],
+    ["worker, sqlite synchronous=full, store thread (as serve runs it)", () => sqliteRun(port, n, c, "full", true)],
     ["worker, sqlite synchronous=normal", () => sqliteRun(port, n, c, "normal")],
   ];
   if (!pg) {
@@ -352,7 +354,7 @@ else if (role === "fetch") {
   await fetchLoop(Number(args[0]), Number(args[1]), Number(args[2]));
   process.exit(0); // the stdin reader would keep the process alive
 } else if (role === "worker") {
-  await workerRole(args[0]!, Number(args[1]), Number(args[2]), args[3] as "full" | "normal");
+  await workerRole(args[0]!, Number(args[1]), Number(args[2]), args[3] as "full" | "normal", args[4] === "thread");
   process.exit(0);
 }
 else await orchestrate(Number(role ?? 20_000), Number(args[0] ?? 64), Number(args[1] ?? 3));
