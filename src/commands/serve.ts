@@ -44,7 +44,8 @@ export async function startServer(opts: ServeOptions): Promise<RunningServer> {
   const store: Store = await openStore(config.serve.store, { synchronous: config.serve.synchronous, thread: true });
   const metrics = new Metrics();
   // SQLite commits on its store thread: two batches of 32 in flight let the event loop fill one
-  // while the other commits (bench/results/ack.md: ~15-16k → 17-20k req/s against 64 × 1).
+  // while the other commits; one batch of 64 left the event loop idle during every commit
+  // (bench/results/ack.md, second session).
   const committer = new GroupCommitter(store, {
     maxWaitMs: config.serve.groupCommitWaitMs,
     ...(store.kind === "sqlite" ? { maxBatch: 32, maxInFlight: 2 } : {}),
