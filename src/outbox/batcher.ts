@@ -44,9 +44,7 @@ export class Batcher<In, Out> {
   submit(item: In): Promise<Out> {
     return new Promise<Out>((resolve, reject) => {
       this.#queue.push({ item, resolve, reject });
-      if (this.#inFlight.size >= this.#maxInFlight) return; // a batch finishing picks it up
-      if (this.#queue.length >= this.#maxBatch) this.#commitNow();
-      else this.#timer ??= this.#wait();
+      this.#schedule(false);
     });
   }
 
@@ -66,19 +64,23 @@ export class Batcher<In, Out> {
     if (!batch.length) return;
     const running: Promise<void> = this.#run(batch).finally(() => {
       this.#inFlight.delete(running);
-      // With the store now idle, whatever queued up meanwhile has waited long enough: go now. With
-      // another batch still committing, a partial batch waits for company as usual instead of
-      // going out small (each commit has a fixed cost).
-      if (!this.#queue.length) return;
-      if (this.#inFlight.size === 0 || this.#queue.length >= this.#maxBatch) this.#commitNow();
-      else this.#timer ??= this.#wait();
+      // With the store now idle, whatever queued up meanwhile has waited long enough: it goes now.
+      this.#schedule(this.#inFlight.size === 0);
     });
     this.#inFlight.add(running);
-    // Room for another batch: a full one goes now, a partial one waits for company as usual.
-    if (this.#inFlight.size < this.#maxInFlight && this.#queue.length) {
-      if (this.#queue.length >= this.#maxBatch) this.#commitNow();
-      else this.#timer ??= this.#wait();
-    }
+    this.#schedule(false); // room for another batch?
+  }
+
+  /**
+   * What the queue does next: nothing while `maxInFlight` batches commit (a batch finishing calls
+   * this again); a full batch goes now, and so does a partial one when `idle` (nothing committing);
+   * otherwise a partial batch waits for company, so that it does not go out small beside another
+   * commit (each commit has a fixed cost).
+   */
+  #schedule(idle: boolean): void {
+    if (!this.#queue.length || this.#inFlight.size >= this.#maxInFlight) return;
+    if (idle || this.#queue.length >= this.#maxBatch) this.#commitNow();
+    else this.#timer ??= this.#wait();
   }
 
   /** Schedules the commit of a partial batch: after maxWaitMs, or right after this turn of the event loop for 0 (a 0 ms timer can wait a whole millisecond). */
