@@ -25,7 +25,7 @@ import type { Acceptance, StoredResponse } from "../store.ts";
  * values are stored, so they must not change with the runtime.
  */
 export function keyHash(hook: string, key: string): number {
-  const s = `${hook}\u0000${key}`;
+  const s = recordId(hook, key);
   let h1 = 0xdeadbeef;
   let h2 = 0x41c6ce57;
   for (let i = 0; i < s.length; i++) {
@@ -36,6 +36,15 @@ export function keyHash(hook: string, key: string): number {
   h1 = Math.imul(h1 ^ (h1 >>> 16), 2246822507) ^ Math.imul(h2 ^ (h2 >>> 13), 3266489909);
   h2 = Math.imul(h2 ^ (h2 >>> 16), 2246822507) ^ Math.imul(h1 ^ (h1 >>> 13), 3266489909);
   return 4294967296 * (2097151 & h2) + (h1 >>> 0);
+}
+
+/** What identifies a record: hook and key (the same key under another hook is another request). */
+function recordId(hook: string, key: string): string {
+  return `${hook}\u0000${key}`;
+}
+
+function indexedThrough(db: Database): number {
+  return (db.query("SELECT through FROM dedupe_indexed WHERE id = 1").get() as { through: number }).through;
 }
 
 type LogRow = { hook: string; key: string; status: number; body: string | null; content_type: string | null; expires_at: number };
@@ -50,7 +59,7 @@ export type FlushPlan = { through: number; upTo: number };
 const PURGE_CHUNK = 5_000;
 
 export class DedupeLog {
-  /** `${hook}\0${key}` → newest seq, for rows after `#indexed`. */
+  /** recordId → newest seq, for rows after `#indexed`. */
   readonly #recent = new Map<string, number>();
   /** Highest seq read into #recent; -1 until the first sync. */
   #seen = -1;
@@ -65,7 +74,7 @@ export class DedupeLog {
 
   /** Must run inside the write transaction: catches up with rows other connections committed. */
   sync(db: Database): void {
-    const through = (db.query("SELECT through FROM dedupe_indexed WHERE id = 1").get() as { through: number }).through;
+    const through = indexedThrough(db);
     if (this.#seen < through) {
       this.#recent.clear();
       this.#seen = through;
@@ -74,7 +83,7 @@ export class DedupeLog {
     }
     this.#indexed = through;
     for (const [seq, hook, key] of db.query("SELECT seq, hook, key FROM dedupe_log WHERE seq > ? ORDER BY seq").values(this.#seen) as [number, string, string][]) {
-      this.#recent.set(`${hook}\u0000${key}`, seq);
+      this.#recent.set(recordId(hook, key), seq);
       this.#seen = seq;
     }
   }
@@ -87,7 +96,7 @@ export class DedupeLog {
 
   /** The live record of (hook, key) at `now`, if any. Inside the write transaction, after sync. */
   lookup(db: Database, hook: string, key: string, now: number): StoredResponse | undefined {
-    const recent = this.#recent.get(`${hook}\u0000${key}`);
+    const recent = this.#recent.get(recordId(hook, key));
     if (recent !== undefined) return live(this.#row(db, recent), now);
     // Newest first, sorted here: an ORDER BY seq DESC on the (key_hash, seq) key made SQLite's
     // lookup four times slower (5 µs vs 1.2 µs, Bun 1.4.5 / SQLite 3.54), and there are 0-2 rows.
@@ -106,7 +115,7 @@ export class DedupeLog {
       .query("INSERT INTO dedupe_log (hook, key, key_hash, status, body, content_type, expires_at, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)")
       .run(a.hook, a.key, keyHash(a.hook, a.key), a.response.status, a.response.body, a.response.contentType ?? null, a.expiresAt, a.now);
     const seq = Number(lastInsertRowid);
-    this.#recent.set(`${a.hook}\u0000${a.key}`, seq);
+    this.#recent.set(recordId(a.hook, a.key), seq);
     this.#seen = seq;
   }
 
@@ -122,7 +131,7 @@ export class DedupeLog {
 
   /** The unindexed rows a flush takes now, (through, upTo]; null when there are none. */
   planFlush(db: Database, limit = this.flushRows): FlushPlan | null {
-    const through = (db.query("SELECT through FROM dedupe_indexed WHERE id = 1").get() as { through: number }).through;
+    const through = indexedThrough(db);
     const upTo = (db.query("SELECT max(seq) AS m FROM (SELECT seq FROM dedupe_log WHERE seq > ? ORDER BY seq LIMIT ?)").get(through, limit) as { m: number | null }).m;
     return upTo === null ? null : { through, upTo };
   }
