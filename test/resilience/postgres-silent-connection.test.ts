@@ -19,24 +19,30 @@ const KRATOS_ATTEMPT_TIMEOUT_MS = 30_000;
 
 const cleanups = cleanupsAfterAll();
 
+/** A recording sink, and `serve` on a fresh schema whose every Postgres connection goes through a SilencingRelay. */
+async function serveBehindRelay(sinkOpts: Parameters<typeof startRecordingSink>[0]) {
+  const sink = startRecordingSink(sinkOpts);
+  cleanups.push(sink.stop);
+  const { dir, file } = writeHooksYaml(sink.url);
+  cleanups.push(() => rmSync(dir, { recursive: true, force: true }));
+  const schema = freshSchema();
+  cleanups.push(() => dropSchema(schema));
+  const relay = new SilencingRelay("127.0.0.1", 5432);
+  relay.port = stablePort();
+  relay.start();
+  // Runs before the schema is dropped: a silent backend sits idle in its transaction until then.
+  cleanups.push(async () => {
+    relay.stop();
+    await terminateBackends(schema);
+  });
+  const serve = await ServeProcess.start({ config: file, store: storeUrl(schema, relay.port), env: serveEnv("a") });
+  return { sink, schema, relay, serve };
+}
+
 describe("serve on Postgres: a pooled connection goes silent", () => {
   test("the webhook on it gets 503 within Kratos's timeout, the ones queued behind it go through, the retry is accepted once", async () => {
     const t0 = performance.now();
-    const sink = startRecordingSink({ maxDelayMs: 10 });
-    cleanups.push(sink.stop);
-    const { dir, file } = writeHooksYaml(sink.url);
-    cleanups.push(() => rmSync(dir, { recursive: true, force: true }));
-    const schema = freshSchema();
-    cleanups.push(() => dropSchema(schema));
-    const relay = new SilencingRelay("127.0.0.1", 5432);
-    relay.port = stablePort();
-    relay.start();
-    // Runs before the schema is dropped: the silent backend sits idle in its transaction until then.
-    cleanups.push(async () => {
-      relay.stop();
-      await terminateBackends(schema);
-    });
-    const serve = await ServeProcess.start({ config: file, store: storeUrl(schema, relay.port), env: serveEnv("a") });
+    const { sink, schema, relay, serve } = await serveBehindRelay({ maxDelayMs: 10 });
 
     const executions: Execution[] = [];
     const send = async (trigger: string, id: string) => {
@@ -120,20 +126,7 @@ describe("serve on Postgres: a pooled connection goes silent", () => {
 
   test("the worker's claim on a silent connection: after the timeout it claims again on another one and delivers everything", async () => {
     const t0 = performance.now();
-    const sink = startRecordingSink();
-    cleanups.push(sink.stop);
-    const { dir, file } = writeHooksYaml(sink.url);
-    cleanups.push(() => rmSync(dir, { recursive: true, force: true }));
-    const schema = freshSchema();
-    cleanups.push(() => dropSchema(schema));
-    const relay = new SilencingRelay("127.0.0.1", 5432);
-    relay.port = stablePort();
-    relay.start();
-    cleanups.push(async () => {
-      relay.stop();
-      await terminateBackends(schema);
-    });
-    const serve = await ServeProcess.start({ config: file, store: storeUrl(schema, relay.port), env: serveEnv("a") });
+    const { sink, relay, serve } = await serveBehindRelay({});
 
     // The worker id (host:pid:random) travels as a bound parameter of every claim; while the
     // process is idle, the next statement carrying it is the worker's poll.
