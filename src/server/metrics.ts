@@ -24,17 +24,30 @@ interface Metric {
   render(out: string[]): void;
 }
 
+type CounterCell = { labels: Labels; value: number };
+type HistogramCell = { labels: Labels; counts: number[]; sum: number; count: number };
+
+// A one-label series is keyed by the label itself (what join gives), without the array walk.
+const keyOf = (labels: Labels): string => (labels.length === 1 ? labels[0]! : labels.join(SEP));
+
 export class Counter implements Metric {
-  private readonly values = new Map<string, { labels: Labels; value: number }>();
+  private readonly values = new Map<string, CounterCell>();
   constructor(readonly name: string, readonly help: string, readonly labelNames: Labels = []) {}
+  /** The series of `labels`, created now if new (series render in order of creation). Hot paths keep it and add to `value`. */
+  cell(labels: Labels = []): CounterCell {
+    const key = keyOf(labels);
+    let cell = this.values.get(key);
+    if (!cell) {
+      cell = { labels: [...labels], value: 0 };
+      this.values.set(key, cell);
+    }
+    return cell;
+  }
   inc(labels: Labels = [], by = 1): void {
-    const key = labels.join(SEP);
-    const cell = this.values.get(key);
-    if (cell) cell.value += by;
-    else this.values.set(key, { labels: [...labels], value: by });
+    this.cell(labels).value += by;
   }
   get(labels: Labels = []): number {
-    return this.values.get(labels.join(SEP))?.value ?? 0;
+    return this.values.get(keyOf(labels))?.value ?? 0;
   }
   render(out: string[]): void {
     out.push(`# HELP ${this.name} ${this.help}`, `# TYPE ${this.name} counter`);
@@ -58,27 +71,42 @@ export class Gauge implements Metric {
 }
 
 export class Histogram implements Metric {
-  private readonly values = new Map<string, { labels: Labels; counts: number[]; sum: number; count: number }>();
+  private readonly values = new Map<string, HistogramCell>();
   constructor(readonly name: string, readonly help: string, readonly labelNames: Labels, readonly buckets: readonly number[]) {}
-  observe(labels: Labels, value: number): void {
-    const key = labels.join(SEP);
+  /** The series of `labels`, created now if new; hot paths keep it and pass it to `record`. */
+  cell(labels: Labels): HistogramCell {
+    const key = keyOf(labels);
     let cell = this.values.get(key);
     if (!cell) {
       cell = { labels: [...labels], counts: new Array<number>(this.buckets.length).fill(0), sum: 0, count: 0 };
       this.values.set(key, cell);
     }
-    for (let i = 0; i < this.buckets.length; i++) if (value <= this.buckets[i]!) cell.counts[i]!++;
+    return cell;
+  }
+  observe(labels: Labels, value: number): void {
+    this.record(this.cell(labels), value);
+  }
+  record(cell: HistogramCell, value: number): void {
+    // One increment, in the first bucket that holds the value (none for NaN or above the last);
+    // render adds them up into the cumulative counts.
+    const b = this.buckets;
+    let i = 0;
+    while (i < b.length && !(value <= b[i]!)) i++;
+    if (i < b.length) cell.counts[i]!++;
     cell.sum += value;
     cell.count++;
   }
   count(labels: Labels = []): number {
-    return this.values.get(labels.join(SEP))?.count ?? 0;
+    return this.values.get(keyOf(labels))?.count ?? 0;
   }
   render(out: string[]): void {
     out.push(`# HELP ${this.name} ${this.help}`, `# TYPE ${this.name} histogram`);
     for (const { labels, counts, sum, count } of this.values.values()) {
-      // counts[i] already holds observations ≤ bucket i, i.e. the cumulative count Prometheus wants.
-      this.buckets.forEach((le, i) => out.push(`${this.name}_bucket${labelText(this.labelNames, labels, `le="${num(le)}"`)} ${counts[i]}`));
+      let cumulative = 0;
+      this.buckets.forEach((le, i) => {
+        cumulative += counts[i]!;
+        out.push(`${this.name}_bucket${labelText(this.labelNames, labels, `le="${num(le)}"`)} ${cumulative}`);
+      });
       out.push(`${this.name}_bucket${labelText(this.labelNames, labels, 'le="+Inf"')} ${count}`);
       out.push(`${this.name}_sum${labelText(this.labelNames, labels)} ${num(sum)}`);
       out.push(`${this.name}_count${labelText(this.labelNames, labels)} ${count}`);
@@ -125,11 +153,23 @@ export class Metrics {
   private readonly jobs = this.registry.add(new Gauge("kratos_hooks_jobs", "Outbox jobs by state (from the store, refreshed on scrape).", ["state"]));
   private readonly oldestDue = this.registry.add(new Gauge("kratos_hooks_outbox_oldest_due_age_seconds", "Age of the oldest pending job that is due (0 if none).", []));
   private readonly storeUp = this.registry.add(new Gauge("kratos_hooks_store_up", "1 if the last store stats query succeeded, else 0.", []));
+  // The series each request adds to, per hook: found without building label keys on every request.
+  private readonly hookSeries = new Map<string, { statuses: Map<number, CounterCell>; ack: HistogramCell }>();
 
   /** One answered webhook request (any status, including errors). */
   request(hook: string, status: number, seconds: number): void {
-    this.requests.inc([hook, String(status)]);
-    this.ackSeconds.observe([hook], seconds);
+    let series = this.hookSeries.get(hook);
+    if (!series) {
+      series = { statuses: new Map(), ack: this.ackSeconds.cell([hook]) };
+      this.hookSeries.set(hook, series);
+    }
+    let requests = series.statuses.get(status);
+    if (!requests) {
+      requests = this.requests.cell([hook, String(status)]);
+      series.statuses.set(status, requests);
+    }
+    requests.value++;
+    this.ackSeconds.record(series.ack, seconds);
   }
   dedupeHit(hook: string): void {
     this.dedupeHits.inc([hook]);
