@@ -14,6 +14,18 @@ export interface Logger {
 const RANK: Record<LogLevel, number> = { debug: 10, info: 20, warn: 30, error: 40 };
 const CREDENTIAL_KEY = /^(authorization|proxy-authorization|cookie|set-cookie|password|secret|token|api_key)$/i;
 
+// The regex's verdict per field key: callers use a few fixed keys, and every request line has a
+// dozen. Capped so that keys built from data could not grow it without bound.
+const credentialKeys = new Map<string, boolean>();
+function isCredentialKey(key: string): boolean {
+  let verdict = credentialKeys.get(key);
+  if (verdict === undefined) {
+    verdict = CREDENTIAL_KEY.test(key);
+    if (credentialKeys.size < 1024) credentialKeys.set(key, verdict);
+  }
+  return verdict;
+}
+
 export type LogSink = (line: string, level: LogLevel) => void;
 
 // Lines are buffered and written once per event-loop turn: one write per request line would be a
@@ -55,7 +67,7 @@ export function createLogger(opts: { level?: LogLevel; sink?: LogSink; now?: () 
   const emit = (level: LogLevel, msg: string, fields?: LogFields) => {
     if (RANK[level] < min) return;
     const record: LogFields = { time: new Date(now()).toISOString(), level, msg };
-    if (fields) for (const key in fields) if (fields[key] !== undefined && !CREDENTIAL_KEY.test(key)) record[key] = fields[key];
+    if (fields) for (const key in fields) if (fields[key] !== undefined && !isCredentialKey(key)) record[key] = fields[key];
     sink(`${JSON.stringify(record)}\n`, level);
   };
   return {
