@@ -11,6 +11,7 @@ import type { ResolvedConfig, ResolvedHook } from "../config/types.ts";
 import type { Acceptance, AcceptResult, NewJob, StoredResponse } from "../outbox/store.ts";
 import { DENY_STATUS, identityUpdateBody, mayAnswerIdentity, type IdentityUpdate } from "../kratos/responses.ts";
 import { compileAuth, type AuthCheck } from "./auth.ts";
+import { isoTime } from "./iso-time.ts";
 import { readBodyLimited } from "./body-limit.ts";
 import { compileBodyValidator, type BodyValidator } from "./body-schema.ts";
 import { dedupeKey, REQUEST_ID_HEADER, TRIGGER_ID_HEADER } from "./dedupe-key.ts";
@@ -139,7 +140,7 @@ export function compileHookRoute(hook: ResolvedHook, d: RouteDeps): HookRoute {
 
   const makeJobs = (body: Body, triggerId: string | null, requestId: string | null, now: number): NewJob[] => {
     if (hook.actions.length === 0) return [];
-    const payload = { body, hook: name, trigger_id: triggerId, request_id: requestId, received_at: new Date(now).toISOString() };
+    const payload = { body, hook: name, trigger_id: triggerId, request_id: requestId, received_at: isoTime(now) };
     return hook.actions.map((a) => ({ id: d.newJobId(), hook: name, action: a.id, payload, maxAttempts: a.retry.attempts, runAt: now }));
   };
 

@@ -1,6 +1,8 @@
 // Structured JSON logs: one object per line, info/debug to stdout, warn/error to stderr.
 // Callers pass only safe fields (no bodies, secrets, cookies or auth headers); as a second line of
 // defence, keys that name credentials are dropped here.
+import { isoTime } from "./iso-time.ts";
+
 export type LogLevel = "debug" | "info" | "warn" | "error";
 export type LogFields = Record<string, unknown>;
 
@@ -66,7 +68,7 @@ export function createLogger(opts: { level?: LogLevel; sink?: LogSink; now?: () 
   const now = opts.now ?? Date.now;
   const emit = (level: LogLevel, msg: string, fields?: LogFields) => {
     if (RANK[level] < min) return;
-    const record: LogFields = { time: new Date(now()).toISOString(), level, msg };
+    const record: LogFields = { time: isoTime(now()), level, msg };
     if (fields) for (const key in fields) if (fields[key] !== undefined && !isCredentialKey(key)) record[key] = fields[key];
     sink(`${JSON.stringify(record)}\n`, level);
   };
