@@ -13,6 +13,12 @@ export type BatcherOptions = {
   maxBatch: number;
   /** Batches committing at once (default 1). The commit function must accept overlapping calls. */
   maxInFlight?: number;
+  /**
+   * With nothing committing, a partial batch goes right after the current turn of the event loop
+   * instead of waiting maxWaitMs (default false): an idle store has room, so the wait would only
+   * add latency. maxWaitMs then applies only beside a batch that is still committing.
+   */
+  goWhenIdle?: boolean;
 };
 
 type Waiter<In, Out> = { item: In; resolve(r: Out): void; reject(e: unknown): void };
@@ -24,6 +30,7 @@ export class Batcher<In, Out> {
   readonly #maxWaitMs: number;
   readonly #maxBatch: number;
   readonly #maxInFlight: number;
+  readonly #goWhenIdle: boolean;
   #queue: Waiter<In, Out>[] = [];
   #timer: { cancel(): void } | undefined;
   readonly #inFlight = new Set<Promise<void>>();
@@ -34,6 +41,7 @@ export class Batcher<In, Out> {
     this.#maxWaitMs = Math.max(0, opts.maxWaitMs);
     this.#maxBatch = Math.max(1, Math.trunc(opts.maxBatch));
     this.#maxInFlight = Math.max(1, Math.trunc(opts.maxInFlight ?? 1));
+    this.#goWhenIdle = opts.goWhenIdle ?? false;
   }
 
   /** Items queued, plus one per batch being committed. */
@@ -75,21 +83,22 @@ export class Batcher<In, Out> {
    * What the queue does next: nothing while `maxInFlight` batches commit (a batch finishing calls
    * this again); a full batch goes now, and so does a partial one when `idle` (nothing committing);
    * otherwise a partial batch waits for company, so that it does not go out small beside another
-   * commit (each commit has a fixed cost).
+   * commit (each commit has a fixed cost), or, with `goWhenIdle` and nothing committing, only until
+   * the end of this turn.
    */
   #schedule(idle: boolean): void {
     if (!this.#queue.length || this.#inFlight.size >= this.#maxInFlight) return;
     if (idle || this.#queue.length >= this.#maxBatch) this.#commitNow();
-    else this.#timer ??= this.#wait();
+    else this.#timer ??= this.#wait(this.#goWhenIdle && this.#inFlight.size === 0 ? 0 : this.#maxWaitMs);
   }
 
-  /** Schedules the commit of a partial batch: after maxWaitMs, or right after this turn of the event loop for 0 (a 0 ms timer can wait a whole millisecond). */
-  #wait(): { cancel(): void } {
-    if (this.#maxWaitMs === 0) {
+  /** Schedules the commit of a partial batch: after `ms`, or right after this turn of the event loop for 0 (a 0 ms timer can wait a whole millisecond). */
+  #wait(ms: number): { cancel(): void } {
+    if (ms === 0) {
       const handle = setImmediate(() => this.#commitNow());
       return { cancel: () => clearImmediate(handle) };
     }
-    const handle = setTimeout(() => this.#commitNow(), this.#maxWaitMs);
+    const handle = setTimeout(() => this.#commitNow(), ms);
     return { cancel: () => clearTimeout(handle) };
   }
 

@@ -113,4 +113,43 @@ describe("Batcher", () => {
     await Promise.all([b.submit(1), b.submit(2), timer]);
     expect(order).toEqual(["commit 1,2", "timer"]);
   });
+
+  test("goWhenIdle: with nothing committing, a partial batch goes after the current turn, not after maxWaitMs", async () => {
+    const g = gatedCommit();
+    const b = new Batcher(g.commit, { maxWaitMs: 60_000, maxBatch: 64, maxInFlight: 2, goWhenIdle: true });
+    const results = [b.submit(1), b.submit(2)];
+    await tick();
+    expect(g.calls.map((c) => c.items)).toEqual([[1, 2]]);
+    g.calls[0]!.release();
+    expect(await Promise.all(results)).toEqual([10, 20]);
+  });
+
+  test("goWhenIdle: beside a batch still committing, a partial batch waits for company until it finishes", async () => {
+    const g = gatedCommit();
+    const b = new Batcher(g.commit, { maxWaitMs: 60_000, maxBatch: 64, maxInFlight: 2, goWhenIdle: true });
+    const first = b.submit(1);
+    await tick();
+    const later = [b.submit(2), b.submit(3)];
+    await tick();
+    await Bun.sleep(5);
+    expect(g.calls.map((c) => c.items)).toEqual([[1]]); // room for a second batch, but not for a small one
+    g.calls[0]!.release();
+    await first;
+    await tick();
+    expect(g.calls.map((c) => c.items)).toEqual([[1], [2, 3]]);
+    g.calls[1]!.release();
+    expect(await Promise.all(later)).toEqual([20, 30]);
+  });
+
+  test("without goWhenIdle a partial batch waits maxWaitMs even when nothing is committing", async () => {
+    const g = gatedCommit();
+    const b = new Batcher(g.commit, { maxWaitMs: 30, maxBatch: 64 });
+    const result = b.submit(1);
+    await tick();
+    expect(g.calls).toHaveLength(0);
+    await Bun.sleep(60);
+    expect(g.calls.map((c) => c.items)).toEqual([[1]]);
+    g.calls[0]!.release();
+    expect(await result).toBe(10);
+  });
 });
