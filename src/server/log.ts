@@ -30,49 +30,32 @@ function isCredentialKey(key: string): boolean {
 
 export type LogSink = (line: string, level: LogLevel) => void;
 
-const BUFFER_LIMIT = 64 * 1024;
-const FLUSH_MS = 25;
-
-/**
- * A sink that buffers stdout lines and writes them at most every `flushMs`, or at once when 64 KiB
- * are pending: a write per event-loop turn was ~12 % of a loaded receiver's main thread. The cost:
- * a crash that skips `flushLogs` (SIGKILL, a native fault) loses the lines of the last `flushMs`,
- * never state (the log holds none). warn/error lines go out at once, after the stdout lines before
- * them; stdout lines keep their order.
- */
-export function bufferedSink(out: (text: string) => void, err: (text: string) => void, flushMs = FLUSH_MS): LogSink & { flush(): void } {
-  let pending = "";
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  const flush = () => {
-    if (timer !== undefined) {
-      clearTimeout(timer);
-      timer = undefined;
-    }
-    if (pending) out(pending);
-    pending = "";
-  };
-  const sink = (line: string, level: LogLevel) => {
-    if (RANK[level] >= RANK.warn) {
-      flush();
-      err(line);
-      return;
-    }
-    pending += line;
-    if (pending.length > BUFFER_LIMIT) flush();
-    // Not unref'd: a process that ends on its own still writes its last lines.
-    else timer ??= setTimeout(flush, flushMs);
-  };
-  return Object.assign(sink, { flush });
+// Lines are buffered and written once per event-loop turn: one write per request line would be a
+// syscall on the ack path. Errors go out at once (with whatever is buffered before them).
+let pending = "";
+let scheduled = false;
+function flushStdout(): void {
+  scheduled = false;
+  if (pending) process.stdout.write(pending);
+  pending = "";
 }
-
-const stdSink = bufferedSink(
-  (text) => process.stdout.write(text),
-  (text) => process.stderr.write(text),
-);
+const stdSink: LogSink = (line, level) => {
+  if (RANK[level] >= RANK.warn) {
+    flushStdout();
+    process.stderr.write(line);
+    return;
+  }
+  pending += line;
+  if (pending.length > 64 * 1024) flushStdout();
+  else if (!scheduled) {
+    scheduled = true;
+    setImmediate(flushStdout);
+  }
+};
 
 /** Writes buffered stdout log lines now (before exit). */
 export function flushLogs(): void {
-  stdSink.flush();
+  flushStdout();
 }
 
 export function isLogLevel(s: string): s is LogLevel {

@@ -1,7 +1,7 @@
 // The exact text of log lines (key order, credential keys dropped, time per line) and how the
 // stdout/stderr sink orders and flushes them.
 import { describe, expect, test } from "bun:test";
-import { bufferedSink, createLogger, flushLogs, type LogLevel } from "../../src/server/log.ts";
+import { createLogger, type LogLevel } from "../../src/server/log.ts";
 
 function captured(opts: { level?: LogLevel; now?: () => number } = {}) {
   const lines: [string, LogLevel][] = [];
@@ -61,81 +61,5 @@ describe("log lines", () => {
     log.warn("w");
     log.error("e");
     expect(lines.map(([, level]) => level)).toEqual(["warn", "error"]);
-  });
-});
-
-describe("bufferedSink", () => {
-  function writes(flushMs: number) {
-    const out: string[] = [];
-    const sink = bufferedSink((t) => out.push(`stdout:${t}`), (t) => out.push(`stderr:${t}`), flushMs);
-    return { sink, out };
-  }
-  const turn = () => new Promise<void>((r) => setImmediate(r));
-
-  test("stdout lines wait for the timer across event-loop turns, then go out in one write, in order", async () => {
-    const { sink, out } = writes(200);
-    sink("a\n", "info");
-    await turn();
-    sink("b\n", "debug");
-    await Bun.sleep(20);
-    sink("c\n", "info");
-    await Bun.sleep(20);
-    expect(out).toEqual([]);
-    await Bun.sleep(300);
-    expect(out).toEqual(["stdout:a\nb\nc\n"]);
-    sink("d\n", "info");
-    await Bun.sleep(300);
-    expect(out).toEqual(["stdout:a\nb\nc\n", "stdout:d\n"]);
-  });
-
-  test("a warning or error writes the buffered stdout lines first, then itself to stderr at once", async () => {
-    const { sink, out } = writes(40);
-    sink("a\n", "info");
-    sink("b\n", "info");
-    sink("w\n", "warn");
-    expect(out).toEqual(["stdout:a\nb\n", "stderr:w\n"]);
-    sink("e\n", "error");
-    expect(out).toEqual(["stdout:a\nb\n", "stderr:w\n", "stderr:e\n"]);
-    sink("c\n", "info");
-    await Bun.sleep(80);
-    expect(out).toEqual(["stdout:a\nb\n", "stderr:w\n", "stderr:e\n", "stdout:c\n"]);
-  });
-
-  test("more than 64 KiB pending is written at once", () => {
-    const { sink, out } = writes(10_000);
-    const line = `${"x".repeat(1023)}\n`;
-    for (let i = 0; i < 64; i++) sink(line, "info");
-    expect(out).toEqual([]);
-    sink("y\n", "info");
-    expect(out).toEqual([`stdout:${line.repeat(64)}y\n`]);
-    sink("z\n", "info");
-    sink.flush();
-  });
-
-  test("flush writes everything now, and the timer adds no second write", async () => {
-    const { sink, out } = writes(20);
-    sink("a\n", "info");
-    sink.flush();
-    expect(out).toEqual(["stdout:a\n"]);
-    sink.flush();
-    await Bun.sleep(50);
-    expect(out).toEqual(["stdout:a\n"]);
-  });
-
-  test("the default logger's stdout lines wait until flushLogs", () => {
-    const written: string[] = [];
-    const write = process.stdout.write;
-    process.stdout.write = ((chunk: string) => written.push(chunk) > 0) as typeof process.stdout.write;
-    try {
-      const log = createLogger({ now: () => 0 });
-      log.info("one");
-      log.info("two");
-      const before = written.length;
-      flushLogs();
-      expect(before).toBe(0);
-      expect(written).toEqual(['{"time":"1970-01-01T00:00:00.000Z","level":"info","msg":"one"}\n{"time":"1970-01-01T00:00:00.000Z","level":"info","msg":"two"}\n']);
-    } finally {
-      process.stdout.write = write;
-    }
   });
 });
