@@ -1,6 +1,6 @@
 // Group commit in front of Store.acceptBatch: with synchronous=FULL (SQLite) or a Postgres commit,
 // every transaction costs one fsync, so one transaction per webhook would cap throughput at the
-// disk's fsync rate. Acceptances arriving while another batch commits (within `maxWaitMs`, or until
+// disk's fsync rate. Acceptances arriving within `maxWaitMs` of the first one (or until
 // `maxBatch` are queued) are committed together; each caller still gets its own AcceptResult.
 // Batching itself (one batch in flight, growing with load) is batcher.ts, shared with the worker's
 // completions.
@@ -8,13 +8,13 @@ import { Batcher } from "./batcher.ts";
 import type { Acceptance, AcceptResult, Store } from "./store.ts";
 
 export type GroupCommitOptions = {
-  /**
-   * How long a partial batch waits for company beside a batch that is still committing (ms).
-   * Default 2; 0 = next tick. With nothing committing a batch goes right after the current turn
-   * (`goWhenIdle`): an idle store has room, and Kratos is waiting for the answer.
-   */
+  /** How long the first acceptance of a batch waits for company (ms). Default 2; 0 = next tick. */
   maxWaitMs?: number;
-  /** Default true; false makes a batch wait maxWaitMs even when nothing is committing. */
+  /**
+   * With nothing committing, a batch goes right after the current turn instead of waiting
+   * maxWaitMs (Batcher's `goWhenIdle`; default false): an idle store has room, and Kratos is
+   * waiting for the answer. maxWaitMs then applies only beside a batch still committing.
+   */
   goWhenIdle?: boolean;
   /** Commit as soon as this many are queued. Default 64. */
   maxBatch?: number;
@@ -43,7 +43,7 @@ export class GroupCommitter {
         if (results.length === batch.length) this.#accepted += batch.length;
         return results;
       },
-      { maxWaitMs: opts.maxWaitMs ?? 2, maxBatch: opts.maxBatch ?? 64, maxInFlight: opts.maxInFlight ?? 1, goWhenIdle: opts.goWhenIdle ?? true },
+      { maxWaitMs: opts.maxWaitMs ?? 2, maxBatch: opts.maxBatch ?? 64, maxInFlight: opts.maxInFlight ?? 1, goWhenIdle: opts.goWhenIdle ?? false },
     );
   }
 

@@ -519,6 +519,13 @@ export function storeSuite(name: string, factory: StoreFactory): void {
         await expect(gc.accept(acceptance("k3"))).rejects.toThrow(/closed/);
       });
 
+      test("goWhenIdle (serve's SQLite setting): acceptances made while nothing commits go at once, as one batch, not after maxWaitMs", async () => {
+        const s = await fresh();
+        const gc = new GroupCommitter(s, { maxWaitMs: 60_000, goWhenIdle: true });
+        expect(await Promise.all([gc.accept(acceptance("k1")), gc.accept(acceptance("k2"))])).toEqual([{ duplicate: false }, { duplicate: false }]);
+        expect(gc.stats).toMatchObject({ batches: 1, accepted: 2 });
+      });
+
       test("maxWaitMs 0 still groups the acceptances made in the same tick", async () => {
         const s = await fresh();
         const gc = new GroupCommitter(s, { maxWaitMs: 0 });
