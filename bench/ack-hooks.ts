@@ -1,6 +1,8 @@
 // The one notify hook every ack-bench receiver serves (bench/ack.ts runs it through `serve`,
 // bench/ack-server.ts without a store), so both measure the same pipeline.
-export const hooksYaml = (store: string, synchronous: "full" | "normal") => `
+// `actionUrl`: where its one action delivers (bench/soak.ts points it at a sink; the ack bench runs
+// without a worker, so nothing is delivered there).
+export const hooksYaml = (store: string, synchronous: "full" | "normal", actionUrl = "http://127.0.0.1:1/contacts") => `
 kratos: { version: v26.2.0 }
 receiver: { url: http://127.0.0.1:4459 }
 serve: { listen: "127.0.0.1:0", store: "${store}", synchronous: ${synchronous} }
@@ -16,5 +18,5 @@ hooks:
       flow_id: flow.id
     actions:
       - name: crm
-        http: { url: "http://127.0.0.1:1/contacts", body: { email: "{{body.email}}" } }
+        http: { url: "${actionUrl}", body: { email: "{{body.email}}" } }
 `;
