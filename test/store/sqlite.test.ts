@@ -130,6 +130,19 @@ describe("sqlite specifics", () => {
 });
 
 describe("sqlite on a store thread", () => {
+  test("two store threads opening one new file at the same moment both open (the WAL switch is retried, not failed)", async () => {
+    for (let round = 0; round < 25; round++) {
+      const path = join(tempDir(), `race-${round}.db`);
+      const stores = [new SqliteThreadStore(path), new SqliteThreadStore(path)];
+      try {
+        const opened = await Promise.all(stores.map((s) => s.migrate().then(() => "ok", (e: Error) => e.message)));
+        expect(opened).toEqual(["ok", "ok"]);
+      } finally {
+        await Promise.all(stores.map((s) => s.close()));
+      }
+    }
+  });
+
   test("an error that is not unavailability crosses the thread with its name and message, as a plain error", async () => {
     const store = new SqliteThreadStore(join(tempDir(), "errors.db"));
     await store.migrate();

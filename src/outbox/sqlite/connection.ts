@@ -35,11 +35,31 @@ export function openSqlite(path: string, opts: SqliteOptions = {}): Database {
   if (path !== ":memory:") mkdirSync(dirname(path), { recursive: true });
   const db = new Database(path, { create: true, strict: true });
   // busy_timeout first: switching to WAL itself needs a lock another process may hold.
-  db.run(`PRAGMA busy_timeout = ${Math.max(0, Math.trunc(opts.busyTimeoutMs ?? 5000))}`);
-  const mode = (db.query("PRAGMA journal_mode = WAL").get() as { journal_mode: string }).journal_mode;
+  const busyTimeoutMs = Math.max(0, Math.trunc(opts.busyTimeoutMs ?? 5000));
+  db.run(`PRAGMA busy_timeout = ${busyTimeoutMs}`);
+  const mode = enableWal(db, busyTimeoutMs);
   if (mode !== "wal" && path !== ":memory:") throw new Error(`sqlite: could not enable WAL on ${path} (journal_mode=${mode})`);
   db.run(`PRAGMA synchronous = ${opts.synchronous === "normal" ? "NORMAL" : "FULL"}`);
   return db;
+}
+
+/**
+ * PRAGMA journal_mode = WAL, retried on SQLITE_BUSY for up to busy_timeout. Two connections that
+ * switch a new file at the same moment both hold a shared lock and want an exclusive one; SQLite
+ * breaks that deadlock by failing one of them at once, without waiting (seen as a rare
+ * "SQLITE_BUSY during open" when two store threads opened one new file together). Once either
+ * has switched, the file stays in WAL mode and the other's retry succeeds.
+ */
+function enableWal(db: Database, busyTimeoutMs: number): string {
+  const until = Date.now() + busyTimeoutMs;
+  for (;;) {
+    try {
+      return (db.query("PRAGMA journal_mode = WAL").get() as { journal_mode: string }).journal_mode;
+    } catch (err) {
+      if ((err as { code?: unknown }).code !== "SQLITE_BUSY" || Date.now() >= until) throw err;
+      Bun.sleepSync(5);
+    }
+  }
 }
 
 // SQLITE_BUSY/LOCKED: another process held the write lock past busy_timeout. IOERR/FULL/CANTOPEN/
