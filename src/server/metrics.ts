@@ -27,7 +27,8 @@ interface Metric {
 type CounterCell = { labels: Labels; value: number };
 type HistogramCell = { labels: Labels; counts: number[]; sum: number; count: number };
 
-// A one-label series is keyed by the label itself (what join gives), without the array walk.
+// How every metric keys a series: a one-label series by the label itself (what join gives),
+// without the array walk.
 const keyOf = (labels: Labels): string => (labels.length === 1 ? labels[0]! : labels.join(SEP));
 
 export class Counter implements Metric {
@@ -59,10 +60,10 @@ export class Gauge implements Metric {
   private readonly values = new Map<string, { labels: Labels; value: number }>();
   constructor(readonly name: string, readonly help: string, readonly labelNames: Labels = []) {}
   set(labels: Labels, value: number): void {
-    this.values.set(labels.join(SEP), { labels: [...labels], value });
+    this.values.set(keyOf(labels), { labels: [...labels], value });
   }
   get(labels: Labels = []): number | undefined {
-    return this.values.get(labels.join(SEP))?.value;
+    return this.values.get(keyOf(labels))?.value;
   }
   render(out: string[]): void {
     out.push(`# HELP ${this.name} ${this.help}`, `# TYPE ${this.name} gauge`);
