@@ -16,10 +16,18 @@
 // Throughput: a delivery's slot is freed as soon as the delivery ends, and its outcome recorded
 // after: successes go through a CompletionCommitter, so many deliveries share one completeJobs
 // write (one fsync / one round trip) instead of paying one each. Claims ask for as many jobs as
-// there are free slots (up to batchSize) and, while deliveries are in flight, wait up to
-// claimCoalesceMs for a quarter of an action's slots to be free, so a fast destination is refilled
+// there is room for (up to batchSize) and, while deliveries are in flight, wait up to
+// claimCoalesceMs for a quarter of an action's room to be free, so a fast destination is refilled
 // by a few large claims rather than a claim per finished delivery. Outcomes not yet recorded are
 // bounded (2 × the total concurrency): past that the worker stops claiming until they are.
+//
+// Prefetch: an action without a rate limit has room for its concurrency in flight plus as many
+// jobs again claimed ahead, queued in this worker. A freed slot takes the next queued job at once,
+// so deliveries do not wait for the claim's round trip (with the store on its own thread, slots
+// sat empty most of the time: bench/results/drain.md). Queued jobs hold their lease; one whose
+// lease is half gone before a slot frees is given back (releaseJob, attempt not counted), and at
+// stop() every queued job is given back. A rate-limited action is not prefetched: its tokens, not
+// its slots, pace it, and a job waiting for a token would sit on its lease.
 //
 // Failures are events (graphile-worker style): job:claimed, job:delivered, job:retry, job:dead,
 // job:released and worker:error. Metrics and logs subscribe; the worker itself never logs.
@@ -113,9 +121,11 @@ export type WorkerOptions = {
    * refilled by a few large claims rather than one claim per finished delivery. Default 2 ms.
    */
   claimCoalesceMs?: number;
+  /** Claim jobs ahead of free slots (see Prefetch above). Default true. */
+  prefetch?: boolean;
 };
 
-/** A claimed job, from its claim until its outcome is recorded (or it is released). */
+/** A claimed job, from the start of its delivery until its outcome is recorded (or it is released). */
 type InFlight = { job: Job; action: ResolvedAction; controller: AbortController; released: boolean; done: Promise<void> };
 
 /** Per-action token bucket: `rate` deliveries per second, bursts up to max(1, rate). */
@@ -151,7 +161,12 @@ export class Worker {
   readonly #actions: Map<string, ResolvedAction>;
   readonly #buckets = new Map<string, TokenBucket>();
   readonly #inFlight = new Map<string, InFlight>();
+  /** Deliveries running per action (they hold a slot). */
   readonly #perAction = new Map<string, number>();
+  /** Jobs claimed ahead per action, waiting for a slot, oldest due first. */
+  readonly #queued = new Map<string, Job[]>();
+  /** How many jobs an action may have queued (0 without prefetch). */
+  readonly #prefetch = new Map<string, number>();
   readonly #leaseMs: number;
   readonly #pollMs: number;
   readonly #minPollMs: number;
@@ -194,7 +209,11 @@ export class Worker {
     this.#claimCoalesceMs = Math.max(0, opts.claimCoalesceMs ?? 2);
     this.#totalConcurrency = opts.actions.reduce((n, a) => n + a.concurrency, 0);
     const now = this.#now();
-    for (const a of opts.actions) if (a.rateLimit !== undefined && a.rateLimit > 0) this.#buckets.set(a.id, new TokenBucket(a.rateLimit, now));
+    for (const a of opts.actions) {
+      const limited = a.rateLimit !== undefined && a.rateLimit > 0;
+      if (limited) this.#buckets.set(a.id, new TokenBucket(a.rateLimit!, now));
+      this.#prefetch.set(a.id, opts.prefetch !== false && !limited ? a.concurrency : 0);
+    }
   }
 
   /** A worker for every action of a resolved config, with serve's lease, poll and smtp. */
@@ -212,6 +231,13 @@ export class Worker {
   /** Jobs being delivered right now. */
   get inFlight(): number {
     return this.#inFlight.size;
+  }
+
+  /** Jobs claimed ahead, waiting in this worker for a free slot. */
+  get queued(): number {
+    let n = 0;
+    for (const q of this.#queued.values()) n += q.length;
+    return n;
   }
 
   get running(): boolean {
@@ -247,6 +273,9 @@ export class Worker {
     this.#state = "stopping";
     this.wake();
     await this.#loop;
+    // Queued jobs never started (a freed slot no longer takes one once stopping): give them back.
+    const queued = [...this.#queued.values()].flatMap((q) => q.splice(0));
+    await Promise.all(queued.map((job) => this.#giveBack(job)));
     const all = Promise.all([...this.#inFlight.values()].map((f) => f.done));
     let timer: ReturnType<typeof setTimeout> | undefined;
     await Promise.race([all, new Promise<void>((r) => (timer = setTimeout(r, timeoutMs)))]);
@@ -260,12 +289,17 @@ export class Worker {
     f.released = true;
     f.controller.abort();
     this.#inFlight.delete(f.job.id);
+    await this.#giveBack(f.job);
+  }
+
+  /** releaseJob: the job is pending again, its attempt not counted. */
+  async #giveBack(job: Job): Promise<void> {
     try {
-      const ok = await this.#store.releaseJob(f.job.id, this.id, this.#now());
-      if (ok) this.events.emit("job:released", jobEvent(f.job));
+      const ok = await this.#store.releaseJob(job.id, this.id, this.#now());
+      if (ok) this.events.emit("job:released", jobEvent(job));
     } catch (err) {
       // The lease runs out and another worker reclaims the job; nothing is lost.
-      this.events.emit("worker:error", { op: "release", error: errorText(err), jobId: f.job.id, action: f.job.action });
+      this.events.emit("worker:error", { op: "release", error: errorText(err), jobId: job.id, action: job.action });
     }
   }
 
@@ -303,7 +337,7 @@ export class Worker {
           failed = true;
           break;
         }
-        for (const job of jobs) this.#startDelivery(job);
+        for (const job of jobs) this.#take(job, now);
         claimed += jobs.length;
         if (jobs.length >= group.limit) full = true;
       }
@@ -320,11 +354,21 @@ export class Worker {
     }
   }
 
-  /** Free delivery slots per action: concurrency minus in flight, and whole rate tokens. */
+  /** An action's room: its concurrency plus its prefetch. */
+  #room(a: ResolvedAction): number {
+    return a.concurrency + this.#prefetch.get(a.id)!;
+  }
+
+  /** Jobs an action holds: in flight plus queued. */
+  #held(id: string): number {
+    return (this.#perAction.get(id) ?? 0) + (this.#queued.get(id)?.length ?? 0);
+  }
+
+  /** Free room per action: concurrency and prefetch minus jobs held, and whole rate tokens. */
   #freeSlots(now: number): Map<string, number> {
     const free = new Map<string, number>();
     for (const a of this.#actions.values()) {
-      let n = a.concurrency - (this.#perAction.get(a.id) ?? 0);
+      let n = this.#room(a) - this.#held(a.id);
       const bucket = this.#buckets.get(a.id);
       if (bucket) n = Math.min(n, bucket.available(now));
       if (n > 0) free.set(a.id, n);
@@ -333,15 +377,15 @@ export class Worker {
   }
 
   /**
-   * How long to hold off claiming for more slots to free up: 0 when some action has a quarter of
-   * its slots free, or nothing in flight that could free more, or is rate limited (tokens, not
-   * slots, pace it), or the loop has held off for claimCoalesceMs already.
+   * How long to hold off claiming for more room to free up: 0 when some action has a quarter of
+   * its room free, or holds no job that could free more, or is rate limited (tokens, not slots,
+   * pace it), or the loop has held off for claimCoalesceMs already.
    */
   #coalesceMs(free: Map<string, number>, now: number): number {
     if (this.#claimCoalesceMs === 0) return 0;
     for (const [id, n] of free) {
       const a = this.#actions.get(id)!;
-      if (n * 4 >= a.concurrency || !this.#perAction.get(id) || this.#buckets.has(id)) return 0;
+      if (n * 4 >= this.#room(a) || !this.#held(id) || this.#buckets.has(id)) return 0;
     }
     this.#holdingSince ??= now;
     return Math.max(0, this.#holdingSince + this.#claimCoalesceMs - now);
@@ -376,24 +420,53 @@ export class Worker {
     });
   }
 
-  #startDelivery(job: Job): void {
+  /** A freshly claimed job: delivered now if its action has a free slot, else queued (prefetch). */
+  #take(job: Job, claimedAt: number): void {
     const action = this.#actions.get(job.action);
     if (!action) return; // Claims only ask for known actions.
-    const claimedAt = this.#now();
+    this.events.emit("job:claimed", jobEvent(job));
+    if ((this.#perAction.get(action.id) ?? 0) < action.concurrency) this.#startDelivery(job, action, claimedAt);
+    else {
+      let q = this.#queued.get(action.id);
+      if (!q) this.#queued.set(action.id, (q = []));
+      q.push(job);
+    }
+  }
+
+  /** When this worker's lease on a job ends: as the claim recorded it. */
+  #leaseEnd(job: Job, claimedAt: number): number {
+    return job.lockedUntil ?? claimedAt + this.#leaseMs;
+  }
+
+  #startDelivery(job: Job, action: ResolvedAction, claimedAt: number): void {
     this.#perAction.set(action.id, (this.#perAction.get(action.id) ?? 0) + 1);
-    this.#buckets.get(action.id)?.take(claimedAt);
+    this.#buckets.get(action.id)?.take(this.#now());
     const controller = new AbortController();
     const f: InFlight = { job, action, controller, released: false, done: Promise.resolve() };
     this.#inFlight.set(job.id, f);
-    this.events.emit("job:claimed", jobEvent(job));
     f.done = this.#deliverAndSettle(f, claimedAt).finally(() => this.#inFlight.delete(job.id));
+  }
+
+  /**
+   * A slot of `action` is free: the next queued job takes it, unless the worker is stopping. A
+   * queued job with less than half its lease left is given back instead: its delivery could be
+   * cut short by the lease (and count an attempt) through no fault of the destination.
+   */
+  #startQueued(action: ResolvedAction): void {
+    const q = this.#queued.get(action.id);
+    const now = this.#now();
+    while (q?.length && this.#state === "running") {
+      const job = q.shift()!;
+      if (this.#leaseEnd(job, now) - now >= this.#leaseMs / 2) return this.#startDelivery(job, action, now);
+      void this.#giveBack(job);
+    }
   }
 
   async #deliverAndSettle(f: InFlight, claimedAt: number): Promise<void> {
     const { job, action, controller } = f;
     // Cut the delivery before the lease ends: after that another worker may own the job.
     const margin = Math.min(1000, Math.floor(this.#leaseMs / 10));
-    const leaseLeft = Math.max(1, claimedAt + this.#leaseMs - margin - this.#now());
+    const leaseLeft = Math.max(1, this.#leaseEnd(job, claimedAt) - margin - this.#now());
     // An http action's own timeout rides on the same timer and signal (ctx.signalHasTimeout), so
     // a request costs one timer and one signal, not three signals.
     const http = action.kind === "http";
@@ -420,17 +493,20 @@ export class Worker {
 
   /**
    * A delivery ended: its slot is free while the outcome is recorded (the concurrency limits what
-   * the destination sees; recording is batched and need not hold it up). The loop is woken only
-   * when it would act: the first free slot (it may be sleeping until one frees), a quarter of the
-   * slots free (claim coalescing ends), nothing left in flight, or a rate-limited action. Waking
-   * it for every finished delivery cost a loop turn, a promise and a timer each.
+   * the destination sees; recording is batched and need not hold it up), and the next queued job
+   * takes it. The loop is woken only when it would act: the first free room (it may be sleeping
+   * until some frees), a quarter of the room free (claim coalescing ends), nothing left held, or
+   * a rate-limited action. Waking it for every finished delivery cost a loop turn, a promise and a
+   * timer each.
    */
   #slotFreed(action: ResolvedAction): void {
-    const busy = (this.#perAction.get(action.id) ?? 1) - 1;
-    this.#perAction.set(action.id, busy);
-    const free = action.concurrency - busy;
-    const quarter = free * 4 >= action.concurrency && (free - 1) * 4 < action.concurrency;
-    if (free === 1 || quarter || busy === 0 || this.#buckets.has(action.id)) this.#nudge?.();
+    this.#perAction.set(action.id, (this.#perAction.get(action.id) ?? 1) - 1);
+    this.#startQueued(action);
+    const held = this.#held(action.id);
+    const room = this.#room(action);
+    const free = room - held;
+    const quarter = free * 4 >= room && (free - 1) * 4 < room;
+    if (free === 1 || quarter || held === 0 || this.#buckets.has(action.id)) this.#nudge?.();
   }
 
   /** Records a delivery's outcome (done, retry or dead) and emits its event. */

@@ -117,19 +117,18 @@ describe("worker: batched completions and claims", () => {
     expect(await real.getJob(stolen!)).toMatchObject({ state: "running", lockedBy: "ghost" });
   });
 
-  test("a claim takes as many jobs as there are free slots, beyond the old cap of 32", async () => {
+  test("a claim takes as many jobs as there are free slots, beyond the old cap of 32 (without prefetch)", async () => {
     const sink = startSink({ delayMs: 200 });
     cleanups.push(sink.stop);
     const { real, store, calls } = await countedStore();
     const action = { url: sink.url, concurrency: 48 };
     await enqueue(real, httpAction(action), Array.from({ length: 60 }, () => ({})));
-    const { w, events } = worker(store, [action]);
+    const { w, events } = worker(store, [action], { prefetch: false });
     w.start();
     await until(() => events.of("job:delivered").length === 60, "60 deliveries");
     expect(calls.claimSizes[0]).toBe(48);
     expect(sink.state.maxInFlight).toBeLessThanOrEqual(48);
   });
-
   test("stop waits for completions still being written, then the jobs are done", async () => {
     const sink = startSink();
     cleanups.push(sink.stop);
@@ -143,5 +142,79 @@ describe("worker: batched completions and claims", () => {
     expect(events.of("job:delivered").map((e) => e.jobId).sort()).toEqual([...ids].sort());
     expect((await real.stats(Date.now())).byState.done).toBe(4);
     expect(events.of("job:released")).toHaveLength(0);
+  });
+});
+
+describe("worker: prefetch", () => {
+  test("claims its concurrency again ahead, delivers the queued jobs as slots free, never beyond the concurrency", async () => {
+    const sink = startSink({ delayMs: 150 });
+    cleanups.push(sink.stop);
+    const { real, store, calls } = await countedStore();
+    const action = { url: sink.url, concurrency: 8 };
+    const ids = await enqueue(real, httpAction(action), Array.from({ length: 40 }, () => ({})));
+    const { w, events } = worker(store, [action]);
+    w.start();
+    // The first claim fills the slots and the queue behind them.
+    await until(() => sink.state.inFlight === 8 && w.queued === 8, "8 in flight and 8 queued");
+    expect(calls.claimSizes[0]).toBe(16);
+    await until(() => events.of("job:delivered").length === 40, "40 deliveries");
+    expect(sink.state.maxInFlight).toBe(8);
+    expect(new Set(sink.deliveries.map((d) => d.jobId))).toEqual(new Set(ids));
+    for (const id of ids) expect(await real.getJob(id)).toMatchObject({ state: "done", attempts: 1 });
+    expect(w.queued).toBe(0);
+  });
+
+  test("stop() gives queued jobs back without counting their attempt", async () => {
+    const sink = startSink({ delayMs: 5000 });
+    cleanups.push(sink.stop);
+    const { real, store } = await countedStore();
+    const action = { url: sink.url, concurrency: 2, timeoutMs: 10_000 };
+    const ids = await enqueue(real, httpAction(action), Array.from({ length: 4 }, () => ({})));
+    const { w, events } = worker(store, [action], { leaseMs: 30_000 });
+    w.start();
+    await until(() => sink.state.inFlight === 2 && w.queued === 2, "2 in flight, 2 queued");
+    await w.stop(200);
+    expect(events.of("job:released").map((e) => e.jobId).sort()).toEqual([...ids].sort());
+    for (const id of ids) expect(await real.getJob(id)).toMatchObject({ state: "pending", attempts: 0, lockedBy: null });
+    expect(sink.deliveries).toHaveLength(0);
+    expect(w.queued).toBe(0);
+  });
+
+  test("a queued job whose lease is half gone when a slot frees is given back, then claimed again and delivered", async () => {
+    // Lease 1 s; the sink takes 600 ms, so the job queued behind the first waits ≥ 600 ms and has
+    // ≤ 400 ms of its lease left when the slot frees (< half): released, not delivered on a lease
+    // that could run out under it.
+    const sink = startSink({ delayMs: 600 });
+    cleanups.push(sink.stop);
+    const { real, store } = await countedStore();
+    const action = { url: sink.url, concurrency: 1, timeoutMs: 5000 };
+    const [first, second] = await enqueue(real, httpAction(action), [{}, {}]);
+    const { w, events } = worker(store, [action], { leaseMs: 1000 });
+    w.start();
+    await until(() => events.of("job:delivered").length === 2, "2 deliveries");
+    expect(events.of("job:released").map((e) => e.jobId)).toEqual([second!]);
+    expect(events.of("job:retry")).toHaveLength(0);
+    expect(sink.deliveries.map((d) => d.jobId)).toEqual([first!, second!]);
+    // The give-back did not count: one attempt each.
+    expect(await real.getJob(first!)).toMatchObject({ state: "done", attempts: 1 });
+    expect(await real.getJob(second!)).toMatchObject({ state: "done", attempts: 1 });
+  });
+
+  test("a rate-limited action is not prefetched: its claims never run ahead of its tokens", async () => {
+    // Tokens to spare (50/s) but one slot, held 100 ms per delivery: a prefetching worker would
+    // queue a job behind the slot.
+    const sink = startSink({ delayMs: 100 });
+    cleanups.push(sink.stop);
+    const { real, store, calls } = await countedStore();
+    const action = { url: sink.url, concurrency: 1, rateLimit: 50 };
+    await enqueue(real, httpAction(action), Array.from({ length: 4 }, () => ({})));
+    const { w, events } = worker(store, [action]);
+    w.start();
+    let maxQueued = 0;
+    const poll = setInterval(() => (maxQueued = Math.max(maxQueued, w.queued)), 5);
+    cleanups.push(() => clearInterval(poll));
+    await until(() => events.of("job:delivered").length === 4, "4 deliveries", 5000);
+    expect(maxQueued).toBe(0);
+    expect(calls.claimSizes.every((n) => n <= 1)).toBe(true);
   });
 });
