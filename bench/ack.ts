@@ -1,10 +1,11 @@
 // Ack-path benchmark: the receiver against a bare Elysia handler on the same machine, same run.
-//   1. throughput: wrk -t1 -c64 for DURATION s against each (target: receiver ≥ 50% of bare);
+//   1. throughput: wrk -t1 -c64 (BENCH_CONNECTIONS) for DURATION s against each (target: receiver ≥ 50% of bare);
 //   2. latency at a fixed 500 requests/s (open loop, this process; target: p99 < 10 ms);
 //   3. peak RSS of each server process (VmHWM from /proc/<pid>/status; target: < 150 MB);
 //   4. SQLite and Postgres side by side.
 // Usage: bun bench/ack.ts [DURATION=8] [MODES=bare,receiver,receiver-pg] [REPEATS=3]
-//   (BENCH_IDS=sequential: wrk sends ordered trigger ids instead of random ones; see ack.lua)
+//   (BENCH_IDS=sequential: wrk sends ordered trigger ids instead of random ones; see ack.lua;
+//    BENCH_CONNECTIONS=n: wrk's -c, default 64)
 // Modes run interleaved (round 1: every mode, round 2: every mode, starting one later, ...) and the
 // summary gives medians over the rounds, and ratios to the bare handler of the same round.
 //   bare              an Elysia POST handler that reads the body and answers 204 (the ceiling)
@@ -33,6 +34,7 @@ const BASELINE_CLI = process.env.BENCH_BASELINE ? join(process.env.BENCH_BASELIN
 const MODES = (process.argv[3]?.split(",") ?? ["bare", "receiver", "receiver-pg"]) as Mode[];
 const REPEATS = Number(process.argv[4] ?? 3);
 /** Trigger ids wrk sends: random v4 as Kratos's (default), or BENCH_IDS=sequential for comparison. */
+const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 64);
 const IDS = process.env.BENCH_IDS === "sequential" ? "sequential" : "random";
 
 type Server = { proc: Subprocess<"ignore", "pipe", "inherit">; port: number; cleanup(): Promise<void> };
@@ -115,7 +117,7 @@ let wrkRuns = 0;
 async function wrk(port: number, seconds: number): Promise<{ rps: number; p99: number; errors: number }> {
   // A fresh seed per run: the ids of one run must not repeat another's (see ack.lua).
   const seed = String((Date.now() % 1_000_000_000) + ++wrkRuns);
-  const p = spawn(["wrk", "-t1", "-c64", `-d${seconds}s`, "--latency", "-s", join(dir, "ack.lua"), `http://127.0.0.1:${port}/hooks/bench`, "--", seed, IDS], { stdout: "pipe" });
+  const p = spawn(["wrk", "-t1", `-c${CONNECTIONS}`, `-d${seconds}s`, "--latency", "-s", join(dir, "ack.lua"), `http://127.0.0.1:${port}/hooks/bench`, "--", seed, IDS], { stdout: "pipe" });
   const out = await new Response(p.stdout).text();
   await p.exited;
   const rps = Number(/Requests\/sec:\s+([\d.]+)/.exec(out)?.[1] ?? 0);
@@ -165,7 +167,7 @@ const fmt = (n: number, digits = 1) => (Number.isFinite(n) ? n.toFixed(digits) :
 const load = () => loadavg().map((l) => l.toFixed(2)).join(" ");
 
 console.log(`machine: ${cpus().length} cores, ${cpus()[0]?.model}; bun ${Bun.version}; ${new Date().toISOString()}`);
-console.log(`wrk -t1 -c64 -d${DURATION}s (${IDS} trigger ids) after a 3 s warm-up; open loop 500 req/s for ${DURATION}s; ${REPEATS} rounds of ${MODES.join(",")}\n`);
+console.log(`wrk -t1 -c${CONNECTIONS} -d${DURATION}s (${IDS} trigger ids) after a 3 s warm-up; open loop 500 req/s for ${DURATION}s; ${REPEATS} rounds of ${MODES.join(",")}\n`);
 console.log("| round | server | req/s | wrk p99 ms | 500/s p50 ms | 500/s p99 ms | 500/s max ms | errors | dedupe hits | peak RSS MB | load avg |");
 console.log("|---|---|---|---|---|---|---|---|---|---|---|");
 for (let round = 1; round <= REPEATS; round++) {

@@ -15,7 +15,9 @@
 // the outbox (acceptBatch in chunks of 500, before the clock starts), says go, polls the done
 // count every 20 ms and reads the workers' reports. Rate = N / (last job recorded done − go).
 // Postgres: KH_BENCH_POSTGRES_URL, or postgres://$PGUSER@127.0.0.1:5432/test; skipped with a
-// note if unreachable. Results: bench/results/drain.md.
+// note if unreachable. DRAIN_ONLY=<text> runs the baseline and only the scenarios whose name holds
+// it; DRAIN_WORKER_FLAGS="--cpu-prof --cpu-prof-dir=DIR" passes bun flags to the worker processes.
+// Results: bench/results/drain.md.
 import { SQL } from "bun";
 import { Database } from "bun:sqlite";
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
@@ -169,7 +171,8 @@ function waitForGo(): Promise<void> {
 type Child = { proc: Bun.Subprocess<"pipe", "pipe", "inherit">; lines: AsyncIterator<string> };
 
 function spawnRole(args: string[]): Child {
-  const proc = Bun.spawn([process.execPath, import.meta.path, ...args], { stdin: "pipe", stdout: "pipe", stderr: "inherit" });
+  const flags = args[0] === "worker" ? (process.env.DRAIN_WORKER_FLAGS ?? "").split(" ").filter(Boolean) : [];
+  const proc = Bun.spawn([process.execPath, ...flags, import.meta.path, ...args], { stdin: "pipe", stdout: "pipe", stderr: "inherit" });
   return { proc, lines: linesOf(proc.stdout) };
 }
 
@@ -312,6 +315,9 @@ async function orchestrate(n: number, c: number, rounds: number): Promise<void> 
     scenarios.push(["worker, postgres, 1 process", () => postgresRun(admin, port, n, c, 1)]);
     scenarios.push(["worker, postgres, 2 processes", () => postgresRun(admin, port, n, c, 2)]);
   }
+  // DRAIN_ONLY=<text>: only the baseline and the scenarios whose name contains it.
+  const only = process.env.DRAIN_ONLY;
+  if (only) scenarios.splice(0, scenarios.length, ...scenarios.filter(([name], i) => i === 0 || name.includes(only)));
   const results = new Map<string, Result[]>(scenarios.map(([name]) => [name, []]));
   for (let r = 1; r <= rounds; r++) {
     for (const [name, run] of scenarios) {
