@@ -262,9 +262,9 @@ async function sqliteRun(port: number, n: number, c: number, synchronous: "full"
     const store = await openStore(url, { synchronous });
     await fill(store, port, n, c);
     await store.close();
-    // An existence probe through the state index: cheap enough to poll without stealing CPU.
+    // An existence probe through the partial indexes: cheap enough to poll without stealing CPU.
     const reader = new Database(join(dir, "outbox.db"), { readonly: true });
-    const busy = reader.query("SELECT EXISTS (SELECT 1 FROM jobs WHERE state IN ('pending', 'running')) AS busy");
+    const busy = reader.query("SELECT EXISTS (SELECT 1 FROM jobs INDEXED BY jobs_due WHERE state = 'pending') OR EXISTS (SELECT 1 FROM jobs INDEXED BY jobs_lease WHERE state = 'running') AS busy");
     const done = async () => (busy.get() as { busy: number }).busy === 0;
     const result = await runChildren([spawnRole(["worker", url, String(port), String(c), synchronous, thread ? "thread" : "in-process"])], n, port, done, true);
     const left = reader.query("SELECT count(*) AS n FROM jobs WHERE state <> 'done'").get() as { n: number };

@@ -7,6 +7,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { UsageError } from "../../src/errors.ts";
 import { StoreUnavailableError } from "../../src/outbox/errors.ts";
+import { SQLITE_MIGRATIONS } from "../../src/outbox/migrations/sqlite.ts";
 import { openStore } from "../../src/outbox/open-store.ts";
 import { sqlitePath } from "../../src/outbox/sqlite/connection.ts";
 import { SqliteStore } from "../../src/outbox/sqlite/store.ts";
@@ -114,6 +115,37 @@ describe("sqlite specifics", () => {
       other.close();
     }
     expect(await store.acceptBatch([acceptance("k1")])).toEqual([{ duplicate: false }]);
+    await store.close();
+  });
+
+  test("migration 3 drops the (state, created_at) index; counts by state stay right through the partial indexes", async () => {
+    const path = join(tempDir(), "v2.db");
+    const raw = new Database(path);
+    raw.run("PRAGMA journal_mode = WAL");
+    raw.run("CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at INTEGER NOT NULL)");
+    for (const m of SQLITE_MIGRATIONS.slice(0, 2)) {
+      raw.run(m.sql);
+      m.after?.(raw);
+      raw.query("INSERT INTO schema_migrations VALUES (?, ?, 0)").run(m.version, m.name);
+    }
+    const insert = raw.query(`INSERT INTO jobs (id, hook, action, payload, state, attempts, max_attempts, run_at, created_at, updated_at, locked_by, locked_until)
+      VALUES (?, 'welcome', 'welcome.http', '{}', ?, 0, 5, ?, ?, ?, ?, ?)`);
+    const states = { pending: 3, running: 2, done: 4, dead: 1 } as const;
+    let n = 0;
+    for (const [state, count] of Object.entries(states))
+      for (let i = 0; i < count; i++, n++) insert.run(`job-${n}`, state, 1000 + n, 1000 + n, 1000 + n, state === "running" ? "w" : null, state === "running" ? 9e15 : null);
+    raw.close();
+
+    const store = new SqliteStore(path);
+    await store.migrate();
+    expect((await store.stats(5000)).byState).toEqual(states);
+    const indexes = new Database(path).query("SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'jobs' AND name NOT LIKE 'sqlite_%' ORDER BY name").values().flat();
+    expect(indexes).toEqual(["jobs_dead", "jobs_due", "jobs_lease"]);
+    expect((await store.listJobs({ state: "dead" })).map((j) => j.id)).toEqual(["job-9"]);
+    // A new job and a claim move the counts as before.
+    await store.acceptBatch([acceptance("k1", { jobs: [{ id: "new", hook: "welcome", action: "welcome.http", payload: {}, maxAttempts: 5, runAt: 0 }] })]);
+    await store.claimDueJobs({ worker: "w2", now: 5000, leaseMs: 1000, limit: 2 });
+    expect((await store.stats(5000)).byState).toEqual({ pending: 2, running: 4, done: 4, dead: 1 });
     await store.close();
   });
 
