@@ -16,7 +16,9 @@
 // count every 20 ms and reads the workers' reports. Rate = N / (last job recorded done − go).
 // Postgres: KH_BENCH_POSTGRES_URL, or postgres://$PGUSER@127.0.0.1:5432/test; skipped with a
 // note if unreachable. DRAIN_ONLY=<text> runs the baseline and only the scenarios whose name holds
-// it; DRAIN_WORKER_FLAGS="--cpu-prof --cpu-prof-dir=DIR" passes bun flags to the worker processes.
+// it; DRAIN_WORKER_FLAGS="--cpu-prof --cpu-prof-dir=DIR" passes bun flags to the worker processes;
+// BENCH_BASELINE=<dir> (a `git worktree` of an older commit) adds that checkout's worker, as serve
+// runs it, on the schema before migration 3.
 // Results: bench/results/drain.md.
 import { SQL } from "bun";
 import { Database } from "bun:sqlite";
@@ -170,9 +172,9 @@ function waitForGo(): Promise<void> {
 
 type Child = { proc: Bun.Subprocess<"pipe", "pipe", "inherit">; lines: AsyncIterator<string> };
 
-function spawnRole(args: string[]): Child {
+function spawnRole(args: string[], script = import.meta.path): Child {
   const flags = args[0] === "worker" ? (process.env.DRAIN_WORKER_FLAGS ?? "").split(" ").filter(Boolean) : [];
-  const proc = Bun.spawn([process.execPath, ...flags, import.meta.path, ...args], { stdin: "pipe", stdout: "pipe", stderr: "inherit" });
+  const proc = Bun.spawn([process.execPath, ...flags, script, ...args], { stdin: "pipe", stdout: "pipe", stderr: "inherit" });
   return { proc, lines: linesOf(proc.stdout) };
 }
 
@@ -255,18 +257,28 @@ async function baseline(port: number, n: number, c: number): Promise<Result> {
   return runChildren([spawnRole(["fetch", String(port), String(n), String(c)])], n, port, async () => true, false);
 }
 
-async function sqliteRun(port: number, n: number, c: number, synchronous: "full" | "normal", thread = false): Promise<Result> {
+/** BENCH_BASELINE=<checkout>: that checkout's worker role, to compare versions in one run. */
+const BASELINE = process.env.BENCH_BASELINE;
+
+async function sqliteRun(port: number, n: number, c: number, synchronous: "full" | "normal", thread = false, baseline = false): Promise<Result> {
   const dir = mkdtempSync(join(tmpdir(), "kh-bench-drain-"));
   const url = `sqlite:${join(dir, "outbox.db")}`;
   try {
     const store = await openStore(url, { synchronous });
     await fill(store, port, n, c);
     await store.close();
+    // The schema before migration 3, for a baseline checkout older than it (its worker does not migrate).
+    if (baseline) {
+      const db = new Database(join(dir, "outbox.db"));
+      db.run("CREATE INDEX IF NOT EXISTS jobs_state_created ON jobs (state, created_at)");
+      db.close();
+    }
     // An existence probe through the partial indexes: cheap enough to poll without stealing CPU.
     const reader = new Database(join(dir, "outbox.db"), { readonly: true });
     const busy = reader.query("SELECT EXISTS (SELECT 1 FROM jobs INDEXED BY jobs_due WHERE state = 'pending') OR EXISTS (SELECT 1 FROM jobs INDEXED BY jobs_lease WHERE state = 'running') AS busy");
     const done = async () => (busy.get() as { busy: number }).busy === 0;
-    const result = await runChildren([spawnRole(["worker", url, String(port), String(c), synchronous, thread ? "thread" : "in-process"])], n, port, done, true);
+    const script = baseline ? join(BASELINE!, "bench/drain.ts") : import.meta.path;
+    const result = await runChildren([spawnRole(["worker", url, String(port), String(c), synchronous, thread ? "thread" : "in-process"], script)], n, port, done, true);
     const left = reader.query("SELECT count(*) AS n FROM jobs WHERE state <> 'done'").get() as { n: number };
     reader.close();
     if (left.n !== 0) throw new Error(`${left.n} jobs not done`);
@@ -311,6 +323,7 @@ async function orchestrate(n: number, c: number, rounds: number): Promise<void> 
     ["worker, sqlite synchronous=full, store thread (as serve runs it)", () => sqliteRun(port, n, c, "full", true)],
     ["worker, sqlite synchronous=normal", () => sqliteRun(port, n, c, "normal")],
   ];
+  if (BASELINE) scenarios.push([`baseline ${BASELINE}: worker, sqlite synchronous=full, store thread`, () => sqliteRun(port, n, c, "full", true, true)]);
   if (!pg) {
     scenarios.push(["worker, postgres, 1 process", () => postgresRun(admin, port, n, c, 1)]);
     scenarios.push(["worker, postgres, 2 processes", () => postgresRun(admin, port, n, c, 2)]);
