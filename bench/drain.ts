@@ -8,6 +8,8 @@
 //   fetch            a plain fetch loop, C requests at a time (the ceiling: HTTP alone)
 //   sqlite full      one Worker, SQLite synchronous=full (the default)
 //   sqlite full, store thread   the same with the store on its own thread, as `serve` runs it
+//   ... with serve's metrics and log   and serve's worker observers (observe-worker.ts): metrics
+//                    and one JSON log line per delivery, written to a file once per loop turn
 //   sqlite normal    one Worker, SQLite synchronous=normal
 //   postgres ×1      one Worker on Postgres (127.0.0.1:5432/test, own schema, dropped after)
 //   postgres ×2      two Worker processes on that one schema, each with concurrency C
@@ -22,7 +24,7 @@
 // Results: bench/results/drain.md.
 import { SQL } from "bun";
 import { Database } from "bun:sqlite";
-import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { closeSync, mkdtempSync, openSync, readFileSync, rmSync, writeSync } from "node:fs";
 import { cpus, tmpdir, totalmem } from "node:os";
 import { join } from "node:path";
 import { buildJobPayload } from "../src/actions/index.ts";
@@ -30,6 +32,9 @@ import type { ResolvedHttpAction } from "../src/config/types.ts";
 import { openStore } from "../src/outbox/open-store.ts";
 import type { Store } from "../src/outbox/store.ts";
 import { Worker } from "../src/outbox/worker.ts";
+import { createLogger } from "../src/server/log.ts";
+import { Metrics } from "../src/server/metrics.ts";
+import { observeWorker } from "../src/server/observe-worker.ts";
 
 const PG_URL = process.env.KH_BENCH_POSTGRES_URL ?? `postgres://${process.env.PGUSER ?? process.env.USER ?? "postgres"}@127.0.0.1:5432/test`;
 const CHUNK = 500;
@@ -93,7 +98,7 @@ async function fetchLoop(port: number, n: number, c: number): Promise<void> {
 }
 
 /** One worker instance: opens the store, waits for "go", delivers until told to stop, reports. */
-async function workerRole(url: string, port: number, c: number, synchronous: "full" | "normal", thread: boolean): Promise<void> {
+async function workerRole(url: string, port: number, c: number, synchronous: "full" | "normal", thread: boolean, logFile?: string): Promise<void> {
   const store = await openStore(url, { synchronous, migrate: false, thread });
   const counts = { claims: 0, claimed: 0, completionWrites: 0, completeJobCalls: 0 };
   // Methods bound to the real store (its private fields need the real `this`); writes counted.
@@ -112,6 +117,18 @@ async function workerRole(url: string, port: number, c: number, synchronous: "fu
     },
   });
   const worker = new Worker({ store: counted, actions: [benchAction(port, c)], leaseMs: 30_000, pollMs: 200, env: { TOKEN: "t" } });
+  // serve's observers: metrics and one JSON log line per delivery, written once per event-loop
+  // turn as serve's stdout sink does (to a file here: stdout carries this role's reports).
+  const logFd = logFile ? openSync(logFile, "a") : undefined;
+  if (logFd !== undefined) {
+    let pending = "";
+    const flush = () => {
+      if (pending) writeSync(logFd, pending);
+      pending = "";
+    };
+    const log = createLogger({ sink: (line) => (pending ||= (setImmediate(flush), ""), (pending += line)) });
+    observeWorker(worker.events, new Metrics(), log);
+  }
   let delivered = 0;
   let lastAt = 0;
   let errors = 0;
@@ -131,6 +148,7 @@ async function workerRole(url: string, port: number, c: number, synchronous: "fu
   await worker.stop(5000);
   report({ startAt, lastAt, delivered, errors, cpuMs: cpuMs(cpu0), peakRssMiB: peakRssMiB(), ...counts });
   await store.close();
+  if (logFd !== undefined) closeSync(logFd);
 }
 
 type Report = { startAt: number; lastAt: number; delivered: number; cpuMs: number; peakRssMiB: number; errors?: number; claims?: number; claimed?: number; completionWrites?: number; completeJobCalls?: number };
@@ -260,7 +278,7 @@ async function baseline(port: number, n: number, c: number): Promise<Result> {
 /** BENCH_BASELINE=<checkout>: that checkout's worker role, to compare versions in one run. */
 const BASELINE = process.env.BENCH_BASELINE;
 
-async function sqliteRun(port: number, n: number, c: number, synchronous: "full" | "normal", thread = false, baseline = false): Promise<Result> {
+async function sqliteRun(port: number, n: number, c: number, synchronous: "full" | "normal", thread = false, baseline = false, observed = false): Promise<Result> {
   const dir = mkdtempSync(join(tmpdir(), "kh-bench-drain-"));
   const url = `sqlite:${join(dir, "outbox.db")}`;
   try {
@@ -278,7 +296,12 @@ async function sqliteRun(port: number, n: number, c: number, synchronous: "full"
     const busy = reader.query("SELECT EXISTS (SELECT 1 FROM jobs INDEXED BY jobs_due WHERE state = 'pending') OR EXISTS (SELECT 1 FROM jobs INDEXED BY jobs_lease WHERE state = 'running') AS busy");
     const done = async () => (busy.get() as { busy: number }).busy === 0;
     const script = baseline ? join(BASELINE!, "bench/drain.ts") : import.meta.path;
-    const result = await runChildren([spawnRole(["worker", url, String(port), String(c), synchronous, thread ? "thread" : "in-process"], script)], n, port, done, true);
+    const args = ["worker", url, String(port), String(c), synchronous, thread ? "thread" : "in-process", ...(observed ? [join(dir, "serve.log")] : [])];
+    const result = await runChildren([spawnRole(args, script)], n, port, done, true);
+    if (observed) {
+      const lines = readFileSync(join(dir, "serve.log"), "utf8").split("\n").filter((l) => l.includes('"job delivered"')).length;
+      if (lines !== n) throw new Error(`expected ${n} "job delivered" log lines, found ${lines}`);
+    }
     const left = reader.query("SELECT count(*) AS n FROM jobs WHERE state <> 'done'").get() as { n: number };
     reader.close();
     if (left.n !== 0) throw new Error(`${left.n} jobs not done`);
@@ -321,6 +344,7 @@ async function orchestrate(n: number, c: number, rounds: number): Promise<void> 
     ["fetch loop (baseline)", () => baseline(port, n, c)],
     ["worker, sqlite synchronous=full", () => sqliteRun(port, n, c, "full")],
     ["worker, sqlite synchronous=full, store thread (as serve runs it)", () => sqliteRun(port, n, c, "full", true)],
+    ["worker, sqlite synchronous=full, store thread, with serve's metrics and log (a JSON line per delivery)", () => sqliteRun(port, n, c, "full", true, false, true)],
     ["worker, sqlite synchronous=normal", () => sqliteRun(port, n, c, "normal")],
   ];
   if (BASELINE) scenarios.push([`baseline ${BASELINE}: worker, sqlite synchronous=full, store thread`, () => sqliteRun(port, n, c, "full", true, true)]);
@@ -373,7 +397,7 @@ else if (role === "fetch") {
   await fetchLoop(Number(args[0]), Number(args[1]), Number(args[2]));
   process.exit(0); // the stdin reader would keep the process alive
 } else if (role === "worker") {
-  await workerRole(args[0]!, Number(args[1]), Number(args[2]), args[3] as "full" | "normal", args[4] === "thread");
+  await workerRole(args[0]!, Number(args[1]), Number(args[2]), args[3] as "full" | "normal", args[4] === "thread", args[5]);
   process.exit(0);
 }
 else await orchestrate(Number(role ?? 20_000), Number(args[0] ?? 64), Number(args[1] ?? 3));
