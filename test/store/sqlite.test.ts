@@ -8,6 +8,9 @@ import { join } from "node:path";
 import { UsageError } from "../../src/errors.ts";
 import { StoreUnavailableError } from "../../src/outbox/errors.ts";
 import { SQLITE_MIGRATIONS } from "../../src/outbox/migrations/sqlite.ts";
+import { jobIdsIn, jobWhere } from "../../src/outbox/sqlite/job-filter.ts";
+import type { JobState } from "../../src/outbox/store.ts";
+import { retryableStates } from "../../src/outbox/store-rules.ts";
 import { openStore } from "../../src/outbox/open-store.ts";
 import { sqlitePath } from "../../src/outbox/sqlite/connection.ts";
 import { SqliteStore } from "../../src/outbox/sqlite/store.ts";
@@ -147,6 +150,27 @@ describe("sqlite specifics", () => {
     await store.claimDueJobs({ worker: "w2", now: 5000, leaseMs: 1000, limit: 2 });
     expect((await store.stats(5000)).byState).toEqual({ pending: 2, running: 4, done: 4, dead: 1 });
     await store.close();
+  });
+
+  test("listing and retrying by state read a partial index, not every job (EXPLAIN QUERY PLAN)", async () => {
+    const path = join(tempDir(), "plans.db");
+    const store = new SqliteStore(path);
+    await store.migrate();
+    await store.close();
+    const db = new Database(path);
+    const plan = (sql: string, params: Record<string, string | number>) =>
+      (db.query(`EXPLAIN QUERY PLAN ${sql}`).all(params) as Array<{ detail: string }>).map((r) => r.detail).join(" | ");
+    const list = (state: JobState) => {
+      const w = jobWhere({ state });
+      return plan(`SELECT * FROM jobs WHERE ${w.sql} ORDER BY created_at, id`, w.params);
+    };
+    expect(list("dead")).toContain("USING INDEX jobs_dead");
+    expect(list("pending")).toContain("USING INDEX jobs_due");
+    expect(list("running")).toContain("USING INDEX jobs_lease");
+    // `outbox retry --all-dead`: the states retryJobs picks without ids.
+    const retry = jobIdsIn({}, retryableStates({}));
+    expect(plan(`UPDATE jobs SET state = 'pending' WHERE ${retry.sql}`, retry.params)).toContain("USING INDEX jobs_dead");
+    db.close();
   });
 
   test("a database migrated by a newer kratos-hooks is refused", async () => {

@@ -1,5 +1,6 @@
 // JobFilter → a WHERE clause with named parameters. `ids` and `actions` travel as one JSON array
-// parameter read by json_each, so the statement text does not depend on the list length.
+// parameter read by json_each, so the statement text does not depend on the list length; states
+// (at most four) get a parameter each.
 import type { JobFilter, JobState } from "../store.ts";
 
 export type Where = { sql: string; params: Record<string, string | number> };
@@ -12,8 +13,10 @@ export function jobWhere(filter: JobFilter, states?: JobState[]): Where {
     params.state = filter.state;
   }
   if (states) {
-    parts.push("state IN (SELECT value FROM json_each($states))");
-    params.states = JSON.stringify(states);
+    // One parameter per state (at most four): `state = $state0` lets SQLite read a partial index
+    // (jobs_dead for `outbox retry --all-dead`) instead of scanning every job, done ones included.
+    parts.push(states.length === 1 ? "state = $state0" : `state IN (${states.map((_, i) => `$state${i}`).join(", ")})`);
+    states.forEach((st, i) => (params[`state${i}`] = st));
   }
   if (filter.hook) {
     parts.push("hook = $hook");
