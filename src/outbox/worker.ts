@@ -49,8 +49,11 @@ export type WorkerEvents = {
   "job:delivered": JobEvent & { durationMs: number };
   "job:retry": JobEvent & { durationMs: number; error: string; retryAt: number; delayMs: number };
   "job:dead": JobEvent & { durationMs: number; error: string; reason: "max_attempts" | "non_retryable" };
-  /** Given back at stop() without counting the attempt; another worker (or the next start) delivers it. */
-  "job:released": JobEvent;
+  /**
+   * Given back without counting the attempt; another worker (or the next start) delivers it.
+   * `shutdown`: at stop(). `lease`: a prefetched job still queued when half its lease was gone.
+   */
+  "job:released": JobEvent & { reason: "shutdown" | "lease" };
   /**
    * The worker could not do something and will try again: a store call failed (it backs off and
    * keeps running), a lease was lost, a listener threw. `error` is text without secrets.
@@ -275,7 +278,7 @@ export class Worker {
     await this.#loop;
     // Queued jobs never started (a freed slot no longer takes one once stopping): give them back.
     const queued = [...this.#queued.values()].flatMap((q) => q.splice(0));
-    await Promise.all(queued.map((job) => this.#giveBack(job)));
+    await Promise.all(queued.map((job) => this.#giveBack(job, "shutdown")));
     const all = Promise.all([...this.#inFlight.values()].map((f) => f.done));
     let timer: ReturnType<typeof setTimeout> | undefined;
     await Promise.race([all, new Promise<void>((r) => (timer = setTimeout(r, timeoutMs)))]);
@@ -289,14 +292,14 @@ export class Worker {
     f.released = true;
     f.controller.abort();
     this.#inFlight.delete(f.job.id);
-    await this.#giveBack(f.job);
+    await this.#giveBack(f.job, "shutdown");
   }
 
   /** releaseJob: the job is pending again, its attempt not counted. */
-  async #giveBack(job: Job): Promise<void> {
+  async #giveBack(job: Job, reason: "shutdown" | "lease"): Promise<void> {
     try {
       const ok = await this.#store.releaseJob(job.id, this.id, this.#now());
-      if (ok) this.events.emit("job:released", jobEvent(job));
+      if (ok) this.events.emit("job:released", { ...jobEvent(job), reason });
     } catch (err) {
       // The lease runs out and another worker reclaims the job; nothing is lost.
       this.events.emit("worker:error", { op: "release", error: errorText(err), jobId: job.id, action: job.action });
@@ -458,7 +461,7 @@ export class Worker {
     while (q?.length && this.#state === "running") {
       const job = q.shift()!;
       if (this.#leaseEnd(job, now) - now >= this.#leaseMs / 2) return this.#startDelivery(job, action, now);
-      void this.#giveBack(job);
+      void this.#giveBack(job, "lease");
     }
   }
 

@@ -22,7 +22,9 @@ export function observeWorker(events: Emitter, metrics: Metrics, log: Logger): (
       metrics.jobDead(e.action);
       log.error("job dead", { job_id: e.jobId, hook: e.hook, action: e.action, attempt: e.attempt, reason: e.reason, error: e.error });
     }),
-    events.on("job:released", (e) => log.info("job released at shutdown", { job_id: e.jobId, hook: e.hook, action: e.action })),
+    events.on("job:released", (e) =>
+      log.info(e.reason === "shutdown" ? "job released at shutdown" : "job given back: it waited in the worker's queue until half its lease was gone", { job_id: e.jobId, hook: e.hook, action: e.action, reason: e.reason }),
+    ),
     events.on("worker:error", (e) => log.warn("worker error", { op: e.op, error: e.error, job_id: e.jobId, action: e.action, retry_in_ms: e.retryInMs })),
   ];
   return () => {

@@ -175,6 +175,7 @@ describe("worker: prefetch", () => {
     await until(() => sink.state.inFlight === 2 && w.queued === 2, "2 in flight, 2 queued");
     await w.stop(200);
     expect(events.of("job:released").map((e) => e.jobId).sort()).toEqual([...ids].sort());
+    expect(events.of("job:released").every((e) => e.reason === "shutdown")).toBe(true);
     for (const id of ids) expect(await real.getJob(id)).toMatchObject({ state: "pending", attempts: 0, lockedBy: null });
     expect(sink.deliveries).toHaveLength(0);
     expect(w.queued).toBe(0);
@@ -192,7 +193,7 @@ describe("worker: prefetch", () => {
     const { w, events } = worker(store, [action], { leaseMs: 1000 });
     w.start();
     await until(() => events.of("job:delivered").length === 2, "2 deliveries");
-    expect(events.of("job:released").map((e) => e.jobId)).toEqual([second!]);
+    expect(events.of("job:released").map((e) => [e.jobId, e.reason])).toEqual([[second!, "lease"]]);
     expect(events.of("job:retry")).toHaveLength(0);
     expect(sink.deliveries.map((d) => d.jobId)).toEqual([first!, second!]);
     // The give-back did not count: one attempt each.

@@ -192,6 +192,8 @@ describe("worker events → metrics and logs", () => {
     events.emit("job:delivered", { ...ev, durationMs: 120 });
     events.emit("job:retry", { ...ev, attempt: 2, durationMs: 30, error: "HTTP 502", retryAt: 0, delayMs: 1000 });
     events.emit("job:dead", { ...ev, attempt: 3, durationMs: 30, error: "HTTP 502", reason: "max_attempts" });
+    events.emit("job:released", { ...ev, reason: "shutdown" });
+    events.emit("job:released", { ...ev, reason: "lease" });
     off();
     events.emit("job:delivered", { ...ev, durationMs: 1 });
     const text = metrics.render();
@@ -203,6 +205,9 @@ describe("worker events → metrics and logs", () => {
       ["info", "job delivered"],
       ["warn", "job attempt failed; will retry"],
       ["error", "job dead"],
+      ["info", "job released at shutdown"],
+      ["info", "job given back: it waited in the worker's queue until half its lease was gone"],
     ]);
+    expect(log.lines.slice(-2).map((l) => l.reason)).toEqual(["shutdown", "lease"]);
   });
 });
