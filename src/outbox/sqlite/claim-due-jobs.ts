@@ -7,10 +7,10 @@
 // Due jobs are found through the two partial indexes, each read in order and only as far as
 // `limit`: one `(pending AND due) OR (running AND expired)` query made SQLite 3.54.1 (no ANALYZE
 // stats) pick the (state, created_at) index that migration 3 dropped, read every pending job and
-// sort them, ~2.5 ms per claim with
-// 20,000 queued, 0.03 ms this way (EXPLAIN QUERY PLAN: SEARCH jobs USING INDEX jobs_due). Hence
-// INDEXED BY, which also fails loudly should a migration ever drop those indexes. Jobs due at the
-// same ms go in insertion order (the index's rowid order), which is their creation order.
+// sort them, ~2.5 ms per claim with 20,000 queued, 0.03 ms this way (EXPLAIN QUERY PLAN: SEARCH
+// jobs USING INDEX jobs_due). Hence INDEXED BY, which also fails loudly should a migration ever
+// drop those indexes. Jobs due at the same ms go in insertion order (the index's rowid order),
+// which is their creation order.
 import type { Database } from "bun:sqlite";
 import type { ClaimOptions, Job } from "../store.ts";
 import { LEASE_EXPIRED_ON_LAST_ATTEMPT } from "../store-rules.ts";
