@@ -22,9 +22,13 @@ export function observeWorker(events: Emitter, metrics: Metrics, log: Logger): (
       metrics.jobDead(e.action);
       log.error("job dead", { job_id: e.jobId, hook: e.hook, action: e.action, attempt: e.attempt, reason: e.reason, error: e.error });
     }),
-    events.on("job:released", (e) =>
-      log.info(e.reason === "shutdown" ? "job released at shutdown" : "job given back: it waited in the worker's queue until half its lease was gone", { job_id: e.jobId, hook: e.hook, action: e.action, reason: e.reason }),
-    ),
+    // A prefetched job given back (reason "lease") is routine and harmless (its attempt is not
+    // counted): it happens once per delivery that holds a slot for over half the lease.
+    events.on("job:released", (e) => {
+      const fields = { job_id: e.jobId, hook: e.hook, action: e.action, reason: e.reason };
+      if (e.reason === "shutdown") log.info("job released at shutdown", fields);
+      else log.debug("job given back: it waited in the worker's queue until half its lease was gone", fields);
+    }),
     events.on("worker:error", (e) => log.warn("worker error", { op: e.op, error: e.error, job_id: e.jobId, action: e.action, retry_in_ms: e.retryInMs })),
   ];
   return () => {

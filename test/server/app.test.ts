@@ -206,7 +206,7 @@ describe("worker events → metrics and logs", () => {
       ["warn", "job attempt failed; will retry"],
       ["error", "job dead"],
       ["info", "job released at shutdown"],
-      ["info", "job given back: it waited in the worker's queue until half its lease was gone"],
+      ["debug", "job given back: it waited in the worker's queue until half its lease was gone"],
     ]);
     expect(log.lines.slice(-2).map((l) => l.reason)).toEqual(["shutdown", "lease"]);
   });
