@@ -182,15 +182,15 @@ describe("worker: prefetch", () => {
   });
 
   test("a queued job whose lease is half gone when a slot frees is given back, then claimed again and delivered", async () => {
-    // Lease 1 s; the sink takes 600 ms, so the job queued behind the first waits ≥ 600 ms and has
-    // ≤ 400 ms of its lease left when the slot frees (< half): released, not delivered on a lease
-    // that could run out under it.
-    const sink = startSink({ delayMs: 600 });
+    // Lease 2 s; the sink takes 1.2 s, so the job queued behind the first waits ≥ 1.2 s and has
+    // ≤ 0.8 s of its lease left when the slot frees (< half): released, not delivered on a lease
+    // that could run out under it. (Each delivery is cut at 1.8 s: 0.6 s of slack for a slow machine.)
+    const sink = startSink({ delayMs: 1200 });
     cleanups.push(sink.stop);
     const { real, store } = await countedStore();
     const action = { url: sink.url, concurrency: 1, timeoutMs: 5000 };
     const [first, second] = await enqueue(real, httpAction(action), [{}, {}]);
-    const { w, events } = worker(store, [action], { leaseMs: 1000 });
+    const { w, events } = worker(store, [action], { leaseMs: 2000 });
     w.start();
     await until(() => events.of("job:delivered").length === 2, "2 deliveries");
     expect(events.of("job:released").map((e) => [e.jobId, e.reason])).toEqual([[second!, "lease"]]);
