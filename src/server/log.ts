@@ -30,32 +30,46 @@ function isCredentialKey(key: string): boolean {
 
 export type LogSink = (line: string, level: LogLevel) => void;
 
-// Lines are buffered and written once per event-loop turn: one write per request line would be a
-// syscall on the ack path. Errors go out at once (with whatever is buffered before them).
-let pending = "";
-let scheduled = false;
-function flushStdout(): void {
-  scheduled = false;
-  if (pending) process.stdout.write(pending);
-  pending = "";
+/**
+ * Lines buffered and handed to `write` once per event-loop turn (or at 64 KiB): one write per
+ * request line would be a syscall on the ack path. `flush` writes what is buffered now.
+ */
+export function turnBuffer(write: (text: string) => void): { push(line: string): void; flush(): void } {
+  let pending = "";
+  let scheduled = false;
+  const flush = () => {
+    scheduled = false;
+    if (pending) write(pending);
+    pending = "";
+  };
+  return {
+    push(line) {
+      pending += line;
+      if (pending.length > 64 * 1024) flush();
+      else if (!scheduled) {
+        scheduled = true;
+        setImmediate(flush);
+      }
+    },
+    flush,
+  };
 }
+
+// Info and debug go to stdout through a turn buffer; errors go out at once (with whatever is
+// buffered before them).
+const stdout = turnBuffer((text) => process.stdout.write(text));
 const stdSink: LogSink = (line, level) => {
   if (RANK[level] >= RANK.warn) {
-    flushStdout();
+    stdout.flush();
     process.stderr.write(line);
     return;
   }
-  pending += line;
-  if (pending.length > 64 * 1024) flushStdout();
-  else if (!scheduled) {
-    scheduled = true;
-    setImmediate(flushStdout);
-  }
+  stdout.push(line);
 };
 
 /** Writes buffered stdout log lines now (before exit). */
 export function flushLogs(): void {
-  flushStdout();
+  stdout.flush();
 }
 
 export function isLogLevel(s: string): s is LogLevel {
