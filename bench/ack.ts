@@ -33,8 +33,9 @@ type Mode = "bare" | "receiver" | "receiver-normal" | "receiver-pg" | "receiver-
 const BASELINE_CLI = process.env.BENCH_BASELINE ? join(process.env.BENCH_BASELINE, "src/cli.ts") : undefined;
 const MODES = (process.argv[3]?.split(",") ?? ["bare", "receiver", "receiver-pg"]) as Mode[];
 const REPEATS = Number(process.argv[4] ?? 3);
-/** Trigger ids wrk sends: random v4 as Kratos's (default), or BENCH_IDS=sequential for comparison. */
+/** wrk's connections (-c). */
 const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 64);
+/** Trigger ids wrk sends: random v4 as Kratos's (default), or BENCH_IDS=sequential for comparison. */
 const IDS = process.env.BENCH_IDS === "sequential" ? "sequential" : "random";
 
 type Server = { proc: Subprocess<"ignore", "pipe", "inherit">; port: number; cleanup(): Promise<void> };

@@ -32,7 +32,7 @@ import type { ResolvedHttpAction } from "../src/config/types.ts";
 import { openStore } from "../src/outbox/open-store.ts";
 import type { Store } from "../src/outbox/store.ts";
 import { Worker } from "../src/outbox/worker.ts";
-import { createLogger } from "../src/server/log.ts";
+import { createLogger, turnBuffer } from "../src/server/log.ts";
 import { Metrics } from "../src/server/metrics.ts";
 import { observeWorker } from "../src/server/observe-worker.ts";
 
@@ -117,18 +117,11 @@ async function workerRole(url: string, port: number, c: number, synchronous: "fu
     },
   });
   const worker = new Worker({ store: counted, actions: [benchAction(port, c)], leaseMs: 30_000, pollMs: 200, env: { TOKEN: "t" } });
-  // serve's observers: metrics and one JSON log line per delivery, written once per event-loop
-  // turn as serve's stdout sink does (to a file here: stdout carries this role's reports).
+  // serve's observers: metrics and one JSON log line per delivery, through the turn buffer of
+  // serve's stdout sink (to a file here: stdout carries this role's reports).
   const logFd = logFile ? openSync(logFile, "a") : undefined;
-  if (logFd !== undefined) {
-    let pending = "";
-    const flush = () => {
-      if (pending) writeSync(logFd, pending);
-      pending = "";
-    };
-    const log = createLogger({ sink: (line) => (pending ||= (setImmediate(flush), ""), (pending += line)) });
-    observeWorker(worker.events, new Metrics(), log);
-  }
+  const logBuffer = logFd !== undefined ? turnBuffer((text) => writeSync(logFd, text)) : undefined;
+  if (logBuffer) observeWorker(worker.events, new Metrics(), createLogger({ sink: (line) => logBuffer.push(line) }));
   let delivered = 0;
   let lastAt = 0;
   let errors = 0;
@@ -148,6 +141,7 @@ async function workerRole(url: string, port: number, c: number, synchronous: "fu
   await worker.stop(5000);
   report({ startAt, lastAt, delivered, errors, cpuMs: cpuMs(cpu0), peakRssMiB: peakRssMiB(), ...counts });
   await store.close();
+  logBuffer?.flush();
   if (logFd !== undefined) closeSync(logFd);
 }
 
@@ -278,7 +272,9 @@ async function baseline(port: number, n: number, c: number): Promise<Result> {
 /** BENCH_BASELINE=<checkout>: that checkout's worker role, to compare versions in one run. */
 const BASELINE = process.env.BENCH_BASELINE;
 
-async function sqliteRun(port: number, n: number, c: number, synchronous: "full" | "normal", thread = false, baseline = false, observed = false): Promise<Result> {
+type SqliteRunOptions = { thread?: boolean; baseline?: boolean; observed?: boolean };
+
+async function sqliteRun(port: number, n: number, c: number, synchronous: "full" | "normal", { thread = false, baseline = false, observed = false }: SqliteRunOptions = {}): Promise<Result> {
   const dir = mkdtempSync(join(tmpdir(), "kh-bench-drain-"));
   const url = `sqlite:${join(dir, "outbox.db")}`;
   try {
@@ -343,11 +339,11 @@ async function orchestrate(n: number, c: number, rounds: number): Promise<void> 
   const scenarios: [string, () => Promise<Result>][] = [
     ["fetch loop (baseline)", () => baseline(port, n, c)],
     ["worker, sqlite synchronous=full", () => sqliteRun(port, n, c, "full")],
-    ["worker, sqlite synchronous=full, store thread (as serve runs it)", () => sqliteRun(port, n, c, "full", true)],
-    ["worker, sqlite synchronous=full, store thread, with serve's metrics and log (a JSON line per delivery)", () => sqliteRun(port, n, c, "full", true, false, true)],
+    ["worker, sqlite synchronous=full, store thread (as serve runs it)", () => sqliteRun(port, n, c, "full", { thread: true })],
+    ["worker, sqlite synchronous=full, store thread, with serve's metrics and log (a JSON line per delivery)", () => sqliteRun(port, n, c, "full", { thread: true, observed: true })],
     ["worker, sqlite synchronous=normal", () => sqliteRun(port, n, c, "normal")],
   ];
-  if (BASELINE) scenarios.push([`baseline ${BASELINE}: worker, sqlite synchronous=full, store thread`, () => sqliteRun(port, n, c, "full", true, true)]);
+  if (BASELINE) scenarios.push([`baseline ${BASELINE}: worker, sqlite synchronous=full, store thread`, () => sqliteRun(port, n, c, "full", { thread: true, baseline: true })]);
   if (!pg) {
     scenarios.push(["worker, postgres, 1 process", () => postgresRun(admin, port, n, c, 1)]);
     scenarios.push(["worker, postgres, 2 processes", () => postgresRun(admin, port, n, c, 2)]);
