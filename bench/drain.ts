@@ -16,6 +16,10 @@
 // The sink, the fetch loop and every worker are separate processes; this process only pre-fills
 // the outbox (acceptBatch in chunks of 500, before the clock starts), says go, polls the done
 // count every 20 ms and reads the workers' reports. Rate = N / (last job recorded done − go).
+// Before it says READY, every child warms up untimed with DRAIN_WARMUP deliveries of the same
+// shape (default N; the worker from warm-up jobs of its own action, queued ahead of the N), so the
+// rate is a running process's and not the JIT's first second; DRAIN_WARMUP=0 for a cold start.
+// A BENCH_BASELINE checkout must know DRAIN_WARM (this commit or later), or run DRAIN_WARMUP=0.
 // Postgres: KH_BENCH_POSTGRES_URL, or postgres://$PGUSER@127.0.0.1:5432/test; skipped with a
 // note if unreachable. DRAIN_ONLY=<text> runs the baseline and only the scenarios whose name holds
 // it; DRAIN_WORKER_FLAGS="--cpu-prof --cpu-prof-dir=DIR" passes bun flags to the worker processes;
@@ -40,9 +44,9 @@ const PG_URL = process.env.KH_BENCH_POSTGRES_URL ?? `postgres://${process.env.PG
 const CHUNK = 500;
 
 /** The action every worker delivers: templated url, an env header and a JSON body, like a CRM call. */
-function benchAction(port: number, concurrency: number): ResolvedHttpAction {
+function benchAction(port: number, concurrency: number, id = "bench.crm"): ResolvedHttpAction {
   return {
-    kind: "http", id: "bench.crm", hook: "bench", retry: { attempts: 5, baseMs: 1000, capMs: 60_000 }, concurrency,
+    kind: "http", id, hook: "bench", retry: { attempts: 5, baseMs: 1000, capMs: 60_000 }, concurrency,
     method: "POST", url: `http://127.0.0.1:${port}/contacts/{{body.id}}`, headers: { Authorization: "Bearer {{env.TOKEN}}" },
     body: { email: "{{body.email}}", n: "{{body.n}}" }, timeoutMs: 5000, retry4xx: false,
   };
@@ -75,11 +79,31 @@ function sink(): void {
   })();
 }
 
+/**
+ * The warm-up a child does before it says READY (DRAIN_WARM in its environment, set by the
+ * orchestrator): `count` deliveries of the same shape, untimed, so that the timed part measures a
+ * process whose code is compiled, as a server's is after its first minute, rather than the JIT's
+ * first seconds (bench/ack.ts warms up for the same reason). For a worker, `action` is the id of
+ * the warm-up jobs the orchestrator queued for it in the same store.
+ */
+function warmup(): { action: string; count: number } | undefined {
+  const [action, count] = (process.env.DRAIN_WARM ?? "").split(":");
+  return action && Number(count) > 0 ? { action, count: Number(count) } : undefined;
+}
+
 /** The baseline: N requests shaped like the worker's, C at a time, with plain fetch. */
 async function fetchLoop(port: number, n: number, c: number): Promise<void> {
+  const warm = warmup();
+  if (warm) await fetchRequests(port, warm.count, c);
   await waitForGo();
   const cpu0 = process.cpuUsage();
   const t0 = wallNow();
+  await fetchRequests(port, n, c);
+  const t1 = wallNow();
+  report({ startAt: t0, lastAt: t1, delivered: n, cpuMs: cpuMs(cpu0), peakRssMiB: peakRssMiB() });
+}
+
+async function fetchRequests(port: number, n: number, c: number): Promise<void> {
   let next = 0;
   await Promise.all(Array.from({ length: c }, async () => {
     for (let i = next++; i < n; i = next++) {
@@ -93,13 +117,21 @@ async function fetchLoop(port: number, n: number, c: number): Promise<void> {
       await res.body?.cancel();
     }
   }));
-  const t1 = wallNow();
-  report({ startAt: t0, lastAt: t1, delivered: n, cpuMs: cpuMs(cpu0), peakRssMiB: peakRssMiB() });
 }
 
 /** One worker instance: opens the store, waits for "go", delivers until told to stop, reports. */
 async function workerRole(url: string, port: number, c: number, synchronous: "full" | "normal", thread: boolean, logFile?: string): Promise<void> {
   const store = await openStore(url, { synchronous, migrate: false, thread });
+  const warm = warmup();
+  if (warm) {
+    // Its own Worker on the same store, claiming only the warm-up jobs; stopped before READY.
+    const warmer = new Worker({ store, actions: [benchAction(port, c, warm.action)], leaseMs: 30_000, pollMs: 200, env: { TOKEN: "t" } });
+    let warmed = 0;
+    const all = new Promise<void>((resolve) => warmer.events.on("job:delivered", () => ++warmed === warm.count && resolve()));
+    warmer.start();
+    await all;
+    await warmer.stop(5000);
+  }
   const counts = { claims: 0, claimed: 0, completionWrites: 0, completeJobCalls: 0 };
   // Methods bound to the real store (its private fields need the real `this`); writes counted.
   const counted = new Proxy(store, {
@@ -184,9 +216,11 @@ function waitForGo(): Promise<void> {
 
 type Child = { proc: Bun.Subprocess<"pipe", "pipe", "inherit">; lines: AsyncIterator<string> };
 
-function spawnRole(args: string[], script = import.meta.path): Child {
+/** `warm`: the child's warm-up (see warmup()); none when DRAIN_WARMUP=0. */
+function spawnRole(args: string[], script = import.meta.path, warm?: { action: string; count: number }): Child {
   const flags = args[0] === "worker" ? (process.env.DRAIN_WORKER_FLAGS ?? "").split(" ").filter(Boolean) : [];
-  const proc = Bun.spawn([process.execPath, ...flags, script, ...args], { stdin: "pipe", stdout: "pipe", stderr: "inherit" });
+  const env = { ...process.env, DRAIN_WARM: warm && warm.count > 0 ? `${warm.action}:${warm.count}` : "" };
+  const proc = Bun.spawn([process.execPath, ...flags, script, ...args], { stdin: "pipe", stdout: "pipe", stderr: "inherit", env });
   return { proc, lines: linesOf(proc.stdout) };
 }
 
@@ -223,8 +257,8 @@ function cpuJiffies(): { busy: number; total: number } {
   return { busy: total - idle, total };
 }
 
-async function fill(store: Store, port: number, n: number, c: number): Promise<void> {
-  const action = benchAction(port, c);
+async function fill(store: Store, port: number, n: number, c: number, actionId?: string): Promise<void> {
+  const action = benchAction(port, c, actionId);
   const now = Date.now();
   for (let i = 0; i < n; i += CHUNK) {
     const batch = Array.from({ length: Math.min(CHUNK, n - i) }, (_, k) => {
@@ -265,8 +299,13 @@ async function runChildren(children: Child[], n: number, port: number, finished:
   return { rate: n / ((end - goAt) / 1000), reports, cpuBusyPct };
 }
 
+/** Deliveries each child makes untimed before the timed N (DRAIN_WARMUP, default N; 0 = none). */
+const WARMUP = (n: number) => Number(process.env.DRAIN_WARMUP ?? n);
+/** The warm-up jobs of worker instance `i`: an action of their own, so only that instance claims them. */
+const warmAction = (i: number) => `bench.warm.${i}`;
+
 async function baseline(port: number, n: number, c: number): Promise<Result> {
-  return runChildren([spawnRole(["fetch", String(port), String(n), String(c)])], n, port, async () => true, false);
+  return runChildren([spawnRole(["fetch", String(port), String(n), String(c)], undefined, { action: "fetch", count: WARMUP(n) })], n, port, async () => true, false);
 }
 
 /** BENCH_BASELINE=<checkout>: that checkout's worker role, to compare versions in one run. */
@@ -279,6 +318,7 @@ async function sqliteRun(port: number, n: number, c: number, synchronous: "full"
   const url = `sqlite:${join(dir, "outbox.db")}`;
   try {
     const store = await openStore(url, { synchronous });
+    await fill(store, port, WARMUP(n), c, warmAction(0));
     await fill(store, port, n, c);
     await store.close();
     // The schema before migration 3, for a baseline checkout older than it (its worker does not migrate).
@@ -293,7 +333,7 @@ async function sqliteRun(port: number, n: number, c: number, synchronous: "full"
     const done = async () => (busy.get() as { busy: number }).busy === 0;
     const script = baseline ? join(BASELINE!, "bench/drain.ts") : import.meta.path;
     const args = ["worker", url, String(port), String(c), synchronous, thread ? "thread" : "in-process", ...(observed ? [join(dir, "serve.log")] : [])];
-    const result = await runChildren([spawnRole(args, script)], n, port, done, true);
+    const result = await runChildren([spawnRole(args, script, { action: warmAction(0), count: WARMUP(n) })], n, port, done, true);
     if (observed) {
       const lines = readFileSync(join(dir, "serve.log"), "utf8").split("\n").filter((l) => l.includes('"job delivered"')).length;
       if (lines !== n) throw new Error(`expected ${n} "job delivered" log lines, found ${lines}`);
@@ -314,13 +354,14 @@ async function postgresRun(admin: SQL, port: number, n: number, c: number, insta
   url.searchParams.set("schema", schema);
   try {
     const store = await openStore(url.toString(), { poolMax: 2 });
+    for (let i = 0; i < instances; i++) await fill(store, port, WARMUP(n), c, warmAction(i));
     await fill(store, port, n, c);
     // Statistics, as autovacuum would have gathered them on an outbox that grew to this size;
     // without them the claim's planner reads jobs_due by bitmap (see postgres/claim-due-jobs.ts).
     await admin.unsafe(`ANALYZE "${schema}".jobs`);
     await store.close();
     const done = async () => !(await admin.unsafe(`SELECT EXISTS (SELECT 1 FROM "${schema}".jobs WHERE state IN ('pending', 'running')) AS busy`))[0].busy;
-    const children = Array.from({ length: instances }, () => spawnRole(["worker", url.toString(), String(port), String(c), "full", "in-process"]));
+    const children = Array.from({ length: instances }, (_, i) => spawnRole(["worker", url.toString(), String(port), String(c), "full", "in-process"], undefined, { action: warmAction(i), count: WARMUP(n) }));
     const result = await runChildren(children, n, port, done, true);
     const [left] = await admin.unsafe(`SELECT count(*)::int AS n FROM "${schema}".jobs WHERE state <> 'done'`);
     if (left.n !== 0) throw new Error(`${left.n} jobs not done`);
@@ -367,7 +408,7 @@ async function orchestrate(n: number, c: number, rounds: number): Promise<void> 
   const base = median(results.get("fetch loop (baseline)")!.map((x) => x.rate));
   const cpu = cpus()[0]?.model ?? "unknown";
   console.log(`machine: ${cpus().length} cores, ${Math.round(totalmem() / 2 ** 30)} GiB, ${cpu}`);
-  console.log(`bun ${Bun.version}, ${new Date().toISOString().slice(0, 16)}Z; N=${n} jobs, concurrency C=${c}, median of ${rounds} rounds\n`);
+  console.log(`bun ${Bun.version}, ${new Date().toISOString().slice(0, 16)}Z; N=${n} jobs after a warm-up of ${WARMUP(n)}, concurrency C=${c}, median of ${rounds} rounds\n`);
   console.log("| scenario | deliveries/s (median) | runs | vs fetch loop | claims (jobs/claim) | completion writes (jobs/write) | worker CPU µs/delivery | worker peak RSS | machine CPU busy |");
   console.log("|---|---|---|---|---|---|---|---|---|");
   for (const [name] of scenarios) {
