@@ -310,6 +310,8 @@ async function baseline(port: number, n: number, c: number): Promise<Result> {
 
 /** BENCH_BASELINE=<checkout>: that checkout's worker role, to compare versions in one run. */
 const BASELINE = process.env.BENCH_BASELINE;
+/** Whether that checkout's jobs table is this one's (migration 3, which dropped jobs_state_created). */
+const BASELINE_HAS_MIGRATION_3 = BASELINE !== undefined && /version: 3,/.test(readFileSync(join(BASELINE, "src/outbox/migrations/sqlite.ts"), "utf8"));
 
 type SqliteRunOptions = { thread?: boolean; baseline?: boolean; observed?: boolean };
 
@@ -322,7 +324,7 @@ async function sqliteRun(port: number, n: number, c: number, synchronous: "full"
     await fill(store, port, n, c);
     await store.close();
     // The schema before migration 3, for a baseline checkout older than it (its worker does not migrate).
-    if (baseline) {
+    if (baseline && !BASELINE_HAS_MIGRATION_3) {
       const db = new Database(join(dir, "outbox.db"));
       db.run("CREATE INDEX IF NOT EXISTS jobs_state_created ON jobs (state, created_at)");
       db.close();
