@@ -2,7 +2,10 @@
 //   1. throughput: wrk -t1 -c64 (BENCH_CONNECTIONS) for DURATION s against each (target: receiver ≥ 50% of bare);
 //   2. latency at a fixed 500 requests/s (open loop, this process; target: p99 < 10 ms);
 //   3. peak RSS of each server process (VmHWM from /proc/<pid>/status; target: < 150 MB);
-//   4. SQLite and Postgres side by side.
+//   4. SQLite and Postgres side by side;
+//   5. where the CPU of the wrk run went, in µs per request: the server's event loop, its store
+//      thread, its other threads (JIT, GC, pools), and wrk itself (/proc/<pid>/task/*/stat and
+//      wrk's rusage). On a 2-core machine their sum bounds the rate: 2 s of CPU per second.
 // Usage: bun bench/ack.ts [DURATION=8] [MODES=bare,receiver,receiver-pg] [REPEATS=3]
 //   (BENCH_IDS=sequential: wrk sends ordered trigger ids instead of random ones; see ack.lua;
 //    BENCH_CONNECTIONS=n: wrk's -c, default 64)
@@ -23,6 +26,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { cpus, loadavg, tmpdir } from "node:os";
 import { join } from "node:path";
 import { hooksYaml } from "./ack-hooks.ts";
+import { threadCpu, threadCpuUsed } from "./thread-cpu.ts";
 
 const DURATION = Number(process.argv[2] ?? 8);
 const dir = import.meta.dir;
@@ -114,8 +118,20 @@ function peakRssMb(pid: number): number {
   return kb ? Number(kb) / 1024 : NaN;
 }
 
+/** Where a run's CPU went, in µs per request: the server's event loop, its store thread, its other threads, and wrk. */
+type CpuSplit = { loop: number; store: number; other: number; wrk: number };
+
+function cpuSplit(before: Map<string, number>, after: Map<string, number>, wrkSeconds: number, requests: number): CpuSplit {
+  const used = threadCpuUsed(before, after);
+  const perRequest = (seconds: number) => (seconds * 1e6) / Math.max(1, requests);
+  const all = [...used.values()].reduce((a, b) => a + b, 0);
+  const loop = used.get("event loop") ?? 0;
+  const store = used.get("Worker") ?? 0;
+  return { loop: perRequest(loop), store: perRequest(store), other: perRequest(all - loop - store), wrk: perRequest(wrkSeconds) };
+}
+
 let wrkRuns = 0;
-async function wrk(port: number, seconds: number): Promise<{ rps: number; p99: number; errors: number }> {
+async function wrk(port: number, seconds: number): Promise<{ rps: number; p99: number; errors: number; cpuSeconds: number }> {
   // A fresh seed per run: the ids of one run must not repeat another's (see ack.lua).
   const seed = String((Date.now() % 1_000_000_000) + ++wrkRuns);
   const p = spawn(["wrk", "-t1", `-c${CONNECTIONS}`, `-d${seconds}s`, "--latency", "-s", join(dir, "ack.lua"), `http://127.0.0.1:${port}/hooks/bench`, "--", seed, IDS], { stdout: "pipe" });
@@ -125,7 +141,7 @@ async function wrk(port: number, seconds: number): Promise<{ rps: number; p99: n
   const [, value, unit] = /\s99%\s+([\d.]+)(us|ms|s)/.exec(out) ?? [];
   const p99 = value === undefined ? NaN : Number(value) * (unit === "us" ? 0.001 : unit === "s" ? 1000 : 1);
   const errors = Number(/Non-2xx or 3xx responses: (\d+)/.exec(out)?.[1] ?? 0) + Number(/Socket errors: .*?timeout (\d+)/.exec(out)?.[1] ?? 0);
-  return { rps, p99, errors };
+  return { rps, p99, errors, cpuSeconds: Number(p.resourceUsage()?.cpuTime.total ?? NaN) / 1e6 };
 }
 
 async function fixedRate(port: number, rps: number, seconds: number) {
@@ -162,26 +178,29 @@ async function fixedRate(port: number, rps: number, seconds: number) {
   return { p50: q(0.5), p99: q(0.99), max: q(1), bad };
 }
 
-type Run = { round: number; mode: Mode; rps: number; wrkP99: number; p50: number; p99: number; max: number; errors: number; dups: number; rssMb: number };
+type Run = { round: number; mode: Mode; rps: number; wrkP99: number; p50: number; p99: number; max: number; errors: number; dups: number; rssMb: number; cpu: CpuSplit };
 const runs: Run[] = [];
 const fmt = (n: number, digits = 1) => (Number.isFinite(n) ? n.toFixed(digits) : "?");
+const cpuText = (c: CpuSplit) => `${fmt(c.loop)} / ${c.store ? fmt(c.store) : "-"} / ${fmt(c.other)} / ${fmt(c.wrk)}`;
 const load = () => loadavg().map((l) => l.toFixed(2)).join(" ");
 
 console.log(`machine: ${cpus().length} cores, ${cpus()[0]?.model}; bun ${Bun.version}; ${new Date().toISOString()}`);
 console.log(`wrk -t1 -c${CONNECTIONS} -d${DURATION}s (${IDS} trigger ids) after a 3 s warm-up; open loop 500 req/s for ${DURATION}s; ${REPEATS} rounds of ${MODES.join(",")}\n`);
-console.log("| round | server | req/s | wrk p99 ms | 500/s p50 ms | 500/s p99 ms | 500/s max ms | errors | dedupe hits | peak RSS MB | load avg |");
-console.log("|---|---|---|---|---|---|---|---|---|---|---|");
+console.log("| round | server | req/s | wrk p99 ms | 500/s p50 ms | 500/s p99 ms | 500/s max ms | errors | dedupe hits | peak RSS MB | CPU µs/req: loop / store / other / wrk | load avg |");
+console.log("|---|---|---|---|---|---|---|---|---|---|---|---|");
 for (let round = 1; round <= REPEATS; round++) {
   const order = MODES.map((_, i) => MODES[(i + round - 1) % MODES.length]!);
   for (const mode of order) {
     const server = await startServer(mode);
     try {
       await wrk(server.port, 3); // warm-up (JIT, page cache, pool)
+      const threads0 = threadCpu(server.proc.pid);
       const w = await wrk(server.port, DURATION);
+      const cpu = cpuSplit(threads0, threadCpu(server.proc.pid), w.cpuSeconds, w.rps * DURATION);
       const lat = await fixedRate(server.port, 500, DURATION);
-      const run: Run = { round, mode, rps: w.rps, wrkP99: w.p99, ...lat, errors: w.errors + lat.bad, dups: await dedupeHits(server.port), rssMb: peakRssMb(server.proc.pid) };
+      const run: Run = { round, mode, rps: w.rps, wrkP99: w.p99, ...lat, errors: w.errors + lat.bad, dups: await dedupeHits(server.port), rssMb: peakRssMb(server.proc.pid), cpu };
       runs.push(run);
-      console.log(`| ${round} | ${mode} | ${run.rps.toFixed(0)} | ${fmt(run.wrkP99)} | ${fmt(run.p50, 2)} | ${fmt(run.p99, 2)} | ${fmt(run.max)} | ${run.errors} | ${run.dups} | ${fmt(run.rssMb)} | ${load()} |`);
+      console.log(`| ${round} | ${mode} | ${run.rps.toFixed(0)} | ${fmt(run.wrkP99)} | ${fmt(run.p50, 2)} | ${fmt(run.p99, 2)} | ${fmt(run.max)} | ${run.errors} | ${run.dups} | ${fmt(run.rssMb)} | ${cpuText(cpu)} | ${load()} |`);
     } finally {
       server.proc.kill("SIGTERM");
       await server.proc.exited;
@@ -198,13 +217,13 @@ const median = (xs: number[]) => {
 };
 const bareOf = (round: number) => runs.find((r) => r.round === round && r.mode === "bare")?.rps ?? NaN;
 console.log(`\nmedians of ${REPEATS} rounds; ratio = median of (req/s ÷ bare req/s of the same round)\n`);
-console.log("| server | req/s | ratio to bare | wrk p99 ms | 500/s p50 ms | 500/s p99 ms | worst 500/s p99 ms | peak RSS MB (max) | errors |");
-console.log("|---|---|---|---|---|---|---|---|---|");
+console.log("| server | req/s | ratio to bare | wrk p99 ms | 500/s p50 ms | 500/s p99 ms | worst 500/s p99 ms | peak RSS MB (max) | errors | CPU µs/req: loop / store / other / wrk |");
+console.log("|---|---|---|---|---|---|---|---|---|---|");
 for (const mode of MODES) {
   const rs = runs.filter((r) => r.mode === mode);
   const ratio = median(rs.map((r) => (r.rps / bareOf(r.round)) * 100));
   console.log(
-    `| ${mode} | ${median(rs.map((r) => r.rps)).toFixed(0)} | ${mode === "bare" ? "100 %" : `${fmt(ratio, 0)} %`} | ${fmt(median(rs.map((r) => r.wrkP99)))} | ${fmt(median(rs.map((r) => r.p50)), 2)} | ${fmt(median(rs.map((r) => r.p99)), 2)} | ${fmt(Math.max(...rs.map((r) => r.p99)), 2)} | ${fmt(Math.max(...rs.map((r) => r.rssMb)))} | ${rs.reduce((n, r) => n + r.errors, 0)} |`,
+    `| ${mode} | ${median(rs.map((r) => r.rps)).toFixed(0)} | ${mode === "bare" ? "100 %" : `${fmt(ratio, 0)} %`} | ${fmt(median(rs.map((r) => r.wrkP99)))} | ${fmt(median(rs.map((r) => r.p50)), 2)} | ${fmt(median(rs.map((r) => r.p99)), 2)} | ${fmt(Math.max(...rs.map((r) => r.p99)), 2)} | ${fmt(Math.max(...rs.map((r) => r.rssMb)))} | ${rs.reduce((n, r) => n + r.errors, 0)} | ${cpuText({ loop: median(rs.map((r) => r.cpu.loop)), store: median(rs.map((r) => r.cpu.store)), other: median(rs.map((r) => r.cpu.other)), wrk: median(rs.map((r) => r.cpu.wrk)) })} |`,
   );
 }
 console.log(`\nload average at the end: ${load()}`);

@@ -39,6 +39,7 @@ import { Worker } from "../src/outbox/worker.ts";
 import { createLogger, turnBuffer } from "../src/server/log.ts";
 import { Metrics } from "../src/server/metrics.ts";
 import { observeWorker } from "../src/server/observe-worker.ts";
+import { threadCpu, threadCpuUsed } from "./thread-cpu.ts";
 
 const PG_URL = process.env.KH_BENCH_POSTGRES_URL ?? `postgres://${process.env.PGUSER ?? process.env.USER ?? "postgres"}@127.0.0.1:5432/test`;
 const CHUNK = 500;
@@ -97,10 +98,11 @@ async function fetchLoop(port: number, n: number, c: number): Promise<void> {
   if (warm) await fetchRequests(port, warm.count, c);
   await waitForGo();
   const cpu0 = process.cpuUsage();
+  const threads0 = threadCpu();
   const t0 = wallNow();
   await fetchRequests(port, n, c);
   const t1 = wallNow();
-  report({ startAt: t0, lastAt: t1, delivered: n, cpuMs: cpuMs(cpu0), peakRssMiB: peakRssMiB() });
+  report({ startAt: t0, lastAt: t1, delivered: n, cpuMs: cpuMs(cpu0), threads: threadSplit(threads0, n), peakRssMiB: peakRssMiB() });
 }
 
 async function fetchRequests(port: number, n: number, c: number): Promise<void> {
@@ -167,17 +169,31 @@ async function workerRole(url: string, port: number, c: number, synchronous: "fu
   const stop = waitForLine("stop");
   await waitForGo();
   const cpu0 = process.cpuUsage();
+  const threads0 = threadCpu();
   const startAt = wallNow();
   worker.start();
   await stop;
   await worker.stop(5000);
-  report({ startAt, lastAt, delivered, errors, cpuMs: cpuMs(cpu0), peakRssMiB: peakRssMiB(), ...counts });
+  report({ startAt, lastAt, delivered, errors, cpuMs: cpuMs(cpu0), threads: threadSplit(threads0, delivered), peakRssMiB: peakRssMiB(), ...counts });
   await store.close();
   logBuffer?.flush();
   if (logFd !== undefined) closeSync(logFd);
 }
 
-type Report = { startAt: number; lastAt: number; delivered: number; cpuMs: number; peakRssMiB: number; errors?: number; claims?: number; claimed?: number; completionWrites?: number; completeJobCalls?: number };
+/** µs of CPU per delivery by thread: event loop, SQLite store thread, Bun's HTTP client thread, the rest. */
+type ThreadSplit = { loop: number; store: number; http: number; other: number };
+
+function threadSplit(before: Map<string, number>, deliveries: number): ThreadSplit {
+  const used = threadCpuUsed(before, threadCpu());
+  const us = (seconds: number) => (seconds * 1e6) / Math.max(1, deliveries);
+  const loop = used.get("event loop") ?? 0;
+  const store = used.get("Worker") ?? 0;
+  const http = used.get("HTTP Client") ?? 0;
+  const all = [...used.values()].reduce((a, b) => a + b, 0);
+  return { loop: us(loop), store: us(store), http: us(http), other: us(all - loop - store - http) };
+}
+
+type Report = { startAt: number; lastAt: number; delivered: number; cpuMs: number; threads?: ThreadSplit; peakRssMiB: number; errors?: number; claims?: number; claimed?: number; completionWrites?: number; completeJobCalls?: number };
 
 function report(r: Report): void {
   console.log(`REPORT ${JSON.stringify(r)}`);
@@ -271,7 +287,11 @@ async function fill(store: Store, port: number, n: number, c: number, actionId?:
   }
 }
 
-type Result = { rate: number; reports: Report[]; cpuBusyPct: number };
+type Result = { rate: number; reports: Report[]; cpuBusyPct: number; sinkUs: number };
+
+/** The sink's process (orchestrate sets it): its CPU per request is part of every scenario's cost. */
+let sinkPid = 0;
+const sinkCpuSeconds = () => [...threadCpu(sinkPid).values()].reduce((a, b) => a + b, 0);
 
 const sinkCount = async (port: number) => Number(await (await fetch(`http://127.0.0.1:${port}/count`)).text());
 
@@ -279,6 +299,7 @@ const sinkCount = async (port: number) => Number(await (await fetch(`http://127.
 async function runChildren(children: Child[], n: number, port: number, finished: () => Promise<boolean>, stopWhenDone: boolean): Promise<Result> {
   for (const c of children) await expectLine(c, (l) => l === "READY", "READY");
   const before = await sinkCount(port);
+  const sink0 = sinkCpuSeconds();
   const j0 = cpuJiffies();
   const goAt = wallNow();
   for (const c of children) send(c, "go");
@@ -287,8 +308,10 @@ async function runChildren(children: Child[], n: number, port: number, finished:
     for (const c of children) send(c, "stop");
   }
   let j1 = stopWhenDone ? cpuJiffies() : undefined;
+  let sink1 = stopWhenDone ? sinkCpuSeconds() : undefined;
   const reports = await Promise.all(children.map(async (c) => JSON.parse((await expectLine(c, (l) => l.startsWith("REPORT "), "its report")).slice(7)) as Report));
   j1 ??= cpuJiffies();
+  sink1 ??= sinkCpuSeconds();
   for (const c of children) c.proc.stdin.end();
   await Promise.all(children.map((c) => c.proc.exited));
   const delivered = reports.reduce((a, r) => a + r.delivered, 0);
@@ -296,7 +319,7 @@ async function runChildren(children: Child[], n: number, port: number, finished:
   if (delivered !== n || requests !== n) throw new Error(`expected ${n} deliveries, workers report ${delivered} and the sink saw ${requests}`);
   const end = Math.max(...reports.map((r) => r.lastAt));
   const cpuBusyPct = Math.round((100 * (j1.busy - j0.busy)) / Math.max(1, j1.total - j0.total));
-  return { rate: n / ((end - goAt) / 1000), reports, cpuBusyPct };
+  return { rate: n / ((end - goAt) / 1000), reports, cpuBusyPct, sinkUs: ((sink1 - sink0) * 1e6) / n };
 }
 
 /** Deliveries each child makes untimed before the timed N (DRAIN_WARMUP, default N; 0 = none). */
@@ -375,6 +398,7 @@ async function postgresRun(admin: SQL, port: number, n: number, c: number, insta
 
 async function orchestrate(n: number, c: number, rounds: number): Promise<void> {
   const sinkChild = spawnRole(["sink"]);
+  sinkPid = sinkChild.proc.pid;
   const port = Number((await sinkChild.lines.next()).value);
   const admin = new SQL(PG_URL, { max: 1, connectionTimeout: 3 });
   const pg = await admin`SELECT 1`.then(() => null, (err: Error) => `unreachable (${(err as { code?: string }).code ?? err.message})`);
@@ -411,8 +435,8 @@ async function orchestrate(n: number, c: number, rounds: number): Promise<void> 
   const cpu = cpus()[0]?.model ?? "unknown";
   console.log(`machine: ${cpus().length} cores, ${Math.round(totalmem() / 2 ** 30)} GiB, ${cpu}`);
   console.log(`bun ${Bun.version}, ${new Date().toISOString().slice(0, 16)}Z; N=${n} jobs after a warm-up of ${WARMUP(n)}, concurrency C=${c}, median of ${rounds} rounds\n`);
-  console.log("| scenario | deliveries/s (median) | runs | vs fetch loop | claims (jobs/claim) | completion writes (jobs/write) | worker CPU µs/delivery | worker peak RSS | machine CPU busy |");
-  console.log("|---|---|---|---|---|---|---|---|---|");
+  console.log("| scenario | deliveries/s (median) | runs | vs fetch loop | claims (jobs/claim) | completion writes (jobs/write) | worker CPU µs/delivery | of it: loop / store / HTTP client / other | sink CPU µs/delivery | worker peak RSS | machine CPU busy |");
+  console.log("|---|---|---|---|---|---|---|---|---|---|---|");
   for (const [name] of scenarios) {
     const rs = results.get(name)!;
     const m = medianRun(rs);
@@ -424,10 +448,16 @@ async function orchestrate(n: number, c: number, rounds: number): Promise<void> 
     const isBase = name.startsWith("fetch");
     console.log(
       `| ${name} | ${Math.round(rate)} | ${rs.map((x) => Math.round(x.rate)).join(", ")} | ${isBase ? "1.00" : (rate / base).toFixed(2)} | ` +
-        `${isBase ? "-" : `${claims} (${(n / claims).toFixed(1)})`} | ${isBase ? "-" : `${writes} (${(n / writes).toFixed(1)})`} | ${cpuUs} | ${rss} MiB | ${m.cpuBusyPct}% |`,
+        `${isBase ? "-" : `${claims} (${(n / claims).toFixed(1)})`} | ${isBase ? "-" : `${writes} (${(n / writes).toFixed(1)})`} | ${cpuUs} | ${splitText(m.reports)} | ${m.sinkUs.toFixed(1)} | ${rss} MiB | ${m.cpuBusyPct}% |`,
     );
   }
-  if (pg) console.log(`| worker, postgres | skipped: ${pg} | | | | | | | |`);
+  if (pg) console.log(`| worker, postgres | skipped: ${pg} | | | | | | | | | |`);
+}
+
+/** The reports' thread split (per process, joined by " + "); "?" from a baseline checkout that does not report it. */
+function splitText(reports: Report[]): string {
+  const f = (x: number) => (x ? x.toFixed(1) : "-");
+  return reports.map((r) => (r.threads ? `${f(r.threads.loop)} / ${f(r.threads.store)} / ${f(r.threads.http)} / ${f(r.threads.other)}` : "?")).join(" + ");
 }
 
 const [role, ...args] = process.argv.slice(2);
