@@ -5,7 +5,7 @@
 //   bun bench/deliver-cpu.ts [N=20000] [C=64]            (add --cpu-prof to profile)
 //
 // Payloads are built like the receiver does and round-tripped through JSON like the store does.
-import { buildJobPayload, deliver, DeliveryTimeout } from "../src/actions/index.ts";
+import { acceptedWebhook, deliver, DeliveryTimeout } from "../src/actions/index.ts";
 import type { ResolvedHttpAction } from "../src/config/types.ts";
 
 const N = Number(process.argv[2] ?? 20_000);
@@ -24,7 +24,7 @@ const env = { TOKEN: "t" };
 
 const jobs = Array.from({ length: N }, (_, i) => {
   const id = Bun.randomUUIDv7();
-  const text = JSON.stringify(buildJobPayload(action, { body: { id: `u${i}`, email: `u${i}@example.com`, n: i }, hook: "bench", jobId: id }));
+  const text = JSON.stringify(acceptedWebhook({ id: `u${i}`, email: `u${i}@example.com`, n: i }, "bench", id, id, new Date().toISOString()));
   return { id, text };
 });
 

@@ -7,7 +7,7 @@ import { SQL } from "bun";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { buildJobPayload } from "../src/actions/index.ts";
+import { acceptedWebhook } from "../src/actions/index.ts";
 import type { ResolvedHttpAction } from "../src/config/types.ts";
 import { openStore } from "../src/outbox/open-store.ts";
 import type { Store } from "../src/outbox/store.ts";
@@ -30,7 +30,7 @@ async function fill(store: Store) {
     const batch = Array.from({ length: Math.min(500, N - i) }, (_, k) => {
       const id = Bun.randomUUIDv7();
       const body = { id: `u${i + k}`, email: `u${i + k}@example.com`, n: i + k };
-      return { hook: "bench", key: id, response: { status: 204, body: null }, expiresAt: now + 600_000, now, jobs: [{ id, hook: "bench", action: action.id, payload: buildJobPayload(action, { body, hook: "bench", jobId: id }), maxAttempts: 5, runAt: now }] };
+      return { hook: "bench", key: id, response: { status: 204, body: null }, expiresAt: now + 600_000, now, jobs: [{ id, hook: "bench", action: action.id, payload: acceptedWebhook(body, "bench", id, id, new Date(now).toISOString()), maxAttempts: 5, runAt: now }] };
     });
     await store.acceptBatch(batch);
   }

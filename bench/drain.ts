@@ -31,7 +31,7 @@ import { Database } from "bun:sqlite";
 import { closeSync, mkdtempSync, openSync, readFileSync, rmSync, writeSync } from "node:fs";
 import { cpus, tmpdir, totalmem } from "node:os";
 import { join } from "node:path";
-import { buildJobPayload } from "../src/actions/index.ts";
+import { acceptedWebhook } from "../src/actions/index.ts";
 import type { ResolvedHttpAction } from "../src/config/types.ts";
 import { openStore } from "../src/outbox/open-store.ts";
 import type { Store } from "../src/outbox/store.ts";
@@ -280,7 +280,8 @@ async function fill(store: Store, port: number, n: number, c: number, actionId?:
     const batch = Array.from({ length: Math.min(CHUNK, n - i) }, (_, k) => {
       const id = Bun.randomUUIDv7();
       const body = { id: `u${i + k}`, email: `u${i + k}@example.com`, n: i + k };
-      const job = { id, hook: "bench", action: action.id, payload: buildJobPayload(action, { body, hook: "bench", jobId: id }), maxAttempts: 5, runAt: now };
+      // The payload as serve's receiver stores it: the accepted webhook, rendered at delivery.
+      const job = { id, hook: "bench", action: action.id, payload: acceptedWebhook(body, "bench", id, id, new Date(now).toISOString()), maxAttempts: 5, runAt: now };
       return { hook: "bench", key: id, response: { status: 204, body: null }, expiresAt: now + 3_600_000, now, jobs: [job] };
     });
     await store.acceptBatch(batch);

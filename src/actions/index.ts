@@ -1,15 +1,15 @@
-// Actions by kind: building the stored payload at acceptance (template phase 1) and delivering it
-// (template phase 2, then http/email/exec). The receiver calls buildJobPayload; the worker calls
-// deliver.
+// Actions by kind: the payload stored with a job and its delivery (template phase 1, phase 2, then
+// http/email/exec). The receiver stores the accepted webhook (acceptedWebhook); the worker calls
+// deliver, which renders it. buildJobPayload renders at acceptance instead (deliver takes both).
 import type { ResolvedAction } from "../config/types.ts";
 import type { SmtpDecl } from "../config/model.ts";
 import { MissingEnvError, TemplateError, redact, renderPhase1, renderTextPhase1, resolveDeferred, type Deferred, type Env, type Phase1Context } from "../template.ts";
 import { deliverEmail } from "./email.ts";
 import { deliverExec } from "./exec.ts";
 import { deliverHttp } from "./http.ts";
-import { DeliveryError, type DeliveryContext, type JobPayload } from "./types.ts";
+import { DeliveryError, type AcceptedWebhook, type DeliveryContext, type JobPayload } from "./types.ts";
 
-export { DeliveryError, DeliveryTimeout, type DeliveryContext, type JobPayload } from "./types.ts";
+export { DeliveryError, DeliveryTimeout, type AcceptedWebhook, type DeliveryContext, type JobPayload } from "./types.ts";
 
 /** Collects phase-1 results of several template pieces into one input object with prefixed paths. */
 class InputBuilder {
@@ -27,8 +27,13 @@ class InputBuilder {
   }
 }
 
+/** The payload the receiver stores with each job of an accepted webhook (AcceptedWebhook). */
+export function acceptedWebhook(body: unknown, hook: string, triggerId: string | null, requestId: string | null, receivedAt: string): AcceptedWebhook {
+  return { body, hook, trigger_id: triggerId, request_id: requestId, received_at: receivedAt };
+}
+
 /**
- * The payload stored with a job: the action's templates rendered with the accepted body, hook and
+ * A payload rendered at acceptance: the action's templates rendered with the accepted body, hook and
  * job id. Env refs are left for delivery (it never holds a secret). Throws TemplateError on a ref
  * the config checker should have rejected.
  */
@@ -70,9 +75,9 @@ export type DeliverOptions = { defaultSmtp?: SmtpDecl };
 
 /**
  * The stored payload in its delivery form. Two forms are accepted:
- * - a JobPayload (buildJobPayload at acceptance): delivered as rendered then;
- * - the accepted webhook itself, `{ body, ... }` (what the receiver may store instead): the
- *   action's templates are rendered now, against the current config.
+ * - the accepted webhook, `{ body, ... }` (acceptedWebhook; what `serve` stores): the action's
+ *   templates are rendered now, against the current config;
+ * - a JobPayload (buildJobPayload at acceptance): delivered as rendered then.
  * Either way the database holds no env value.
  */
 function jobPayloadOf(action: ResolvedAction, stored: unknown, ctx: DeliveryContext): JobPayload {

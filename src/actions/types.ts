@@ -18,6 +18,13 @@ export type JobPayload =
   | { v: 1; kind: "email"; input: EmailInput; deferred: Deferred[] }
   | { v: 1; kind: "exec"; input: ExecInput; deferred: Deferred[] };
 
+/**
+ * The `payload` column of a job as `serve` writes it: the accepted webhook, its body as validated
+ * (the hook's declared fields), with the ids Kratos sent. The action's templates are rendered from
+ * it at delivery, against the config of that moment (docs/delivery.md says why).
+ */
+export type AcceptedWebhook = { body: unknown; hook: string; trigger_id: string | null; request_id: string | null; received_at: string };
+
 export type DeliveryContext = {
   jobId: string;
   hook: string;

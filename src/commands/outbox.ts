@@ -1,10 +1,12 @@
 // `kratos-hooks outbox`: look into the outbox and act on it: list, show, retry, purge, stats. It
 // opens the same store `serve` uses (serve.store of hooks.yaml, or --store), so it works while
-// serve runs: SQLite takes one writer at a time (busy_timeout), Postgres any number.
+// serve runs: SQLite takes one writer at a time (busy_timeout), Postgres any number. It never
+// creates a SQLite store: a wrong path or working directory would otherwise show a new, empty one.
 import { loadConfig } from "../config/load.ts";
 import { durationMs } from "../config/units.ts";
 import { UsageError } from "../errors.ts";
-import { openStore } from "../outbox/open-store.ts";
+import { StoreUnavailableError } from "../outbox/errors.ts";
+import { openStore, redactStoreUrl, type OpenStoreOptions } from "../outbox/open-store.ts";
 import type { Job, JobFilter, JobState, Store } from "../outbox/store.ts";
 import { defineCommand, configFlag, configPath } from "./command.ts";
 
@@ -25,7 +27,7 @@ type Flags = {
 
 export const command = defineCommand({
   name: "outbox",
-  summary: "Inspect and manage outbox jobs: list, show, retry, purge.",
+  summary: "Inspect and manage outbox jobs: list, show, retry, purge, stats.",
   usage: [
     "kratos-hooks outbox list [--state pending|running|done|dead] [--hook <h>] [--action <a>] [--limit <n>] [--json]",
     "       kratos-hooks outbox show <id> [--json]",
@@ -47,11 +49,15 @@ export const command = defineCommand({
   details: [
     "Subcommands:",
     "  list    Jobs oldest first, with state, attempts, next run and last error.",
-    "  show    One job in full, payload included (env refs appear as {{ env.X }}, never values).",
+    "  show    One job in full, payload included (the accepted webhook; never an env value).",
     "  retry   Puts dead (or named) jobs back to pending, attempts reset, due now. A running",
     "          serve picks them up within its poll interval.",
     "  purge   Deletes finished jobs: done by default, dead letters only with --state dead.",
     "  stats   Jobs per state and the age of the oldest due job.",
+    "",
+    "A SQLite store must exist already (serve and migrate create it); a relative sqlite: path",
+    "resolves against the working directory. An existing store of an older version is migrated.",
+    "A store that cannot be reached exits 1; a wrong store path exits 2, like a wrong argument.",
   ].join("\n"),
   async run({ flags: rawFlags, positionals }) {
     const flags = rawFlags as Flags;
@@ -62,11 +68,20 @@ export const command = defineCommand({
     const filter = commonFilter(flags);
     // Check the arguments before touching the store.
     const plan = planFor(sub as (typeof SUBCOMMANDS)[number], args, flags, filter);
-    const store = await storeFrom(flags);
+    const { url, opts } = storeFrom(flags);
     try {
-      return await plan(store);
-    } finally {
-      await store.close();
+      const store = await openStore(url, opts);
+      try {
+        return await plan(store);
+      } finally {
+        await store.close();
+      }
+    } catch (err) {
+      if (!(err instanceof StoreUnavailableError)) throw err;
+      // Never the URL as given: a postgres URL may carry a password.
+      const hint = url.startsWith("sqlite:") ? "another process may hold the write lock; try again" : "is the database running and reachable?";
+      process.stderr.write(`kratos-hooks: outbox ${sub}: cannot use ${redactStoreUrl(url)}: ${err.message}\n  hint: ${hint}\n`);
+      return 1;
     }
   },
 });
@@ -151,10 +166,14 @@ function commonFilter(flags: Flags): JobFilter {
   return f;
 }
 
-async function storeFrom(flags: Flags): Promise<Store> {
-  if (flags.store !== undefined) return openStore(flags.store);
+/**
+ * The store to open. `create: false`: only an existing SQLite file; its pending migrations are
+ * still applied (default `migrate`), as serve would on start, so an older store can be read.
+ */
+function storeFrom(flags: Flags): { url: string; opts: OpenStoreOptions } {
+  if (flags.store !== undefined) return { url: flags.store, opts: { create: false } };
   const config = loadConfig(configPath(flags));
-  return openStore(config.serve.store, { synchronous: config.serve.synchronous });
+  return { url: config.serve.store, opts: { synchronous: config.serve.synchronous, create: false } };
 }
 
 function noArgs(sub: string, args: string[]): void {

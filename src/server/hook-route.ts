@@ -6,6 +6,7 @@
 //
 // Every method but TRACE carries the body (CONTRACT §0.19, §8.16); Kratos always uses the configured
 // method, so any other method is accepted rather than refused.
+import { acceptedWebhook } from "../actions/index.ts";
 import { HttpError } from "../errors.ts";
 import type { ResolvedConfig, ResolvedHook } from "../config/types.ts";
 import type { Acceptance, AcceptResult, NewJob, StoredResponse } from "../outbox/store.ts";
@@ -140,7 +141,7 @@ export function compileHookRoute(hook: ResolvedHook, d: RouteDeps): HookRoute {
 
   const makeJobs = (body: Body, triggerId: string | null, requestId: string | null, now: number): NewJob[] => {
     if (hook.actions.length === 0) return [];
-    const payload = { body, hook: name, trigger_id: triggerId, request_id: requestId, received_at: isoTime(now) };
+    const payload = acceptedWebhook(body, name, triggerId, requestId, isoTime(now));
     return hook.actions.map((a) => ({ id: d.newJobId(), hook: name, action: a.id, payload, maxAttempts: a.retry.attempts, runAt: now }));
   };
 

@@ -4,7 +4,7 @@
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { buildJobPayload } from "../../src/actions/index.ts";
+import { acceptedWebhook, buildJobPayload } from "../../src/actions/index.ts";
 import type { ResolvedAction } from "../../src/config/types.ts";
 import { openStore } from "../../src/outbox/open-store.ts";
 import type { Store } from "../../src/outbox/store.ts";
@@ -28,8 +28,8 @@ export async function tempStore(opts: { busyTimeoutMs?: number } = {}) {
 let keySeq = 0;
 /** Enqueues one job per body for `action`, as one accepted webhook each. Returns the job ids. */
 /**
- * `form`: "rendered" stores buildJobPayload's output; "accepted" stores the accepted webhook
- * (`{ body, hook, ... }`) the way the receiver may, leaving rendering to delivery.
+ * `form`: "accepted" (default) stores the accepted webhook (`{ body, hook, ... }`) as the receiver
+ * does, leaving rendering to delivery; "rendered" stores buildJobPayload's output.
  */
 export async function enqueue(store: Store, action: ResolvedAction, bodies: unknown[], over: { maxAttempts?: number; runAt?: number; form?: "rendered" | "accepted" } = {}): Promise<string[]> {
   const now = Date.now();
@@ -43,7 +43,7 @@ export async function enqueue(store: Store, action: ResolvedAction, bodies: unkn
       response: { status: 200, body: null },
       expiresAt: now + 60_000,
       now,
-      jobs: [{ id, hook: action.hook, action: action.id, payload: over.form === "accepted" ? { body, hook: action.hook, trigger_id: null, request_id: null, received_at: new Date(now).toISOString() } : buildJobPayload(action, { body, hook: action.hook, jobId: id }), maxAttempts: over.maxAttempts ?? action.retry.attempts, runAt: over.runAt ?? now }],
+      jobs: [{ id, hook: action.hook, action: action.id, payload: over.form === "rendered" ? buildJobPayload(action, { body, hook: action.hook, jobId: id }) : acceptedWebhook(body, action.hook, null, null, new Date(now).toISOString()), maxAttempts: over.maxAttempts ?? action.retry.attempts, runAt: over.runAt ?? now }],
     };
   });
   await store.acceptBatch(batch);

@@ -65,14 +65,25 @@ describe("outbox list", () => {
 });
 
 describe("outbox show", () => {
-  test("prints one job with its payload; env refs appear as refs, never values", () => {
+  test("prints one job with its payload as serve stores it: the accepted webhook, no env value", () => {
     const r = cli("show", ids.dead, "--store", t.url);
     expect(r.code).toBe(0);
     expect(r.out).toContain(`id:           ${ids.dead}`);
     expect(r.out).toContain("state:        dead");
     expect(r.out).toContain("last error:   POST http://127.0.0.1:9/contacts answered 422");
-    expect(r.out).toContain('"Authorization": "Bearer {{ env.CRM_TOKEN }}"');
     expect(r.out).toContain('"email": "b@example.com"');
+    expect(r.out).toContain('"hook": "welcome"');
+    expect(r.out).not.toContain("Authorization");
+  });
+
+  test("a payload rendered at acceptance shows its env refs as refs, never values", async () => {
+    const crm = httpAction({ id: "welcome.crm", hook: "welcome", url: "http://127.0.0.1:9/contacts", headers: { Authorization: "Bearer {{env.CRM_TOKEN}}" }, body: { email: "{{body.email}}" } });
+    const [id] = await enqueue(store, crm, [{ email: "r@example.com" }], { form: "rendered" });
+    const r = Bun.spawnSync([process.execPath, "src/cli.ts", "outbox", "show", id!, "--store", t.url], { cwd: ROOT, stdout: "pipe", env: { ...process.env, CRM_TOKEN: "s3cret-token" } });
+    const out = r.stdout.toString();
+    expect(out).toContain('"Authorization": "Bearer {{ env.CRM_TOKEN }}"');
+    expect(out).toContain('"email": "r@example.com"');
+    expect(out).not.toContain("s3cret-token");
   });
 
   test("--json gives the job object", () => {
