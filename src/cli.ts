@@ -11,7 +11,7 @@ const COMMANDS: Record<string, { summary: string; load: () => Promise<{ command:
   check: { summary: "Validate hooks.yaml and print every error with file:line:column.", load: () => import("./commands/check.ts") },
   schema: { summary: "Print (or write) the JSON Schema of hooks.yaml.", load: () => import("./commands/schema.ts") },
   serve: { summary: "Serve the webhooks: auth, validation, dedupe, durable outbox, delivery workers.", load: () => import("./commands/serve.ts") },
-  outbox: { summary: "Inspect and manage outbox jobs: list, show, retry, purge.", load: () => import("./commands/outbox.ts") },
+  outbox: { summary: "Inspect and manage outbox jobs: list, show, retry, purge, stats.", load: () => import("./commands/outbox.ts") },
   migrate: { summary: "Apply the store's schema migrations and exit.", load: () => import("./commands/migrate.ts") },
 };
 

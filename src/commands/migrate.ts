@@ -19,7 +19,8 @@ export const command = defineCommand({
     "Migrations are versioned (table schema_migrations) and applied in one transaction: under\n" +
     "BEGIN IMMEDIATE on SQLite, under pg_advisory_xact_lock on Postgres, so several instances\n" +
     "starting together do not race. Running it again when up to date changes nothing.\n" +
-    "Exit 0 when the store is up to date, 1 when the database cannot be reached.",
+    "Exit 0 when the store is up to date, 1 when the database cannot be reached, 2 when a SQLite\n" +
+    "path cannot be used (its directory cannot be created or written, or the file is not SQLite).",
   async run({ flags }) {
     const storeFlag = flags.store as string | undefined;
     const configFlag = flags.config as string | undefined;

@@ -18,6 +18,8 @@ export type OpenStoreOptions = {
   thread?: boolean;
   /** Apply pending migrations before returning (default true). */
   migrate?: boolean;
+  /** SQLite: create the file and its directory when missing (default true); false: only open an existing store (the outbox commands). */
+  create?: boolean;
 };
 
 /** Opens `sqlite:<path>`, `sqlite::memory:` or `postgres://…[?schema=name]` (also `postgresql://`). */
@@ -38,7 +40,7 @@ async function construct(url: string, opts: OpenStoreOptions): Promise<Store> {
   if (url.startsWith("sqlite:")) {
     const { sqlitePath } = await import("./sqlite/connection.ts");
     const path = sqlitePath(url);
-    const sqliteOpts = { synchronous: opts.synchronous, busyTimeoutMs: opts.busyTimeoutMs };
+    const sqliteOpts = { synchronous: opts.synchronous, busyTimeoutMs: opts.busyTimeoutMs, create: opts.create };
     if (opts.thread) {
       const { SqliteThreadStore } = await import("./sqlite/thread-store.ts");
       return new SqliteThreadStore(path, sqliteOpts);

@@ -1,8 +1,9 @@
 // Opens the one bun:sqlite connection a SqliteStore writes through, and turns SQLite's "cannot
-// write now" errors into StoreUnavailableError.
+// write now" errors into StoreUnavailableError and a store path that can never work (a directory
+// that cannot be made, a file that is not SQLite) into a UsageError naming it.
 import { Database } from "bun:sqlite";
-import { mkdirSync } from "node:fs";
-import { dirname } from "node:path";
+import { existsSync, mkdirSync } from "node:fs";
+import { dirname, resolve } from "node:path";
 import { UsageError } from "../../errors.ts";
 import { StoreUnavailableError } from "../errors.ts";
 
@@ -22,6 +23,12 @@ export type SqliteOptions = {
   busyTimeoutMs?: number;
   /** Dedupe records appended before they are bulk-indexed (dedupe-log.ts). Default 16384. */
   dedupeFlushRows?: number;
+  /**
+   * Create the file and its directory when missing (default true: `serve`, `migrate`). The outbox
+   * commands pass false, so that a wrong path or working directory fails instead of showing a
+   * new, empty store.
+   */
+  create?: boolean;
 };
 
 /** `sqlite:./var/x.db` → "./var/x.db"; `sqlite::memory:` → ":memory:". */
@@ -32,15 +39,81 @@ export function sqlitePath(url: string): string {
 }
 
 export function openSqlite(path: string, opts: SqliteOptions = {}): Database {
-  if (path !== ":memory:") mkdirSync(dirname(path), { recursive: true });
-  const db = new Database(path, { create: true, strict: true });
-  // busy_timeout first: switching to WAL itself needs a lock another process may hold.
-  const busyTimeoutMs = Math.max(0, Math.trunc(opts.busyTimeoutMs ?? 5000));
-  db.run(`PRAGMA busy_timeout = ${busyTimeoutMs}`);
-  const mode = enableWal(db, busyTimeoutMs);
-  if (mode !== "wal" && path !== ":memory:") throw new Error(`sqlite: could not enable WAL on ${path} (journal_mode=${mode})`);
-  db.run(`PRAGMA synchronous = ${opts.synchronous === "normal" ? "NORMAL" : "FULL"}`);
-  return db;
+  const create = opts.create ?? true;
+  if (path !== ":memory:") prepareFile(path, create);
+  let db: Database | undefined;
+  try {
+    db = new Database(path, { create, readwrite: true, strict: true });
+    // busy_timeout first: switching to WAL itself needs a lock another process may hold.
+    const busyTimeoutMs = Math.max(0, Math.trunc(opts.busyTimeoutMs ?? 5000));
+    db.run(`PRAGMA busy_timeout = ${busyTimeoutMs}`);
+    const mode = enableWal(db, busyTimeoutMs);
+    if (mode !== "wal" && path !== ":memory:") throw new Error(`sqlite: could not enable WAL on ${path} (journal_mode=${mode})`);
+    db.run(`PRAGMA synchronous = ${opts.synchronous === "normal" ? "NORMAL" : "FULL"}`);
+    return db;
+  } catch (err) {
+    db?.close();
+    throw unusable(path, err) ?? err;
+  }
+}
+
+/**
+ * The checks before SQLite sees the path. The messages name the resolved path (a relative one
+ * resolves against the working directory, docs/config.md) and never touch an existing file.
+ */
+function prepareFile(path: string, create: boolean): void {
+  const full = resolve(path);
+  if (!create) {
+    if (existsSync(full)) return;
+    // serve.store arrives here already resolved (config/resolve.ts), so always name the directory.
+    throw new UsageError(
+      `sqlite store ${full} does not exist`,
+      `point at the store serve uses with --config <hooks.yaml> or --store sqlite:<path>; a relative path resolves against the working directory, here ${process.cwd()} (serve and migrate create the store)`,
+    );
+  }
+  try {
+    mkdirSync(dirname(full), { recursive: true });
+  } catch (err) {
+    const code = (err as { code?: unknown }).code;
+    const why = typeof code === "string" ? (MKDIR_REASONS[code] ?? code) : String(err);
+    throw new UsageError(
+      `sqlite store ${full}: cannot create the directory ${dirname(full)} (${why})`,
+      "choose a path in a directory this user can create and write (--store, serve.store or KRATOS_HOOKS_STORE)",
+    );
+  }
+}
+
+const MKDIR_REASONS: Record<string, string> = {
+  EEXIST: "part of the path is a file, not a directory",
+  ENOTDIR: "part of the path is a file, not a directory",
+  EACCES: "permission denied",
+  EPERM: "operation not permitted",
+  EROFS: "read-only file system",
+  ENOENT: "no such file or directory",
+};
+
+/**
+ * SQLite errors at open that no retry fixes: the file is something else, or the directory or file
+ * may not be written. A UsageError naming the path (not StoreUnavailableError, which means "try
+ * later"); undefined for anything else.
+ */
+function unusable(path: string, err: unknown): UsageError | undefined {
+  if (path === ":memory:") return undefined;
+  const code = (err as { code?: unknown }).code;
+  const full = resolve(path);
+  if (code === "SQLITE_NOTADB") {
+    return new UsageError(
+      `sqlite store ${full} is not a SQLite database`,
+      "point --store or serve.store at the kratos-hooks database, or at a path that does not exist yet; the file was left as it is",
+    );
+  }
+  if (code === "SQLITE_CANTOPEN" || code === "SQLITE_READONLY" || code === "SQLITE_PERM") {
+    return new UsageError(
+      `sqlite store ${full}: cannot open it for writing (${code})`,
+      `check that this user may create and write files in ${dirname(full)} and write the file itself`,
+    );
+  }
+  return undefined;
 }
 
 /**

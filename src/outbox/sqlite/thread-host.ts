@@ -1,14 +1,20 @@
 // The store thread's side of SqliteThreadStore (thread-store.ts): one SqliteStore, fed one call at
 // a time from the event loop's messages. Calls are JSON strings both ways (Bun's fast path for
 // strings between threads); a failure goes back as its name and message, and whether it was
-// StoreUnavailableError, so the caller can raise the same error on its side.
+// StoreUnavailableError or UsageError (with its hint), so the caller can raise the same error on
+// its side.
+import { UsageError } from "../../errors.ts";
 import { StoreUnavailableError } from "../errors.ts";
 import { SqliteStore, type SqliteOptions } from "./store.ts";
 
 declare const self: Worker;
 
 export type Call = { id: number; op: string; args: unknown[] };
-export type Reply = { id: number; value?: unknown; error?: { name: string; message: string; unavailable: boolean; commitUnknown: boolean } };
+export type Reply = {
+  id: number;
+  value?: unknown;
+  error?: { name: string; message: string; unavailable: boolean; commitUnknown: boolean; usage: boolean; hint?: string };
+};
 
 let store: SqliteStore | undefined;
 /** Why the store could not be opened: every later call fails with it (the caller first sees it at migrate()). */
@@ -43,7 +49,14 @@ self.onmessage = async (event: MessageEvent<string>) => {
     const e = err instanceof Error ? err : new Error(String(err));
     reply = {
       id: call.id,
-      error: { name: e.name, message: e.message, unavailable: e instanceof StoreUnavailableError, commitUnknown: e instanceof StoreUnavailableError && e.commitUnknown },
+      error: {
+        name: e.name,
+        message: e.message,
+        unavailable: e instanceof StoreUnavailableError,
+        commitUnknown: e instanceof StoreUnavailableError && e.commitUnknown,
+        usage: e instanceof UsageError,
+        hint: e instanceof UsageError ? e.hint : undefined,
+      },
     };
   }
   self.postMessage(JSON.stringify(reply));

@@ -7,6 +7,7 @@
 // SqliteStore directly.
 //
 // One connection, on the thread, as before: the thread runs one call at a time in arrival order.
+import { UsageError } from "../../errors.ts";
 import { StoreUnavailableError } from "../errors.ts";
 import type { Acceptance, AcceptResult, ClaimOptions, CompletedJob, Job, JobFilter, Stats, Store } from "../store.ts";
 import type { SqliteOptions } from "./connection.ts";
@@ -102,8 +103,10 @@ export class SqliteThreadStore implements Store {
     if (!waiting) return;
     this.#waiting.delete(reply.id);
     if (!reply.error) return waiting.resolve(reply.value);
-    const { name, message, unavailable, commitUnknown } = reply.error;
+    const { name, message, unavailable, commitUnknown, usage, hint } = reply.error;
     if (unavailable) return waiting.reject(new StoreUnavailableError(message, commitUnknown));
+    // A store path that cannot be used (connection.ts): printed by the CLI like any usage error.
+    if (usage) return waiting.reject(new UsageError(message, hint));
     const err = new Error(message);
     err.name = name;
     waiting.reject(err);
