@@ -208,10 +208,37 @@ export type MetadataPatch = { metadata_public?: Record<string, unknown>; metadat
 type MetadataKey = keyof MetadataPatch;
 
 /**
+ * A patch object with its missing values left out, at every depth: a key whose value is null or
+ * undefined (a missing or null body field, or a literal null), or an object whose keys were all
+ * left out, is dropped, so no key of the patch is `null` (Kratos would store it, CONTRACT §5.1).
+ * An object that was empty to begin with is data and stays. Array elements are data too and stay
+ * in place (a null element, or a missing exact ref inside an array, stays null); only the keys of
+ * objects inside are pruned.
+ */
+function withoutMissing(o: Record<string, unknown>): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(o)) {
+    if (v === null || v === undefined) continue;
+    if (isPlainObject(v)) {
+      const p = withoutMissing(v);
+      if (Object.keys(p).length > 0 || Object.keys(v).length === 0) out[k] = p;
+    } else out[k] = Array.isArray(v) ? v.map(arrayElementWithoutMissing) : v;
+  }
+  return out;
+}
+
+function arrayElementWithoutMissing(v: unknown): unknown {
+  if (isPlainObject(v)) return withoutMissing(v);
+  return Array.isArray(v) ? v.map(arrayElementWithoutMissing) : v;
+}
+
+/**
  * The enrich steps as one function: the merged metadata patches of every matching step (a key
- * keeps the value of the first step that set it), or an empty object when none matched. Patch strings are templates ({{body.x}}; an exact ref keeps the
- * value's type and a missing value leaves the key out). Env refs are refused: the result is stored
- * in Kratos, and metadata_public is shown to the user.
+ * keeps the value of the first step that set it), or an empty object when none matched or every
+ * value was missing. Patch strings are templates ({{body.x}}; an exact ref keeps the value's
+ * type). A missing value leaves its key out at any depth (withoutMissing), so a later step may
+ * still set that key. Env refs are refused: the result is stored in Kratos, and metadata_public
+ * is shown to the user.
  */
 export function compileEnrich(steps: readonly EnrichStepDecl[], hook: string, c: CompileContext): (body: Body) => MetadataPatch {
   const compiled = steps.map((s, i) => {
@@ -233,8 +260,10 @@ export function compileEnrich(steps: readonly EnrichStepDecl[], hook: string, c:
   return (body) => {
     const out: MetadataPatch = {};
     const apply = (key: MetadataKey, patch: Record<string, unknown>) => {
-      const target = (out[key] ??= {});
-      for (const [k, v] of Object.entries(patch)) if (v !== null && v !== undefined && !Object.hasOwn(target, k)) target[k] = v;
+      for (const [k, v] of Object.entries(withoutMissing(patch))) {
+        const target = (out[key] ??= {});
+        if (!Object.hasOwn(target, k)) target[k] = v;
+      }
     };
     for (const { when, step, table } of compiled) {
       if (when && !when(body)) continue;

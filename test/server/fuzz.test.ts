@@ -125,22 +125,30 @@ const makers: Array<() => Case> = [
     const method = pick(["PUT", "PATCH", "DELETE", "OPTIONS", "GET", "HEAD", "TRACE"]);
     return { path, method, headers: { ...json, ...authFor(path) }, body: method === "GET" || method === "HEAD" || method === "TRACE" ? null : kratosJson(goodBody) };
   }),
-  // Bad auth: wrong secret, wrong place, garbage Authorization.
-  () => fetchCase("bad-auth", (s) => s === 401 || (s !== undefined && s < 500 && s !== 200), () => {
-    const path = pick(Object.keys(GOOD_AUTH));
-    const headers = pick([
-      { Authorization: `Bearer ${SECRET}x` },
-      { Authorization: `Basic ${Buffer.from(randomBytes(int(30))).toString("base64")}` },
-      { Authorization: "Basic" },
-      { Authorization: "Basic !!!" },
-      { "X-Hooks-Key": SECRET.slice(1) },
-      { Cookie: `kh_key="${SECRET}` },
-      { Cookie: ";;;=;" },
-      { Cookie: `kh_key=${SECRET.toUpperCase()}` },
-      {},
-    ]) as Record<string, string>;
-    return { path, headers: { ...json, ...headers }, body: kratosJson(goodBody) };
-  }),
+  // Bad auth: wrong secret, wrong place, garbage Authorization → exactly 401, whatever else is wrong
+  // with the request: auth comes right after the method and draining checks (hook-route.ts), so a
+  // wrong content type or broken JSON is never looked at. TRACE is refused (405) before auth. This
+  // app never drains, so no 503. Any other answer (a 2xx above all) is an auth bypass.
+  () => {
+    const variant = pick(["plain", "plain", "wrong-content-type", "bad-json", "trace"] as const);
+    return fetchCase(`bad-auth-${variant}`, variant === "trace" ? (s) => s === 405 : (s) => s === 401, () => {
+      const path = pick(Object.keys(GOOD_AUTH));
+      const headers = pick([
+        { Authorization: `Bearer ${SECRET}x` },
+        { Authorization: `Basic ${Buffer.from(randomBytes(int(30))).toString("base64")}` },
+        { Authorization: "Basic" },
+        { Authorization: "Basic !!!" },
+        { "X-Hooks-Key": SECRET.slice(1) },
+        { Cookie: `kh_key="${SECRET}` },
+        { Cookie: ";;;=;" },
+        { Cookie: `kh_key=${SECRET.toUpperCase()}` },
+        {},
+      ]) as Record<string, string>;
+      if (variant === "trace") return { path, method: "TRACE", headers: { ...json, ...headers } };
+      const contentType = variant === "wrong-content-type" ? { "Content-Type": "text/plain" } : json;
+      return { path, headers: { ...contentType, ...headers }, body: variant === "bad-json" ? kratosJson(goodBody).slice(0, 20) : kratosJson(goodBody) };
+    });
+  },
   // Deeply nested JSON (recursive work on the body must not overflow the stack).
   () => fetchCase("deep", (s) => s === 400 || s === 413, () => {
     const d = 129 + int(900);

@@ -1,13 +1,19 @@
 // Predicates, interrupt rules and enrich steps, evaluated in JS on the validated body, then through
 // the app: deny → 422 + Kratos messages, allow/no match → 204, enrich → 200 identity or 204.
-import { describe, expect, test } from "bun:test";
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { GroupCommitter } from "../../src/outbox/group-commit.ts";
+import { openStore } from "../../src/outbox/open-store.ts";
+import type { Store } from "../../src/outbox/store.ts";
+import { createApp, type ReceiverApp } from "../../src/server/app.ts";
+import { memoryLogger } from "../../src/server/log.ts";
 import { compileEnrich, compilePredicate, compileRules, emailDomain, FileCache, type CompileContext } from "../../src/server/rules.ts";
 import type { PredicateDecl } from "../../src/config/model.ts";
 import { ConfigError } from "../../src/errors.ts";
-import { hooksKey, kratosRequest, loadTestConfig, SECRET, testApp } from "./helpers.ts";
+import { ENV, hooksKey, kratosJson, kratosRequest, loadTestConfig, SECRET, testApp } from "./helpers.ts";
+import { goRequest, rawRequest } from "./raw-http.ts";
 
 const dir = mkdtempSync(join(tmpdir(), "kh-rules-"));
 writeFileSync(join(dir, "list.txt"), "# comment\nalpha\n  beta  \n\n42\n");
@@ -121,6 +127,49 @@ describe("enrich: every matching step, in order; the first step to set a key dec
   });
 });
 
+describe("enrich: a missing value leaves its key out at every depth (never a null in the answer)", () => {
+  const nested = compileEnrich([{ metadata_public: { profile: { name: "{{body.name}}", email: "{{body.email}}", deep: { nick: "{{body.nick}}", n: 1 } } } }], "t", ctx);
+  test("a nested ref to an absent field leaves that key out", () => {
+    expect(nested({ email: "a@x.io" })).toEqual({ metadata_public: { profile: { email: "a@x.io", deep: { n: 1 } } } });
+  });
+  test("a field Kratos sent as JSON null is missing too (as for exists and the top level)", () => {
+    expect(nested({ email: "a@x.io", name: null, nick: null })).toEqual({ metadata_public: { profile: { email: "a@x.io", deep: { n: 1 } } } });
+  });
+  test("a ref to a key inside a body object is pruned the same way", () => {
+    const e = compileEnrich([{ metadata_public: { who: { first: "{{body.name.first}}", last: "{{body.name.last}}" } } }], "t", ctx);
+    expect(e({ name: { first: "Ann" } })).toEqual({ metadata_public: { who: { first: "Ann" } } });
+  });
+  test("nulls inside a body object copied by an exact ref are left out", () => {
+    const e = compileEnrich([{ metadata_public: { extra: "{{body.extra}}" } }], "t", ctx);
+    expect(e({ extra: { a: null, b: { c: null, d: 2 } } })).toEqual({ metadata_public: { extra: { b: { d: 2 } } } });
+  });
+  test("a literal null key is left out, as at the top level", () => {
+    const e = compileEnrich([{ metadata_public: { top: null, o: { k: null, v: "x" } } }], "t", ctx);
+    expect(e({})).toEqual({ metadata_public: { o: { v: "x" } } });
+  });
+  test("an object whose keys were all missing is missing itself, so a later step may set that key", () => {
+    const e = compileEnrich([{ metadata_public: { profile: { name: "{{body.name}}" } } }, { metadata_public: { profile: { name: "anonymous" } } }], "t", ctx);
+    expect(e({ name: "Ann" })).toEqual({ metadata_public: { profile: { name: "Ann" } } });
+    expect(e({ name: null })).toEqual({ metadata_public: { profile: { name: "anonymous" } } });
+  });
+  test("an empty object declared literally (or carried by the body) is data and stays", () => {
+    const e = compileEnrich([{ metadata_public: { flags: {}, extra: "{{body.extra}}" } }], "t", ctx);
+    expect(e({ extra: {} })).toEqual({ metadata_public: { flags: {}, extra: {} } });
+  });
+  test("array elements stay in place: literal nulls and missing refs are data; only object keys inside are pruned", () => {
+    const e = compileEnrich([{ metadata_public: { tags: ["a", null, "{{body.nick}}", { n: "{{body.nick}}", k: 1 }, { gone: "{{body.nick}}" }] } }], "t", ctx);
+    expect(e({})).toEqual({ metadata_public: { tags: ["a", null, null, { k: 1 }, {}] } });
+  });
+  test("lookup hits are pruned the same way", () => {
+    const e = compileEnrich([{ lookup: { field: "code", into: "metadata_admin", table: { X2: { tier: null, extra: { a: null, b: 1 } } } } }], "t", ctx);
+    expect(e({ code: "X2" })).toEqual({ metadata_admin: { extra: { b: 1 } } });
+  });
+  test("a patch that prunes to nothing gives no metadata object at all", () => {
+    const e = compileEnrich([{ metadata_public: { profile: { name: "{{body.name}}" }, nick: "{{body.nick}}" } }], "t", ctx);
+    expect(e({ name: null })).toEqual({});
+  });
+});
+
 describe("through the app", () => {
   const r = testApp();
   const gate = (body: unknown) => r.handle(kratosRequest("/hooks/gate", body, { headers: hooksKey }));
@@ -199,5 +248,71 @@ describe("through the app", () => {
     const app = testApp({ config });
     const res = await app.handle(kratosRequest("/hooks/plan", { email: "a@example.com" }, { headers: hooksKey }));
     expect(res.status).toBe(204);
+  });
+});
+
+describe("enrich with missing optional fields over HTTP (real server on 127.0.0.1, SQLite store)", () => {
+  const yaml = `
+kratos: { version: v26.2.0 }
+receiver: { url: http://127.0.0.1:4459 }
+hooks:
+  profile:
+    on: registration.after
+    methods: [password]
+    mode: enrich
+    body:
+      email: { from: identity.traits.email, format: email }
+      name: { from: identity.traits.name, optional: true }
+      nick: { from: identity.traits.nick, optional: true }
+    enrich:
+      - metadata_public:
+          profile: { name: "{{body.name}}", email: "{{body.email}}" }
+          alias: { nick: "{{body.nick}}" }
+          tags: [signup, null]
+  nick:
+    on: registration.after
+    methods: [password]
+    mode: enrich
+    body:
+      email: { from: identity.traits.email, format: email }
+      nick: { from: identity.traits.nick, optional: true }
+    enrich:
+      - metadata_public: { alias: { nick: "{{body.nick}}" } }
+`;
+  let store: Store;
+  let committer: GroupCommitter;
+  let receiver: ReceiverApp;
+  let port: number;
+  beforeAll(async () => {
+    store = await openStore(`sqlite:${join(mkdtempSync(join(tmpdir(), "kh-enrich-")), "outbox.db")}`);
+    committer = new GroupCommitter(store, { maxWaitMs: 1 });
+    receiver = createApp({ config: loadTestConfig(yaml), accept: (a) => committer.accept(a), store, env: ENV, log: memoryLogger() });
+    receiver.app.listen({ hostname: "127.0.0.1", port: 0 });
+    port = receiver.app.server!.port!;
+  });
+  afterAll(async () => {
+    await receiver.app.stop();
+    await committer.close();
+    await store.close();
+  });
+  const deliver = async (path: string, body: unknown) => {
+    const res = await rawRequest(port, goRequest("POST", path, port, kratosJson(body), { "Content-Type": "application/json", "Ory-Webhook-Trigger-Id": crypto.randomUUID() }));
+    return { status: res!.status, contentType: res!.headers["content-type"], body: res!.body };
+  };
+
+  test("an absent field and a field sent as null both leave their nested key out; literal array nulls stay", async () => {
+    const want = { status: 200, contentType: "application/json", body: '{"identity":{"metadata_public":{"profile":{"email":"a@x.io"},"tags":["signup",null]}}}' };
+    expect(await deliver("/hooks/profile", { email: "a@x.io" })).toEqual(want);
+    expect(await deliver("/hooks/profile", { email: "a@x.io", name: null, nick: null })).toEqual(want);
+  });
+  test("present values are answered as sent", async () => {
+    expect((await deliver("/hooks/profile", { email: "a@x.io", name: "Ann", nick: "an" })).body).toBe(
+      '{"identity":{"metadata_public":{"profile":{"name":"Ann","email":"a@x.io"},"alias":{"nick":"an"},"tags":["signup",null]}}}',
+    );
+  });
+  test("a patch that prunes to nothing → 204 with no body, never an empty 200", async () => {
+    const res = await deliver("/hooks/nick", { email: "a@x.io", nick: null });
+    expect([res.status, res.body]).toEqual([204, ""]);
+    expect((await deliver("/hooks/nick", { email: "b@x.io" })).status).toBe(204);
   });
 });
