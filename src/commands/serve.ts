@@ -61,7 +61,7 @@ export async function startServer(opts: ServeOptions): Promise<RunningServer> {
     await store.close();
     throw err;
   }
-  for (const hook of config.hooks) if (!hook.auth) log.warn("hook has no auth: anyone who can reach it can trigger its actions", { hook: hook.name, path: hook.path });
+  for (const hook of config.hooks) if (!hook.auth) log.warn("hook has no auth: anyone who can reach it can trigger its actions", { hook: hook.name, path: hook.routePath });
 
   let listening: Listening;
   try {
@@ -86,7 +86,7 @@ export async function startServer(opts: ServeOptions): Promise<RunningServer> {
     port: listening.port,
     server: listening.kind,
     store: shownStore,
-    hooks: config.hooks.map((h) => `${h.method} ${h.path}`),
+    hooks: config.hooks.map((h) => `${h.method} ${h.routePath}`),
     worker: worker !== undefined,
   });
 

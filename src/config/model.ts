@@ -217,7 +217,7 @@ export const Hook = T.Object(
     mode: T.Optional(Mode),
     wait: T.Optional(T.Boolean({ description: "notify only: Kratos waits for the answer (no response.ignore). Default false." })),
     description: T.Optional(T.String()),
-    path: T.Optional(T.String({ pattern: "^/[A-Za-z0-9/_.-]*$", description: "URL path of the endpoint; default /hooks/<name>." })),
+    path: T.Optional(T.String({ pattern: "^/[A-Za-z0-9/_.-]*$", description: "Path of the endpoint after receiver.url's path (serve answers on receiver.url's path + this); default /hooks/<name>." })),
     method: T.Optional(T.String({ pattern: "^(POST|PUT|PATCH|DELETE|GET)$", default: "POST" })),
     headers: T.Optional(T.Record(T.String({ pattern: "^[A-Za-z0-9-]+$" }), T.String(), { additionalProperties: false, description: "Static headers Kratos sends (Kratos ≥ v1.2.0)." })),
     body: T.Optional(BodyMapping),
@@ -269,7 +269,7 @@ export const HooksFile = T.Object(
       { additionalProperties: false },
     ),
     receiver: T.Object(
-      { url: T.String({ pattern: "^https?://[^\\s/]+(/[^\\s]*)?$", description: "Base URL at which Kratos reaches `kratos-hooks serve`." }) },
+      { url: T.String({ pattern: "^https?://[^\\s/]+(/[^\\s]*)?$", description: "Base URL at which Kratos reaches `kratos-hooks serve`. Each hook URL is this (trailing / dropped) + the hook's path, and serve answers each hook on the path part of that URL, e.g. http://kratos-hooks:4459/kh → /kh/hooks/<name>; /health/live, /health/ready and /metrics stay at the root. A reverse proxy in front must forward that path unchanged (no prefix stripping)." }) },
       { additionalProperties: false },
     ),
     serve: T.Optional(
@@ -289,7 +289,7 @@ export const HooksFile = T.Object(
         { additionalProperties: false },
       ),
     ),
-    hooks: T.Record(Name, Hook, { additionalProperties: false, description: "The hooks, by name. The name is the endpoint path (/hooks/<name>) and the Jsonnet file name." }),
+    hooks: T.Record(Name, Hook, { additionalProperties: false, description: "The hooks, by name. The name is the default endpoint path (receiver.url's path + /hooks/<name>) and the Jsonnet file name." }),
   },
   { additionalProperties: false, $id: "HooksFile" },
 );

@@ -56,6 +56,16 @@ export function resolveStore(text: string, cwd: string): string | undefined {
   return `sqlite:${resolvePath(cwd, m[1]!)}`;
 }
 
+/**
+ * The URL generate gives Kratos (receiver.url, trailing slashes dropped, + the hook's path) and
+ * the path serve answers it on: that URL's pathname, so `http://host:4459/kh` serves
+ * `/kh/hooks/<name>`. The built-in /health/* and /metrics stay at the root.
+ */
+export function hookUrl(receiverUrl: string, path: string): { url: string; routePath: string } {
+  const url = receiverUrl.replace(/\/+$/, "") + path;
+  return { url, routePath: new URL(url).pathname };
+}
+
 export function resolveConfig(raw: HooksFile, file: string, map: SourceMap, env: Env, cwd: string): ResolvedConfig {
   const absFile = resolvePath(cwd, file);
   const dir = resolvePath(absFile, "..");
@@ -103,7 +113,7 @@ function resolveHook(name: string, hook: HookDecl, c: { receiverUrl: string; dir
     mode: hook.mode ?? DEFAULTS.mode,
     wait: hook.wait ?? false,
     path,
-    url: c.receiverUrl + path,
+    ...hookUrl(c.receiverUrl, path),
     method: hook.method ?? DEFAULTS.method,
     headers: hook.headers ?? {},
     fields: Object.entries(hook.body ?? {}).map(([field, spec]) => resolveField(field, spec)),

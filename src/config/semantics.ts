@@ -21,7 +21,7 @@ import {
 import { compareVersions, FEATURE_MIN_VERSION, hookListsAt, KNOWN_TAGS, parseVersion, rulesTag, supports, type Version } from "../kratos/versions.ts";
 import { templateRefs } from "../template.ts";
 import { PREDICATE_OPERATORS, type FieldSpecDecl, type HookDecl, type HooksFile, type PredicateDecl } from "./model.ts";
-import { ENV_OVERRIDES, parseListen, resolveStore, type Env } from "./resolve.ts";
+import { ENV_OVERRIDES, hookUrl, parseListen, resolveStore, type Env } from "./resolve.ts";
 import { closest } from "./schema-errors.ts";
 import type { ConfigPath, SourceMap } from "./source-map.ts";
 
@@ -58,13 +58,23 @@ export function checkSemantics(raw: HooksFile, map: SourceMap, c: SemanticsConte
   const paths = new Map<string, string>();
   for (const [name, hook] of Object.entries(raw.hooks)) {
     checkHook(name, hook, raw, v, c, r);
-    const path = hook.path ?? `/hooks/${name}`;
+    const path = servedPath(raw.receiver.url, hook.path ?? `/hooks/${name}`);
     const other = paths.get(path);
     if (other !== undefined) {
       r.error(hook.path !== undefined ? ["hooks", name, "path"] : ["hooks", name], hook.path !== undefined ? "value" : "key", `endpoint path ${path} is already used by hook '${other}'`, "give each hook its own path");
     } else paths.set(path, name);
   }
   return { errors: r.errors, warnings: r.warnings };
+}
+
+/** The path serve answers on (see hookUrl); the bare path when receiver.url is invalid (reported by checkReceiverAndServe). */
+function servedPath(receiverUrl: string, path: string): string {
+  try {
+    const url = new URL(receiverUrl);
+    return url.search || url.hash ? path : hookUrl(receiverUrl, path).routePath;
+  } catch {
+    return path;
+  }
 }
 
 // kratos: -------------------------------------------------------------------------------------

@@ -66,9 +66,12 @@ export type ResolvedHook = {
   mode: "notify" | "interrupt" | "enrich";
   /** notify only: Kratos waits for the answer (no response.ignore). */
   wait: boolean;
+  /** hooks.<name>.path as declared (default /hooks/<name>), relative to receiver.url. */
   path: string;
-  /** Absolute URL Kratos calls: receiver.url + path. */
+  /** Absolute URL Kratos calls: receiver.url (trailing `/` dropped) + path. */
   url: string;
+  /** The path serve answers on: the pathname of `url`, i.e. receiver.url's path + path. */
+  routePath: string;
   method: string;
   headers: Record<string, string>;
   fields: ResolvedField[];

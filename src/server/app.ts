@@ -1,7 +1,8 @@
-// The receiver's Elysia app: one endpoint per hook, health checks and /metrics. Built from the
-// ResolvedConfig and an `accept` function (the GroupCommitter in `serve`); every hook is compiled
-// at startup (secrets read, schemas compiled, files loaded), so a mistake fails `serve` before it
-// listens. Bodies are never parsed by Elysia (`parse: "none"`): auth and the body limit run first.
+// The receiver's Elysia app: one endpoint per hook (at the path of the URL generate gave Kratos),
+// health checks and /metrics at the root. Built from the ResolvedConfig and an `accept` function
+// (the GroupCommitter in `serve`); every hook is compiled at startup (secrets read, schemas
+// compiled, files loaded), so a mistake fails `serve` before it listens. Bodies are never parsed
+// by Elysia (`parse: "none"`): auth and the body limit run first.
 import { Elysia } from "elysia";
 import { ConfigError, HttpError } from "../errors.ts";
 import type { ResolvedConfig } from "../config/types.ts";
@@ -56,17 +57,23 @@ export function createApp(deps: AppDeps) {
 
   const seen = new Map<string, string>();
   const routes: HookRoute[] = config.hooks.map((hook) => {
-    if (RESERVED_PATHS.includes(hook.path)) {
-      throw new ConfigError(`path ${hook.path} is reserved by the receiver`, hook.loc, `hooks.${hook.name}.path`, `pick another path; ${RESERVED_PATHS.join(", ")} are built in`);
+    // routePath is receiver.url's path + path, so a prefix can land a hook on a built-in path.
+    if (RESERVED_PATHS.includes(hook.routePath)) {
+      throw new ConfigError(
+        `path ${hook.routePath} is reserved by the receiver`,
+        hook.loc,
+        `hooks.${hook.name}.path`,
+        `pick another path (hooks are served at receiver.url's path + path); ${RESERVED_PATHS.join(", ")} are built in`,
+      );
     }
-    const other = seen.get(hook.path);
-    if (other) throw new ConfigError(`path ${hook.path} is also used by hook '${other}'`, hook.loc, `hooks.${hook.name}.path`, "give each hook its own path");
-    seen.set(hook.path, hook.name);
+    const other = seen.get(hook.routePath);
+    if (other) throw new ConfigError(`path ${hook.routePath} is also used by hook '${other}'`, hook.loc, `hooks.${hook.name}.path`, "give each hook its own path");
+    seen.set(hook.routePath, hook.name);
     return compileHookRoute(hook, { config, accept, clock, metrics, log, env, files, newJobId, draining: () => draining, onEnqueued: deps.onEnqueued });
   });
 
   const app = new Elysia({ handler: { standardHostname: false } });
-  for (const route of routes) app.all(route.hook.path, ({ request }) => route.handle(request), { parse: "none" });
+  for (const route of routes) app.all(route.hook.routePath, ({ request }) => route.handle(request), { parse: "none" });
 
   app
     .get("/health/live", () => jsonResponse(200, '{"status":"ok"}'))

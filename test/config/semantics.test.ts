@@ -141,6 +141,12 @@ describe("errors beyond the corpus", () => {
     expect(outcome(hooksYaml("v26.2.0", hook(false)))).toEqual(ok);
     expect(outcome(hooksYaml("v26.2.0", hook(true))).errors).toEqual(["hooks.yaml:9:5: hooks.h.wait: wait applies only to notify hooks, this one is interrupt"]);
   });
+  test("endpoint paths are compared as served: receiver.url's path + path, as the URL parser reads it", () => {
+    const hooks = "  a:\n    on: login.after\n    body:\n      e: identity.traits.email\n  b:\n    on: login.after\n    path: /x/../hooks/a\n    body:\n      e: identity.traits.email\n";
+    expect(outcome(hooksYaml("v26.2.0", hooks).replace("url: http://127.0.0.1:4459", "url: http://127.0.0.1:4459/kh/")).errors).toEqual([
+      "hooks.yaml:12:11: hooks.b.path: endpoint path /kh/hooks/a is already used by hook 'a'",
+    ]);
+  });
   test("a lookup needs exactly one of table and file; an enrich step must set something", () => {
     const hook = "  h:\n    on: registration.after\n    methods: [password]\n    mode: enrich\n    body:\n      e: identity.traits.email\n    enrich:\n      - lookup: { field: e, into: metadata_public }\n      - when: { field: e, exists: true }\n";
     expect(outcome(hooksYaml("v26.2.0", hook)).errors).toEqual([

@@ -85,6 +85,7 @@ export function hook(name: string, point: Point, extra: Partial<ResolvedHook> = 
     wait: false,
     path: `/hooks/${name}`,
     url: `http://127.0.0.1:4459/hooks/${name}`,
+    routePath: `/hooks/${name}`,
     method: "POST",
     headers: {},
     fields: [field("identity_id", "identity.id")],

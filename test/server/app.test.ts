@@ -97,7 +97,7 @@ describe("failures", () => {
   });
   test("a hook on a reserved path fails startup", () => {
     const base = loadTestConfig();
-    const config = { ...base, hooks: [{ ...base.hooks[0]!, path: "/metrics" }] };
+    const config = { ...base, hooks: [{ ...base.hooks[0]!, path: "/metrics", routePath: "/metrics" }] };
     expect(() => testApp({ config })).toThrow(ConfigError);
   });
 });
