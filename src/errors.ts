@@ -48,6 +48,8 @@ export class HttpError extends Error {
     readonly code: string,
     message: string,
     readonly field?: string,
+    /** The answer's body when it is not `body()`: Kratos's `messages` (src/kratos/responses.ts). */
+    readonly bodyText?: string,
   ) {
     super(message);
   }

@@ -84,7 +84,7 @@ export const PREDICATE_OPERATORS = ["equals", "in", "in_file", "starts_with", "e
 const KratosMessage = T.Object(
   {
     text: T.String({ minLength: 1 }),
-    id: T.Optional(T.Integer({ description: "Message id; must lie in the private range 9000000-9099999 (CONTRACT §8.14)." })),
+    id: T.Optional(T.Integer({ description: "Message id; must lie in the private range 9000000-9099899 (CONTRACT §8.14; 9099900 and up are the receiver's own)." })),
     field: T.Optional(FieldName),
     context: T.Optional(T.Record(T.String(), T.Unknown())),
   },

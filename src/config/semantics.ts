@@ -18,6 +18,7 @@ import {
   splitPoint,
   type Point,
 } from "../kratos/hook-points.ts";
+import { MESSAGE_ID_MAX, MESSAGE_ID_MIN, RECEIVER_MESSAGE_ID_MIN } from "../kratos/responses.ts";
 import { compareVersions, FEATURE_MIN_VERSION, hookListsAt, KNOWN_TAGS, parseVersion, rulesTag, supports, type Version } from "../kratos/versions.ts";
 import { templateRefs } from "../template.ts";
 import { PREDICATE_OPERATORS, type FieldSpecDecl, type HookDecl, type HooksFile, type PredicateDecl } from "./model.ts";
@@ -29,7 +30,7 @@ export type SemanticsContext = { dir: string; env: Env; cwd: string };
 export type SemanticsResult = { errors: ConfigError[]; warnings: ConfigError[] };
 
 /** Private message id range for deny messages, clear of Kratos's own 1xxxxxx/4xxxxxx ids (CONTRACT §8.14). */
-export const MESSAGE_ID_RANGE = { min: 9_000_000, max: 9_099_999 } as const;
+export const MESSAGE_ID_RANGE = { min: MESSAGE_ID_MIN, max: MESSAGE_ID_MAX, receiverMin: RECEIVER_MESSAGE_ID_MIN } as const;
 
 /** Operators skip_if cannot use: it compiles to Jsonnet, which has no regex and no file access (CONTRACT §3.1). */
 const NOT_IN_JSONNET = ["matches", "in_file", "domain_in_file"] as const;
@@ -473,6 +474,8 @@ function checkRules(h: HookCtx, mode: string): void {
     const { id, field } = rule.deny;
     if (id !== undefined && (id < MESSAGE_ID_RANGE.min || id > MESSAGE_ID_RANGE.max)) {
       h.r.error([...at, "deny", "id"], "value", `message id ${id} is outside ${MESSAGE_ID_RANGE.min}-${MESSAGE_ID_RANGE.max}`, "Kratos's own messages use 1xxxxxx and 4xxxxxx ids; keep yours in the private range (CONTRACT §8.14)");
+    } else if (id !== undefined && id >= MESSAGE_ID_RANGE.receiverMin) {
+      h.r.error([...at, "deny", "id"], "value", `message id ${id} is one of the receiver's own (${MESSAGE_ID_RANGE.receiverMin}-${MESSAGE_ID_RANGE.max})`, `pick an id in ${MESSAGE_ID_RANGE.min}-${MESSAGE_ID_RANGE.receiverMin - 1}; the receiver uses the top ids for its own form messages`);
     }
     if (field !== undefined) checkFieldRef(h, field, [...at, "deny", "field"], "deny.field");
   });

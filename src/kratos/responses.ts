@@ -14,6 +14,10 @@ export const DENY_STATUS = 422;
 /** Message ids kratos-hooks uses: a private range clear of Kratos's own 1xxxxxx/4xxxxxx ids (CONTRACT §8.14). */
 export const MESSAGE_ID_MIN = 9_000_000;
 export const MESSAGE_ID_MAX = 9_099_999;
+/** The top of that range is the receiver's own messages; a rule's `deny.id` may not use it. */
+export const RECEIVER_MESSAGE_ID_MIN = 9_099_900;
+/** A value the user entered does not fit the hook's body declaration (hook-route.ts asFormMessage). */
+export const INVALID_VALUE_MESSAGE_ID = 9_099_900;
 
 /** One message on a form node or the whole form (`text.Message`, CONTRACT §5.2). */
 export type KratosMessage = {

@@ -59,8 +59,25 @@ export function bodySchema(hook: Pick<ResolvedHook, "fields" | "jsonnetFile">, f
   return T.Object(props, { additionalProperties: hook.jsonnetFile !== undefined });
 }
 
-/** Returns undefined when the body is valid, else the 400 that names the first offending field. */
-export type BodyValidator = (body: unknown) => HttpError | undefined;
+/**
+ * A body that does not match the declaration: a 400 naming the first offending field. When that
+ * is a declared field (missing, or a value of the wrong type, format or length), `declared` is it
+ * and `userText` says what is wrong in words for the person filling in the form (the route shows
+ * it on a blocking hook when the value is the user's: hook-route.ts).
+ */
+export class InvalidBodyError extends HttpError {
+  constructor(
+    message: string,
+    field?: string,
+    readonly declared?: ResolvedField,
+    readonly userText?: string,
+  ) {
+    super(400, "invalid_body", message, field);
+  }
+}
+
+/** Returns undefined when the body is valid, else the error for its first offending field. */
+export type BodyValidator = (body: unknown) => InvalidBodyError | undefined;
 
 export function compileBodyValidator(hook: Pick<ResolvedHook, "fields" | "jsonnetFile">): BodyValidator {
   const checker = TypeCompiler.Compile(bodySchema(hook, PRIVATE_FORMAT));
@@ -68,8 +85,29 @@ export function compileBodyValidator(hook: Pick<ResolvedHook, "fields" | "jsonne
   return (body) => {
     if (checker.Check(body)) return undefined;
     const first = checker.Errors(body).First();
-    return first ? new HttpError(400, "invalid_body", describe(first, byName), fieldPath(first.path)) : new HttpError(400, "invalid_body", "body: invalid");
+    if (!first) return new InvalidBodyError("body: invalid");
+    // A declared top-level field: its value is body[name] (fields are top-level names).
+    const declared = first.path.lastIndexOf("/") === 0 ? byName.get(first.path.slice(1)) : undefined;
+    const unexpected = first.type === ValueErrorType.ObjectAdditionalProperties;
+    return new InvalidBodyError(describe(first, byName), fieldPath(first.path), unexpected ? undefined : declared, declared && !unexpected ? userText(declared, first.value) : undefined);
   };
+}
+
+const FORMAT_TEXT: Record<NonNullable<ResolvedField["format"]>, string> = {
+  email: "Enter a valid email address.",
+  uuid: "Enter a valid UUID.",
+  uri: "Enter a valid URI.",
+  "date-time": "Enter a valid date and time.",
+};
+
+/** What is wrong with a declared field's value, for the end user (not the operator's technical text). */
+function userText(field: ResolvedField, value: unknown): string {
+  if (value === undefined || value === null) return "This field is required.";
+  if (field.type === "string" && typeof value === "string") {
+    if (field.maxLength !== undefined && value.length > field.maxLength) return `Enter at most ${field.maxLength} characters.`;
+    if (field.format) return FORMAT_TEXT[field.format];
+  }
+  return "This value is not valid here.";
 }
 
 /** `/email` → `body.email`; `` → `body`. */

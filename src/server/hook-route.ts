@@ -8,13 +8,13 @@
 // method, so any other method is accepted rather than refused.
 import { acceptedWebhook } from "../actions/index.ts";
 import { HttpError } from "../errors.ts";
-import type { ResolvedConfig, ResolvedHook } from "../config/types.ts";
+import type { ResolvedConfig, ResolvedField, ResolvedHook } from "../config/types.ts";
 import type { Acceptance, AcceptResult, NewJob, StoredResponse } from "../outbox/store.ts";
-import { DENY_STATUS, identityUpdateBody, mayAnswerIdentity, type IdentityUpdate } from "../kratos/responses.ts";
+import { DENY_STATUS, identityUpdateBody, instancePtrFor, INVALID_VALUE_MESSAGE_ID, mayAnswerIdentity, messagesBody, type IdentityUpdate } from "../kratos/responses.ts";
 import { compileAuth, type AuthCheck } from "./auth.ts";
 import { isoTime } from "./iso-time.ts";
 import { readBodyLimited } from "./body-limit.ts";
-import { compileBodyValidator, type BodyValidator } from "./body-schema.ts";
+import { compileBodyValidator, type BodyValidator, type InvalidBodyError } from "./body-schema.ts";
 import { dedupeKey, REQUEST_ID_HEADER, TRIGGER_ID_HEADER } from "./dedupe-key.ts";
 import { parseJsonBody } from "./json-body.ts";
 import type { Logger } from "./log.ts";
@@ -54,7 +54,7 @@ export function errorResponse(e: HttpError): Response {
     // 2 s; "2" makes that 2 s and 2 s, so its three attempts span a 4 s store outage instead of 3 s,
     // while staying small (§8.13: no large Retry-After; a blocking flow waits through it).
     e.status === 503 ? { "retry-after": "2" } : e.status === 405 ? { allow: "GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS" } : undefined;
-  return jsonResponse(e.status, JSON.stringify(e.body()), extra);
+  return jsonResponse(e.status, e.bodyText ?? JSON.stringify(e.body()), extra);
 }
 
 function toResponse(r: StoredResponse): Response {
@@ -107,6 +107,26 @@ function compileIdentityUpdate(hook: ResolvedHook, enrich: (b: Body) => Metadata
     }
     return identityUpdateBody(update);
   };
+}
+
+/** A body field whose value the person in the flow entered: a trait, or what the client sent as `flow.transient_payload` (CONTRACT §3.2). */
+function isUserInput(field: ResolvedField): boolean {
+  const from = field.from;
+  if (!from || from.length < 3) return false;
+  return (from[0] === "identity" && from[1] === "traits") || (from[0] === "flow" && from[1] === "transient_payload");
+}
+
+/**
+ * A blocking hook's body that fails its declaration because of what the user entered (a trait
+ * longer than `max_length`, an optional trait left empty that the hook requires) is the user's
+ * mistake: it is answered as a form error Kratos shows at that field, 422 with Kratos's messages
+ * (CONTRACT §5.2), instead of a 400 that Kratos turns into a generic error page ("got no
+ * validation errors", §4.3). Any other mismatch is a misconfiguration and stays a 400.
+ */
+function asFormMessage(e: InvalidBodyError): HttpError {
+  if (!e.declared || !e.userText || !isUserInput(e.declared)) return e;
+  const body = messagesBody([{ instancePtr: instancePtrFor(e.declared.from), messages: [{ id: INVALID_VALUE_MESSAGE_ID, text: e.userText, type: "error", context: { reason: e.message } }] }]);
+  return new HttpError(DENY_STATUS, "invalid_value", e.message, e.field, body);
 }
 
 export type HookRoute = { hook: ResolvedHook; handle(request: Request): Promise<Response> };
@@ -164,7 +184,7 @@ export function compileHookRoute(hook: ResolvedHook, d: RouteDeps): HookRoute {
       checkContentType(headers);
       const parsed = parseJsonBody(await readBodyLimited(request, limit));
       const invalid = validate(parsed);
-      if (invalid) throw invalid;
+      if (invalid) throw blocking ? asFormMessage(invalid) : invalid;
       const body = parsed as Body;
       if (skipIf?.(body)) {
         outcome = "skipped";
