@@ -210,6 +210,9 @@ export const Mode = T.Union([T.Literal("notify"), T.Literal("interrupt"), T.Lite
     "notify: Kratos does not wait (response.ignore); interrupt: may block the flow with form messages; enrich: may set identity fields (response.parse).",
 });
 
+/** What a hook path may hold; receiver.url's path is held to it too (semantics.ts), as serve routes both. */
+export const PATH_PATTERN = "^/[A-Za-z0-9/_.-]*$";
+
 export const Hook = T.Object(
   {
     on: HookPoint,
@@ -217,7 +220,7 @@ export const Hook = T.Object(
     mode: T.Optional(Mode),
     wait: T.Optional(T.Boolean({ description: "notify only: Kratos waits for the answer (no response.ignore). Default false." })),
     description: T.Optional(T.String()),
-    path: T.Optional(T.String({ pattern: "^/[A-Za-z0-9/_.-]*$", description: "Path of the endpoint after receiver.url's path (serve answers on receiver.url's path + this); default /hooks/<name>." })),
+    path: T.Optional(T.String({ pattern: PATH_PATTERN, description: "Path of the endpoint after receiver.url's path (serve answers on receiver.url's path + this); default /hooks/<name>." })),
     method: T.Optional(T.String({ pattern: "^(POST|PUT|PATCH|DELETE|GET)$", default: "POST" })),
     headers: T.Optional(T.Record(T.String({ pattern: "^[A-Za-z0-9-]+$" }), T.String(), { additionalProperties: false, description: "Static headers Kratos sends (Kratos ≥ v1.2.0)." })),
     body: T.Optional(BodyMapping),

@@ -66,6 +66,17 @@ export function hookUrl(receiverUrl: string, path: string): { url: string; route
   return { url, routePath: new URL(url).pathname };
 }
 
+/** The receiver's built-in endpoints, at the root whatever receiver.url's path is (src/server/app.ts). */
+export const RESERVED_PATHS = ["/health/live", "/health/ready", "/metrics"] as const;
+
+/**
+ * Whether a hook served at `routePath` would take a built-in endpoint's place. Trailing slashes
+ * are ignored: Elysia (strictPath off) also answers /metrics on a route added as /metrics/.
+ */
+export function isReservedPath(routePath: string): boolean {
+  return (RESERVED_PATHS as readonly string[]).includes(routePath.replace(/\/+$/, ""));
+}
+
 export function resolveConfig(raw: HooksFile, file: string, map: SourceMap, env: Env, cwd: string): ResolvedConfig {
   const absFile = resolvePath(cwd, file);
   const dir = resolvePath(absFile, "..");

@@ -3,7 +3,7 @@
 // one error per mistake, the most relevant branch of a union, closest-name hints.
 import { Kind, type TSchema } from "@sinclair/typebox";
 import { Value } from "@sinclair/typebox/value";
-import { HooksFile, REFERENCED } from "./model.ts";
+import { HooksFile, PATH_PATTERN, REFERENCED } from "./model.ts";
 import type { ConfigPath } from "./source-map.ts";
 
 export type SchemaIssue = { path: ConfigPath; part: "key" | "value"; message: string; hint?: string };
@@ -342,7 +342,7 @@ function patternText(pattern: string, value: string): { message: string; hint?: 
     }
     case "^[a-z_]+$":
       return { message: "use lower-case letters and '_' (a Kratos name such as password, oidc or session)" };
-    case "^/[A-Za-z0-9/_.-]*$":
+    case PATH_PATTERN:
       return { message: "a path starts with '/' and uses letters, digits, '/', '_', '.' and '-'", hint: value.startsWith("/") ? undefined : `try '/${value}'` };
     case "^(POST|PUT|PATCH|DELETE|GET)$":
       return {

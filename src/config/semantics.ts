@@ -21,8 +21,8 @@ import {
 import { MESSAGE_ID_MAX, MESSAGE_ID_MIN, RECEIVER_MESSAGE_ID_MIN } from "../kratos/responses.ts";
 import { compareVersions, FEATURE_MIN_VERSION, hookListsAt, KNOWN_TAGS, parseVersion, rulesTag, supports, type Version } from "../kratos/versions.ts";
 import { templateRefs } from "../template.ts";
-import { PREDICATE_OPERATORS, type FieldSpecDecl, type HookDecl, type HooksFile, type PredicateDecl } from "./model.ts";
-import { ENV_OVERRIDES, hookUrl, parseListen, resolveStore, type Env } from "./resolve.ts";
+import { PATH_PATTERN, PREDICATE_OPERATORS, type FieldSpecDecl, type HookDecl, type HooksFile, type PredicateDecl } from "./model.ts";
+import { ENV_OVERRIDES, hookUrl, isReservedPath, parseListen, resolveStore, RESERVED_PATHS, type Env } from "./resolve.ts";
 import { closest } from "./schema-errors.ts";
 import type { ConfigPath, SourceMap } from "./source-map.ts";
 
@@ -60,9 +60,13 @@ export function checkSemantics(raw: HooksFile, map: SourceMap, c: SemanticsConte
   for (const [name, hook] of Object.entries(raw.hooks)) {
     checkHook(name, hook, raw, v, c, r);
     const path = servedPath(raw.receiver.url, hook.path ?? `/hooks/${name}`);
+    const at: ConfigPath = hook.path !== undefined ? ["hooks", name, "path"] : ["hooks", name];
+    const part = hook.path !== undefined ? "value" : "key";
     const other = paths.get(path);
-    if (other !== undefined) {
-      r.error(hook.path !== undefined ? ["hooks", name, "path"] : ["hooks", name], hook.path !== undefined ? "value" : "key", `endpoint path ${path} is already used by hook '${other}'`, "give each hook its own path");
+    if (isReservedPath(path)) {
+      r.error(at, part, `endpoint path ${path} is reserved by the receiver`, `pick another path (hooks are served at receiver.url's path + path); ${RESERVED_PATHS.join(", ")} are built in`);
+    } else if (other !== undefined) {
+      r.error(at, part, `endpoint path ${path} is already used by hook '${other}'`, "give each hook its own path");
     } else paths.set(path, name);
   }
   return { errors: r.errors, warnings: r.warnings };
@@ -139,6 +143,13 @@ function checkReceiverAndServe(raw: HooksFile, c: SemanticsContext, r: Report): 
     const url = new URL(raw.receiver.url);
     // Hook URLs are receiver.url + path, so anything after the path would end up in the middle.
     if (url.search || url.hash) r.error(["receiver", "url"], "value", "receiver.url must not have a query or fragment", "hook URLs are receiver.url followed by each hook's path");
+    // serve routes each hook on this path + its path, and Elysia reads ':' and '*' in a route as a
+    // parameter or wildcard: hold this path to what a hook path may hold (strictly: no %-escapes).
+    const pathOk = new RegExp(PATH_PATTERN);
+    if (!pathOk.test(url.pathname)) {
+      const bad = [...new Set(url.pathname)].filter((ch) => !pathOk.test(`/${ch}`)).map((ch) => `'${ch}'`);
+      r.error(["receiver", "url"], "value", `receiver.url's path ${url.pathname} has ${bad.join(", ")}, which serve cannot route on`, "use only letters, digits, '/', '_', '.' and '-' in its path, as in a hook path (percent-encoded and non-ASCII text count as '%')");
+    }
   } catch {
     r.error(["receiver", "url"], "value", `'${raw.receiver.url}' is not a valid URL`, "e.g. http://127.0.0.1:4459");
   }

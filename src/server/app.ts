@@ -5,6 +5,7 @@
 // by Elysia (`parse: "none"`): auth and the body limit run first.
 import { Elysia } from "elysia";
 import { ConfigError, HttpError } from "../errors.ts";
+import { isReservedPath, RESERVED_PATHS } from "../config/resolve.ts";
 import type { ResolvedConfig } from "../config/types.ts";
 import type { Store } from "../outbox/store.ts";
 import { compileHookRoute, errorResponse, jsonResponse, type Accept, type Clock, type Env, type HookRoute } from "./hook-route.ts";
@@ -32,8 +33,6 @@ export type AppDeps = {
   readyTimeoutMs?: number;
 };
 
-export const RESERVED_PATHS = ["/health/live", "/health/ready", "/metrics"];
-
 const systemClock: Clock = { now: () => Date.now() };
 
 function withTimeout<T>(p: Promise<T>, ms: number): Promise<T> {
@@ -57,8 +56,8 @@ export function createApp(deps: AppDeps) {
 
   const seen = new Map<string, string>();
   const routes: HookRoute[] = config.hooks.map((hook) => {
-    // routePath is receiver.url's path + path, so a prefix can land a hook on a built-in path.
-    if (RESERVED_PATHS.includes(hook.routePath)) {
+    // A guard: `check` (semantics.ts) reports this with the file position before serve gets here.
+    if (isReservedPath(hook.routePath)) {
       throw new ConfigError(
         `path ${hook.routePath} is reserved by the receiver`,
         hook.loc,

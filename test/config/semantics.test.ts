@@ -147,6 +147,22 @@ describe("errors beyond the corpus", () => {
       "hooks.yaml:12:11: hooks.b.path: endpoint path /kh/hooks/a is already used by hook 'a'",
     ]);
   });
+  test("a hook served on a built-in endpoint (/health/live, /health/ready, /metrics) is an error at its path, receiver.url's path included", () => {
+    const hook = (path: string) => `  h:\n    on: login.after\n    path: ${path}\n    body:\n      e: identity.traits.email\n`;
+    const at = (url: string, path: string) => outcome(hooksYaml("v26.2.0", hook(path)).replace("url: http://127.0.0.1:4459", `url: ${url}`)).errors;
+    expect(at("http://127.0.0.1:4459", "/metrics")).toEqual(["hooks.yaml:8:11: hooks.h.path: endpoint path /metrics is reserved by the receiver"]);
+    expect(at("http://127.0.0.1:4459/health/", "/ready")).toEqual(["hooks.yaml:8:11: hooks.h.path: endpoint path /health/ready is reserved by the receiver"]);
+    // Elysia answers /health/live on a route added as /health/live/ too.
+    expect(at("http://127.0.0.1:4459/health", "/live/")).toEqual(["hooks.yaml:8:11: hooks.h.path: endpoint path /health/live/ is reserved by the receiver"]);
+    expect(at("http://127.0.0.1:4459/kh", "/metrics")).toEqual([]);
+  });
+  test("receiver.url's path holds only what a hook path may: ':' and '*' would be route parameters, %-escapes are refused too", () => {
+    const url = (u: string) => outcome(hooksYaml("v26.2.0", "  h:\n    on: login.after\n    body:\n      e: identity.traits.email\n").replace("url: http://127.0.0.1:4459", `url: ${u}`)).errors;
+    expect(url("http://127.0.0.1:4459/kh/:tenant/*")).toEqual(["hooks.yaml:4:8: receiver.url: receiver.url's path /kh/:tenant/* has ':', '*', which serve cannot route on"]);
+    expect(url("http://127.0.0.1:4459/my%20hooks")).toEqual(["hooks.yaml:4:8: receiver.url: receiver.url's path /my%20hooks has '%', which serve cannot route on"]);
+    expect(url("http://127.0.0.1:4459/café")).toEqual(["hooks.yaml:4:8: receiver.url: receiver.url's path /caf%C3%A9 has '%', which serve cannot route on"]);
+    for (const fine of ["http://127.0.0.1:4459", "http://127.0.0.1:4459/", "http://127.0.0.1:4459/auth/kh_1.v-2/"]) expect({ fine, errors: url(fine) }).toEqual({ fine, errors: [] });
+  });
   test("a lookup needs exactly one of table and file; an enrich step must set something", () => {
     const hook = "  h:\n    on: registration.after\n    methods: [password]\n    mode: enrich\n    body:\n      e: identity.traits.email\n    enrich:\n      - lookup: { field: e, into: metadata_public }\n      - when: { field: e, exists: true }\n";
     expect(outcome(hooksYaml("v26.2.0", hook)).errors).toEqual([

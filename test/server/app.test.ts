@@ -95,10 +95,12 @@ describe("failures", () => {
     expect((await r.handle(new Request("http://127.0.0.1/health/ready"))).status).toBe(503);
     expect((await r.handle(new Request("http://127.0.0.1/health/live"))).status).toBe(200);
   });
-  test("a hook on a reserved path fails startup", () => {
+  test("a hook on a reserved path fails startup, with a trailing slash too (Elysia would answer it for /metrics)", () => {
     const base = loadTestConfig();
-    const config = { ...base, hooks: [{ ...base.hooks[0]!, path: "/metrics", routePath: "/metrics" }] };
-    expect(() => testApp({ config })).toThrow(ConfigError);
+    for (const path of ["/metrics", "/health/ready/"]) {
+      const config = { ...base, hooks: [{ ...base.hooks[0]!, path, routePath: path }] };
+      expect(() => testApp({ config })).toThrow(ConfigError);
+    }
   });
 });
 

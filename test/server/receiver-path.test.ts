@@ -8,7 +8,7 @@ import { join } from "node:path";
 import { parse as parseYaml } from "yaml";
 import { generateFiles, KRATOS_CONFIG_FILE } from "../../src/commands/generate.ts";
 import type { ResolvedConfig } from "../../src/config/types.ts";
-import { ConfigError } from "../../src/errors.ts";
+import { ConfigErrors } from "../../src/errors.ts";
 import { listen } from "../../src/server/listen.ts";
 import { kratosJson, loadTestConfig, SECRET, testApp } from "./helpers.ts";
 import { goRequest, rawRequest } from "./raw-http.ts";
@@ -93,16 +93,16 @@ describe("hooks are served at the path of the URL generate gives Kratos", () => 
     }
   });
 
-  test("a receiver.url path that lands a hook on a built-in path fails startup, naming the hook", () => {
-    const config = loadTestConfig(hooksYaml("http://127.0.0.1:4459/health", "  live:\n    on: login.after\n    path: /live\n    body:\n      identity_id: identity.id\n"));
+  test("a receiver.url path that lands a hook on a built-in path fails the config load that serve and check share, at file:line:column", () => {
     let thrown: unknown;
     try {
-      testApp({ config });
+      loadTestConfig(hooksYaml("http://127.0.0.1:4459/health", "  live:\n    on: login.after\n    path: /live\n    body:\n      identity_id: identity.id\n"));
     } catch (err) {
       thrown = err;
     }
-    expect(thrown).toBeInstanceOf(ConfigError);
-    expect((thrown as ConfigError).path).toBe("hooks.live.path");
-    expect((thrown as ConfigError).message).toContain("/health/live");
+    expect(thrown).toBeInstanceOf(ConfigErrors);
+    expect((thrown as ConfigErrors).errors.map((e) => e.format().replace(/^.*\/hooks\.yaml:/, "hooks.yaml:"))).toEqual([
+      "hooks.yaml:19:11: hooks.live.path: endpoint path /health/live is reserved by the receiver\n  hint: pick another path (hooks are served at receiver.url's path + path); /health/live, /health/ready, /metrics are built in",
+    ]);
   });
 });
