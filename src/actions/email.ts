@@ -2,6 +2,7 @@
 // from the job id, so a redelivery (at least once) is recognisable as the same message.
 import nodemailer from "nodemailer";
 import type { Transporter } from "nodemailer";
+import { smtpPort } from "../config/destination.ts";
 import type { ResolvedEmailAction } from "../config/types.ts";
 import type { SmtpDecl } from "../config/model.ts";
 import type { Env } from "../template.ts";
@@ -10,7 +11,6 @@ import { DeliveryError, snippet, type DeliveryContext, type EmailInput } from ".
 /** Socket timeouts; a delivery is also cut by the worker's deadline (ctx.signal). */
 const SMTP_TIMEOUT_MS = 30_000;
 
-const DEFAULT_PORT = { tls: 465, starttls: 587, none: 25 } as const;
 
 /** Transporters by SMTP config, so connections are pooled across deliveries and actions. */
 const transports = new Map<string, Transporter>();
@@ -26,7 +26,7 @@ export function transportOptions(smtp: SmtpDecl, env: Env) {
   }
   return {
     host: smtp.host,
-    port: smtp.port ?? DEFAULT_PORT[security],
+    port: smtpPort(smtp),
     // tls: TLS from the first byte (SMTPS). starttls: plain, then STARTTLS is required.
     // none: never upgrade, even if the server offers STARTTLS.
     secure: security === "tls",

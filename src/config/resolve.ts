@@ -5,7 +5,8 @@ import { isAbsolute, resolve as resolvePath } from "node:path";
 import { ctxFieldType, ctxPathAlwaysOptional } from "../kratos/ctx.ts";
 import { parseVersion } from "../kratos/versions.ts";
 import type { Point } from "../kratos/hook-points.ts";
-import type { ActionDecl, EnrichStepDecl, FieldSpecDecl, HookDecl, HooksFile, PredicateDecl, RetryPolicyDecl, RuleDecl } from "./model.ts";
+import type { ActionDecl, SmtpDecl, EnrichStepDecl, FieldSpecDecl, HookDecl, HooksFile, PredicateDecl, RetryPolicyDecl, RuleDecl } from "./model.ts";
+import { destinationKey, destinationOf } from "./destination.ts";
 import type { SourceMap } from "./source-map.ts";
 import type { JsonType, ResolvedAction, ResolvedConfig, ResolvedField, ResolvedHook, ResolvedRetry } from "./types.ts";
 import { byteSize, durationMs } from "./units.ts";
@@ -109,12 +110,14 @@ export function resolveConfig(raw: HooksFile, file: string, map: SourceMap, env:
       leaseMs: durationMs(serve.lease ?? DEFAULTS.lease),
       pollMs: durationMs(serve.poll ?? DEFAULTS.poll),
       shutdownTimeoutMs: durationMs(serve.shutdown_timeout ?? DEFAULTS.shutdownTimeout),
+      // Keys as destinationOf writes them (a key that is not one is reported by checkSemantics).
+      rateLimits: Object.fromEntries(Object.entries(serve.rate_limits ?? {}).map(([k, v]) => { const d = destinationKey(k); return ["key" in d ? d.key : k, v]; })),
     },
-    hooks: Object.entries(raw.hooks).map(([name, hook]) => resolveHook(name, hook, { receiverUrl, dir, dedupeWindowMs, map })),
+    hooks: Object.entries(raw.hooks).map(([name, hook]) => resolveHook(name, hook, { receiverUrl, dir, dedupeWindowMs, map, smtp: serve.smtp })),
   };
 }
 
-function resolveHook(name: string, hook: HookDecl, c: { receiverUrl: string; dir: string; dedupeWindowMs: number; map: SourceMap }): ResolvedHook {
+function resolveHook(name: string, hook: HookDecl, c: { receiverUrl: string; dir: string; dedupeWindowMs: number; map: SourceMap; smtp: SmtpDecl | undefined }): ResolvedHook {
   const path = hook.path ?? `/hooks/${name}`;
   const file = (p: string) => resolvePath(c.dir, p);
   return {
@@ -134,7 +137,7 @@ function resolveHook(name: string, hook: HookDecl, c: { receiverUrl: string; dir
     dedupe: { ...(hook.dedupe?.key ? { key: hook.dedupe.key } : {}), windowMs: hook.dedupe?.window !== undefined ? durationMs(hook.dedupe.window) : c.dedupeWindowMs },
     rules: (hook.rules ?? []).map((r): RuleDecl => ({ ...r, when: withAbsoluteFiles(r.when, file) })),
     enrich: (hook.enrich ?? []).map((step) => resolveEnrichStep(step, file)),
-    actions: (hook.actions ?? []).map((a, i) => resolveAction(name, a, i, c.dir)),
+    actions: (hook.actions ?? []).map((a, i) => withDestination(resolveAction(name, a, i, c.dir), c.smtp)),
     loc: c.map.at(["hooks", name], "key"),
   };
 }
@@ -193,6 +196,11 @@ function resolveRetry(r: RetryPolicyDecl | undefined): ResolvedRetry {
     baseMs: durationMs(r?.base ?? DEFAULTS.retry.base),
     capMs: durationMs(r?.cap ?? DEFAULTS.retry.cap),
   };
+}
+
+function withDestination(a: ResolvedAction, serveSmtp: SmtpDecl | undefined): ResolvedAction {
+  const destination = destinationOf(a, serveSmtp);
+  return destination === undefined ? a : { ...a, destination };
 }
 
 function resolveAction(hook: string, a: ActionDecl, index: number, dir: string): ResolvedAction {

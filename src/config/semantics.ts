@@ -22,6 +22,7 @@ import { MESSAGE_ID_MAX, MESSAGE_ID_MIN, RECEIVER_MESSAGE_ID_MIN } from "../krat
 import { compareVersions, FEATURE_MIN_VERSION, hookListsAt, KNOWN_TAGS, parseVersion, rulesTag, supports, type Version } from "../kratos/versions.ts";
 import { templateRefs } from "../template.ts";
 import { PATH_PATTERN, PREDICATE_OPERATORS, type FieldSpecDecl, type HookDecl, type HooksFile, type PredicateDecl } from "./model.ts";
+import { destinationKey, destinationOf } from "./destination.ts";
 import { ENV_OVERRIDES, hookUrl, isReservedPath, parseListen, resolveStore, RESERVED_PATHS, type Env } from "./resolve.ts";
 import { closest } from "./schema-errors.ts";
 import type { ConfigPath, SourceMap } from "./source-map.ts";
@@ -165,6 +166,28 @@ function checkReceiverAndServe(raw: HooksFile, c: SemanticsContext, r: Report): 
     if (!resolveStore(storeEnv, c.cwd)) r.envError(ENV_OVERRIDES.store, `'${storeEnv}' is not a store URL`, storeHint);
   } else if (raw.serve?.store !== undefined && !resolveStore(raw.serve.store, c.cwd)) {
     r.error(["serve", "store"], "value", `'${raw.serve.store}' is not a store URL`, storeHint);
+  }
+  checkRateLimits(raw, r);
+}
+
+/** serve.rate_limits: each key a destination (destination.ts) that some action delivers to. */
+function checkRateLimits(raw: HooksFile, r: Report): void {
+  const limits = raw.serve?.rate_limits;
+  if (!limits) return;
+  const used = new Set<string>();
+  for (const hook of Object.values(raw.hooks)) {
+    for (const a of hook.actions ?? []) {
+      const d = "http" in a ? destinationOf({ kind: "http", url: a.http.url }, raw.serve?.smtp) : "email" in a ? destinationOf({ kind: "email", smtp: a.email.smtp }, raw.serve?.smtp) : undefined;
+      if (d !== undefined) used.add(d);
+    }
+  }
+  for (const text of Object.keys(limits)) {
+    const d = destinationKey(text);
+    if ("error" in d) {
+      r.error(["serve", "rate_limits", text], "key", d.error, "e.g. https://crm.example.com, http://127.0.0.1:4460 or smtp://smtp.example.com:587");
+    } else if (!used.has(d.key)) {
+      r.warn(["serve", "rate_limits", text], "key", `no action delivers to ${d.key}, so this limit applies to nothing`, "match an http action's url origin (a url whose host is a template cannot be matched) or an email action's smtp://host:port");
+    }
   }
 }
 

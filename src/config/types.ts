@@ -30,6 +30,11 @@ type ActionBase = {
   concurrency: number;
   /** Deliveries per second, or undefined for no limit. */
   rateLimit?: number;
+  /**
+   * Where it delivers, as a key of serve.rate_limits: an http(s) URL's origin (when the url
+   * template's scheme, host and port are literal text) or smtp://host:port; none for exec.
+   */
+  destination?: string;
 };
 export type ResolvedHttpAction = ActionBase & {
   kind: "http";
@@ -113,6 +118,8 @@ export type ResolvedConfig = {
     leaseMs: number;
     pollMs: number;
     shutdownTimeoutMs: number;
+    /** serve.rate_limits by destination key (destination.ts): deliveries per second per process. */
+    rateLimits: Record<string, number>;
   };
   hooks: ResolvedHook[];
   /** Things that work but are likely not what was meant ([inferred] Kratos behaviour); `check` prints them. */

@@ -126,12 +126,17 @@ export type WorkerOptions = {
   claimCoalesceMs?: number;
   /** Claim jobs ahead of free slots (see Prefetch above). Default true. */
   prefetch?: boolean;
+  /**
+   * Deliveries per second per destination (serve.rate_limits, keyed as ResolvedAction.destination),
+   * shared by every action of this worker that delivers there, on top of each action's rateLimit.
+   */
+  rateLimits?: Record<string, number>;
 };
 
 /** A claimed job, from the start of its delivery until its outcome is recorded (or it is released). */
 type InFlight = { job: Job; action: ResolvedAction; controller: AbortController; released: boolean; done: Promise<void> };
 
-/** Per-action token bucket: `rate` deliveries per second, bursts up to max(1, rate). */
+/** A token bucket: `rate` deliveries per second, bursts up to max(1, rate). One per rate-limited action and one per rate-limited destination. */
 class TokenBucket {
   readonly #capacity: number;
   #tokens: number;
@@ -162,7 +167,10 @@ export class Worker {
   readonly id: string;
   readonly #store: Store;
   readonly #actions: Map<string, ResolvedAction>;
-  readonly #buckets = new Map<string, TokenBucket>();
+  /** The buckets a delivery of each rate-limited action takes a token from: its own rate_limit, its destination's (serve.rate_limits). */
+  readonly #limits = new Map<string, TokenBucket[]>();
+  /** The destination bucket of each action that shares one (serve.rate_limits). */
+  readonly #destinationBucket = new Map<string, TokenBucket>();
   readonly #inFlight = new Map<string, InFlight>();
   /** Deliveries running per action (they hold a slot). */
   readonly #perAction = new Map<string, number>();
@@ -212,10 +220,20 @@ export class Worker {
     this.#claimCoalesceMs = Math.max(0, opts.claimCoalesceMs ?? 2);
     this.#totalConcurrency = opts.actions.reduce((n, a) => n + a.concurrency, 0);
     const now = this.#now();
+    // Actions that deliver to one destination share its bucket.
+    const destinations = new Map<string, TokenBucket>();
     for (const a of opts.actions) {
-      const limited = a.rateLimit !== undefined && a.rateLimit > 0;
-      if (limited) this.#buckets.set(a.id, new TokenBucket(a.rateLimit!, now));
-      this.#prefetch.set(a.id, opts.prefetch !== false && !limited ? a.concurrency : 0);
+      const buckets: TokenBucket[] = [];
+      if (a.rateLimit !== undefined && a.rateLimit > 0) buckets.push(new TokenBucket(a.rateLimit, now));
+      const rate = a.destination !== undefined ? opts.rateLimits?.[a.destination] : undefined;
+      if (rate !== undefined && rate > 0) {
+        let shared = destinations.get(a.destination!);
+        if (!shared) destinations.set(a.destination!, (shared = new TokenBucket(rate, now)));
+        buckets.push(shared);
+        this.#destinationBucket.set(a.id, shared);
+      }
+      if (buckets.length) this.#limits.set(a.id, buckets);
+      this.#prefetch.set(a.id, opts.prefetch !== false && !buckets.length ? a.concurrency : 0);
     }
   }
 
@@ -227,6 +245,7 @@ export class Worker {
       leaseMs: config.serve.leaseMs,
       pollMs: config.serve.pollMs,
       defaultSmtp: config.serve.smtp,
+      rateLimits: config.serve.rateLimits,
       ...opts,
     });
   }
@@ -328,7 +347,7 @@ export class Worker {
       let claimed = 0;
       let full = false;
       let failed = false;
-      for (const group of claimGroups(free, this.#batchSize)) {
+      for (const group of this.#claims(free)) {
         let jobs: Job[];
         try {
           jobs = await this.#store.claimDueJobs({ worker: this.id, now, leaseMs: this.#leaseMs, limit: group.limit, actions: group.actions });
@@ -372,11 +391,31 @@ export class Worker {
     const free = new Map<string, number>();
     for (const a of this.#actions.values()) {
       let n = this.#room(a) - this.#held(a.id);
-      const bucket = this.#buckets.get(a.id);
-      if (bucket) n = Math.min(n, bucket.available(now));
+      const buckets = this.#limits.get(a.id);
+      if (buckets) for (const b of buckets) n = Math.min(n, b.available(now));
       if (n > 0) free.set(a.id, n);
     }
     return free;
+  }
+
+  /**
+   * The claims for this round: claimGroups for the actions on their own, and one claim per shared
+   * (destination) bucket over all its actions with room, capped by the least room among them, so
+   * that together they never get more jobs than the bucket has tokens, oldest due first.
+   */
+  #claims(free: Map<string, number>): { actions: string[]; limit: number }[] {
+    const alone = new Map(free);
+    const byBucket = new Map<TokenBucket, [string, number][]>();
+    for (const [id, n] of free) {
+      const shared = this.#destinationBucket.get(id);
+      if (!shared) continue;
+      alone.delete(id);
+      let group = byBucket.get(shared);
+      if (!group) byBucket.set(shared, (group = []));
+      group.push([id, n]);
+    }
+    const shared = [...byBucket.values()].map((g) => ({ actions: g.map(([id]) => id), limit: Math.min(this.#batchSize, ...g.map(([, n]) => n)) }));
+    return [...claimGroups(alone, this.#batchSize), ...shared];
   }
 
   /**
@@ -388,17 +427,19 @@ export class Worker {
     if (this.#claimCoalesceMs === 0) return 0;
     for (const [id, n] of free) {
       const a = this.#actions.get(id)!;
-      if (n * 4 >= this.#room(a) || !this.#held(id) || this.#buckets.has(id)) return 0;
+      if (n * 4 >= this.#room(a) || !this.#held(id) || this.#limits.has(id)) return 0;
     }
     this.#holdingSince ??= now;
     return Math.max(0, this.#holdingSince + this.#claimCoalesceMs - now);
   }
 
+  /** Ms until some rate-limited action with a free slot has a token in every bucket it draws from. */
   #msUntilToken(now: number): number {
     let ms = Infinity;
-    for (const [id, b] of this.#buckets) {
+    for (const [id, buckets] of this.#limits) {
       const a = this.#actions.get(id)!;
-      if ((this.#perAction.get(id) ?? 0) < a.concurrency) ms = Math.min(ms, Math.max(1, b.msUntilToken(now)));
+      if ((this.#perAction.get(id) ?? 0) >= a.concurrency) continue;
+      ms = Math.min(ms, Math.max(1, ...buckets.map((b) => b.msUntilToken(now))));
     }
     return ms;
   }
@@ -443,7 +484,8 @@ export class Worker {
 
   #startDelivery(job: Job, action: ResolvedAction, claimedAt: number): void {
     this.#perAction.set(action.id, (this.#perAction.get(action.id) ?? 0) + 1);
-    this.#buckets.get(action.id)?.take(this.#now());
+    const buckets = this.#limits.get(action.id);
+    if (buckets) for (const b of buckets) b.take(this.#now());
     const controller = new AbortController();
     const f: InFlight = { job, action, controller, released: false, done: Promise.resolve() };
     this.#inFlight.set(job.id, f);
@@ -509,7 +551,7 @@ export class Worker {
     const room = this.#room(action);
     const free = room - held;
     const quarter = free * 4 >= room && (free - 1) * 4 < room;
-    if (free === 1 || quarter || held === 0 || this.#buckets.has(action.id)) this.#nudge?.();
+    if (free === 1 || quarter || held === 0 || this.#limits.has(action.id)) this.#nudge?.();
   }
 
   /** Records a delivery's outcome (done, retry or dead) and emits its event. */

@@ -103,6 +103,7 @@ describe("config/hooks.yaml (the example)", () => {
       retry: { attempts: 10, baseMs: 1000, capMs: 600000 },
       concurrency: 16,
       rateLimit: 50,
+      destination: "http://127.0.0.1:4460",
     });
     expect(hook("verified").actions[0]).toMatchObject({ id: "verified.provision", kind: "exec", command: ["/bin/sh", "-c", "cat > /dev/null"], timeoutMs: 10000, env: {} });
     expect(hook("profile-sync").actions[0]).toMatchObject({ kind: "http", method: "PATCH" });
@@ -133,6 +134,7 @@ describe("config/hooks.yaml (the example)", () => {
       leaseMs: 30000,
       pollMs: 200,
       shutdownTimeoutMs: 10000,
+      rateLimits: {},
     });
   });
 });
@@ -154,6 +156,7 @@ describe("defaults", () => {
       leaseMs: 30_000,
       pollMs: 200,
       shutdownTimeoutMs: 10_000,
+      rateLimits: {},
     });
     const [hook] = config.hooks;
     expect(hook).toMatchObject({ name: "welcome", mode: "notify", wait: false, method: "POST", path: "/hooks/welcome", url: "http://hooks.internal:8080/hooks/welcome", methods: [], rules: [], enrich: [], actions: [] });
@@ -183,7 +186,7 @@ describe("defaults", () => {
       - email: { to: "{{ body.email }}", subject: Hi }
 `);
     const [http, exec, email] = config.hooks[0]!.actions;
-    expect(http).toEqual({ id: "welcome.0", hook: "welcome", kind: "http", method: "POST", url: "http://127.0.0.1:4460/a", headers: {}, timeoutMs: 10_000, retry4xx: false, retry: { attempts: 10, baseMs: 1000, capMs: 600_000 }, concurrency: 16 });
+    expect(http).toEqual({ id: "welcome.0", hook: "welcome", kind: "http", method: "POST", url: "http://127.0.0.1:4460/a", headers: {}, timeoutMs: 10_000, retry4xx: false, retry: { attempts: 10, baseMs: 1000, capMs: 600_000 }, concurrency: 16, destination: "http://127.0.0.1:4460" });
     expect(exec).toEqual({ id: "welcome.1", hook: "welcome", kind: "exec", command: ["/bin/true"], cwd: join(dir, "scripts"), timeoutMs: 30_000, env: {}, retry: { attempts: 10, baseMs: 1000, capMs: 600_000 }, concurrency: 16 });
     expect(email).toMatchObject({ id: "welcome.2", kind: "email" });
   });

@@ -114,6 +114,7 @@ export function config(version: string, hooks: ResolvedHook[], kratos: Partial<R
       leaseMs: 30_000,
       pollMs: 1000,
       shutdownTimeoutMs: 10_000,
+      rateLimits: {},
     },
     hooks,
   };

@@ -95,6 +95,28 @@ describe("worker", () => {
     expect(times.at(-1)! - times[0]!).toBeGreaterThanOrEqual(1000);
   });
 
+  test("a destination's rate limit (serve.rate_limits) is shared by every action that delivers there", async () => {
+    const sink = startSink();
+    cleanups.push(sink.stop);
+    // Two actions, no limit of their own, one destination at 10/s: 30 jobs cannot all go out within
+    // 1.5 s (a burst of 10, then 10 per second), though each action alone would send its 15 at once.
+    const a = httpAction({ id: "welcome.crm", url: `${sink.url}/a`, concurrency: 16, destination: sink.url });
+    const b = httpAction({ id: "welcome.audit", url: `${sink.url}/b`, concurrency: 16, destination: sink.url });
+    const { store, worker, events } = await setup({ actions: [a, b], rateLimits: { [sink.url]: 10 } });
+    await enqueue(store, a, Array.from({ length: 15 }, () => ({})));
+    await enqueue(store, b, Array.from({ length: 15 }, () => ({})));
+    worker.start();
+    await until(() => events.of("job:delivered").length === 30, "30 deliveries");
+    const times = sink.deliveries.map((d) => d.at).sort((x, y) => x - y);
+    for (let i = 0; i < times.length; i++) {
+      const inWindow = times.filter((t) => t >= times[i]! && t < times[i]! + 1000).length;
+      expect(inWindow).toBeLessThanOrEqual(22);
+    }
+    expect(times.at(-1)! - times[0]!).toBeGreaterThanOrEqual(1500);
+    // Both actions got deliveries out while sharing the tokens.
+    expect(new Set(sink.deliveries.map((d) => d.path))).toEqual(new Set(["/a", "/b"]));
+  });
+
   test("a downstream outage: retries follow the backoff schedule and every job is delivered once the sink is back", async () => {
     const port = freePort();
     const action = httpAction({ url: `http://127.0.0.1:${port}/in`, retry: { attempts: 20, baseMs: 50, capMs: 400 }, timeoutMs: 1000 });
