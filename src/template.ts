@@ -123,49 +123,72 @@ export function interpolationText(v: unknown): string {
 }
 
 /**
+ * A string template split once into literal text and refs (`exact`: the whole string is one ref).
+ * Templates come from hooks.yaml, so there are few of them, and the worker renders each of them
+ * at every delivery: parsing them once saves the regex scans and ref parsing of every render.
+ */
+type CompiledString = { exact: TemplateRef | undefined; pieces: (string | TemplateRef)[] };
+const compiled = new Map<string, CompiledString>();
+/** Bound on the cache, in case templates ever came from elsewhere than the config. */
+const MAX_COMPILED = 4096;
+
+function compileString(s: string): CompiledString {
+  let c = compiled.get(s);
+  if (c) return c;
+  const exact = EXACT.exec(s);
+  const pieces: (string | TemplateRef)[] = [];
+  let last = 0;
+  for (const m of s.matchAll(REF)) {
+    if (m.index! > last) pieces.push(s.slice(last, m.index));
+    pieces.push(parseRef(m[1]!, m[0]));
+    last = m.index! + m[0].length;
+  }
+  if (last < s.length) pieces.push(s.slice(last));
+  c = { exact: exact ? parseRef(exact[1]!, s) : undefined, pieces };
+  if (compiled.size >= MAX_COMPILED) compiled.clear();
+  compiled.set(s, c);
+  return c;
+}
+
+/**
  * Phase 1 of one string template. `json` = the string sits in a JSON template, where an exact
  * ref keeps the value's type.
  */
 function renderString(s: string, ctx: Phase1Context, path: (string | number)[], deferred: Deferred[], json: boolean, opts: Phase1Options): unknown {
-  const exact = EXACT.exec(s);
+  const { exact, pieces } = compileString(s);
   if (json && exact) {
-    const ref = parseRef(exact[1]!, s);
-    if (ref.kind === "invalid") throw new TemplateError(`invalid template ref ${ref.text}: ${ref.reason}`);
-    if (ref.kind !== "env") {
-      const v = valueOf(ref, ctx);
+    if (exact.kind === "invalid") throw new TemplateError(`invalid template ref ${exact.text}: ${exact.reason}`);
+    if (exact.kind !== "env") {
+      const v = valueOf(exact, ctx);
       return v === undefined ? null : v;
     }
   }
   const parts: DeferredPart[] = [];
   let shown = "";
-  let last = 0;
   let hasEnv = false;
   const pushText = (t: string) => {
     if (!t) return;
     if (typeof parts[parts.length - 1] === "string") parts[parts.length - 1] += t;
     else parts.push(t);
   };
-  for (const m of s.matchAll(REF)) {
-    const lit = s.slice(last, m.index);
-    pushText(lit);
-    shown += lit;
-    last = m.index! + m[0].length;
-    const ref = parseRef(m[1]!, m[0]);
-    if (ref.kind === "invalid") throw new TemplateError(`invalid template ref ${ref.text}: ${ref.reason}`);
-    if (ref.kind === "env") {
-      hasEnv = true;
-      parts.push({ env: ref.name });
-      shown += `{{ env.${ref.name} }}`;
+  for (const piece of pieces) {
+    if (typeof piece === "string") {
+      pushText(piece);
+      shown += piece;
       continue;
     }
-    let t = interpolationText(valueOf(ref, ctx));
+    if (piece.kind === "invalid") throw new TemplateError(`invalid template ref ${piece.text}: ${piece.reason}`);
+    if (piece.kind === "env") {
+      hasEnv = true;
+      parts.push({ env: piece.name });
+      shown += `{{ env.${piece.name} }}`;
+      continue;
+    }
+    let t = interpolationText(valueOf(piece, ctx));
     if (opts.encode) t = opts.encode(t);
     pushText(t);
     shown += t;
   }
-  const tail = s.slice(last);
-  pushText(tail);
-  shown += tail;
   if (hasEnv) deferred.push({ path, parts });
   return shown;
 }
