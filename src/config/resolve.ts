@@ -75,7 +75,12 @@ export const RESERVED_PATHS = ["/health/live", "/health/ready", "/metrics"] as c
  * are ignored: Elysia (strictPath off) also answers /metrics on a route added as /metrics/.
  */
 export function isReservedPath(routePath: string): boolean {
-  return (RESERVED_PATHS as readonly string[]).includes(routePath.replace(/\/+$/, ""));
+  return (RESERVED_PATHS as readonly string[]).includes(sameRoute(routePath));
+}
+
+/** The router answers a path with and without a trailing `/` alike: one key for both. */
+export function sameRoute(routePath: string): string {
+  return routePath.replace(/\/+$/, "") || "/";
 }
 
 export function resolveConfig(raw: HooksFile, file: string, map: SourceMap, env: Env, cwd: string): ResolvedConfig {

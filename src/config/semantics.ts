@@ -23,7 +23,7 @@ import { compareVersions, FEATURE_MIN_VERSION, hookListsAt, KNOWN_TAGS, parseVer
 import { templateRefs } from "../template.ts";
 import { PATH_PATTERN, PREDICATE_OPERATORS, type FieldSpecDecl, type HookDecl, type HooksFile, type PredicateDecl } from "./model.ts";
 import { destinationKey, destinationOf } from "./destination.ts";
-import { ENV_OVERRIDES, hookUrl, isReservedPath, parseListen, resolveStore, RESERVED_PATHS, type Env } from "./resolve.ts";
+import { ENV_OVERRIDES, hookUrl, isReservedPath, parseListen, sameRoute, resolveStore, RESERVED_PATHS, type Env } from "./resolve.ts";
 import { closest } from "./schema-errors.ts";
 import type { ConfigPath, SourceMap } from "./source-map.ts";
 
@@ -63,12 +63,12 @@ export function checkSemantics(raw: HooksFile, map: SourceMap, c: SemanticsConte
     const path = servedPath(raw.receiver.url, hook.path ?? `/hooks/${name}`);
     const at: ConfigPath = hook.path !== undefined ? ["hooks", name, "path"] : ["hooks", name];
     const part = hook.path !== undefined ? "value" : "key";
-    const other = paths.get(path);
+    const other = paths.get(sameRoute(path));
     if (isReservedPath(path)) {
       r.error(at, part, `endpoint path ${path} is reserved by the receiver`, `pick another path (hooks are served at receiver.url's path + path); ${RESERVED_PATHS.join(", ")} are built in`);
     } else if (other !== undefined) {
       r.error(at, part, `endpoint path ${path} is already used by hook '${other}'`, "give each hook its own path");
-    } else paths.set(path, name);
+    } else paths.set(sameRoute(path), name);
   }
   return { errors: r.errors, warnings: r.warnings };
 }

@@ -5,7 +5,7 @@
 // by Elysia (`parse: "none"`): auth and the body limit run first.
 import { Elysia } from "elysia";
 import { ConfigError, HttpError } from "../errors.ts";
-import { isReservedPath, RESERVED_PATHS } from "../config/resolve.ts";
+import { isReservedPath, RESERVED_PATHS, sameRoute } from "../config/resolve.ts";
 import type { ResolvedConfig } from "../config/types.ts";
 import type { Store } from "../outbox/store.ts";
 import { compileHookRoute, errorResponse, jsonResponse, type Accept, type Clock, type Env, type HookRoute } from "./hook-route.ts";
@@ -65,9 +65,9 @@ export function createApp(deps: AppDeps) {
         `pick another path (hooks are served at receiver.url's path + path); ${RESERVED_PATHS.join(", ")} are built in`,
       );
     }
-    const other = seen.get(hook.routePath);
+    const other = seen.get(sameRoute(hook.routePath));
     if (other) throw new ConfigError(`path ${hook.routePath} is also used by hook '${other}'`, hook.loc, `hooks.${hook.name}.path`, "give each hook its own path");
-    seen.set(hook.routePath, hook.name);
+    seen.set(sameRoute(hook.routePath), hook.name);
     return compileHookRoute(hook, { config, accept, clock, metrics, log, env, files, newJobId, draining: () => draining, onEnqueued: deps.onEnqueued });
   });
 

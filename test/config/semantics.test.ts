@@ -147,6 +147,10 @@ describe("errors beyond the corpus", () => {
       "hooks.yaml:12:11: hooks.b.path: endpoint path /kh/hooks/a is already used by hook 'a'",
     ]);
   });
+  test("paths that differ only by a trailing / are one endpoint to the router", () => {
+    const hooks = "  a:\n    on: login.after\n    path: /x\n    body:\n      e: identity.traits.email\n  b:\n    on: login.after\n    path: /x/\n    body:\n      e: identity.traits.email\n";
+    expect(outcome(hooksYaml("v26.2.0", hooks)).errors).toEqual(["hooks.yaml:13:11: hooks.b.path: endpoint path /x/ is already used by hook 'a'"]);
+  });
   test("a hook served on a built-in endpoint (/health/live, /health/ready, /metrics) is an error at its path, receiver.url's path included", () => {
     const hook = (path: string) => `  h:\n    on: login.after\n    path: ${path}\n    body:\n      e: identity.traits.email\n`;
     const at = (url: string, path: string) => outcome(hooksYaml("v26.2.0", hook(path)).replace("url: http://127.0.0.1:4459", `url: ${url}`)).errors;
