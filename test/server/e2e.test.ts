@@ -11,7 +11,7 @@ import { openStore } from "../../src/outbox/open-store.ts";
 import type { Store } from "../../src/outbox/store.ts";
 import { createApp, type ReceiverApp } from "../../src/server/app.ts";
 import { memoryLogger } from "../../src/server/log.ts";
-import { ENV, kratosJson, loadTestConfig, SECRET } from "./helpers.ts";
+import { ENV, kratosJson, listenReceiver, loadTestConfig, SECRET } from "./helpers.ts";
 import { goRequest, rawRequest } from "./raw-http.ts";
 
 const PG_URL = process.env.KH_TEST_POSTGRES_URL ?? `postgres://${process.env.PGUSER ?? process.env.USER ?? "postgres"}@127.0.0.1:5432/test`;
@@ -39,7 +39,6 @@ const STORES: Record<string, () => Promise<Opened>> = {
 };
 
 let store: Store;
-let committer: GroupCommitter;
 let receiver: ReceiverApp;
 let port: number;
 
@@ -63,17 +62,15 @@ async function threeAttempts(path: string, body: unknown, headers: Record<string
 for (const [kind, open] of Object.entries(STORES)) {
   describe(`Kratos-shaped deliveries over HTTP with ${kind}`, () => {
     let opened: Opened;
+    let listening: ReturnType<typeof listenReceiver>;
     beforeAll(async () => {
       opened = await open();
       store = opened.store;
-      committer = new GroupCommitter(store, { maxWaitMs: 2 });
-      receiver = createApp({ config: loadTestConfig(), accept: (a) => committer.accept(a), store, env: ENV, log: memoryLogger() });
-      receiver.app.listen({ hostname: "127.0.0.1", port: 0 });
-      port = receiver.app.server!.port!;
+      listening = listenReceiver(store, loadTestConfig());
+      ({ receiver, port } = listening);
     });
     afterAll(async () => {
-      await receiver.app.stop();
-      await committer.close();
+      await listening.stop();
       await opened.cleanup();
     });
 

@@ -5,7 +5,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { loadConfigText } from "../../src/config/load.ts";
 import type { ResolvedConfig } from "../../src/config/types.ts";
-import type { Acceptance, AcceptResult, Stats, StoredResponse } from "../../src/outbox/store.ts";
+import { GroupCommitter } from "../../src/outbox/group-commit.ts";
+import type { Acceptance, AcceptResult, Stats, Store, StoredResponse } from "../../src/outbox/store.ts";
 import { createApp, type AppDeps } from "../../src/server/app.ts";
 import { memoryLogger } from "../../src/server/log.ts";
 
@@ -207,3 +208,21 @@ export function kratosRequest(
 
 export const bearer = { Authorization: `Bearer ${SECRET}` };
 export const hooksKey = { "X-Hooks-Key": SECRET };
+
+/**
+ * The receiver of `config` on a real port of 127.0.0.1 over a real store, committing through a
+ * GroupCommitter as `serve` does. `stop` ends both (the store stays open: the caller owns it).
+ */
+export function listenReceiver(store: Store, config: ResolvedConfig, maxWaitMs = 2) {
+  const committer = new GroupCommitter(store, { maxWaitMs });
+  const receiver = createApp({ config, accept: (a) => committer.accept(a), store, env: ENV, log: memoryLogger() });
+  receiver.app.listen({ hostname: "127.0.0.1", port: 0 });
+  return {
+    receiver,
+    port: receiver.app.server!.port!,
+    async stop() {
+      await receiver.app.stop();
+      await committer.close();
+    },
+  };
+}

@@ -4,15 +4,12 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { GroupCommitter } from "../../src/outbox/group-commit.ts";
 import { openStore } from "../../src/outbox/open-store.ts";
 import type { Store } from "../../src/outbox/store.ts";
-import { createApp, type ReceiverApp } from "../../src/server/app.ts";
-import { memoryLogger } from "../../src/server/log.ts";
 import { compileEnrich, compilePredicate, compileRules, emailDomain, FileCache, type CompileContext } from "../../src/server/rules.ts";
 import type { PredicateDecl } from "../../src/config/model.ts";
 import { ConfigError } from "../../src/errors.ts";
-import { ENV, hooksKey, kratosJson, kratosRequest, loadTestConfig, SECRET, testApp } from "./helpers.ts";
+import { hooksKey, kratosJson, kratosRequest, listenReceiver, loadTestConfig, SECRET, testApp } from "./helpers.ts";
 import { goRequest, rawRequest } from "./raw-http.ts";
 
 const dir = mkdtempSync(join(tmpdir(), "kh-rules-"));
@@ -280,19 +277,15 @@ hooks:
       - metadata_public: { alias: { nick: "{{body.nick}}" } }
 `;
   let store: Store;
-  let committer: GroupCommitter;
-  let receiver: ReceiverApp;
+  let listening: ReturnType<typeof listenReceiver>;
   let port: number;
   beforeAll(async () => {
     store = await openStore(`sqlite:${join(mkdtempSync(join(tmpdir(), "kh-enrich-")), "outbox.db")}`);
-    committer = new GroupCommitter(store, { maxWaitMs: 1 });
-    receiver = createApp({ config: loadTestConfig(yaml), accept: (a) => committer.accept(a), store, env: ENV, log: memoryLogger() });
-    receiver.app.listen({ hostname: "127.0.0.1", port: 0 });
-    port = receiver.app.server!.port!;
+    listening = listenReceiver(store, loadTestConfig(yaml), 1);
+    port = listening.port;
   });
   afterAll(async () => {
-    await receiver.app.stop();
-    await committer.close();
+    await listening.stop();
     await store.close();
   });
   const deliver = async (path: string, body: unknown) => {
