@@ -11,7 +11,6 @@ import { DeliveryError, snippet, type DeliveryContext, type EmailInput } from ".
 /** Socket timeouts; a delivery is also cut by the worker's deadline (ctx.signal). */
 const SMTP_TIMEOUT_MS = 30_000;
 
-
 /** Transporters by SMTP config, so connections are pooled across deliveries and actions. */
 const transports = new Map<string, Transporter>();
 
