@@ -38,7 +38,7 @@ export function generateFiles(config: ResolvedConfig, opts: GenerateOptions): { 
   const cwd = opts.cwd ?? process.cwd();
   const rel = relPath(cwd);
   if (opts.bodyDir !== undefined && !opts.bodyDir.startsWith("/")) {
-    throw new UsageError(`--body-dir must be an absolute path, got '${opts.bodyDir}'`, "Kratos resolves file:// bodies against its own working directory (CONTRACT §2.4, §8.3)");
+    throw new UsageError(`--body-dir must be an absolute path, got '${opts.bodyDir}'`, "Kratos resolves file:// bodies against its own working directory (docs/kratos.md#body-source)");
   }
   const bodies = new Map(config.hooks.map((h) => [h.name, emitBody({ config, hook: h, rel })]));
   const ref = bodyRef(config, bodies, opts.bodyDir);
@@ -96,7 +96,7 @@ export const command = defineCommand({
     check: { type: "boolean", description: "Write nothing; exit 1 with a diff if any output is not current." },
   },
   details: `Files in --out:
-  <hook>.jsonnet          the body Kratos sends, function(ctx) ... (CONTRACT §3)
+  <hook>.jsonnet          the body Kratos sends, function(ctx) ... (docs/kratos.md#jsonnet-bodies)
   kratos-hooks.kratos.yml complete hook lists; load after your config: kratos serve -c kratos.yml -c kratos-hooks.kratos.yml
   kratos-hooks.env        the Kratos env var overriding each secret, set by reference (\${SECRET_ENV})
 Secrets never appear in any generated file.`,

@@ -17,7 +17,7 @@ export const command = defineCommand({
   usage: "kratos-hooks render <hook> --config <hooks.yaml> [--ctx <ctx.json>]",
   flags: {
     config: configFlag("to read"),
-    ctx: { type: "string", placeholder: "<file.json>", description: "The ctx Kratos passes (CONTRACT §3.2); default: a realistic example for the hook's point." },
+    ctx: { type: "string", placeholder: "<file.json>", description: "The ctx Kratos passes (docs/kratos.md#ctx-per-hook-point); default: a realistic example for the hook's point." },
   },
   details: `Runs: jsonnet --tla-code-file ctx=<ctx.json> <hook>.jsonnet (Debian's jsonnet or go-jsonnet on PATH, or $KRATOS_HOOKS_JSONNET).
 When the body cancels the call (error "cancel", from skip_if), prints a note and exits 0.`,
@@ -43,7 +43,7 @@ When the body cancels the call (error "cancel", from skip_if), prints a note and
         return 0;
       }
       if (r.kind === "error") {
-        process.stderr.write(`render: jsonnet failed for hook ${hook.name}; Kratos would fail the flow (CONTRACT §3.6)\n${r.message}\n`);
+        process.stderr.write(`render: jsonnet failed for hook ${hook.name}; Kratos would fail the flow (docs/kratos.md#body-errors)\n${r.message}\n`);
         return 1;
       }
       process.stdout.write(r.json.endsWith("\n") ? r.json : `${r.json}\n`);

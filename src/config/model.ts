@@ -27,7 +27,7 @@ const ByteSize = T.Union([T.Integer({ minimum: 1 }), T.String({ pattern: "^[0-9]
 export const CtxPath = T.String({
   pattern: "^(flow|identity|session|request_headers|request_method|request_url|request_cookies)(\\.[A-Za-z0-9_-]+)*$",
   description:
-    "A path into Kratos's webhook ctx (CONTRACT §3.2): flow, identity, session, request_headers, request_method, request_url or request_cookies, then dotted keys, e.g. identity.traits.email.",
+    "A path into Kratos's webhook ctx (docs/kratos.md#ctx-per-hook-point): flow, identity, session, request_headers, request_method, request_url or request_cookies, then dotted keys, e.g. identity.traits.email.",
 });
 
 export const FieldType = T.Union(
@@ -84,7 +84,7 @@ export const PREDICATE_OPERATORS = ["equals", "in", "in_file", "starts_with", "e
 const KratosMessage = T.Object(
   {
     text: T.String({ minLength: 1 }),
-    id: T.Optional(T.Integer({ description: "Message id; must lie in the private range 9000000-9099899 (CONTRACT §8.14; 9099900 and up are the receiver's own)." })),
+    id: T.Optional(T.Integer({ description: "Message id; must lie in the private range 9000000-9099899 (docs/kratos.md#messages; 9099900 and up are the receiver's own)." })),
     field: T.Optional(FieldName),
     context: T.Optional(T.Record(T.String(), T.Unknown())),
   },

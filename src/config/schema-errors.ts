@@ -347,7 +347,7 @@ function patternText(pattern: string, value: string): { message: string; hint?: 
     case "^(POST|PUT|PATCH|DELETE|GET)$":
       return {
         message: "Kratos can call a hook with POST, PUT, PATCH, DELETE or GET",
-        hint: value.toUpperCase() === "TRACE" ? "TRACE carries no body, so Kratos would send nothing (CONTRACT §2.1)" : value !== value.toUpperCase() ? `write it in upper case: '${value.toUpperCase()}'` : undefined,
+        hint: value.toUpperCase() === "TRACE" ? "TRACE carries no body, so Kratos would send nothing (docs/kratos.md#web-hook-config)" : value !== value.toUpperCase() ? `write it in upper case: '${value.toUpperCase()}'` : undefined,
       };
     case "^[A-Z]+$":
       return { message: "an HTTP method in upper case, e.g. POST", hint: `try '${value.toUpperCase()}'` };

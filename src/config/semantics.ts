@@ -89,12 +89,12 @@ function checkVersion(raw: HooksFile, r: Report): Version | undefined {
   const v = parseVersion(raw.kratos.version);
   const releases = KNOWN_TAGS.filter((t) => t !== "HEAD");
   if (!v || !rulesTag(v)) {
-    r.error(["kratos", "version"], "value", `Kratos ${raw.kratos.version} is not supported`, `kratos-hooks knows ${releases.join(", ")} and HEAD; use v1.0.0 or later (CONTRACT §1.1)`);
+    r.error(["kratos", "version"], "value", `Kratos ${raw.kratos.version} is not supported`, `kratos-hooks knows ${releases.join(", ")} and HEAD; use v1.0.0 or later (docs/kratos.md#hook-points-by-version)`);
     return undefined;
   }
   const newest = parseVersion(releases[releases.length - 1]!)!;
   if (!v.head && compareVersions(v, newest) > 0) {
-    r.warn(["kratos", "version"], "value", `Kratos ${v.text} is newer than ${newest.text}, the newest release kratos-hooks was checked against`, `the rules of ${rulesTag(v)} apply; check the hook lists of ${v.text} (CONTRACT Appendix A)`);
+    r.warn(["kratos", "version"], "value", `Kratos ${v.text} is newer than ${newest.text}, the newest release kratos-hooks was checked against`, `the rules of ${rulesTag(v)} apply; check the hook lists of ${v.text} (docs/kratos.md#version-differences)`);
   }
   return v;
 }
@@ -102,10 +102,10 @@ function checkVersion(raw: HooksFile, r: Report): Version | undefined {
 function checkKratosKeys(raw: HooksFile, v: Version, r: Report): void {
   const k = raw.kratos;
   if (k.emit_analytics_event !== undefined && !supports(v, "emit_analytics_event")) {
-    r.error(["kratos", "emit_analytics_event"], "key", `emit_analytics_event needs Kratos ${FEATURE_MIN_VERSION.emit_analytics_event} or later (target ${v.text})`, "remove it: older Kratos rejects the key (CONTRACT §2.1)");
+    r.error(["kratos", "emit_analytics_event"], "key", `emit_analytics_event needs Kratos ${FEATURE_MIN_VERSION.emit_analytics_event} or later (target ${v.text})`, "remove it: older Kratos rejects the key (docs/kratos.md#web-hook-config)");
   }
   if (k.header_allowlist !== undefined && !supports(v, "header_allowlist")) {
-    r.error(["kratos", "header_allowlist"], "key", `header_allowlist needs Kratos ${FEATURE_MIN_VERSION.header_allowlist} or later (target ${v.text})`, "Kratos v1.3.x filters request headers with a fixed list; v1.0-v1.2 does not filter (CONTRACT §3.4)");
+    r.error(["kratos", "header_allowlist"], "key", `header_allowlist needs Kratos ${FEATURE_MIN_VERSION.header_allowlist} or later (target ${v.text})`, "Kratos v1.3.x filters request headers with a fixed list; v1.0-v1.2 does not filter (docs/kratos.md#header-allowlist)");
   }
   for (const [key, items] of Object.entries(k.builtin_hooks ?? {})) {
     const at: ConfigPath = ["kratos", "builtin_hooks", key];
@@ -115,7 +115,7 @@ function checkKratosKeys(raw: HooksFile, v: Version, r: Report): void {
       const since = KNOWN_TAGS.find((t) => listExists(key, parseVersion(t)!));
       const near = since ? undefined : closest(key, lists);
       const why = since ? `it was added in Kratos ${since}; ` : near ? `did you mean '${near}'? ` : "";
-      r.error(at, "key", `Kratos ${v.text} has no hook list selfservice.flows.${key}.hooks`, `${why}lists at ${point}: ${lists.join(", ")} (CONTRACT §1.1)`);
+      r.error(at, "key", `Kratos ${v.text} has no hook list selfservice.flows.${key}.hooks`, `${why}lists at ${point}: ${lists.join(", ")} (docs/kratos.md#hook-points-by-version)`);
       continue;
     }
     const allowed = allowedHooks(key, v).filter((h) => h !== "web_hook");
@@ -124,14 +124,14 @@ function checkKratosKeys(raw: HooksFile, v: Version, r: Report): void {
       const name = typeof item === "string" ? item : item.hook;
       const itemPath: ConfigPath = typeof item === "string" ? [...at, i] : [...at, i, "hook"];
       const text = JSON.stringify(item);
-      if (seen.has(text)) r.error([...at, i], "value", `'${name}' appears twice in ${key}`, "Kratos rejects identical items in one hook list (uniqueItems, CONTRACT §1.1)");
+      if (seen.has(text)) r.error([...at, i], "value", `'${name}' appears twice in ${key}`, "Kratos rejects identical items in one hook list (uniqueItems, docs/kratos.md#hook-points-by-version)");
       seen.add(text);
       if (name === "web_hook") {
-        r.error(itemPath, "value", "web_hook does not belong in builtin_hooks", "declare it under hooks: instead; kratos-hooks generates the web_hook items (CONTRACT §2)");
+        r.error(itemPath, "value", "web_hook does not belong in builtin_hooks", "declare it under hooks: instead; kratos-hooks generates the web_hook items (docs/kratos.md#web-hook-config)");
       } else if (name === SESSION_HOOK && !(key.startsWith("registration.after.") && allowed.includes(SESSION_HOOK))) {
-        r.error(itemPath, "value", `'session' is not allowed in ${key}`, "Kratos allows session only in registration per-method lists, e.g. registration.after.password (CONTRACT §1.1, §8.7)");
+        r.error(itemPath, "value", `'session' is not allowed in ${key}`, "Kratos allows session only in registration per-method lists, e.g. registration.after.password (docs/kratos.md#hook-points-by-version)");
       } else if (!allowed.includes(name)) {
-        r.error(itemPath, "value", `Kratos ${v.text} does not allow hook '${name}' in ${key}`, `allowed: ${allowed.join(", ") || "none besides web_hook"} (CONTRACT §1.1)`);
+        r.error(itemPath, "value", `Kratos ${v.text} does not allow hook '${name}' in ${key}`, `allowed: ${allowed.join(", ") || "none besides web_hook"} (docs/kratos.md#hook-points-by-version)`);
       }
     });
   }
@@ -230,7 +230,7 @@ function checkHook(name: string, hook: HookDecl, raw: HooksFile, v: Version | un
   checkAuth(h);
   if (hook.skip_if && hook.jsonnet !== undefined) {
     // skip_if is compiled into the generated body; a hand-written body replaces it.
-    r.error([...h.at, "skip_if"], "key", "skip_if has no effect with a hand-written jsonnet body", 'write the condition in the Jsonnet file: if <cond> then error "cancel" else {...} (CONTRACT §3.5)');
+    r.error([...h.at, "skip_if"], "key", "skip_if has no effect with a hand-written jsonnet body", 'write the condition in the Jsonnet file: if <cond> then error "cancel" else {...} (docs/kratos.md#cancel)');
   } else if (hook.skip_if) checkPredicate(h, hook.skip_if, [...h.at, "skip_if"], true);
   for (const [i, key] of (hook.dedupe?.key ?? []).entries()) checkFieldRef(h, key, [...h.at, "dedupe", "key", i], "dedupe.key");
   checkRules(h, mode);
@@ -242,7 +242,7 @@ function checkMethods(h: HookCtx): void {
   const { hook, point, v, r } = h;
   if (hook.methods === undefined) return;
   if (!hasMethodLists(point)) {
-    r.error([...h.at, "methods"], "key", `${point} has no per-method lists`, `remove methods: Kratos reads ${point} hooks from selfservice.flows.${point}.hooks only (CONTRACT §1.1, §1.2)`);
+    r.error([...h.at, "methods"], "key", `${point} has no per-method lists`, `remove methods: Kratos reads ${point} hooks from selfservice.flows.${point}.hooks only (docs/kratos.md#hook-points-by-version)`);
     return;
   }
   if (!v) return;
@@ -252,7 +252,7 @@ function checkMethods(h: HookCtx): void {
     const since = KNOWN_TAGS.find((t) => listExists(listKey(point, m), parseVersion(t)!));
     const why = since ? `it was added in Kratos ${since}` : `Kratos has no ${point}.${m} list in any version`;
     const near = since ? undefined : closest(m, available);
-    r.error([...h.at, "methods", i], "value", `Kratos ${v.text} has no '${m}' method list at ${point}`, `${near ? `did you mean '${near}'? ` : ""}${why}; available: ${available.join(", ")} (CONTRACT §1.1)`);
+    r.error([...h.at, "methods", i], "value", `Kratos ${v.text} has no '${m}' method list at ${point}`, `${near ? `did you mean '${near}'? ` : ""}${why}; available: ${available.join(", ")} (docs/kratos.md#hook-points-by-version)`);
   });
 }
 
@@ -260,21 +260,21 @@ function checkMode(h: HookCtx, mode: string): void {
   const { hook, point, r } = h;
   const { phase } = splitPoint(point);
   if (hook.wait === true && mode !== "notify") {
-    r.error([...h.at, "wait"], "key", `wait applies only to notify hooks, this one is ${mode}`, "Kratos always waits for interrupt and enrich hooks; remove wait (CONTRACT §4.4)");
+    r.error([...h.at, "wait"], "key", `wait applies only to notify hooks, this one is ${mode}`, "Kratos always waits for interrupt and enrich hooks; remove wait (docs/kratos.md#outcomes)");
   }
   if (mode === "enrich" && !persistsIdentityChanges(point)) {
     const why = phase === "before" ? "there is no identity yet at before hooks" : `Kratos applies identity changes at ${point} to a copy and drops them`;
-    r.error([...h.at, "mode"], "value", `enrich has no effect at ${point}: ${why}`, "enrich works at registration.after and settings.after; use interrupt to block the flow (CONTRACT §1.4, §5.1)");
+    r.error([...h.at, "mode"], "value", `enrich has no effect at ${point}: ${why}`, "enrich works at registration.after and settings.after; use interrupt to block the flow (docs/kratos.md#behaviour-per-hook-point)");
   }
   if (h.blocking && flowLevelIgnoresBlocking(point) && hook.methods === undefined) {
     const available = h.v ? methodsAt(point, h.v) : [];
-    r.error([...h.at, "mode"], "value", `an ${mode} hook at ${point} needs methods`, `Kratos runs blocking ${point} webhooks only from per-method lists and never calls them from the flow-level list; add methods: [...] from ${available.join(", ")} (CONTRACT §1.2, §8.6)`);
+    r.error([...h.at, "mode"], "value", `an ${mode} hook at ${point} needs methods`, `Kratos runs blocking ${point} webhooks only from per-method lists and never calls them from the flow-level list; add methods: [...] from ${available.join(", ")} (docs/kratos.md#how-kratos-picks-a-list)`);
   }
   if (hook.wait === true && mode === "notify" && point === "registration.after") {
-    r.warn([...h.at, "wait"], "key", "wait: true at registration.after: when the receiver is unreachable the user gets an error page although the account was created", "leave wait off (Kratos then does not wait), or make sure the receiver is up (CONTRACT §4.3, §8.18)");
+    r.warn([...h.at, "wait"], "key", "wait: true at registration.after: when the receiver is unreachable the user gets an error page although the account was created", "leave wait off (Kratos then does not wait), or make sure the receiver is up (docs/kratos.md#outcomes)");
   }
   if (mode === "interrupt" && phase === "before") {
-    r.warn([...h.at, "mode"], "value", `interrupt at ${point}: the flow does not exist yet, so messages may show as an error page instead of form messages`, "CONTRACT §1.4, §8.5 [inferred]");
+    r.warn([...h.at, "mode"], "value", `interrupt at ${point}: the flow does not exist yet, so messages may show as an error page instead of form messages`, "docs/kratos.md#behaviour-per-hook-point [inferred]");
   }
   if (mode === "enrich" && !hook.enrich?.length && !hook.rules?.length) {
     r.warn([...h.at, "mode"], "value", "an enrich hook without enrich steps changes nothing", "add enrich: [...] or use mode notify");
@@ -285,11 +285,11 @@ function checkHeaders(h: HookCtx): void {
   const { hook, v, r } = h;
   if (!hook.headers) return;
   if (v && !supports(v, "headers")) {
-    r.error([...h.at, "headers"], "key", `headers need Kratos ${FEATURE_MIN_VERSION.headers} or later (target ${v.text})`, "Kratos v1.0/v1.1 reject the key; put the secret in auth instead (CONTRACT §2.1)");
+    r.error([...h.at, "headers"], "key", `headers need Kratos ${FEATURE_MIN_VERSION.headers} or later (target ${v.text})`, "Kratos v1.0/v1.1 reject the key; put the secret in auth instead (docs/kratos.md#web-hook-config)");
   }
   for (const [name, value] of Object.entries(hook.headers)) {
     if (name.toLowerCase() === "content-type" && value !== "application/json") {
-      r.error([...h.at, "headers", name], "value", `Content-Type must be exactly application/json, got '${value}'`, "Kratos fails the call for any other value (even with '; charset=') and the receiver reads JSON; remove the header (CONTRACT §3.7, §8.8)");
+      r.error([...h.at, "headers", name], "value", `Content-Type must be exactly application/json, got '${value}'`, "Kratos fails the call for any other value (even with '; charset=') and the receiver reads JSON; remove the header (docs/kratos.md#content-type)");
     }
   }
 }
@@ -313,11 +313,11 @@ function checkBody(h: HookCtx): void {
     if (v) {
       const available = ctxPathAvailable(path, point, blocking, v);
       if (!available.ok) {
-        r.error(fromPath, "value", `${spec.from} is never set here: ${available.reason}`, `${ctxHint(point, blocking, v)} (CONTRACT §3.2)`);
+        r.error(fromPath, "value", `${spec.from} is never set here: ${available.reason}`, `${ctxHint(point, blocking, v)} (docs/kratos.md#ctx-per-hook-point)`);
         continue;
       }
       if (path[0] === "identity" && path[1] === "id" && path.length === 2 && ctxPresence(point, blocking, v).identityIdIsNil) {
-        r.error(fromPath, "value", `identity.id is the all-zero UUID at ${point} for ${hook.mode} hooks: the identity is not stored yet`, "key on identity.traits (e.g. the email) or flow.id instead (CONTRACT §3.3)");
+        r.error(fromPath, "value", `identity.id is the all-zero UUID at ${point} for ${hook.mode} hooks: the identity is not stored yet`, "key on identity.traits (e.g. the email) or flow.id instead (docs/kratos.md#pre-persist-identity)");
         continue;
       }
     }
@@ -327,7 +327,7 @@ function checkBody(h: HookCtx): void {
         fromPath,
         "value",
         before ? `flow.transient_payload is never present at ${point}: before hooks run when the flow is created` : `Kratos ${v.text} sends flow.transient_payload only in registration flows, not at ${point}`,
-        before ? "read it at the after hook instead (CONTRACT §3.2 [inferred])" : "every flow carries it since Kratos v1.2.0 (CONTRACT §3.2, Appendix A)",
+        before ? "read it at the after hook instead (docs/kratos.md#ctx-per-hook-point [inferred])" : "every flow carries it since Kratos v1.2.0 (docs/kratos.md#ctx-per-hook-point)",
       );
     }
     if (path[0] === "request_headers" && path.length >= 2) checkRequestHeader(h, path[1]!, spec, fromPath);
@@ -344,20 +344,20 @@ function checkRequestHeader(h: HookCtx, header: string, spec: FieldSpecDecl, at:
   const { v, r } = h;
   if (v && h.headerAllowlist && !h.headerAllowlist.some((x) => x.toLowerCase() === header.toLowerCase())) {
     const hint = supports(v, "header_allowlist")
-      ? "add it to kratos.header_allowlist, which replaces Kratos's default list (CONTRACT §3.4)"
-      : `Kratos ${v.text} filters request headers with a fixed list: ${h.headerAllowlist.join(", ")} (CONTRACT §3.4)`;
+      ? "add it to kratos.header_allowlist, which replaces Kratos's default list (docs/kratos.md#header-allowlist)"
+      : `Kratos ${v.text} filters request headers with a fixed list: ${h.headerAllowlist.join(", ")} (docs/kratos.md#header-allowlist)`;
     r.error(at, "value", `Kratos ${v.text} never passes request header '${header}' to webhooks: it is not in the header allowlist`, hint);
     return;
   }
   if (v) {
     const key = requestHeaderKey(header, v, h.headerAllowlist);
     if (key !== header) {
-      r.error(at, "value", `Kratos ${v.text} puts this header in ctx as request_headers.${key}, so request_headers.${header} is never set`, `write request_headers.${key} (header keys in ctx are case-sensitive; CONTRACT §3.2, Appendix C.2)`);
+      r.error(at, "value", `Kratos ${v.text} puts this header in ctx as request_headers.${key}, so request_headers.${header} is never set`, `write request_headers.${key} (header keys in ctx are case-sensitive; docs/kratos.md#ctx-per-hook-point)`);
       return;
     }
   }
   if (spec.optional !== true) {
-    r.warn(at, "value", `request header '${header}' may be missing from a request; the body then fails to build and the flow fails`, "add optional: true (CONTRACT §3.2, §3.6)");
+    r.warn(at, "value", `request header '${header}' may be missing from a request; the body then fails to build and the flow fails`, "add optional: true (docs/kratos.md#ctx-per-hook-point)");
   }
 }
 
@@ -400,13 +400,13 @@ export function jsonnetProblems(text: string): Array<{ line: number; message: st
   const code = blankStringsAndComments(text);
   const lineOf = (i: number) => text.slice(0, i).split("\n").length;
   for (const m of code.matchAll(/\bstd\s*\.\s*extVar\b/g)) {
-    out.push({ line: lineOf(m.index), message: "uses std.extVar, which Kratos does not provide", hint: "Kratos passes ctx as a top-level argument: write function(ctx) ... and read ctx.<path> (CONTRACT §3.1)" });
+    out.push({ line: lineOf(m.index), message: "uses std.extVar, which Kratos does not provide", hint: "Kratos passes ctx as a top-level argument: write function(ctx) ... and read ctx.<path> (docs/kratos.md#jsonnet-bodies)" });
   }
   for (const m of code.matchAll(/\b(import|importstr|importbin)\b/g)) {
-    out.push({ line: lineOf(m.index), message: `uses ${m[1]}, which Kratos disables`, hint: "inline what you import: Kratos evaluates bodies with imports turned off (CONTRACT §3.1)" });
+    out.push({ line: lineOf(m.index), message: `uses ${m[1]}, which Kratos disables`, hint: "inline what you import: Kratos evaluates bodies with imports turned off (docs/kratos.md#jsonnet-bodies)" });
   }
   if (!/\bfunction\s*\(\s*ctx\s*\)/.test(code)) {
-    out.push({ line: 1, message: "is not function(ctx) ...", hint: "Kratos passes ctx as a top-level argument named ctx; the body must be function(ctx) { ... } (CONTRACT §3.1)" });
+    out.push({ line: 1, message: "is not function(ctx) ...", hint: "Kratos passes ctx as a top-level argument named ctx; the body must be function(ctx) { ... } (docs/kratos.md#jsonnet-bodies)" });
   }
   return out;
 }
@@ -446,17 +446,17 @@ function blankStringsAndComments(text: string): string {
 function checkAuth(h: HookCtx): void {
   const auth = h.hook.auth;
   if (!auth) {
-    h.r.warn(h.at, "key", `hook '${h.name}' has no auth: the receiver accepts calls from anyone who can reach it`, "add auth: { type: api_key, in: header, name: X-Kratos-Hooks-Key, secret_env: KRATOS_HOOKS_SECRET } (CONTRACT §8.12)");
+    h.r.warn(h.at, "key", `hook '${h.name}' has no auth: the receiver accepts calls from anyone who can reach it`, "add auth: { type: api_key, in: header, name: X-Kratos-Hooks-Key, secret_env: KRATOS_HOOKS_SECRET } (docs/kratos.md#auth)");
     return;
   }
   if (auth.type !== "api_key") return;
   if (!isHeaderToken(auth.name)) {
-    h.r.error([...h.at, "auth", "name"], "value", `'${auth.name}' is not a valid ${auth.in} name`, "use letters, digits and !#$%&'*+-.^_`|~ only, no spaces or ':' (RFC 9110 token; CONTRACT §2.3)");
+    h.r.error([...h.at, "auth", "name"], "value", `'${auth.name}' is not a valid ${auth.in} name`, "use letters, digits and !#$%&'*+-.^_`|~ only, no spaces or ':' (RFC 9110 token; docs/kratos.md#auth)");
     return;
   }
   const clash = auth.in === "header" ? Object.keys(h.hook.headers ?? {}).find((k) => k.toLowerCase() === auth.name.toLowerCase()) : undefined;
   if (clash !== undefined) {
-    h.r.warn([...h.at, "headers", clash], "key", `header ${clash} is replaced by the api_key auth header of the same name`, "Kratos sets the auth header after the configured headers; remove one of them (CONTRACT §2.3)");
+    h.r.warn([...h.at, "headers", clash], "key", `header ${clash} is replaced by the api_key auth header of the same name`, "Kratos sets the auth header after the configured headers; remove one of them (docs/kratos.md#auth)");
   }
 }
 
@@ -474,7 +474,7 @@ function checkPredicate(h: HookCtx, p: PredicateDecl, at: ConfigPath, inSkipIf: 
   checkFieldRef(h, p.field, [...at, "field"], "the condition");
   for (const op of ops) {
     if (inSkipIf && (NOT_IN_JSONNET as readonly string[]).includes(op)) {
-      h.r.error([...at, op], "key", `skip_if cannot use '${op}'`, `skip_if runs inside Kratos as Jsonnet, which has no ${op === "matches" ? "regular expressions" : "file access"}; use it in rules (checked by the receiver) or use ${op === "matches" ? "starts_with / ends_with / in" : "in / domain_in"} (CONTRACT §3.1)`);
+      h.r.error([...at, op], "key", `skip_if cannot use '${op}'`, `skip_if runs inside Kratos as Jsonnet, which has no ${op === "matches" ? "regular expressions" : "file access"}; use it in rules (checked by the receiver) or use ${op === "matches" ? "starts_with / ends_with / in" : "in / domain_in"} (docs/kratos.md#jsonnet-bodies)`);
       continue;
     }
     if (op === "in_file" || op === "domain_in_file") checkListedFile(h, op === "in_file" ? p.in_file! : p.domain_in_file!, [...at, op]);
@@ -499,7 +499,7 @@ function checkRules(h: HookCtx, mode: string): void {
   const rules = h.hook.rules;
   if (!rules) return;
   if (mode === "notify") {
-    h.r.error([...h.at, "rules"], "key", "rules need mode interrupt (or enrich): a notify hook cannot block the flow", "set mode: interrupt (CONTRACT §5.2)");
+    h.r.error([...h.at, "rules"], "key", "rules need mode interrupt (or enrich): a notify hook cannot block the flow", "set mode: interrupt (docs/kratos.md#messages)");
   }
   rules.forEach((rule, i) => {
     const at: ConfigPath = [...h.at, "rules", i];
@@ -507,7 +507,7 @@ function checkRules(h: HookCtx, mode: string): void {
     if (!("deny" in rule)) return;
     const { id, field } = rule.deny;
     if (id !== undefined && (id < MESSAGE_ID_RANGE.min || id > MESSAGE_ID_RANGE.max)) {
-      h.r.error([...at, "deny", "id"], "value", `message id ${id} is outside ${MESSAGE_ID_RANGE.min}-${MESSAGE_ID_RANGE.max}`, "Kratos's own messages use 1xxxxxx and 4xxxxxx ids; keep yours in the private range (CONTRACT §8.14)");
+      h.r.error([...at, "deny", "id"], "value", `message id ${id} is outside ${MESSAGE_ID_RANGE.min}-${MESSAGE_ID_RANGE.max}`, "Kratos's own messages use 1xxxxxx and 4xxxxxx ids; keep yours in the private range (docs/kratos.md#messages)");
     } else if (id !== undefined && id >= MESSAGE_ID_RANGE.receiverMin) {
       h.r.error([...at, "deny", "id"], "value", `message id ${id} is one of the receiver's own (${MESSAGE_ID_RANGE.receiverMin}-${MESSAGE_ID_RANGE.max})`, `pick an id in ${MESSAGE_ID_RANGE.min}-${MESSAGE_ID_RANGE.receiverMin - 1}; the receiver uses the top ids for its own form messages`);
     }
@@ -519,7 +519,7 @@ function checkEnrich(h: HookCtx, mode: string): void {
   const steps = h.hook.enrich;
   if (!steps) return;
   if (mode !== "enrich") {
-    h.r.error([...h.at, "enrich"], "key", `enrich steps need mode enrich, this hook is ${mode}`, "set mode: enrich (CONTRACT §5.1)");
+    h.r.error([...h.at, "enrich"], "key", `enrich steps need mode enrich, this hook is ${mode}`, "set mode: enrich (docs/kratos.md#identity-updates)");
   }
   let setsPublic = false;
   steps.forEach((step, i) => {
@@ -532,7 +532,7 @@ function checkEnrich(h: HookCtx, mode: string): void {
     const setsAdmin = step.metadata_admin !== undefined || step.lookup?.into === "metadata_admin";
     if (setsAdmin && h.v && !supports(h.v, "parse_metadata_admin")) {
       const key: ConfigPath = step.metadata_admin !== undefined ? [...at, "metadata_admin"] : [...at, "lookup", "into"];
-      h.r.error(key, step.metadata_admin !== undefined ? "key" : "value", `Kratos ${h.v.text} ignores metadata_admin in webhook answers`, `fixed in Kratos ${FEATURE_MIN_VERSION.parse_metadata_admin} (CONTRACT §5.1)`);
+      h.r.error(key, step.metadata_admin !== undefined ? "key" : "value", `Kratos ${h.v.text} ignores metadata_admin in webhook answers`, `fixed in Kratos ${FEATURE_MIN_VERSION.parse_metadata_admin} (docs/kratos.md#identity-updates)`);
     }
     for (const which of ["metadata_public", "metadata_admin"] as const) {
       if (step[which]) checkTemplates(h, step[which], [...at, which]);
@@ -552,7 +552,7 @@ function checkEnrich(h: HookCtx, mode: string): void {
   if (setsPublic && h.point === "settings.after") {
     const hasCurrent = Object.values(h.hook.body ?? {}).some((f) => (typeof f === "string" ? f : f.from) === "identity.metadata_public");
     if (!hasCurrent) {
-      h.r.error([...h.at, "enrich"], "key", "enriching metadata_public at settings.after needs the current metadata_public in the body", "Kratos replaces metadata_public wholesale; add a body field such as metadata_public: identity.metadata_public so the receiver can merge (CONTRACT §5.1)");
+      h.r.error([...h.at, "enrich"], "key", "enriching metadata_public at settings.after needs the current metadata_public in the body", "Kratos replaces metadata_public wholesale; add a body field such as metadata_public: identity.metadata_public so the receiver can merge (docs/kratos.md#identity-updates)");
     }
   }
 }
