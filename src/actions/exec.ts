@@ -2,7 +2,7 @@
 // the job as JSON to stdin, and reads success from the exit code.
 import { spawn } from "node:child_process";
 import type { ResolvedExecAction } from "../config/types.ts";
-import { DeliveryError, snippet, type DeliveryContext, type ExecInput } from "./types.ts";
+import { DeliveryError, snippet, type DeliveryContext, type DeliveryResult, type ExecInput } from "./types.ts";
 
 /** Time between SIGTERM and SIGKILL when a command overruns its timeout. */
 export const KILL_GRACE_MS = 2_000;
@@ -11,12 +11,12 @@ const STDERR_TAIL_BYTES = 4096;
 /** What the command reads on stdin. */
 export type ExecStdin = { job_id: string; hook: string; action: string; attempt: number; body: unknown };
 
-export function deliverExec(action: ResolvedExecAction, input: ExecInput, ctx: DeliveryContext, killGraceMs = KILL_GRACE_MS): Promise<void> {
+export function deliverExec(action: ResolvedExecAction, input: ExecInput, ctx: DeliveryContext, killGraceMs = KILL_GRACE_MS): Promise<DeliveryResult> {
   const [file, ...args] = input.argv;
   if (!file) return Promise.reject(new DeliveryError("empty command", false));
   const stdin: ExecStdin = { job_id: ctx.jobId, hook: ctx.hook, action: ctx.action, attempt: ctx.attempt, body: input.body };
 
-  return new Promise<void>((resolve, reject) => {
+  return new Promise<DeliveryResult>((resolve, reject) => {
     // detached: the command leads its own process group, so a timeout kills what it started too
     // (a shell's children) by signalling -PID.
     const child = spawn(file, args, {
@@ -76,8 +76,8 @@ export function deliverExec(action: ResolvedExecAction, input: ExecInput, ctx: D
       const tail = stderr ? `; stderr: ${snippet(stderr.slice(-400), 400)}` : "";
       if (killedFor === "timeout") reject(new DeliveryError(`${file} timed out after ${action.timeoutMs}ms and was killed${tail}`, true));
       else if (killedFor === "abort") reject(new DeliveryError(`${file} was killed (worker deadline or shutdown)${tail}`, true));
-      else if (code === 0) resolve();
-      else reject(new DeliveryError(`${file} exited with ${code !== null ? `code ${code}` : `signal ${signal}`}${tail}`, true));
+      else if (code === 0) resolve({ code: 0 });
+      else reject(new DeliveryError(`${file} exited with ${code !== null ? `code ${code}` : `signal ${signal}`}${tail}`, true, undefined, code ?? undefined));
     };
   });
 }

@@ -7,9 +7,9 @@ import { MissingEnvError, TemplateError, redact, renderPhase1, renderTextPhase1,
 import { deliverEmail } from "./email.ts";
 import { deliverExec } from "./exec.ts";
 import { deliverHttp } from "./http.ts";
-import { DeliveryError, type AcceptedWebhook, type DeliveryContext, type JobPayload } from "./types.ts";
+import { DeliveryError, type AcceptedWebhook, type DeliveryContext, type DeliveryResult, type JobPayload } from "./types.ts";
 
-export { DeliveryError, DeliveryTimeout, type AcceptedWebhook, type DeliveryContext, type JobPayload } from "./types.ts";
+export { DeliveryError, DeliveryTimeout, type AcceptedWebhook, type DeliveryContext, type DeliveryResult, type JobPayload } from "./types.ts";
 
 /** Collects phase-1 results of several template pieces into one input object with prefixed paths. */
 class InputBuilder {
@@ -99,10 +99,10 @@ function isJobPayload(p: unknown): p is JobPayload {
 }
 
 /**
- * Delivers one job payload with its action. Resolves on success; rejects with a DeliveryError
- * whose text has every env value used by this delivery replaced by `***`.
+ * Delivers one job payload with its action. Resolves on success (with the destination's code, if
+ * any); rejects with a DeliveryError whose text has every env value used by this delivery replaced by `***`.
  */
-export async function deliver(action: ResolvedAction, stored: unknown, ctx: DeliveryContext, opts: DeliverOptions = {}): Promise<void> {
+export async function deliver(action: ResolvedAction, stored: unknown, ctx: DeliveryContext, opts: DeliverOptions = {}): Promise<DeliveryResult> {
   const payload = jobPayloadOf(action, stored, ctx);
   if (payload.kind !== action.kind) {
     throw new DeliveryError(`payload is for a ${payload.kind} action but ${action.id} is now ${action.kind}; the config changed since the job was accepted`, false);
@@ -127,7 +127,7 @@ export async function deliver(action: ResolvedAction, stored: unknown, ctx: Deli
         return await deliverExec(action, input as Extract<JobPayload, { kind: "exec" }>["input"], ctx);
     }
   } catch (err) {
-    if (err instanceof DeliveryError) throw new DeliveryError(redact(err.message, secrets), err.retryable, err.retryAfterMs);
+    if (err instanceof DeliveryError) throw new DeliveryError(redact(err.message, secrets), err.retryable, err.retryAfterMs, err.code);
     throw new DeliveryError(redact(`unexpected: ${(err as Error)?.message ?? String(err)}`, secrets), true);
   }
 }

@@ -41,6 +41,8 @@ export type DeliveryContext = {
    * signal and a signal combining it with the worker's.
    */
   signalHasTimeout?: boolean;
+  /** The W3C traceparent the webhook came with; http deliveries send a child of it (src/trace-context.ts). */
+  traceparent?: string | null;
 };
 
 /** The abort reason of a DeliveryContext signal that aborted because the action's timeout passed. */
@@ -62,10 +64,15 @@ export class DeliveryError extends Error {
     readonly retryable: boolean,
     /** The destination asked to wait this long (http Retry-After); the worker waits at least that, up to the retry cap. */
     readonly retryAfterMs?: number,
+    /** The HTTP status, SMTP reply code or exit code of the failure, when there was one (attempt history). */
+    readonly code?: number,
   ) {
     super(message);
   }
 }
+
+/** What a successful delivery reports for the attempt history: the HTTP status, SMTP reply code or exit code. */
+export type DeliveryResult = { code?: number };
 
 /** Keeps the end of a long text (stderr, a response body) short enough for a log line. */
 export function snippet(text: string, max = 200): string {

@@ -17,6 +17,7 @@ import { readBodyLimited } from "./body-limit.ts";
 import { compileBodyValidator, type BodyValidator, type InvalidBodyError } from "./body-schema.ts";
 import { dedupeKey, REQUEST_ID_HEADER, TRIGGER_ID_HEADER } from "./dedupe-key.ts";
 import { parseJsonBody } from "./json-body.ts";
+import { parseTraceparent, traceIdOf, TRACEPARENT_HEADER } from "../trace-context.ts";
 import type { Logger } from "./log.ts";
 import type { Metrics } from "./metrics.ts";
 import { compileEnrich, compilePredicate, compileRules, deepEqual, type Body, type CompiledRules, type FileCache, type MetadataPatch, type Predicate } from "./rules.ts";
@@ -145,6 +146,8 @@ export function compileHookRoute(hook: ResolvedHook, d: RouteDeps): HookRoute {
   const keyFields = hook.dedupe.key;
   const name = hook.name;
   const accepted: Decision = { response: NO_CONTENT, enqueue: true, outcome: "accepted" };
+  // The body field carrying ctx identity.id, if the hook declares one: jobs are searchable by it.
+  const identityField = hook.fields.find((f) => f.from?.length === 2 && f.from[0] === "identity" && f.from[1] === "id")?.name;
 
   const decide = (body: Body): Decision => {
     if (rules) {
@@ -159,10 +162,12 @@ export function compileHookRoute(hook: ResolvedHook, d: RouteDeps): HookRoute {
     return accepted;
   };
 
-  const makeJobs = (body: Body, triggerId: string | null, requestId: string | null, now: number): NewJob[] => {
+  const makeJobs = (body: Body, triggerId: string | null, requestId: string | null, traceparent: string | null, now: number): NewJob[] => {
     if (hook.actions.length === 0) return [];
     const payload = acceptedWebhook(body, name, triggerId, requestId, isoTime(now));
-    return hook.actions.map((a) => ({ id: d.newJobId(), hook: name, action: a.id, payload, maxAttempts: a.retry.attempts, runAt: now }));
+    const id = identityField !== undefined ? body[identityField] : undefined;
+    const identityId = typeof id === "string" ? id : null;
+    return hook.actions.map((a) => ({ id: d.newJobId(), hook: name, action: a.id, payload, maxAttempts: a.retry.attempts, runAt: now, triggerId, identityId, traceparent }));
   };
 
   const handle = async (request: Request): Promise<Response> => {
@@ -170,6 +175,7 @@ export function compileHookRoute(hook: ResolvedHook, d: RouteDeps): HookRoute {
     const headers = request.headers;
     const requestId = headers.get(REQUEST_ID_HEADER);
     const triggerId = headers.get(TRIGGER_ID_HEADER);
+    const traceparent = parseTraceparent(headers.get(TRACEPARENT_HEADER));
     let status = 500;
     let duplicate = false;
     let outcome: string | undefined;
@@ -195,7 +201,7 @@ export function compileHookRoute(hook: ResolvedHook, d: RouteDeps): HookRoute {
         outcome = decision.outcome;
         rule = decision.rule;
         const now = d.clock.now();
-        const jobs = decision.enqueue ? makeJobs(body, triggerId, requestId, now) : [];
+        const jobs = decision.enqueue ? makeJobs(body, triggerId, requestId, traceparent, now) : [];
         const acceptance: Acceptance = { hook: name, key: dedupeKey(name, keyFields, triggerId, body).key, response: decision.response, expiresAt: now + windowMs, jobs, now };
         let result: AcceptResult;
         try {
@@ -240,6 +246,7 @@ export function compileHookRoute(hook: ResolvedHook, d: RouteDeps): HookRoute {
       ms: Math.round(seconds * 1e6) / 1000,
       request_id: requestId,
       trigger_id: triggerId,
+      trace_id: traceIdOf(traceparent),
       duplicate,
       outcome,
       rule,

@@ -161,7 +161,7 @@ describe("http action", () => {
   });
 
   test("a payload of neither form is not retryable", async () => {
-    const err = await deliver(httpAction({ url: base }), { nope: 1 }, deliveryContext()).catch((e) => e as DeliveryError);
+    const err = await deliver(httpAction({ url: base }), { nope: 1 }, deliveryContext()).then(() => undefined, (e: unknown) => e as DeliveryError);
     expect(err).toBeInstanceOf(DeliveryError);
     expect(err!.retryable).toBe(false);
   });
@@ -170,7 +170,7 @@ describe("http action", () => {
     const action = httpAction({ url: base, headers: { "X-Name": "{{body.name}}" } });
     const payload = buildJobPayload(action, { body: { name: "a\r\nX-Injected: 1" }, hook: "h", jobId: "j-crlf" });
     const start = seen.length;
-    const err = await deliver(action, payload, deliveryContext()).catch((e) => e as DeliveryError);
+    const err = await deliver(action, payload, deliveryContext()).then(() => undefined, (e: unknown) => e as DeliveryError);
     expect(err!.retryable).toBe(false);
     expect(err!.message).toContain("X-Name");
     expect(seen.length).toBe(start);

@@ -143,7 +143,7 @@ describe("sqlite specifics", () => {
     await store.migrate();
     expect((await store.stats(5000)).byState).toEqual(states);
     const indexes = new Database(path).query("SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'jobs' AND name NOT LIKE 'sqlite_%' ORDER BY name").values().flat();
-    expect(indexes).toEqual(["jobs_dead", "jobs_due", "jobs_lease"]);
+    expect(indexes).toEqual(["jobs_dead", "jobs_done", "jobs_due", "jobs_identity", "jobs_lease", "jobs_trigger"]);
     expect((await store.listJobs({ state: "dead" })).map((j) => j.id)).toEqual(["job-9"]);
     // A new job and a claim move the counts as before.
     await store.acceptBatch([acceptance("k1", { jobs: [{ id: "new", hook: "welcome", action: "welcome.http", payload: {}, maxAttempts: 5, runAt: 0 }] })]);

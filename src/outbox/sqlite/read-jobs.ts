@@ -1,19 +1,32 @@
 // Reads for the outbox CLI and the admin surface.
 import type { Database } from "bun:sqlite";
-import type { Job, JobFilter, JobState, Stats } from "../store.ts";
+import type { Attempt, AttemptOutcome, Job, JobFilter, JobState, Stats } from "../store.ts";
 import { jobWhere } from "./job-filter.ts";
 import { toJob, type JobRow } from "./rows.ts";
 
+/** A job row with the length of its history (a primary-key range count per job). */
+const WITH_RECORDED = "*, (SELECT count(*) FROM job_attempts WHERE job_id = jobs.id) AS attempts_recorded";
+
 export function getJob(db: Database, id: string): Job | undefined {
-  const row = db.query("SELECT * FROM jobs WHERE id = $id").get({ id }) as JobRow | null;
+  const row = db.query(`SELECT ${WITH_RECORDED} FROM jobs WHERE id = $id`).get({ id }) as JobRow | null;
   return row ? toJob(row) : undefined;
 }
 
-/** Jobs matching the filter, oldest first. */
+/**
+ * Jobs matching the filter, newest first. Job ids are uuid v7, so id order is creation order and
+ * the primary key serves the order and the `beforeId` cursor without a sort.
+ */
 export function listJobs(db: Database, filter: JobFilter): Job[] {
   const w = jobWhere(filter);
   const limit = filter.limit !== undefined ? ` LIMIT ${Math.max(0, Math.trunc(filter.limit))}` : "";
-  return (db.query(`SELECT * FROM jobs WHERE ${w.sql} ORDER BY created_at, id${limit}`).all(w.params) as JobRow[]).map(toJob);
+  return (db.query(`SELECT ${WITH_RECORDED} FROM jobs WHERE ${w.sql} ORDER BY id DESC${limit}`).all(w.params) as JobRow[]).map(toJob);
+}
+
+type AttemptRow = { job_id: string; n: number; started_at: number; duration_ms: number; outcome: AttemptOutcome; code: number | null; detail: string | null };
+
+export function listAttempts(db: Database, jobId: string): Attempt[] {
+  const rows = db.query("SELECT * FROM job_attempts WHERE job_id = $jobId ORDER BY n").all({ jobId }) as AttemptRow[];
+  return rows.map((r) => ({ jobId: r.job_id, n: r.n, startedAt: r.started_at, durationMs: r.duration_ms, outcome: r.outcome, code: r.code, detail: r.detail }));
 }
 
 /**
