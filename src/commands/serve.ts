@@ -10,6 +10,8 @@ import { GroupCommitter } from "../outbox/group-commit.ts";
 import { openStore, redactStoreUrl } from "../outbox/open-store.ts";
 import { StoreUnavailableError, type Store } from "../outbox/store.ts";
 import { Worker } from "../outbox/worker.ts";
+import { RetentionSweeper } from "../outbox/retention.ts";
+import pkg from "../../package.json" with { type: "json" };
 import { parseListen } from "../config/resolve.ts";
 import { createApp } from "../server/app.ts";
 import { listen, type Listening } from "../server/listen.ts";
@@ -81,13 +83,22 @@ export async function startServer(opts: ServeOptions): Promise<RunningServer> {
     store.purgeExpiredDedupe(Date.now()).catch((err) => log.warn("dedupe purge failed", { error: (err as Error)?.message ?? String(err) }));
   }, DEDUPE_PURGE_EVERY_MS);
   purge.unref?.();
+  const retention = new RetentionSweeper(store, {
+    ...config.serve.retention,
+    onSweep: (r) => log.info("retention: deleted finished jobs", { done: r.done, dead: r.dead, ms: r.ms }),
+    onError: (err) => log.warn("retention sweep failed; next one in a minute", { error: (err as Error)?.message ?? String(err) }),
+  });
+  retention.start();
   log.info("listening", {
+    version: pkg.version,
+    store_kind: store.kind,
     host: listening.hostname,
     port: listening.port,
     server: listening.kind,
     store: shownStore,
     hooks: config.hooks.map((h) => `${h.method} ${h.routePath}`),
     worker: worker !== undefined,
+    retention: { done: config.serve.retention.doneMs === null ? "forever" : `${config.serve.retention.doneMs}ms`, dead: config.serve.retention.deadMs === null ? "forever" : `${config.serve.retention.deadMs}ms` },
   });
 
   let closing: Promise<void> | undefined;
@@ -97,10 +108,11 @@ export async function startServer(opts: ServeOptions): Promise<RunningServer> {
       log.info("shutting down", { reason, timeout_ms: timeoutMs });
       clearInterval(purge);
       receiver.drain();
+      const retentionStopped = retention.stop();
       // Both within one timeout: in-flight requests finish (their commit included; after the
       // timeout connections are cut), and meanwhile the worker stops claiming and finishes or gives
       // back its deliveries. Jobs committed during the drain wait for the next start.
-      await Promise.all([listening.stop(timeoutMs).then(() => committer.close()), worker?.stop(timeoutMs)]);
+      await Promise.all([listening.stop(timeoutMs).then(() => committer.close()), worker?.stop(timeoutMs), retentionStopped]);
       unobserve?.();
       await store.close();
       log.info("stopped", {});

@@ -120,6 +120,10 @@ export type ResolvedConfig = {
     shutdownTimeoutMs: number;
     /** serve.rate_limits by destination key (destination.ts): deliveries per second per process. */
     rateLimits: Record<string, number>;
+    /** serve.retention: how long done and dead jobs are kept after they finished; null = forever. */
+    retention: { doneMs: number | null; deadMs: number | null };
+    /** serve.admin, when its listen is not `off`: the admin page's listener (host:port text, checked at start) and token variable. */
+    admin?: { listen: string; tokenEnv: string };
   };
   hooks: ResolvedHook[];
   /** Things that work but are likely not what was meant ([inferred] Kratos behaviour); `check` prints them. */
