@@ -11,6 +11,7 @@ import type { Store } from "../outbox/store.ts";
 import { compileHookRoute, errorResponse, jsonResponse, type Accept, type Clock, type Env, type HookRoute } from "./hook-route.ts";
 import { createLogger, type Logger } from "./log.ts";
 import { Metrics, PROMETHEUS_CONTENT_TYPE } from "./metrics.ts";
+import { ProcessMetrics } from "./process-metrics.ts";
 import { FileCache } from "./rules.ts";
 
 export type { Accept, Clock } from "./hook-route.ts";
@@ -53,6 +54,7 @@ export function createApp(deps: AppDeps) {
   const readyTimeoutMs = deps.readyTimeoutMs ?? 2000;
   let draining = false;
   const files = new FileCache();
+  const processMetrics = new ProcessMetrics();
 
   const seen = new Map<string, string>();
   const routes: HookRoute[] = config.hooks.map((hook) => {
@@ -93,7 +95,7 @@ export function createApp(deps: AppDeps) {
         metrics.storeStatsFailed();
         log.warn("metrics: store stats failed", { error: (err as Error)?.message ?? String(err) });
       }
-      return new Response(metrics.render(), { headers: { "content-type": PROMETHEUS_CONTENT_TYPE } });
+      return new Response(metrics.render() + processMetrics.render(), { headers: { "content-type": PROMETHEUS_CONTENT_TYPE } });
     })
     .onError(({ code, error }) => {
       if (code === "NOT_FOUND") return errorResponse(new HttpError(404, "not_found", "no hook at this path"));

@@ -1,0 +1,56 @@
+// The process_* metrics every Prometheus client library exports (names and units as the
+// Prometheus client guidelines define them, so stock dashboards and alerts work), and a
+// kratos_hooks_build_info gauge whose labels say which build is running. Read at scrape time.
+import { readdirSync, readFileSync } from "node:fs";
+import pkg from "../../package.json" with { type: "json" };
+import { Counter, Gauge, Registry } from "./metrics.ts";
+
+/** When this process started, in epoch seconds (process.uptime counts from the runtime's start). */
+const START_SECONDS = Math.round((Date.now() / 1000 - process.uptime()) * 1000) / 1000;
+
+export class ProcessMetrics {
+  readonly #registry = new Registry();
+  readonly #cpu = this.#registry.add(new Counter("process_cpu_seconds_total", "Total user and system CPU time spent in seconds."));
+  readonly #rss = this.#registry.add(new Gauge("process_resident_memory_bytes", "Resident memory size in bytes."));
+  readonly #fds = this.#registry.add(new Gauge("process_open_fds", "Number of open file descriptors."));
+  readonly #maxFds = this.#registry.add(new Gauge("process_max_fds", "Maximum number of open file descriptors."));
+  readonly #start = this.#registry.add(new Gauge("process_start_time_seconds", "Start time of the process since unix epoch in seconds."));
+  readonly #build = this.#registry.add(new Gauge("kratos_hooks_build_info", "1, labelled with the kratos-hooks version and the runtime it runs on.", ["version", "runtime", "runtime_version"]));
+
+  constructor() {
+    this.#start.set([], START_SECONDS);
+    const bun = typeof Bun !== "undefined" ? Bun.version : undefined;
+    this.#build.set([pkg.version, bun ? "bun" : "node", bun ?? process.versions.node], 1);
+  }
+
+  render(): string {
+    const cpu = process.cpuUsage();
+    const cell = this.#cpu.cell();
+    cell.value = (cpu.user + cpu.system) / 1e6;
+    this.#rss.set([], process.memoryUsage.rss());
+    const fds = openFds();
+    if (fds !== undefined) this.#fds.set([], fds);
+    const max = maxFds();
+    if (max !== undefined) this.#maxFds.set([], max);
+    return this.#registry.render();
+  }
+}
+
+/** Open descriptors from /proc (Linux); undefined elsewhere. The directory's own descriptor is not counted. */
+function openFds(): number | undefined {
+  try {
+    return readdirSync("/proc/self/fd").length - 1;
+  } catch {
+    return undefined;
+  }
+}
+
+/** The soft limit on open files, from /proc/self/limits (Linux); undefined elsewhere or when unlimited. */
+function maxFds(): number | undefined {
+  try {
+    const m = /^Max open files\s+(\d+)/m.exec(readFileSync("/proc/self/limits", "utf8"));
+    return m ? Number(m[1]) : undefined;
+  } catch {
+    return undefined;
+  }
+}
