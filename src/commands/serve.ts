@@ -11,6 +11,8 @@ import { openStore, redactStoreUrl } from "../outbox/open-store.ts";
 import { StoreUnavailableError, type Store } from "../outbox/store.ts";
 import { Worker } from "../outbox/worker.ts";
 import { RetentionSweeper } from "../outbox/retention.ts";
+import { createAdminApp } from "../admin/app.ts";
+import { RecentRequests } from "../admin/recent-requests.ts";
 import pkg from "../../package.json" with { type: "json" };
 import { parseListen } from "../config/resolve.ts";
 import { createApp } from "../server/app.ts";
@@ -33,6 +35,8 @@ export type ServeOptions = {
 
 export type RunningServer = {
   listening: Listening;
+  /** The admin page's listener, when serve.admin is on. */
+  admin?: { hostname: string; port: number };
   /** Graceful shutdown; resolves when everything is closed. Safe to call twice. */
   shutdown(reason: string): Promise<void>;
 };
@@ -43,6 +47,7 @@ export async function startServer(opts: ServeOptions): Promise<RunningServer> {
   const env = opts.env ?? process.env;
   for (const w of config.warnings ?? []) log.warn("config warning", { warning: w.format() });
   const shownStore = redactStoreUrl(config.serve.store);
+  const adminSetup = config.serve.admin ? adminSettings(config.serve.admin, env) : undefined;
   const store: Store = await openStore(config.serve.store, { synchronous: config.serve.synchronous, thread: true });
   const metrics = new Metrics();
   // SQLite commits on its store thread: two batches of 32 in flight let the event loop fill one
@@ -56,9 +61,10 @@ export async function startServer(opts: ServeOptions): Promise<RunningServer> {
     ...(store.kind === "sqlite" ? { maxBatch: 32, maxInFlight: 2, goWhenIdle: true } : {}),
   });
   const worker = opts.worker === false ? undefined : Worker.fromConfig(config, store, { env });
+  const recent = adminSetup ? new RecentRequests() : undefined;
   let receiver: ReturnType<typeof createApp>;
   try {
-    receiver = createApp({ config, accept: (a) => committer.accept(a), store, metrics, log, env, onEnqueued: worker ? () => worker.wake() : undefined });
+    receiver = createApp({ config, accept: (a) => committer.accept(a), store, metrics, log, env, onEnqueued: worker ? () => worker.wake() : undefined, recent });
   } catch (err) {
     await store.close();
     throw err;
@@ -76,6 +82,20 @@ export async function startServer(opts: ServeOptions): Promise<RunningServer> {
       `cannot listen on ${host}:${port}: ${code === "EADDRINUSE" ? "the address is already in use" : code === "EACCES" ? "permission denied" : ((err as Error)?.message ?? String(err))}`,
       "pick another address with --listen, serve.listen or KRATOS_HOOKS_LISTEN",
     );
+  }
+  let admin: { server: ReturnType<typeof Bun.serve>; app: ReturnType<typeof createAdminApp> } | undefined;
+  if (adminSetup) {
+    const app = createAdminApp({ config, store, recent: recent!, metricsText: () => metrics.render(), token: adminSetup.token, onRetried: worker ? () => worker.wake() : undefined, log });
+    try {
+      admin = { app, server: Bun.serve({ hostname: adminSetup.host, port: adminSetup.port, fetch: (request) => app.handle(request) }) };
+    } catch (err) {
+      await listening.stop(0);
+      await store.close();
+      const code = (err as NodeJS.ErrnoException)?.code;
+      throw new UsageError(`cannot listen on ${adminSetup.host}:${adminSetup.port} for the admin page: ${code === "EADDRINUSE" ? "the address is already in use" : ((err as Error)?.message ?? String(err))}`, "pick another serve.admin.listen, or `off`");
+    }
+    app.start();
+    log.info("admin page listening", { host: admin.server.hostname, port: admin.server.port });
   }
   const unobserve = worker ? observeWorker(worker.events, metrics, log) : undefined;
   worker?.start();
@@ -109,6 +129,8 @@ export async function startServer(opts: ServeOptions): Promise<RunningServer> {
       clearInterval(purge);
       receiver.drain();
       const retentionStopped = retention.stop();
+      admin?.app.stop();
+      void admin?.server.stop(true);
       // Both within one timeout: in-flight requests finish (their commit included; after the
       // timeout connections are cut), and meanwhile the worker stops claiming and finishes or gives
       // back its deliveries. Jobs committed during the drain wait for the next start.
@@ -118,7 +140,17 @@ export async function startServer(opts: ServeOptions): Promise<RunningServer> {
       log.info("stopped", {});
       flushLogs();
     })());
-  return { listening, shutdown };
+  return { listening, shutdown, ...(admin ? { admin: { hostname: admin.server.hostname!, port: admin.server.port! } } : {}) };
+}
+
+/** The admin page's address and token, checked before anything starts: a page without its token never listens. */
+function adminSettings(admin: { listen: string; tokenEnv: string }, env: Record<string, string | undefined>): { host: string; port: number; token: string } {
+  const at = parseListen(admin.listen);
+  if (!at) throw new UsageError(`serve.admin.listen '${admin.listen}' is not host:port`, "e.g. 127.0.0.1:4460, or `off`");
+  const token = env[admin.tokenEnv];
+  if (!token) throw new UsageError(`environment variable ${admin.tokenEnv} (serve.admin.token_env) is not set`, "set it to a long random value, e.g. openssl rand -hex 32; the admin page signs in with it");
+  if (token.length < 16) throw new UsageError(`environment variable ${admin.tokenEnv} (serve.admin.token_env) is shorter than 16 characters`, "use a long random value, e.g. openssl rand -hex 32");
+  return { host: at.host, port: at.port, token };
 }
 
 export const command = defineCommand({

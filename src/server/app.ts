@@ -13,6 +13,7 @@ import { createLogger, type Logger } from "./log.ts";
 import { Metrics, PROMETHEUS_CONTENT_TYPE } from "./metrics.ts";
 import { ProcessMetrics } from "./process-metrics.ts";
 import { FileCache } from "./rules.ts";
+import type { RecentRequests } from "../admin/recent-requests.ts";
 
 export type { Accept, Clock } from "./hook-route.ts";
 
@@ -32,6 +33,8 @@ export type AppDeps = {
   onEnqueued?: () => void;
   /** How long /health/ready waits for store.ping(); default 2 s. */
   readyTimeoutMs?: number;
+  /** Where the admin page reads recent requests from (serve.admin on). */
+  recent?: RecentRequests;
 };
 
 const systemClock: Clock = { now: () => Date.now() };
@@ -70,7 +73,7 @@ export function createApp(deps: AppDeps) {
     const other = seen.get(sameRoute(hook.routePath));
     if (other) throw new ConfigError(`path ${hook.routePath} is also used by hook '${other}'`, hook.loc, `hooks.${hook.name}.path`, "give each hook its own path");
     seen.set(sameRoute(hook.routePath), hook.name);
-    return compileHookRoute(hook, { config, accept, clock, metrics, log, env, files, newJobId, draining: () => draining, onEnqueued: deps.onEnqueued });
+    return compileHookRoute(hook, { config, accept, clock, metrics, log, env, files, newJobId, draining: () => draining, onEnqueued: deps.onEnqueued, recent: deps.recent });
   });
 
   const app = new Elysia({ handler: { standardHostname: false } });

@@ -18,6 +18,7 @@ import { compileBodyValidator, type BodyValidator, type InvalidBodyError } from 
 import { dedupeKey, REQUEST_ID_HEADER, TRIGGER_ID_HEADER } from "./dedupe-key.ts";
 import { parseJsonBody } from "./json-body.ts";
 import { parseTraceparent, traceIdOf, TRACEPARENT_HEADER } from "../trace-context.ts";
+import type { RecentRequests, RequestOutcome } from "../admin/recent-requests.ts";
 import type { Logger } from "./log.ts";
 import type { Metrics } from "./metrics.ts";
 import { compileEnrich, compilePredicate, compileRules, deepEqual, type Body, type CompiledRules, type FileCache, type MetadataPatch, type Predicate } from "./rules.ts";
@@ -40,6 +41,8 @@ export type RouteDeps = {
   draining: () => boolean;
   /** Called after a commit that enqueued jobs (serve wakes the outbox worker). */
   onEnqueued?: () => void;
+  /** The admin page's recent requests (src/admin/recent-requests.ts), when it is on. */
+  recent?: RecentRequests;
 };
 
 const JSON_TYPE = "application/json";
@@ -182,6 +185,8 @@ export function compileHookRoute(hook: ResolvedHook, d: RouteDeps): HookRoute {
     let rule: string | undefined;
     let errorCode: string | undefined;
     let errorField: string | undefined;
+    let identityId: string | null = null;
+    let jobIds: string[] = [];
     let response: Response;
     try {
       if (request.method === "TRACE") throw new HttpError(405, "method_not_allowed", "TRACE carries no body; Kratos calls a hook with its configured method");
@@ -192,6 +197,7 @@ export function compileHookRoute(hook: ResolvedHook, d: RouteDeps): HookRoute {
       const invalid = validate(parsed);
       if (invalid) throw blocking ? asFormMessage(invalid) : invalid;
       const body = parsed as Body;
+      if (identityField !== undefined && typeof body[identityField] === "string") identityId = body[identityField] as string;
       if (skipIf?.(body)) {
         outcome = "skipped";
         status = 204;
@@ -217,6 +223,7 @@ export function compileHookRoute(hook: ResolvedHook, d: RouteDeps): HookRoute {
           answer = result.response;
           d.metrics.dedupeHit(name);
         } else if (jobs.length > 0) {
+          jobIds = jobs.map((j) => j.id);
           for (const j of jobs) d.metrics.jobsEnqueued(j.action);
           d.onEnqueued?.();
         }
@@ -253,6 +260,19 @@ export function compileHookRoute(hook: ResolvedHook, d: RouteDeps): HookRoute {
       error: errorCode,
       field: errorField,
     };
+    d.recent?.record({
+      at: d.clock.now(),
+      hook: name,
+      status,
+      outcome: (errorCode !== undefined && outcome === undefined ? (status === DENY_STATUS ? "denied" : "error") : (outcome ?? "error")) as RequestOutcome,
+      duplicate,
+      triggerId,
+      requestId,
+      identityId,
+      traceId: traceIdOf(traceparent) ?? null,
+      error: errorCode ?? null,
+      jobIds,
+    });
     if (status >= 500) d.log.error("request", fields);
     else if (errorCode !== undefined) d.log.warn("request", fields);
     else d.log.info("request", fields);
