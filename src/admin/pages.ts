@@ -90,7 +90,7 @@ export function overviewPage(d: OverviewData, csrf: string, flash?: string): Htm
 
 export function webhooksPage(d: { config: ResolvedConfig; hook?: string; q?: string; requests: RecentRequest[] }, csrf: string): Html {
   const rows = d.requests.map(
-    (r) => html`<tr><td class="mono">${time(r.at)}</td><td>${r.hook}</td><td>${stateBadge(r.duplicate ? "duplicate" : r.outcome)}${r.error ? html` <span class="muted">${r.error}</span>` : ""}</td><td class="num">${r.status}</td>
+    (r) => html`<tr><td class="mono time">${time(r.at)}</td><td>${r.hook}</td><td>${stateBadge(r.duplicate ? "duplicate" : r.outcome)}${r.error ? html` <span class="muted">${r.error}</span>` : ""}</td><td class="num">${r.status}</td>
 <td class="mono">${r.triggerId ?? "–"}</td><td class="mono hide-narrow">${r.identityId ?? "–"}</td>
 <td>${r.jobIds.length ? html`<a href="${href("/jobs", r.triggerId ? { trigger_id: r.triggerId } : { ids: r.jobIds.join(",") })}">${r.jobIds.length} job${r.jobIds.length === 1 ? "" : "s"}</a>` : html`<span class="muted">none</span>`}</td></tr>`,
   );
@@ -118,7 +118,7 @@ export function jobsPage(d: { query: JobsQuery; jobs: Job[]; stats: Stats; limit
   const rows = d.jobs.map(
     (j) => html`<tr data-job="${j.id}"><td class="mono"><a href="/jobs/${encodeURIComponent(j.id)}">${j.id}</a></td><td>${stateBadge(j.state)}</td><td>${j.action}</td>
 <td class="num">${j.attempts}/${j.maxAttempts}${(j.attemptsRecorded ?? 0) > j.attempts ? html` <span class="muted">(${j.attemptsRecorded} total)</span>` : ""}</td>
-<td class="mono hide-narrow">${time(j.createdAt)}</td><td>${j.lastError ?? ""}</td></tr>`,
+<td class="mono time hide-narrow">${time(j.createdAt)}</td><td>${j.lastError ?? ""}</td></tr>`,
   );
   const deadActions =
     q.state === "dead" && d.stats.byState.dead > 0
@@ -141,7 +141,7 @@ export function jobPage(d: { job: Job; attempts: Attempt[] }, csrf: string, flas
   const j = d.job;
   const traceId = traceIdOf(j.traceparent);
   const attempts = d.attempts.map(
-    (a) => html`<tr data-attempt="${a.n}"><td class="num">#${a.n}</td><td class="mono">${time(a.startedAt)}</td><td class="num">${a.durationMs} ms</td><td>${stateBadge(a.outcome)}</td><td class="num">${a.code ?? "–"}</td><td class="mono">${a.detail ?? ""}</td></tr>`,
+    (a) => html`<tr data-attempt="${a.n}"><td class="num">#${a.n}</td><td class="mono time">${time(a.startedAt)}</td><td class="num">${a.durationMs} ms</td><td>${stateBadge(a.outcome)}</td><td class="num">${a.code ?? "–"}</td><td class="mono">${a.detail ?? ""}</td></tr>`,
   );
   const actions =
     j.state === "running"

@@ -25,6 +25,7 @@ th, td { text-align:left; padding:.4rem .5rem; border-bottom:1px solid var(--lin
 th { color:var(--muted); font-weight:500; font-size:.85rem; white-space:nowrap; }
 td.num { text-align:right; font-variant-numeric:tabular-nums; white-space:nowrap; }
 code, .mono { font-family: ui-monospace, SFMono-Regular, Menlo, Consolas, monospace; font-size:.85rem; word-break:break-all; }
+.mono.time { word-break:normal; white-space:nowrap; }
 pre { background:#f0f2f6; padding:.6rem; border-radius:8px; overflow-x:auto; font-size:.8rem; white-space:pre-wrap; word-break:break-all; }
 .state { display:inline-block; padding:.05rem .45rem; border-radius:99px; font-size:.8rem; border:1px solid var(--line); }
 .state.done, .state.delivered, .state.accepted, .state.enriched { color:var(--ok); border-color:#b7e1c4; background:#effaf2; }
