@@ -10,11 +10,12 @@ import type { RecentRequest } from "./recent-requests.ts";
 export const STATES: JobState[] = ["pending", "running", "done", "dead"];
 export type Nav = "overview" | "webhooks" | "jobs";
 
-export function layout(title: string, nav: Nav | undefined, csrf: string | undefined, body: Html, flash?: string): Html {
+/** `refreshSeconds`: the page reloads itself (live counts without a script; CSP allows no script). */
+export function layout(title: string, nav: Nav | undefined, csrf: string | undefined, body: Html, flash?: string, refreshSeconds?: number): Html {
   const link = (to: Nav, path: string, label: string) => html`<a href="${path}" class="${nav === to ? "on" : ""}">${label}</a>`;
   return html`<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
-<title>${title} · kratos-hooks</title><link rel="stylesheet" href="/admin.css"></head>
+${refreshSeconds ? html`<meta http-equiv="refresh" content="${refreshSeconds}">` : ""}<title>${title} · kratos-hooks</title><link rel="stylesheet" href="/admin.css"></head>
 <body><header><span class="brand">kratos-hooks</span>${
     csrf
       ? html`<nav>${link("overview", "/", "Overview")}${link("webhooks", "/webhooks", "Webhooks")}${link("jobs", "/jobs", "Jobs")}<a href="/jobs?state=dead">Dead letters</a></nav>
@@ -83,8 +84,9 @@ export function overviewPage(d: OverviewData, csrf: string, flash?: string): Htm
     html`<h1>Overview</h1>${counts}
 <div class="card"><h2>Hooks</h2><table><thead><tr><th>Hook</th><th>Kratos point</th><th>Mode</th><th>Auth</th><th>Actions</th><th class="num">Requests</th><th class="num">Rate (1 min)</th><th class="num">Ack p99</th></tr></thead><tbody>${hooks}</tbody></table></div>
 <div class="card"><h2>Actions</h2><table><thead><tr><th>Action</th><th>Kind</th><th class="num">Delivered</th><th class="num">Failed attempts</th><th class="num">Dead</th><th class="num">Rate (1 min)</th><th class="num">p99</th></tr></thead><tbody>${actions}</tbody></table>
-<p class="muted">Counts since this process started, from the numbers /metrics serves; rates over the last minute.</p></div>`,
+<p class="muted">Counts since this process started, from the numbers /metrics serves; rates over the last minute. This page reloads every 10 seconds.</p></div>`,
     flash,
+    10,
   );
 }
 

@@ -173,7 +173,12 @@ Answers: notify 204 once the jobs are committed; interrupt 422 with Kratos messa
 answer again and enqueues nothing. 401 wrong credentials, 400 invalid JSON or body (naming the
 field), 413 body over serve.body_limit, 415 not JSON, 503 store unavailable (Kratos retries).
 Secrets are read from the env vars named by secret_env / password_env; serve refuses to start
-when one is unset. SIGTERM/SIGINT: graceful shutdown within serve.shutdown_timeout, exit 0.`,
+when one is unset. SIGTERM/SIGINT: graceful shutdown within serve.shutdown_timeout, exit 0.
+Retention: done jobs are deleted 7 days after they finished, dead ones after 30 days
+(serve.retention), in the background in small batches.
+Admin page: with serve.admin.listen (e.g. 127.0.0.1:4460) serve also answers an admin page on that
+address, signed in with the value of serve.admin.token_env (hooks, live counts, recent webhooks,
+jobs with their attempts, retry and discard of dead letters). Off by default.`,
   async run({ flags }) {
     const level = (flags["log-level"] as string | undefined) ?? "info";
     if (!isLogLevel(level)) throw new UsageError(`serve: unknown log level '${level}'`, "use debug, info, warn or error");

@@ -352,6 +352,20 @@ describe("serve.retention and serve.admin", () => {
     expect(load(withServe("  admin: { listen: \"off\", token_env: ADMIN_TOKEN }\n")).config.serve.admin).toBeUndefined();
   });
 
+  test("an admin listen that is not host:port, or is serve.listen's address, is an error at its field", () => {
+    const errorOf = (serve: string) => {
+      try {
+        load(withServe(serve));
+      } catch (err) {
+        return (err as ConfigErrors).errors.map((e) => `${e.path}: ${e.message}`);
+      }
+      return [];
+    };
+    expect(errorOf("  admin: { listen: nowhere, token_env: T }\n")).toEqual([expect.stringMatching(/^serve\.admin\.listen: .*'nowhere' is not host:port or off/)]);
+    expect(errorOf("  listen: 127.0.0.1:4459\n  admin: { listen: 127.0.0.1:4459, token_env: T }\n")).toEqual([expect.stringMatching(/^serve\.admin\.listen: .*needs its own address/)]);
+    expect(errorOf("  admin: { listen: 127.0.0.1:4460 }\n")).toEqual([expect.stringMatching(/^serve\.admin/)]);
+  });
+
   test("a retention that is not a duration is an error at its line, naming the field", () => {
     let thrown: unknown;
     try {
