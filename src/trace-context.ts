@@ -29,6 +29,6 @@ export function childTraceparent(parent: string): string {
   const m = TRACEPARENT.exec(parent);
   if (!m) throw new Error("childTraceparent: not a valid traceparent");
   let span = ZERO_SPAN;
-  while (span === ZERO_SPAN) span = Buffer.from(crypto.getRandomValues(new Uint8Array(8))).toString("hex");
+  while (span === ZERO_SPAN) span = Array.from(crypto.getRandomValues(new Uint8Array(8)), (b) => b.toString(16).padStart(2, "0")).join("");
   return `00-${m[1]}-${span}-${m[3]}`;
 }
