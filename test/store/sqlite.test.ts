@@ -8,8 +8,9 @@ import { join } from "node:path";
 import { UsageError } from "../../src/errors.ts";
 import { StoreUnavailableError } from "../../src/outbox/errors.ts";
 import { SQLITE_MIGRATIONS } from "../../src/outbox/migrations/sqlite.ts";
-import { jobIdsIn, jobWhere } from "../../src/outbox/sqlite/job-filter.ts";
-import type { JobState } from "../../src/outbox/store.ts";
+import { jobIdsIn } from "../../src/outbox/sqlite/job-filter.ts";
+import { listJobsSql } from "../../src/outbox/sqlite/read-jobs.ts";
+import type { JobFilter } from "../../src/outbox/store.ts";
 import { retryableStates } from "../../src/outbox/store-rules.ts";
 import { openStore } from "../../src/outbox/open-store.ts";
 import { sqlitePath } from "../../src/outbox/sqlite/connection.ts";
@@ -160,13 +161,18 @@ describe("sqlite specifics", () => {
     const db = new Database(path);
     const plan = (sql: string, params: Record<string, string | number>) =>
       (db.query(`EXPLAIN QUERY PLAN ${sql}`).all(params) as Array<{ detail: string }>).map((r) => r.detail).join(" | ");
-    const list = (state: JobState) => {
-      const w = jobWhere({ state });
-      return plan(`SELECT * FROM jobs WHERE ${w.sql} ORDER BY created_at, id`, w.params);
+    const list = (filter: JobFilter) => {
+      const q = listJobsSql({ ...filter, limit: 50 });
+      return plan(q.sql, q.params);
     };
-    expect(list("dead")).toContain("USING INDEX jobs_dead");
-    expect(list("pending")).toContain("USING INDEX jobs_due");
-    expect(list("running")).toContain("USING INDEX jobs_lease");
+    expect(list({ state: "dead" })).toContain("USING INDEX jobs_dead");
+    expect(list({ state: "pending" })).toContain("USING INDEX jobs_due");
+    expect(list({ state: "running" })).toContain("USING INDEX jobs_lease");
+    expect(list({ triggerId: "t" })).toContain("USING INDEX jobs_trigger");
+    expect(list({ identityId: "i" })).toContain("USING INDEX jobs_identity");
+    // Unfiltered (and done, most of the table): newest first straight off the primary key, no sort.
+    expect(list({})).not.toContain("TEMP B-TREE");
+    expect(list({ beforeId: "x" })).toMatch(/sqlite_autoindex_jobs_1 \(id<\?\)/);
     // `outbox retry --all-dead`: the states retryJobs picks without ids.
     const retry = jobIdsIn({}, retryableStates({}));
     expect(plan(`UPDATE jobs SET state = 'pending' WHERE ${retry.sql}`, retry.params)).toContain("USING INDEX jobs_dead");

@@ -13,13 +13,22 @@ export function getJob(db: Database, id: string): Job | undefined {
 }
 
 /**
- * Jobs matching the filter, newest first. Job ids are uuid v7, so id order is creation order and
- * the primary key serves the order and the `beforeId` cursor without a sort.
+ * The statement of listJobs. Newest first: job ids are uuid v7, so id order is creation order and
+ * the primary key serves the order and the `beforeId` cursor without a sort. Pending, running and
+ * dead jobs are few among the done ones: for those `+id` keeps SQLite 3.54.1 (no ANALYZE stats)
+ * from walking every job in id order, and it reads the state's partial index and sorts the few
+ * it finds instead (EXPLAIN QUERY PLAN in test/store/sqlite.test.ts).
  */
-export function listJobs(db: Database, filter: JobFilter): Job[] {
+export function listJobsSql(filter: JobFilter): { sql: string; params: Record<string, string | number> } {
   const w = jobWhere(filter);
   const limit = filter.limit !== undefined ? ` LIMIT ${Math.max(0, Math.trunc(filter.limit))}` : "";
-  return (db.query(`SELECT ${WITH_RECORDED} FROM jobs WHERE ${w.sql} ORDER BY id DESC${limit}`).all(w.params) as JobRow[]).map(toJob);
+  const few = filter.state !== undefined && filter.state !== "done";
+  return { sql: `SELECT ${WITH_RECORDED} FROM jobs WHERE ${w.sql} ORDER BY ${few ? "+id" : "id"} DESC${limit}`, params: w.params };
+}
+
+export function listJobs(db: Database, filter: JobFilter): Job[] {
+  const q = listJobsSql(filter);
+  return (db.query(q.sql).all(q.params) as JobRow[]).map(toJob);
 }
 
 type AttemptRow = { job_id: string; n: number; started_at: number; duration_ms: number; outcome: AttemptOutcome; code: number | null; detail: string | null };
