@@ -153,6 +153,28 @@ describe("sqlite specifics", () => {
     await store.close();
   });
 
+  test("migration 4 on a v3 store: done jobs lose their stale error, every job gets an empty history and no ids", async () => {
+    const path = join(tempDir(), "v3.db");
+    const raw = new Database(path);
+    raw.run("PRAGMA journal_mode = WAL");
+    raw.run("CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at INTEGER NOT NULL)");
+    for (const m of SQLITE_MIGRATIONS.slice(0, 3)) {
+      raw.run(m.sql);
+      m.after?.(raw);
+      raw.query("INSERT INTO schema_migrations VALUES (?, ?, 0)").run(m.version, m.name);
+    }
+    const insert = raw.query(`INSERT INTO jobs (id, hook, action, payload, state, attempts, max_attempts, run_at, created_at, updated_at, last_error)
+      VALUES (?, 'welcome', 'welcome.http', '{}', ?, 2, 5, 1, 1, 1, 'answered 503')`);
+    insert.run("done-job", "done");
+    insert.run("dead-job", "dead");
+    raw.close();
+    const store = new SqliteStore(path);
+    await store.migrate();
+    expect(await store.getJob("done-job")).toMatchObject({ state: "done", lastError: null, attemptsRecorded: 0, triggerId: null, identityId: null, traceparent: null });
+    expect(await store.getJob("dead-job")).toMatchObject({ state: "dead", lastError: "answered 503" });
+    await store.close();
+  });
+
   test("listing and retrying by state read a partial index, not every job (EXPLAIN QUERY PLAN)", async () => {
     const path = join(tempDir(), "plans.db");
     const store = new SqliteStore(path);

@@ -54,6 +54,7 @@ CREATE INDEX jobs_trigger  ON jobs (trigger_id)  WHERE trigger_id IS NOT NULL;
 CREATE INDEX jobs_identity ON jobs (identity_id) WHERE identity_id IS NOT NULL;
 CREATE INDEX jobs_done     ON jobs (updated_at)  WHERE state = 'done';
 CREATE INDEX jobs_dead     ON jobs (updated_at)  WHERE state = 'dead';
+UPDATE jobs SET last_error = NULL WHERE state = 'done' AND last_error IS NOT NULL;
 CREATE TABLE job_attempts (
   job_id      text    NOT NULL,
   n           integer NOT NULL,

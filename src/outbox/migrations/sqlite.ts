@@ -105,6 +105,8 @@ ALTER TABLE jobs ADD COLUMN traceparent TEXT;
 CREATE INDEX jobs_trigger  ON jobs (trigger_id)  WHERE trigger_id IS NOT NULL;
 CREATE INDEX jobs_identity ON jobs (identity_id) WHERE identity_id IS NOT NULL;
 CREATE INDEX jobs_done     ON jobs (updated_at)  WHERE state = 'done';
+-- A done job no longer shows the error of an earlier failed attempt (completions now clear it).
+UPDATE jobs SET last_error = NULL WHERE state = 'done' AND last_error IS NOT NULL;
 CREATE TABLE job_attempts (
   job_id      TEXT    NOT NULL,
   n           INTEGER NOT NULL,
