@@ -155,7 +155,8 @@ describe("the admin page in chromium", () => {
     expect(await text()).toContain("trigger-ok-1");
     expect(await text()).toContain("accepted");
     await Promise.all([page.waitForNavigation(), page.click("a[href*='trigger_id=trigger-ok-1']")]);
-    await watch(page.url(), async () => (await text()).includes("done"), "the job to be delivered");
+    const rowState = () => page.$$eval("tr[data-job] .state", (els) => els.map((e) => (e as unknown as Text).innerText));
+    await watch(page.url(), async () => (await rowState()).join() === "done", "the job to be delivered");
     expect(await page.$$eval("tr[data-job]", (rows) => rows.length)).toBe(1);
     await page.goto(`${admin}/`);
     expect(await page.$eval('a.count[data-state="done"] b', (b) => (b as unknown as Text).innerText)).toBe("1");
