@@ -118,7 +118,7 @@ export async function startServer(opts: ServeOptions): Promise<RunningServer> {
     store: shownStore,
     hooks: config.hooks.map((h) => `${h.method} ${h.routePath}`),
     worker: worker !== undefined,
-    retention: { done: config.serve.retention.doneMs === null ? "forever" : `${config.serve.retention.doneMs}ms`, dead: config.serve.retention.deadMs === null ? "forever" : `${config.serve.retention.deadMs}ms` },
+    retention: { done: keptFor(config.serve.retention.doneMs), dead: keptFor(config.serve.retention.deadMs) },
   });
 
   let closing: Promise<void> | undefined;
@@ -141,6 +141,13 @@ export async function startServer(opts: ServeOptions): Promise<RunningServer> {
       flushLogs();
     })());
   return { listening, shutdown, ...(admin ? { admin: { hostname: admin.server.hostname!, port: admin.server.port! } } : {}) };
+}
+
+/** A retention for the start-up line, in the largest whole unit: 7d, 12h, 90m, forever. */
+function keptFor(ms: number | null): string {
+  if (ms === null) return "forever";
+  for (const [unit, size] of [["d", 86_400_000], ["h", 3_600_000], ["m", 60_000], ["s", 1000]] as const) if (ms >= size && ms % size === 0) return `${ms / size}${unit}`;
+  return `${ms}ms`;
 }
 
 /** The admin page's address and token, checked before anything starts: a page without its token never listens. */

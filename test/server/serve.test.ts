@@ -104,7 +104,7 @@ describe("kratos-hooks serve", () => {
     const { line } = await waitForLine(proc, "listening");
     const base = `http://127.0.0.1:${line.port}`;
     expect(line.server).toBe("bun");
-    expect(line).toMatchObject({ version: expect.stringMatching(/^\d+\.\d+\.\d+/), store_kind: "sqlite" });
+    expect(line).toMatchObject({ version: expect.stringMatching(/^\d+\.\d+\.\d+/), store_kind: "sqlite", retention: { done: "7d", dead: "30d" } });
 
     const traceparent = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
     const identity = crypto.randomUUID();
