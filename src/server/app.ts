@@ -105,6 +105,8 @@ export function createApp(deps: AppDeps) {
     app,
     metrics,
     routes,
+    /** Every path the app answers (hooks and the built-in endpoints), each also with a trailing `/`. */
+    paths: [...routes.map((r) => r.hook.routePath), ...RESERVED_PATHS],
     /** Test entry: the same pipeline as over HTTP, without a socket. */
     handle: (request: Request) => app.handle(request),
     /** Start answering 503 to deliveries and readiness (shutdown). */
