@@ -102,6 +102,7 @@ export async function startServer(opts: ServeOptions): Promise<RunningServer> {
       // back its deliveries. Jobs committed during the drain wait for the next start.
       await Promise.all([listening.stop(timeoutMs).then(() => committer.close()), worker?.stop(timeoutMs)]);
       unobserve?.();
+      receiver.refusedLog.flush();
       await store.close();
       log.info("stopped", {});
       flushLogs();

@@ -10,6 +10,7 @@ import type { ResolvedConfig } from "../config/types.ts";
 import type { Store } from "../outbox/store.ts";
 import { compileHookRoute, errorResponse, jsonResponse, type Accept, type Clock, type Env, type HookRoute } from "./hook-route.ts";
 import { createLogger, type Logger } from "./log.ts";
+import { LogBudget } from "./log-budget.ts";
 import { Metrics, PROMETHEUS_CONTENT_TYPE } from "./metrics.ts";
 import { FileCache } from "./rules.ts";
 
@@ -31,6 +32,8 @@ export type AppDeps = {
   onEnqueued?: () => void;
   /** How long /health/ready waits for store.ping(); default 2 s. */
   readyTimeoutMs?: number;
+  /** The budget of log lines about requests refused before authentication; 20 then 5 a second by default. */
+  refusedLog?: LogBudget;
 };
 
 const systemClock: Clock = { now: () => Date.now() };
@@ -53,6 +56,7 @@ export function createApp(deps: AppDeps) {
   const readyTimeoutMs = deps.readyTimeoutMs ?? 2000;
   let draining = false;
   const files = new FileCache();
+  const refusedLog = deps.refusedLog ?? new LogBudget(log, { onDrop: () => metrics.logLineDropped() });
 
   const seen = new Map<string, string>();
   const routes: HookRoute[] = config.hooks.map((hook) => {
@@ -68,7 +72,7 @@ export function createApp(deps: AppDeps) {
     const other = seen.get(sameRoute(hook.routePath));
     if (other) throw new ConfigError(`path ${hook.routePath} is also used by hook '${other}'`, hook.loc, `hooks.${hook.name}.path`, "give each hook its own path");
     seen.set(sameRoute(hook.routePath), hook.name);
-    return compileHookRoute(hook, { config, accept, clock, metrics, log, env, files, newJobId, draining: () => draining, onEnqueued: deps.onEnqueued });
+    return compileHookRoute(hook, { config, accept, clock, metrics, log, refusedLog, env, files, newJobId, draining: () => draining, onEnqueued: deps.onEnqueued });
   });
 
   const app = new Elysia({ handler: { standardHostname: false } });
@@ -105,6 +109,8 @@ export function createApp(deps: AppDeps) {
     app,
     metrics,
     routes,
+    /** Flushed at shutdown: its summary of dropped lines. */
+    refusedLog,
     /** Every path the app answers (hooks and the built-in endpoints), each also with a trailing `/`. */
     paths: [...routes.map((r) => r.hook.routePath), ...RESERVED_PATHS],
     /** Test entry: the same pipeline as over HTTP, without a socket. */

@@ -154,6 +154,7 @@ export class Metrics {
   private readonly jobs = this.registry.add(new Gauge("kratos_hooks_jobs", "Outbox jobs by state (from the store, refreshed on scrape).", ["state"]));
   private readonly oldestDue = this.registry.add(new Gauge("kratos_hooks_outbox_oldest_due_age_seconds", "Age of the oldest pending job that is due (0 if none).", []));
   private readonly storeUp = this.registry.add(new Gauge("kratos_hooks_store_up", "1 if the last store stats query succeeded, else 0.", []));
+  private readonly logDropped = this.registry.add(new Counter("kratos_hooks_log_lines_dropped_total", "Log lines about requests refused before authentication that the log budget dropped.", []));
   // The series each request adds to, per hook: found without building label keys on every request.
   private readonly hookSeries = new Map<string, { statuses: Map<number, CounterCell>; ack: HistogramCell }>();
 
@@ -180,6 +181,9 @@ export class Metrics {
   }
   storeError(hook: string): void {
     this.storeErrors.inc([hook]);
+  }
+  logLineDropped(): void {
+    this.logDropped.inc();
   }
   /** For the outbox worker: one delivery attempt of an action finished; `seconds` is its duration if known. */
   deliveryAttempt(action: string, ok: boolean, seconds?: number): void {
