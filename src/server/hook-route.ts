@@ -51,13 +51,13 @@ export function jsonResponse(status: number, body: string, extra?: Record<string
   return new Response(body, { status, headers: { "content-type": JSON_TYPE, ...extra } });
 }
 
-export function errorResponse(e: HttpError): Response {
+export function errorResponse(e: HttpError, headers?: Record<string, string>): Response {
   const extra: Record<string, string> | undefined =
     // Kratos honours Retry-After on 503 without a cap (CONTRACT §4.2). Its own backoff waits 1 s then
     // 2 s; "2" makes that 2 s and 2 s, so its three attempts span a 4 s store outage instead of 3 s,
     // while staying small (§8.13: no large Retry-After; a blocking flow waits through it).
     e.status === 503 ? { "retry-after": "2" } : e.status === 405 ? { allow: "GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS" } : undefined;
-  return jsonResponse(e.status, e.bodyText ?? JSON.stringify(e.body()), extra);
+  return jsonResponse(e.status, e.bodyText ?? JSON.stringify(e.body()), headers ? { ...extra, ...headers } : extra);
 }
 
 function toResponse(r: StoredResponse): Response {

@@ -1,10 +1,18 @@
 // The endpoints anyone who reaches the port can call (the hooks before auth, /metrics,
 // /health/*) cost O(1) and tell a proxy in front nothing it did not see: raw request-targets over
 // a real socket, a large jobs table in a real SQLite file, a 401 flood with long ids.
+import { Database } from "bun:sqlite";
 import { describe, expect, test } from "bun:test";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { startServer } from "../../src/commands/serve.ts";
+import { openStore } from "../../src/outbox/open-store.ts";
+import type { Stats } from "../../src/outbox/store.ts";
 import { listen, listenBun } from "../../src/server/listen.ts";
-import { createLogger, type LogFields } from "../../src/server/log.ts";
-import { kratosJson, testApp } from "../server/helpers.ts";
+import { createLogger, memoryLogger, type LogFields } from "../../src/server/log.ts";
+import { ConfigError } from "../../src/errors.ts";
+import { ENV, HOOKS_YAML, kratosJson, loadTestConfig, testApp } from "../server/helpers.ts";
 import { rawRequest } from "../server/raw-http.ts";
 
 const get = (path: string) => `GET ${path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n`;
@@ -129,5 +137,172 @@ describe("a 401 flood keeps the log bounded", () => {
     expect(line.trigger_id).toBe(`${"t".repeat(128)}…(8064 more)`);
     expect(line.request_id).toBe(`${"r".repeat(128)}…(172 more)`);
     expect(out.bytes).toBeLessThan(1024);
+  });
+});
+
+/** A migrated SQLite store file holding `n` done jobs, inserted directly (one statement). */
+async function storeWithDoneJobs(n: number): Promise<{ url: string; dir: string }> {
+  const dir = mkdtempSync(join(tmpdir(), "kh-open-endpoints-"));
+  const file = join(dir, "store.db");
+  await (await openStore(`sqlite:${file}`)).close();
+  const db = new Database(file);
+  db.run(`
+    WITH RECURSIVE c(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM c LIMIT ${n})
+    INSERT INTO jobs (id, hook, action, payload, state, attempts, max_attempts, run_at, created_at, updated_at)
+    SELECT printf('done-%08d', i), 'open', 'open.note', '{}', 'done', 1, 5, 0, 0, 0 FROM c`);
+  db.close();
+  return { url: `sqlite:${file}`, dir };
+}
+
+const percentile = (sorted: number[], p: number) => sorted[Math.min(sorted.length - 1, Math.floor(p * sorted.length))]!;
+
+describe("/metrics costs the store O(1) per scrape", () => {
+  test("32 scrapers against 500,000 done jobs: 400 acks keep p99 under 250 ms", async () => {
+    const JOBS = 500_000;
+    const { url, dir } = await storeWithDoneJobs(JOBS);
+    const base = loadTestConfig();
+    const config = { ...base, serve: { ...base.serve, store: url, listen: { host: "127.0.0.1", port: 0 } } };
+    const server = await startServer({ config, log: memoryLogger("warn"), worker: false, env: ENV });
+    const origin = `http://127.0.0.1:${server.listening.port}`;
+    let scraping = true;
+    let scrapes = 0;
+    const scrapers = Array.from({ length: 32 }, async () => {
+      while (scraping) {
+        const res = await fetch(`${origin}/metrics`);
+        await res.text();
+        scrapes++;
+      }
+    });
+    const acks: number[] = [];
+    try {
+      await Bun.sleep(200); // the scrapers are going
+      let n = 0;
+      const until = performance.now() + 20_000; // before the change, 400 acks took ~38 s
+      await Promise.all(
+        Array.from({ length: 4 }, async () => {
+          while (n < 400 && performance.now() < until) {
+            const i = n++;
+            const started = performance.now();
+            const res = await fetch(`${origin}/hooks/open`, {
+              method: "POST",
+              headers: { "Content-Type": "application/json", "Ory-Webhook-Trigger-Id": `ack-${i}` },
+              body: kratosJson({ identity_id: crypto.randomUUID() }),
+            });
+            await res.arrayBuffer();
+            expect(res.status).toBe(204);
+            acks.push(performance.now() - started);
+          }
+        }),
+      );
+    } finally {
+      scraping = false;
+      await Promise.all(scrapers);
+    }
+    try {
+      acks.sort((a, b) => a - b);
+      const p50 = percentile(acks, 0.5);
+      const p99 = percentile(acks, 0.99);
+      console.log(`acks ${acks.length}: p50 ${p50.toFixed(1)} ms, p99 ${p99.toFixed(1)} ms, max ${acks.at(-1)!.toFixed(1)} ms; ${scrapes} scrapes`);
+      expect(acks.length).toBe(400);
+      expect(scrapes).toBeGreaterThan(100);
+      // Before: each scrape counted the jobs on the store thread, ahead of the acks queued behind
+      // it (p50 ~300 ms, p99 ~900 ms here).
+      expect(p99).toBeLessThan(250);
+      const text = await (await fetch(`${origin}/metrics`)).text();
+      expect(text).toContain(`kratos_hooks_jobs{state="done"} ${JOBS}`);
+      expect(text).toContain("kratos_hooks_store_up 1");
+      expect(text).toMatch(/^kratos_hooks_store_snapshot_age_seconds \d/m);
+    } finally {
+      await server.shutdown("test");
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }, 60_000);
+});
+
+describe("store calls from open endpoints are single-flight", () => {
+  test("50 scrapes while the store does not answer make one stats call, and serve the last snapshot with its age", async () => {
+    let calls = 0;
+    let release!: () => void;
+    const stats = () => {
+      calls++;
+      return new Promise<Stats>((resolve) => (release = () => resolve({ byState: { pending: 1, running: 0, done: 9, dead: 0 }, oldestDueAgeMs: 0 })));
+    };
+    const r = testApp({ store: { ping: async () => {}, stats } });
+    const scrapes = await Promise.all(Array.from({ length: 50 }, () => r.handle(new Request("http://127.0.0.1/metrics"))));
+    expect(scrapes.map((res) => res.status)).toEqual(Array(50).fill(200));
+    expect(await scrapes[0]!.text()).toContain("kratos_hooks_store_up 0");
+    expect(calls).toBe(1);
+    release();
+    await Bun.sleep(0);
+    let text = await (await r.handle(new Request("http://127.0.0.1/metrics"))).text();
+    expect(text).toContain('kratos_hooks_jobs{state="done"} 9');
+    expect(text).toContain("kratos_hooks_store_up 1");
+    expect(calls).toBe(1);
+    r.advance(4000);
+    text = await (await r.handle(new Request("http://127.0.0.1/metrics"))).text();
+    expect(text).toContain("kratos_hooks_store_snapshot_age_seconds 4");
+    expect(calls).toBe(1);
+    r.advance(1000);
+    await r.handle(new Request("http://127.0.0.1/metrics"));
+    expect(calls).toBe(2);
+  });
+
+  test("50 readiness checks while the store does not answer send one ping; the next check after it answers is 200", async () => {
+    let pings = 0;
+    let answer!: () => void;
+    const ping = () => {
+      pings++;
+      return new Promise<void>((resolve) => (answer = resolve));
+    };
+    const r = testApp({ store: { ping, stats: async () => ({ byState: { pending: 0, running: 0, done: 0, dead: 0 }, oldestDueAgeMs: 0 }) }, readyTimeoutMs: 20 });
+    const checks = await Promise.all(Array.from({ length: 50 }, () => r.handle(new Request("http://127.0.0.1/health/ready"))));
+    expect(checks.map((res) => res.status)).toEqual(Array(50).fill(503));
+    expect(await checks[0]!.json()).toEqual({ status: "store_unavailable" });
+    expect(pings).toBe(1);
+    answer();
+    await Bun.sleep(0);
+    const next = r.handle(new Request("http://127.0.0.1/health/ready"));
+    answer();
+    expect((await next).status).toBe(200);
+    expect(pings).toBe(2);
+  });
+});
+
+describe("serve.metrics.token_env: /metrics behind a bearer token", () => {
+  const TOKEN = "m3trics-t0ken-value";
+  const yaml = HOOKS_YAML.replace("serve: { body_limit: 2kb, dedupe_window: 1h }", "serve:\n  body_limit: 2kb\n  dedupe_window: 1h\n  metrics: { token_env: TEST_METRICS_TOKEN }");
+
+  test("without the token, or with another, 401 and a WWW-Authenticate challenge; with it, the metrics", async () => {
+    const { log, out } = countingLogger();
+    const r = testApp({ config: loadTestConfig(yaml), env: { ...ENV, TEST_METRICS_TOKEN: TOKEN }, log });
+    const scrape = (headers: Record<string, string> = {}) => r.handle(new Request("http://127.0.0.1/metrics", { headers }));
+    for (const headers of [{}, { Authorization: "Bearer wrong" }, { Authorization: TOKEN }, { Authorization: `Basic ${TOKEN}` }, { "X-Token": TOKEN }] as Record<string, string>[]) {
+      const res = await scrape(headers);
+      expect(res.status).toBe(401);
+      expect(res.headers.get("www-authenticate")).toBe('Bearer realm="metrics"');
+      expect(await res.text()).not.toContain("kratos_hooks_");
+    }
+    for (const scheme of ["Bearer", "bearer"]) {
+      const res = await scrape({ Authorization: `${scheme} ${TOKEN}` });
+      expect(res.status).toBe(200);
+      expect(await res.text()).toContain("kratos_hooks_requests_total");
+    }
+    expect(JSON.stringify(out.lines)).not.toContain(TOKEN);
+    // Health stays open: a load balancer probes it without credentials.
+    expect((await r.handle(new Request("http://127.0.0.1/health/live"))).status).toBe(200);
+  });
+
+  test("an unset token variable stops serve with an error naming the field and its line", () => {
+    const config = loadTestConfig(yaml);
+    let err: unknown;
+    try {
+      testApp({ config, env: ENV });
+    } catch (e) {
+      err = e;
+    }
+    expect(err).toBeInstanceOf(ConfigError);
+    const text = (err as ConfigError).format();
+    expect(text).toContain("serve.metrics.token_env: environment variable TEST_METRICS_TOKEN is not set");
+    expect(text).toMatch(/hooks\.yaml:7:25: /);
   });
 });
