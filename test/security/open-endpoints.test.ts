@@ -3,7 +3,7 @@
 // a real socket, a large jobs table in a real SQLite file, a 401 flood with long ids.
 import { Database } from "bun:sqlite";
 import { describe, expect, test } from "bun:test";
-import { mkdtempSync, rmSync } from "node:fs";
+import { closeSync, mkdirSync, mkdtempSync, openSync, rmSync, writeSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { startServer } from "../../src/commands/serve.ts";
@@ -12,7 +12,7 @@ import type { Stats } from "../../src/outbox/store.ts";
 import { listen, listenBun } from "../../src/server/listen.ts";
 import { createLogger, memoryLogger, type LogFields } from "../../src/server/log.ts";
 import { ConfigError } from "../../src/errors.ts";
-import { ENV, HOOKS_YAML, kratosJson, loadTestConfig, testApp } from "../server/helpers.ts";
+import { ENV, HOOKS_YAML, kratosJson, listenReceiver, loadTestConfig, testApp } from "../server/helpers.ts";
 import { rawRequest } from "../server/raw-http.ts";
 
 const get = (path: string) => `GET ${path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n`;
@@ -305,4 +305,90 @@ describe("serve.metrics.token_env: /metrics behind a bearer token", () => {
     expect(text).toContain("serve.metrics.token_env: environment variable TEST_METRICS_TOKEN is not set");
     expect(text).toMatch(/hooks\.yaml:7:25: /);
   });
+});
+
+/** A 4 MB tmpfs at a fresh directory, or undefined where mounting is not permitted (not root, no CAP_SYS_ADMIN). */
+function smallTmpfs(): { dir: string; unmount(): void } | undefined {
+  const dir = mkdtempSync(join(tmpdir(), "kh-tmpfs-"));
+  const mounted = Bun.spawnSync(["mount", "-t", "tmpfs", "-o", "size=4m", "tmpfs", dir], { stderr: "pipe" });
+  if (mounted.exitCode !== 0) {
+    rmSync(dir, { recursive: true, force: true });
+    return undefined;
+  }
+  return {
+    dir,
+    unmount() {
+      Bun.spawnSync(["umount", dir]);
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+/** Writes zeros to `file` until the file system refuses (ENOSPC). */
+function fillUp(file: string): void {
+  const fd = openSync(file, "w");
+  const chunk = new Uint8Array(64 * 1024);
+  try {
+    for (;;) writeSync(fd, chunk);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== "ENOSPC") throw err;
+  } finally {
+    closeSync(fd);
+  }
+}
+
+const probeTmpfs = smallTmpfs();
+probeTmpfs?.unmount();
+
+describe("readiness follows commits", () => {
+  test.skipIf(!probeTmpfs)("a full disk: 503 after 3 failed commits while SELECT 1 still answers, 200 again once a commit succeeds", async () => {
+    const fs = smallTmpfs()!;
+    const store = await openStore(`sqlite:${join(fs.dir, "store.db")}`, { thread: true });
+    const s = listenReceiver(store, loadTestConfig(), 0);
+    const origin = `http://127.0.0.1:${s.port}`;
+    const ready = async () => {
+      const res = await fetch(`${origin}/health/ready`);
+      return { status: res.status, body: (await res.json()) as unknown };
+    };
+    let n = 0;
+    const ack = async () => {
+      const res = await fetch(`${origin}/hooks/open`, {
+        method: "POST",
+        headers: { "Content-Type": "application/json", "Ory-Webhook-Trigger-Id": `full-${++n}` },
+        body: kratosJson({ identity_id: crypto.randomUUID() }),
+      });
+      await res.arrayBuffer();
+      return res.status;
+    };
+    try {
+      expect(await ack()).toBe(204);
+      expect(await ready()).toEqual({ status: 200, body: { status: "ok" } });
+
+      fillUp(join(fs.dir, "filler"));
+      // SQLite reads on: what readiness asked before this change.
+      await store.ping();
+      expect(await ack()).toBe(503);
+      expect(await ack()).toBe(503);
+      expect((await ready()).status).toBe(200); // two failures are not yet a pattern
+      expect(await ack()).toBe(503);
+      expect(await ready()).toEqual({ status: 503, body: { status: "commits_failing" } });
+      expect(await ready()).toEqual({ status: 503, body: { status: "commits_failing" } });
+
+      // Space again. No webhook arrives (a load balancer took the receiver out); readiness's own
+      // probe commit finds out, within its 2 s spacing.
+      rmSync(join(fs.dir, "filler"));
+      const until = performance.now() + 5000;
+      let last = await ready();
+      while (last.status !== 200 && performance.now() < until) {
+        await Bun.sleep(100);
+        last = await ready();
+      }
+      expect(last).toEqual({ status: 200, body: { status: "ok" } });
+      expect(await ack()).toBe(204);
+    } finally {
+      await s.stop();
+      await store.close();
+      fs.unmount();
+    }
+  }, 20_000);
 });
