@@ -31,6 +31,7 @@ export class Readiness {
   readonly #now: () => number;
   #failures = 0;
   #lastError: string | undefined;
+  #lastFailure: unknown;
   #pinging: Promise<void> | undefined;
   #probing: Promise<unknown> | undefined;
   #probedAt = -Infinity;
@@ -48,11 +49,14 @@ export class Readiness {
   commitSucceeded(): void {
     this.#failures = 0;
   }
+  /** A failed commit. The callers of one group commit all get its error: that counts once. */
   commitFailed(err: unknown): void {
+    if (err === this.#lastFailure) return;
+    this.#lastFailure = err;
     this.#failures++;
     this.#lastError = (err as Error)?.message ?? String(err);
   }
-  /** Consecutive failed commits (0 when the last one succeeded). */
+  /** Consecutive failed commits, a group commit counting once (0 when the last one succeeded). */
   get commitFailures(): number {
     return this.#failures;
   }

@@ -8,11 +8,12 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { startServer } from "../../src/commands/serve.ts";
 import { openStore } from "../../src/outbox/open-store.ts";
-import type { Stats } from "../../src/outbox/store.ts";
+import { GroupCommitter } from "../../src/outbox/group-commit.ts";
+import { StoreUnavailableError, type Stats } from "../../src/outbox/store.ts";
 import { listen, listenBun } from "../../src/server/listen.ts";
 import { createLogger, memoryLogger, type LogFields } from "../../src/server/log.ts";
 import { ConfigError } from "../../src/errors.ts";
-import { ENV, HOOKS_YAML, kratosJson, listenReceiver, loadTestConfig, testApp } from "../server/helpers.ts";
+import { ENV, HOOKS_YAML, kratosJson, kratosRequest, listenReceiver, loadTestConfig, testApp } from "../server/helpers.ts";
 import { rawRequest } from "../server/raw-http.ts";
 
 const get = (path: string) => `GET ${path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n`;
@@ -341,6 +342,27 @@ const probeTmpfs = smallTmpfs();
 probeTmpfs?.unmount();
 
 describe("readiness follows commits", () => {
+  test("the requests of one failed group commit count as one failure", async () => {
+    let batches = 0;
+    const committer = new GroupCommitter({
+      acceptBatch: async () => {
+        batches++;
+        throw new StoreUnavailableError(`sqlite store unavailable during acceptBatch: SQLITE_FULL (${batches})`);
+      },
+    });
+    const r = testApp({ accept: (a) => committer.accept(a) });
+    const ack = (i: number) => r.handle(kratosRequest("/hooks/open", { identity_id: crypto.randomUUID() }, { triggerId: `t-${i}` }));
+    const ready = async () => (await r.handle(new Request("http://127.0.0.1/health/ready"))).status;
+    expect((await Promise.all(Array.from({ length: 10 }, (_, i) => ack(i)))).map((res) => res.status)).toEqual(Array(10).fill(503));
+    expect(batches).toBe(1);
+    expect(await ready()).toBe(200);
+    expect((await ack(10)).status).toBe(503);
+    expect(await ready()).toBe(200);
+    expect((await ack(11)).status).toBe(503);
+    expect(await ready()).toBe(503);
+  });
+
+
   test.skipIf(!probeTmpfs)("a full disk: 503 after 3 failed commits while SELECT 1 still answers, 200 again once a commit succeeds", async () => {
     const fs = smallTmpfs()!;
     const store = await openStore(`sqlite:${join(fs.dir, "store.db")}`, { thread: true });
