@@ -7,7 +7,7 @@ import { loadConfig } from "../config/load.ts";
 import type { ResolvedConfig } from "../config/types.ts";
 import { UsageError } from "../errors.ts";
 import { GroupCommitter } from "../outbox/group-commit.ts";
-import { openStore, redactStoreUrl } from "../outbox/open-store.ts";
+import { openStatsReader, openStore, redactStoreUrl } from "../outbox/open-store.ts";
 import { StoreUnavailableError, type Store } from "../outbox/store.ts";
 import { Worker } from "../outbox/worker.ts";
 import { parseListen } from "../config/resolve.ts";
@@ -42,6 +42,7 @@ export async function startServer(opts: ServeOptions): Promise<RunningServer> {
   for (const w of config.warnings ?? []) log.warn("config warning", { warning: w.format() });
   const shownStore = redactStoreUrl(config.serve.store);
   const store: Store = await openStore(config.serve.store, { synchronous: config.serve.synchronous, thread: true });
+  const statsReader = await openStatsReader(config.serve.store, store);
   const metrics = new Metrics();
   // SQLite commits on its store thread: two batches of 32 in flight let the event loop fill one
   // while the other commits; one batch of 64 left the event loop idle during every commit
@@ -56,8 +57,9 @@ export async function startServer(opts: ServeOptions): Promise<RunningServer> {
   const worker = opts.worker === false ? undefined : Worker.fromConfig(config, store, { env });
   let receiver: ReturnType<typeof createApp>;
   try {
-    receiver = createApp({ config, accept: (a) => committer.accept(a), store, metrics, log, env, onEnqueued: worker ? () => worker.wake() : undefined });
+    receiver = createApp({ config, accept: (a) => committer.accept(a), store, statsStore: statsReader, metrics, log, env, onEnqueued: worker ? () => worker.wake() : undefined });
   } catch (err) {
+    await statsReader.close();
     await store.close();
     throw err;
   }
@@ -67,6 +69,7 @@ export async function startServer(opts: ServeOptions): Promise<RunningServer> {
   try {
     listening = await listen(receiver, config.serve.listen, config.hooks);
   } catch (err) {
+    await statsReader.close();
     await store.close();
     const { host, port } = config.serve.listen;
     const code = (err as NodeJS.ErrnoException)?.code;
@@ -102,6 +105,8 @@ export async function startServer(opts: ServeOptions): Promise<RunningServer> {
       // back its deliveries. Jobs committed during the drain wait for the next start.
       await Promise.all([listening.stop(timeoutMs).then(() => committer.close()), worker?.stop(timeoutMs)]);
       unobserve?.();
+      receiver.refusedLog.flush();
+      await statsReader.close();
       await store.close();
       log.info("stopped", {});
       flushLogs();
@@ -121,8 +126,10 @@ export const command = defineCommand({
     "log-level": { type: "string", placeholder: "<level>", description: "debug, info (default), warn or error. Logs are JSON lines: info to stdout, warn/error to stderr." },
   },
   details: `Endpoints: one per hook at its path (any method but TRACE; Kratos always uses the configured
-one), GET /health/live, GET /health/ready (503 when the store does not answer), GET /metrics
-(Prometheus text).
+one), GET /health/live, GET /health/ready (503 when the store does not answer or 3 commits in
+a row failed), GET /metrics (Prometheus text; job counts refreshed at most every 5 s; requires a
+bearer token when serve.metrics.token_env is set). A path with a '.' or '..' segment (%2e too)
+gets 400 before routing.
 Answers: notify 204 once the jobs are committed; interrupt 422 with Kratos messages on a deny, else
 204; enrich 200 {"identity":{...}} with the changed metadata, else 204. A repeat of a delivery
 (same Ory-Webhook-Trigger-Id, declared dedupe key or body, within the dedupe window) gets the first

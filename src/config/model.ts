@@ -288,6 +288,18 @@ export const HooksFile = T.Object(
           lease: T.Optional(Duration),
           poll: T.Optional(Duration),
           shutdown_timeout: T.Optional(Duration),
+          metrics: T.Optional(
+            T.Object(
+              {
+                token_env: T.String({
+                  pattern: EnvName.pattern,
+                  description:
+                    "Name of the env var holding a bearer token that GET /metrics then requires (Authorization: Bearer <token>); serve refuses to start when it is unset. Without it /metrics is open to whoever reaches serve.listen. See docs/security.md#open-endpoints.",
+                }),
+              },
+              { additionalProperties: false, description: "Access to GET /metrics." },
+            ),
+          ),
           rate_limits: T.Optional(
             T.Record(T.String(), T.Number({ exclusiveMinimum: 0 }), {
               description:

@@ -115,6 +115,7 @@ export function resolveConfig(raw: HooksFile, file: string, map: SourceMap, env:
       leaseMs: durationMs(serve.lease ?? DEFAULTS.lease),
       pollMs: durationMs(serve.poll ?? DEFAULTS.poll),
       shutdownTimeoutMs: durationMs(serve.shutdown_timeout ?? DEFAULTS.shutdownTimeout),
+      ...(serve.metrics ? { metricsTokenEnv: { name: serve.metrics.token_env, loc: map.at(["serve", "metrics", "token_env"]) } } : {}),
       // Keys as destinationOf writes them (a key that is not one is reported by checkSemantics).
       rateLimits: Object.fromEntries(Object.entries(serve.rate_limits ?? {}).map(([k, v]) => { const d = destinationKey(k); return ["key" in d ? d.key : k, v]; })),
     },

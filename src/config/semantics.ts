@@ -64,7 +64,10 @@ export function checkSemantics(raw: HooksFile, map: SourceMap, c: SemanticsConte
     const at: ConfigPath = hook.path !== undefined ? ["hooks", name, "path"] : ["hooks", name];
     const part = hook.path !== undefined ? "value" : "key";
     const other = paths.get(sameRoute(path));
-    if (isReservedPath(path)) {
+    if (hook.path !== undefined && /(?:^|\/)\.\.?(?:\/|$)/.test(hook.path)) {
+      // serve answers 400 to a request path with a dot segment (src/server/raw-path.ts).
+      r.error(at, part, `path ${hook.path} has a '.' or '..' segment`, "write the path without them: serve refuses request paths that hold one, so that a proxy's prefix rule cannot be walked past");
+    } else if (isReservedPath(path)) {
       r.error(at, part, `endpoint path ${path} is reserved by the receiver`, `pick another path (hooks are served at receiver.url's path + path); ${RESERVED_PATHS.join(", ")} are built in`);
     } else if (other !== undefined) {
       r.error(at, part, `endpoint path ${path} is already used by hook '${other}'`, "give each hook its own path");

@@ -118,6 +118,8 @@ export type ResolvedConfig = {
     leaseMs: number;
     pollMs: number;
     shutdownTimeoutMs: number;
+    /** serve.metrics.token_env: the env var holding the bearer token /metrics requires; none = open. */
+    metricsTokenEnv?: { name: string; loc: SourceLoc };
     /** serve.rate_limits by destination key (destination.ts): deliveries per second per process. */
     rateLimits: Record<string, number>;
   };

@@ -60,3 +60,18 @@ async function construct(url: string, opts: OpenStoreOptions): Promise<Store> {
 export function redactStoreUrl(url: string): string {
   return url.replace(/^(postgres(?:ql)?:\/\/[^:@/]*:)[^@/]*@/, "$1***@");
 }
+
+/**
+ * Where `serve` reads the job counts of /metrics. SQLite runs one call at a time on its store thread,
+ * so a count there waits behind the commits of acks and delays the ones queued after it; a file
+ * store gets a second connection on a thread of its own (WAL lets it read while the other commits).
+ * `sqlite::memory:` cannot be shared and Postgres has a pool: they use the store itself.
+ */
+export async function openStatsReader(url: string, store: Store): Promise<Pick<Store, "stats" | "close">> {
+  if (!url.startsWith("sqlite:")) return { stats: (now) => store.stats(now), close: async () => {} };
+  const { sqlitePath } = await import("./sqlite/connection.ts");
+  const path = sqlitePath(url);
+  if (path === ":memory:") return { stats: (now) => store.stats(now), close: async () => {} };
+  const { SqliteThreadStore } = await import("./sqlite/thread-store.ts");
+  return new SqliteThreadStore(path, { create: false });
+}

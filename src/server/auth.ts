@@ -94,3 +94,28 @@ export function compileAuth(hook: string, auth: AuthDecl | undefined, env: Env, 
     return presented !== null && sameSecret(presented, expected);
   };
 }
+
+/**
+ * The check of GET /metrics when `serve.metrics.token_env` is set: `Authorization: Bearer <token>`
+ * (RFC 6750; the scheme in any case). Without it /metrics is open (always true).
+ */
+export function compileMetricsAuth(tokenEnv: { name: string; loc: SourceLoc } | undefined, env: Env): AuthCheck {
+  if (!tokenEnv) return () => true;
+  const token = env[tokenEnv.name];
+  if (token === undefined || token === "") {
+    throw new ConfigError(
+      `environment variable ${tokenEnv.name} is not set (the bearer token /metrics requires)`,
+      tokenEnv.loc,
+      "serve.metrics.token_env",
+      `export ${tokenEnv.name}=... before 'kratos-hooks serve', and give Prometheus the same value (authorization: { credentials_file: ... })`,
+    );
+  }
+  const expected = digest(token);
+  return (headers) => {
+    const header = headers.get("authorization");
+    if (!header) return false;
+    const sp = header.indexOf(" ");
+    if (sp < 0 || header.slice(0, sp).toLowerCase() !== "bearer") return false;
+    return sameSecret(header.slice(sp + 1).trim(), expected);
+  };
+}

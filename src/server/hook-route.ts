@@ -18,6 +18,7 @@ import { compileBodyValidator, type BodyValidator, type InvalidBodyError } from 
 import { dedupeKey, REQUEST_ID_HEADER, TRIGGER_ID_HEADER } from "./dedupe-key.ts";
 import { parseJsonBody } from "./json-body.ts";
 import type { Logger } from "./log.ts";
+import { capLogValue, type LogBudget } from "./log-budget.ts";
 import type { Metrics } from "./metrics.ts";
 import { compileEnrich, compilePredicate, compileRules, deepEqual, type Body, type CompiledRules, type FileCache, type MetadataPatch, type Predicate } from "./rules.ts";
 
@@ -32,6 +33,8 @@ export type RouteDeps = {
   clock: Clock;
   metrics: Metrics;
   log: Logger;
+  /** Lines about requests refused before authentication go through this budget (log-budget.ts). */
+  refusedLog: LogBudget;
   env: Env;
   files: FileCache;
   newJobId: () => string;
@@ -48,13 +51,13 @@ export function jsonResponse(status: number, body: string, extra?: Record<string
   return new Response(body, { status, headers: { "content-type": JSON_TYPE, ...extra } });
 }
 
-export function errorResponse(e: HttpError): Response {
+export function errorResponse(e: HttpError, headers?: Record<string, string>): Response {
   const extra: Record<string, string> | undefined =
     // Kratos honours Retry-After on 503 without a cap (CONTRACT §4.2). Its own backoff waits 1 s then
     // 2 s; "2" makes that 2 s and 2 s, so its three attempts span a 4 s store outage instead of 3 s,
     // while staying small (§8.13: no large Retry-After; a blocking flow waits through it).
     e.status === 503 ? { "retry-after": "2" } : e.status === 405 ? { allow: "GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS" } : undefined;
-  return jsonResponse(e.status, e.bodyText ?? JSON.stringify(e.body()), extra);
+  return jsonResponse(e.status, e.bodyText ?? JSON.stringify(e.body()), headers ? { ...extra, ...headers } : extra);
 }
 
 function toResponse(r: StoredResponse): Response {
@@ -176,11 +179,13 @@ export function compileHookRoute(hook: ResolvedHook, d: RouteDeps): HookRoute {
     let rule: string | undefined;
     let errorCode: string | undefined;
     let errorField: string | undefined;
+    let authenticated = false;
     let response: Response;
     try {
       if (request.method === "TRACE") throw new HttpError(405, "method_not_allowed", "TRACE carries no body; Kratos calls a hook with its configured method");
       if (d.draining()) throw new HttpError(503, "shutting_down", "the receiver is shutting down; retry");
       if (!auth(headers)) throw new HttpError(401, "unauthorized", "missing or wrong credentials");
+      authenticated = true;
       checkContentType(headers);
       const parsed = parseJsonBody(await readBodyLimited(request, limit));
       const invalid = validate(parsed);
@@ -202,7 +207,7 @@ export function compileHookRoute(hook: ResolvedHook, d: RouteDeps): HookRoute {
           result = await d.accept(acceptance);
         } catch (err) {
           d.metrics.storeError(name);
-          d.log.error("store unavailable", { hook: name, request_id: requestId, error: (err as Error)?.message ?? String(err) });
+          d.log.error("store unavailable", { hook: name, request_id: capLogValue(requestId), error: (err as Error)?.message ?? String(err) });
           throw new HttpError(503, "store_unavailable", "the outbox store is unavailable; retry");
         }
         let answer = decision.response;
@@ -227,7 +232,7 @@ export function compileHookRoute(hook: ResolvedHook, d: RouteDeps): HookRoute {
         // A bug, not the caller's mistake: a generic answer, the details only in our log.
         status = 500;
         errorCode = "internal";
-        d.log.error("internal error", { hook: name, request_id: requestId, error: err instanceof Error ? `${err.name}: ${err.message}` : String(err), stack: err instanceof Error ? err.stack : undefined });
+        d.log.error("internal error", { hook: name, request_id: capLogValue(requestId), error: err instanceof Error ? `${err.name}: ${err.message}` : String(err), stack: err instanceof Error ? err.stack : undefined });
         response = errorResponse(new HttpError(500, "internal", "internal error"));
       }
     }
@@ -238,17 +243,18 @@ export function compileHookRoute(hook: ResolvedHook, d: RouteDeps): HookRoute {
       method: request.method,
       status,
       ms: Math.round(seconds * 1e6) / 1000,
-      request_id: requestId,
-      trigger_id: triggerId,
+      // Header values anyone can send: cut (log-budget.ts).
+      request_id: capLogValue(requestId),
+      trigger_id: capLogValue(triggerId),
       duplicate,
       outcome,
       rule,
       error: errorCode,
       field: errorField,
     };
-    if (status >= 500) d.log.error("request", fields);
-    else if (errorCode !== undefined) d.log.warn("request", fields);
-    else d.log.info("request", fields);
+    const level = status >= 500 ? "error" : errorCode !== undefined ? "warn" : "info";
+    if (!authenticated && errorCode !== undefined) d.refusedLog.write(level, "request", fields);
+    else d.log[level]("request", fields);
     return response;
   };
 

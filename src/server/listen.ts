@@ -3,10 +3,14 @@
 // Content-Length), while Kratos sends a body on every method but TRACE (CONTRACT §0.19, §8.16).
 // When a hook uses `method: GET`, the app is served through node:http instead, which Bun implements
 // with GET bodies intact; the app and its pipeline are the same.
+//
+// Either way a request-target with dot segments is refused before routing (raw-path.ts says why).
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
 import { Readable } from "node:stream";
+import { sameRoute } from "../config/resolve.ts";
 import type { ResolvedHook } from "../config/types.ts";
 import type { ReceiverApp } from "./app.ts";
+import { isNonCanonicalTarget, nonCanonicalPathResponse } from "./raw-path.ts";
 
 export type Listening = {
   kind: "bun" | "node";
@@ -24,9 +28,41 @@ export async function listen(receiver: ReceiverApp, at: At, hooks: readonly Reso
   return hooks.some((h) => h.method === "GET") ? listenNode(receiver, at) : listenBun(receiver, at);
 }
 
+/** The parsed path, percent-decoded where that is valid (a fallback request's path, rare). */
+function decodedPath(url: string): string {
+  const path = new URL(url).pathname;
+  try {
+    return decodeURIComponent(path);
+  } catch {
+    return path;
+  }
+}
+
 export function listenBun(receiver: ReceiverApp, at: At): Listening {
-  receiver.app.listen({ hostname: at.host, port: at.port });
-  const server = receiver.app.server!;
+  // Bun.serve hands the handler only the parsed URL, dot segments already resolved (checked with Bun
+  // 1.4.5: `GET /hooks/%2e%2e/metrics` arrives as /metrics), but it matches `routes` on the raw
+  // request-target. So every path the app answers is a route, and a request that misses them all
+  // while its parsed path is one of them was spelt otherwise on the wire: 400. test/security/
+  // open-endpoints.test.ts sends such targets over a socket, and fails should a Bun release
+  // start matching routes after resolving them.
+  const handle = (request: Request) => receiver.handle(request);
+  const routes: Record<string, (request: Request) => Promise<Response>> = {};
+  for (const path of receiver.paths) {
+    const bare = sameRoute(path);
+    routes[bare] = handle;
+    if (bare !== "/") routes[`${bare}/`] = handle;
+  }
+  const known = new Set(receiver.paths.map(sameRoute));
+  const server = Bun.serve({
+    hostname: at.host,
+    port: at.port,
+    // As Elysia's listen set them.
+    reusePort: true,
+    idleTimeout: 30,
+    development: false,
+    routes,
+    fetch: (request) => (known.has(sameRoute(decodedPath(request.url))) ? nonCanonicalPathResponse() : handle(request)),
+  });
   return {
     kind: "bun",
     hostname: server.hostname ?? at.host,
@@ -67,6 +103,11 @@ async function send(req: IncomingMessage, res: ServerResponse, response: Respons
 
 export async function listenNode(receiver: ReceiverApp, at: At): Promise<Listening> {
   const server = createServer((req, res) => {
+    // node:http gives the request-target as sent; the Request built from it would resolve it.
+    if (isNonCanonicalTarget(req.url ?? "/")) {
+      void send(req, res, nonCanonicalPathResponse());
+      return;
+    }
     let request: Request;
     try {
       request = toRequest(req);

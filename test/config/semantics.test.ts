@@ -143,9 +143,15 @@ describe("errors beyond the corpus", () => {
   });
   test("endpoint paths are compared as served: receiver.url's path + path, as the URL parser reads it", () => {
     const hooks = "  a:\n    on: login.after\n    body:\n      e: identity.traits.email\n  b:\n    on: login.after\n    path: /x/../hooks/a\n    body:\n      e: identity.traits.email\n";
-    expect(outcome(hooksYaml("v26.2.0", hooks).replace("url: http://127.0.0.1:4459", "url: http://127.0.0.1:4459/kh/")).errors).toEqual([
+    expect(outcome(hooksYaml("v26.2.0", hooks.replace("/x/../hooks/a", "/hooks/a")).replace("url: http://127.0.0.1:4459", "url: http://127.0.0.1:4459/kh/")).errors).toEqual([
       "hooks.yaml:12:11: hooks.b.path: endpoint path /kh/hooks/a is already used by hook 'a'",
     ]);
+  });
+  test("a path with a '.' or '..' segment is refused: serve answers 400 to such request paths", () => {
+    const hook = (path: string) => `  h:\n    on: login.after\n    path: ${path}\n    body:\n      e: identity.traits.email\n`;
+    const at = (path: string) => outcome(hooksYaml("v26.2.0", hook(path))).errors;
+    for (const path of ["/x/../hooks/a", "/hooks/./a", "/hooks/..", "/."]) expect(at(path)[0]).toStartWith(`hooks.yaml:8:11: hooks.h.path: path ${path} has a '.' or '..' segment`);
+    for (const fine of ["/hooks/a.b", "/hooks/...", "/v1.2/hook"]) expect({ fine, errors: at(fine) }).toEqual({ fine, errors: [] });
   });
   test("paths that differ only by a trailing / are one endpoint to the router", () => {
     const hooks = "  a:\n    on: login.after\n    path: /x\n    body:\n      e: identity.traits.email\n  b:\n    on: login.after\n    path: /x/\n    body:\n      e: identity.traits.email\n";

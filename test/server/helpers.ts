@@ -8,6 +8,7 @@ import type { ResolvedConfig } from "../../src/config/types.ts";
 import { GroupCommitter } from "../../src/outbox/group-commit.ts";
 import type { Acceptance, AcceptResult, Stats, Store, StoredResponse } from "../../src/outbox/store.ts";
 import { createApp, type AppDeps } from "../../src/server/app.ts";
+import { listenBun } from "../../src/server/listen.ts";
 import { memoryLogger } from "../../src/server/log.ts";
 
 export const SECRET = "s3cr3t-key-value";
@@ -216,12 +217,12 @@ export const hooksKey = { "X-Hooks-Key": SECRET };
 export function listenReceiver(store: Store, config: ResolvedConfig, maxWaitMs = 2) {
   const committer = new GroupCommitter(store, { maxWaitMs });
   const receiver = createApp({ config, accept: (a) => committer.accept(a), store, env: ENV, log: memoryLogger() });
-  receiver.app.listen({ hostname: "127.0.0.1", port: 0 });
+  const listening = listenBun(receiver, { host: "127.0.0.1", port: 0 });
   return {
     receiver,
-    port: receiver.app.server!.port!,
+    port: listening.port,
     async stop() {
-      await receiver.app.stop();
+      await listening.stop(1000);
       await committer.close();
     },
   };
