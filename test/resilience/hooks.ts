@@ -56,7 +56,7 @@ hooks:
       email: { from: identity.traits.email, format: email }
     actions:${action("crm", "/crm", "identity_id")}${action("audit", "/audit", "identity_id")}
   gate:
-    on: registration.after
+    on: login.after
     methods: [password]
     mode: interrupt
     auth: { type: api_key, in: header, name: X-Hooks-Key, secret_env: KH_RESILIENCE_SECRET }
