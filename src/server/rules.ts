@@ -254,7 +254,9 @@ export function compileEnrich(steps: readonly EnrichStepDecl[], hook: string, c:
       }
     }
     const lookup = s.lookup;
-    const table = lookup ? (lookup.file !== undefined ? c.files.jsonObject(lookup.file, `${where}.lookup.file`, c) : (lookup.table ?? {})) : undefined;
+    const given = lookup ? (lookup.file !== undefined ? c.files.jsonObject(lookup.file, `${where}.lookup.file`, c) : (lookup.table ?? {})) : undefined;
+    // emailDomain gives comparable text (compare-text.ts): a table keyed "Example.com" still matches.
+    const table = given && lookup?.key === "email_domain" ? Object.fromEntries(Object.entries(given).map(([k, v]) => [emailDomain(`@${k}`) ?? k, v])) : given;
     return { when: s.when ? compilePredicate(s.when, `${where}.when`, c) : undefined, step: s, table };
   });
   return (body) => {

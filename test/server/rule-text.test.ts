@@ -6,7 +6,7 @@ import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { PredicateDecl } from "../../src/config/model.ts";
-import { compilePredicate, FileCache, type CompileContext } from "../../src/server/rules.ts";
+import { compileEnrich, compilePredicate, FileCache, type CompileContext } from "../../src/server/rules.ts";
 import { emitBody } from "../../src/kratos/jsonnet.ts";
 import { config as genConfig, evaluate, field, hook as genHook } from "../generate/helpers.ts";
 import { kratosRequest, loadTestConfig, testApp } from "./helpers.ts";
@@ -37,6 +37,10 @@ describe("every string operator but matches compares NFKC-normalised, lower-case
       expect(p({ field: "email", domain_in: ["mailinator.com"] })({ email })).toBe(true);
       expect(p({ field: "email", domain_in_file: "domains.txt" })({ email })).toBe(true);
     }
+  });
+  test("an enrich lookup by email_domain finds the domain however either side is written", () => {
+    const enrich = compileEnrich([{ lookup: { field: "email", key: "email_domain", into: "metadata_public", table: { "Acme.COM": { org: "acme" } } } }], "t", ctx);
+    for (const email of ["a@acme.com", "A@ACME.com", "a@ａcme.com"]) expect(enrich({ email })).toEqual({ metadata_public: { org: "acme" } });
   });
   test("non-string values still compare exactly", () => {
     expect(p({ field: "n", equals: 1 })({ n: "1" })).toBe(false);
