@@ -148,6 +148,7 @@ const FALLBACK_POINTS: readonly Point[] = ["login.after", "registration.after", 
 function checkBuiltinsKept(raw: HooksFile, hooks: Named[], v: Version, r: EffectsReport): void {
   const builtins = raw.kratos.builtin_hooks ?? {};
   const nameOf = (item: string | { hook: string }) => (typeof item === "string" ? item : item.hook);
+  warnUnknownFlowLevel(raw, hooks, v, r);
   for (const point of FALLBACK_POINTS) {
     const flowLevel = (builtins[point] ?? []).map(nameOf);
     if (flowLevel.length === 0) continue;
@@ -167,5 +168,29 @@ function checkBuiltinsKept(raw: HooksFile, hooks: Named[], v: Version, r: Effect
         }
       }
     }
+  }
+}
+
+/**
+ * login.after's flow-level list is where Kratos's own login hooks usually live
+ * (require_verified_address, revoke_active_sessions; registration and settings allow no such
+ * built-ins there). A per-method list generate creates replaces it for that method, and without
+ * kratos.builtin_hooks.login.after generate cannot know what it held.
+ */
+function warnUnknownFlowLevel(raw: HooksFile, hooks: Named[], v: Version, r: EffectsReport): void {
+  const point: Point = "login.after";
+  const builtins = raw.kratos.builtin_hooks ?? {};
+  if (point in builtins) return;
+  for (const h of hooks) {
+    if (h.point !== point || !h.hook.methods) continue;
+    const created = h.hook.methods.filter((m) => listExists(listKey(point, m), v) && !(listKey(point, m) in builtins));
+    if (created.length === 0) continue;
+    const lists = created.map((m) => listKey(point, m)).join(", ");
+    r.warn(
+      ["hooks", h.name, "methods"],
+      "key",
+      `the generated ${lists} replaces the flow-level ${point} list for ${created.join(", ")} logins: Kratos's own hooks listed there in your kratos.yml (require_verified_address, revoke_active_sessions, ...) would stop running for them`,
+      `declare them in kratos.builtin_hooks.${point} (generate copies them into ${lists}; write ${point}: [] if there are none), or use generate --into kratos.yml (docs/kratos.md#how-kratos-picks-a-list)`,
+    );
   }
 }
