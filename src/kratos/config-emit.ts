@@ -5,7 +5,7 @@ import { Buffer } from "node:buffer";
 import { ConfigError } from "../errors.ts";
 import type { ResolvedConfig, ResolvedHook } from "../config/types.ts";
 import { allowedHooks, flowLevelIgnoresBlocking, hasMethodLists, listExists, listKey, methodsAt, persistsIdentityChanges, SESSION_HOOK, type Point } from "./hook-points.ts";
-import { sequenceRank, runsInOneSequence, type OrderFacts } from "./list-order.ts";
+import { refusesFlow, sequenceRank, runsInOneSequence, type OrderFacts } from "./list-order.ts";
 import { supports } from "./versions.ts";
 import { envAssignment, hookListPath, kratosEnvName } from "./env-names.ts";
 import { mappingLines } from "./yaml-text.ts";
@@ -180,6 +180,13 @@ export function assembleList<T>(existing: ReadonlyArray<{ item: HookItem; keep: 
   const at = seq.indexOf(OWN);
   if (at >= 0) seq.splice(at, 0, ...missing);
   else seq.push(...missing, OWN);
+  // A built-in that can refuse the flow, kept after our items (--into), would run after our
+  // notify hooks had already fired: ours go after it (list-order.ts).
+  const lastRefusing = seq.findLastIndex((e) => e !== OWN && refusesFlow(e.item.hook));
+  if (lastRefusing > seq.indexOf(OWN)) {
+    seq.splice(seq.indexOf(OWN), 1);
+    seq.splice(lastRefusing, 0, OWN);
+  }
   const out: Array<ListEntry & { keep?: T }> = [];
   for (const e of seq) if (e === OWN) out.push(...plan.own);
   else out.push(e);

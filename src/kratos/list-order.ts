@@ -35,6 +35,14 @@ export function sequenceRank(h: OrderFacts): number {
   return h.mode === "notify" ? 2 : h.hasActions ? 1 : 0;
 }
 
+/**
+ * Kratos's own hooks that can end a flow with an error after our web_hooks were called:
+ * require_verified_address refuses a login from an unverified address (CONTRACT §1.1, §1.3).
+ */
+export function refusesFlow(builtin: string): boolean {
+  return builtin === "require_verified_address";
+}
+
 /** What the flow is called in messages: "sign-up", "login", ... */
 export function flowNoun(point: Point): string {
   return { registration: "sign-up", login: "login", settings: "settings change", recovery: "recovery", verification: "verification" }[splitPoint(point).flow];

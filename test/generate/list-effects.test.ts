@@ -65,4 +65,10 @@ describe("a per-method list kratos-hooks creates carries the flow-level built-in
     const tree = parseYaml(mergeInto(text, c, bodyRef(c, new Map()), "kratos.yml").text);
     expect(names(tree.selfservice.flows.login.after.password.hooks)).toEqual(["revoke_active_sessions", "audit"]);
   });
+  test("--into: our items move after a require_verified_address the file lists after them (it can still refuse the login)", () => {
+    const c = config("v26.2.0", [hook("audit", "login.after", { methods: ["password"], actions: [action("audit.a")] })]);
+    const text = ["selfservice:", "  flows:", "    login:", "      after:", "        password:", "          hooks:", "            - hook: web_hook", "              config: { url: http://127.0.0.1:4459/hooks/audit, method: POST, body: base64://e30= }", "            - hook: require_verified_address", ""].join("\n");
+    const tree = parseYaml(mergeInto(text, c, bodyRef(c, new Map()), "kratos.yml").text);
+    expect(names(tree.selfservice.flows.login.after.password.hooks)).toEqual(["require_verified_address", "audit"]);
+  });
 });
