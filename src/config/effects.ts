@@ -4,7 +4,7 @@
 // semantics.ts (per-hook shape rules) because each rule here looks at several hooks at once.
 import { durationMs } from "./units.ts";
 import { allowedHooks, listExists, listKey, type Point } from "../kratos/hook-points.ts";
-import { flowNoun, runsBeforePersist, runsInOneSequence, sequenceRank } from "../kratos/list-order.ts";
+import { FLOW_LEVEL_FALLBACK_POINTS, flowNoun, runsBeforePersist, runsInOneSequence, sequenceRank } from "../kratos/list-order.ts";
 import type { Version } from "../kratos/versions.ts";
 import { deliveryBudgetMs, leaseForMs } from "../outbox/lease.ts";
 import type { HookDecl, HooksFile } from "./model.ts";
@@ -136,8 +136,6 @@ function checkTimeouts(raw: HooksFile, r: EffectsReport): void {
   }
 }
 
-/** Points where a non-empty per-method list replaces the flow-level list (CONTRACT §1.2). */
-const FALLBACK_POINTS: readonly Point[] = ["login.after", "registration.after", "settings.after"];
 
 /**
  * A per-method list replaces the flow-level list for its method (CONTRACT §1.2). generate copies
@@ -149,7 +147,7 @@ function checkBuiltinsKept(raw: HooksFile, hooks: Named[], v: Version, r: Effect
   const builtins = raw.kratos.builtin_hooks ?? {};
   const nameOf = (item: string | { hook: string }) => (typeof item === "string" ? item : item.hook);
   warnUnknownFlowLevel(raw, hooks, v, r);
-  for (const point of FALLBACK_POINTS) {
+  for (const point of FLOW_LEVEL_FALLBACK_POINTS) {
     const flowLevel = (builtins[point] ?? []).map(nameOf);
     if (flowLevel.length === 0) continue;
     const lists = new Set<string>(Object.keys(builtins).filter((k) => k.startsWith(`${point}.`)));

@@ -265,7 +265,7 @@ export const HooksFile = T.Object(
         builtin_hooks: T.Optional(
           T.Record(T.String({ pattern: "^(registration|login|settings|recovery|verification)\\.(before|after)(\\.[a-z_]+)?$" }), T.Array(BuiltinHook), {
             additionalProperties: false,
-            description: "Kratos's own hooks (session, show_verification_ui, revoke_active_sessions, ...) per list, so the generated lists are complete: Kratos replaces arrays wholesale across -c files.",
+            description: "Kratos's own hooks (session, show_verification_ui, revoke_active_sessions, ...) per list, so the generated lists are complete: Kratos replaces arrays wholesale across -c files. A flow-level list's hooks (e.g. login.after) are copied into each per-method list generate creates at that point, which replaces it for its method.",
           }),
         ),
       },

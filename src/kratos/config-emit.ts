@@ -5,7 +5,7 @@ import { Buffer } from "node:buffer";
 import { ConfigError } from "../errors.ts";
 import type { ResolvedConfig, ResolvedHook } from "../config/types.ts";
 import { allowedHooks, flowLevelIgnoresBlocking, hasMethodLists, listExists, listKey, methodsAt, persistsIdentityChanges, SESSION_HOOK, type Point } from "./hook-points.ts";
-import { refusesFlow, sequenceRank, runsInOneSequence, type OrderFacts } from "./list-order.ts";
+import { FLOW_LEVEL_FALLBACK_POINTS, refusesFlow, sequenceRank, runsInOneSequence, type OrderFacts } from "./list-order.ts";
 import { supports } from "./versions.ts";
 import { envAssignment, hookListPath, kratosEnvName } from "./env-names.ts";
 import { mappingLines } from "./yaml-text.ts";
@@ -133,8 +133,6 @@ export function planLists(config: ResolvedConfig, body: BodyRef, existing: Reado
 
 const orderFacts = (h: ResolvedHook): OrderFacts => ({ mode: h.mode, hasActions: h.actions.length > 0 });
 
-/** Points where a per-method list that yields hooks replaces the flow-level list (CONTRACT §1.2). */
-const FALLBACK_POINTS = new Set(["login.after", "registration.after", "settings.after"]);
 
 /**
  * A per-method list replaces the flow-level list for its method (CONTRACT §1.2), so Kratos's own
@@ -148,7 +146,7 @@ function carryFlowLevelBuiltins(config: ResolvedConfig, plans: Map<string, ListP
   for (const [key, p] of plans) {
     const [flow, phase, method] = key.split(".");
     const point = `${flow}.${phase}`;
-    if (method === undefined || !FALLBACK_POINTS.has(point) || key in config.kratos.builtinHooks || fromFile.declared.has(key) || p.own.length === 0) continue;
+    if (method === undefined || !FLOW_LEVEL_FALLBACK_POINTS.includes(point as Point) || key in config.kratos.builtinHooks || fromFile.declared.has(key) || p.own.length === 0) continue;
     const declared = (config.kratos.builtinHooks[point] ?? []).map((b) => (b.config === undefined ? { hook: b.hook } : { hook: b.hook, config: b.config }));
     const flowLevel = [...declared, ...(fromFile.flowLevel.get(point) ?? [])];
     const have = new Set(p.builtins.map(canonical));

@@ -43,6 +43,13 @@ export function refusesFlow(builtin: string): boolean {
   return builtin === "require_verified_address";
 }
 
+/**
+ * Points where a per-method list that yields hooks replaces the flow-level list for its method
+ * (login after; registration and settings after, post-persist): Kratos falls back to the
+ * flow-level list only when the per-method one is empty (CONTRACT §1.2).
+ */
+export const FLOW_LEVEL_FALLBACK_POINTS: readonly Point[] = ["login.after", "registration.after", "settings.after"];
+
 /** What the flow is called in messages: "sign-up", "login", ... */
 export function flowNoun(point: Point): string {
   return { registration: "sign-up", login: "login", settings: "settings change", recovery: "recovery", verification: "verification" }[splitPoint(point).flow];
