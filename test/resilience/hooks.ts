@@ -38,7 +38,7 @@ export function writeHooksYaml(sinkUrl: string, opts: { lease?: string } = {}): 
           timeout: 1s
         retry: { attempts: 40, base: 100ms, cap: 1s }`;
   const yaml = `
-kratos: { version: v26.2.0 }
+kratos: { version: v26.2.0, builtin_hooks: { login.after: [] } }
 receiver: { url: http://127.0.0.1:4459 }
 serve:
   lease: ${opts.lease ?? "2s"}

@@ -21,7 +21,7 @@ const KEY = { "X-Hooks-Key": "s3cr3t-key-value" }; // ENV.TEST_HOOKS_SECRET of .
 const NIL = "00000000-0000-0000-0000-000000000000";
 
 const yaml = (sink: string) => `
-kratos: { version: v26.2.0 }
+kratos: { version: v26.2.0, builtin_hooks: { login.after: [] } }
 receiver: { url: http://127.0.0.1:4459 }
 serve: { lease: 5s, poll: 50ms }
 hooks:
