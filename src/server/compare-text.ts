@@ -4,7 +4,9 @@
 // written for `mallory@example.org`. Mail systems also map compatibility forms of a domain (full-
 // width letters, ligatures) to plain ones (IDNA/UTS 46), so `x@ｍailinator.com` reaches
 // mailinator.com. So every string operator but `matches` compares NFKC-normalised, lower-cased
-// text on both sides; `matches` takes the pattern's own flags (`/.../i`).
+// text on both sides; `matches` takes the pattern's own flags (`/.../i`). domain_in and
+// domain_in_file compare the domain as IDNA resolves it (emailDomain).
+import { domainToASCII } from "node:url";
 
 /** The form both sides of equals / in / in_file / starts_with / ends_with / domain_in take. */
 export function comparable(s: string): string {
@@ -13,13 +15,16 @@ export function comparable(s: string): string {
 }
 
 /**
- * The domain after the last `@`, comparable and without a trailing root dot (`example.org.` is
- * the same domain to a mail system), or undefined when the value is not a string with an @.
+ * The domain after the last `@` as a mail system resolves it: IDNA ToASCII (UTS 46 mapping, so
+ * `Bücher.de` and `xn--bcher-kva.de` are one domain, and full-width letters fold), without a
+ * trailing root dot (`example.org.` is the same domain); comparable text when IDNA refuses it.
+ * Undefined when the value is not a string with an @.
  */
 export function emailDomain(v: unknown): string | undefined {
   if (typeof v !== "string") return undefined;
   const at = v.lastIndexOf("@");
   if (at < 0 || at === v.length - 1) return undefined;
   const d = comparable(v.slice(at + 1)).replace(/\.$/, "");
-  return d === "" ? undefined : d;
+  if (d === "") return undefined;
+  return domainToASCII(d) || d;
 }

@@ -149,14 +149,14 @@ export function compilePredicate(p: PredicateDecl, where: string, c: CompileCont
     tests.push((v) => (v !== undefined && v !== null) === want);
   }
   if (p.domain_in !== undefined) {
-    const set = new Set(p.domain_in.map((d) => comparable(d).replace(/\.$/, "")));
+    const set = new Set(p.domain_in.map((d) => emailDomain(`@${d}`) ?? comparable(d)));
     tests.push((v) => {
       const d = emailDomain(v);
       return d !== undefined && set.has(d);
     });
   }
   if (p.domain_in_file !== undefined) {
-    const set = c.files.valueSet(p.domain_in_file, `${where}.domain_in_file`, c, true);
+    const set = new Set([...c.files.valueSet(p.domain_in_file, `${where}.domain_in_file`, c, true)].map((d) => emailDomain(`@${d}`) ?? d));
     tests.push((v) => {
       const d = emailDomain(v);
       return d !== undefined && set.has(d);

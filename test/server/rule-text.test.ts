@@ -38,6 +38,13 @@ describe("every string operator but matches compares NFKC-normalised, lower-case
       expect(p({ field: "email", domain_in_file: "domains.txt" })({ email })).toBe(true);
     }
   });
+  test("domain_in: a Unicode domain and its punycode form are one domain, either way round", () => {
+    for (const email of ["x@Bücher.de", "x@xn--bcher-kva.de", "x@BÜCHER.DE"]) {
+      expect(p({ field: "email", domain_in: ["bücher.de"] })({ email })).toBe(true);
+      expect(p({ field: "email", domain_in: ["xn--bcher-kva.de"] })({ email })).toBe(true);
+    }
+    expect(p({ field: "email", domain_in: ["bücher.de"] })({ email: "x@bucher.de" })).toBe(false);
+  });
   test("an enrich lookup by email_domain finds the domain however either side is written", () => {
     const enrich = compileEnrich([{ lookup: { field: "email", key: "email_domain", into: "metadata_public", table: { "Acme.COM": { org: "acme" } } } }], "t", ctx);
     for (const email of ["a@acme.com", "A@ACME.com", "a@ａcme.com"]) expect(enrich({ email })).toEqual({ metadata_public: { org: "acme" } });
