@@ -61,9 +61,9 @@ const Leaf = T.Object(
     in_file: T.Optional(T.String({ description: "A file (one value a line, # comments) relative to hooks.yaml." })),
     starts_with: T.Optional(T.String()),
     ends_with: T.Optional(T.String()),
-    matches: T.Optional(T.String({ description: "A JavaScript regular expression. Receiver-side only: Jsonnet has no regex." })),
+    matches: T.Optional(T.String({ description: "A regular expression, bare or /pattern/flags (i, m, s, u), run on RE2 in time linear in the input: no backreferences or lookaround. Case-sensitive unless /i. Receiver-side only: Jsonnet has no regex." })),
     exists: T.Optional(T.Boolean()),
-    domain_in: T.Optional(T.Array(T.String(), { description: "The email domain (after the last @, lower-cased) is one of these." })),
+    domain_in: T.Optional(T.Array(T.String(), { description: "The email domain (after the last @) is one of these. Like equals, in, in_file, starts_with and ends_with, compares NFKC-normalised, lower-cased text (docs/receiver.md#rules)." })),
     domain_in_file: T.Optional(T.String()),
   },
   { additionalProperties: false },
@@ -265,7 +265,7 @@ export const HooksFile = T.Object(
         builtin_hooks: T.Optional(
           T.Record(T.String({ pattern: "^(registration|login|settings|recovery|verification)\\.(before|after)(\\.[a-z_]+)?$" }), T.Array(BuiltinHook), {
             additionalProperties: false,
-            description: "Kratos's own hooks (session, show_verification_ui, revoke_active_sessions, ...) per list, so the generated lists are complete: Kratos replaces arrays wholesale across -c files.",
+            description: "Kratos's own hooks (session, show_verification_ui, revoke_active_sessions, ...) per list, so the generated lists are complete: Kratos replaces arrays wholesale across -c files. A flow-level list's hooks (e.g. login.after) are copied into each per-method list generate creates at that point, which replaces it for its method.",
           }),
         ),
       },

@@ -18,7 +18,8 @@ export const DEFAULTS = {
   retry: { attempts: 10, base: "1s", cap: "10m" },
   concurrency: 16,
   httpTimeout: "10s",
-  execTimeout: "30s",
+  // Under the default lease's delivery budget (30s less 1s, src/outbox/lease.ts).
+  execTimeout: "25s",
   listen: "127.0.0.1:4459",
   /** Relative sqlite paths resolve against the current working directory (like every CLI path), not hooks.yaml's directory. */
   store: "sqlite:./var/kratos-hooks.db",

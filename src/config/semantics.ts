@@ -20,9 +20,11 @@ import {
 } from "../kratos/hook-points.ts";
 import { MESSAGE_ID_MAX, MESSAGE_ID_MIN, RECEIVER_MESSAGE_ID_MIN } from "../kratos/responses.ts";
 import { compareVersions, FEATURE_MIN_VERSION, hookListsAt, KNOWN_TAGS, parseVersion, rulesTag, supports, type Version } from "../kratos/versions.ts";
+import { compileLinearRegex } from "../linear-regex.ts";
 import { templateRefs } from "../template.ts";
 import { PATH_PATTERN, PREDICATE_OPERATORS, type FieldSpecDecl, type HookDecl, type HooksFile, type PredicateDecl } from "./model.ts";
 import { destinationKey, destinationOf } from "./destination.ts";
+import { checkEffects } from "./effects.ts";
 import { ENV_OVERRIDES, hookUrl, isReservedPath, parseListen, sameRoute, resolveStore, RESERVED_PATHS, type Env } from "./resolve.ts";
 import { closest } from "./schema-errors.ts";
 import type { ConfigPath, SourceMap } from "./source-map.ts";
@@ -57,6 +59,7 @@ export function checkSemantics(raw: HooksFile, map: SourceMap, c: SemanticsConte
   const v = checkVersion(raw, r);
   if (v) checkKratosKeys(raw, v, r);
   checkReceiverAndServe(raw, c, r);
+  checkEffects(raw, v, r);
   const paths = new Map<string, string>();
   for (const [name, hook] of Object.entries(raw.hooks)) {
     checkHook(name, hook, raw, v, c, r);
@@ -482,11 +485,8 @@ function checkPredicate(h: HookCtx, p: PredicateDecl, at: ConfigPath, inSkipIf: 
     }
     if (op === "in_file" || op === "domain_in_file") checkListedFile(h, op === "in_file" ? p.in_file! : p.domain_in_file!, [...at, op]);
     if (op === "matches") {
-      try {
-        new RegExp(p.matches!);
-      } catch (err) {
-        h.r.error([...at, op], "value", `'${p.matches}' is not a valid regular expression`, `JavaScript RegExp syntax: ${(err as Error).message}`);
-      }
+      const re = compileLinearRegex(p.matches!);
+      if (!re.ok) h.r.error([...at, op], "value", `'${p.matches}' cannot be used as a rule pattern: ${re.reason}`, "rules match with RE2, in time linear in the input: no backreferences or lookaround (docs/receiver.md#rules)");
     }
   }
 }

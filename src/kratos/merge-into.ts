@@ -6,7 +6,7 @@
 import { isMap, isPair, isScalar, isSeq, parseDocument, type Node, type Pair, type YAMLMap, type YAMLSeq } from "yaml";
 import { UsageError } from "../errors.ts";
 import type { ResolvedConfig } from "../config/types.ts";
-import { assembleList, compareListKeys, headerAllowlist, ownedBy, planLists, type BodyRef, type HookItem, type ListEntry, type ListPlan } from "./config-emit.ts";
+import { assembleList, compareListKeys, headerAllowlist, ownedBy, planLists, type BodyRef, type FileLists, type HookItem, type ListEntry, type ListPlan } from "./config-emit.ts";
 import { mappingLines, sequenceLines } from "./yaml-text.ts";
 
 type Edit = { start: number; end: number; text: string; depth: number };
@@ -111,6 +111,19 @@ function findLists(root: Node | null): Found {
   return { lists };
 }
 
+/** The target file's flow-level items that are not ours, and its per-method lists with items of the user's own (planLists). */
+function fileLists(t: string, existing: Map<string, Pair<Node, Node | null>>, own: (item: HookItem) => boolean, file: string): FileLists {
+  const flowLevel = new Map<string, HookItem[]>();
+  const declared = new Set<string>();
+  for (const [key, pair] of existing) {
+    if (!pair.value || !isSeq(pair.value)) continue;
+    const theirs = itemsOfSeq(t, pair.value, file).map((e) => e.item).filter((i) => !own(i));
+    if (key.split(".").length === 2) flowLevel.set(key, theirs);
+    else if (theirs.length > 0) declared.add(key);
+  }
+  return { flowLevel, declared };
+}
+
 export type IntoResult = { text: string; lists: Map<string, ListEntry[]> };
 
 /** The updated text of a hand-written Kratos config, and the final managed lists (for env var indices). */
@@ -123,7 +136,7 @@ export function mergeInto(text: string, config: ResolvedConfig, body: BodyRef, f
   }
   const own = ownedBy(config.receiverUrl);
   const { lists: existing } = findLists(root);
-  const plans = planLists(config, body, new Set(existing.keys()));
+  const plans = planLists(config, body, new Set(existing.keys()), fileLists(text, existing, own, file));
   const edits: Edit[] = [];
   const result = new Map<string, ListEntry[]>();
   const missing = new Map<string, unknown[]>();

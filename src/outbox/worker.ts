@@ -10,8 +10,8 @@
 //
 // Leases: a claim leases a job for leaseMs. Leases are not renewed; instead every delivery is cut
 // (aborted, counted as a retryable failure) shortly before its lease ends, so a job is never
-// delivered by this worker after another worker could have reclaimed it. Keep action timeouts
-// below serve.lease; a longer timeout is effectively capped at the lease.
+// delivered by this worker after another worker could have reclaimed it (lease.ts). `check` refuses
+// an action timeout that does not fit in that budget.
 //
 // Throughput: a delivery's slot is freed as soon as the delivery ends, and its outcome recorded
 // after: successes go through a CompletionCommitter, so many deliveries share one completeJobs
@@ -38,6 +38,7 @@ import { deliver, DeliveryError, DeliveryTimeout } from "../actions/index.ts";
 import { closeEmailTransports } from "../actions/email.ts";
 import type { Env } from "../template.ts";
 import { CompletionCommitter } from "./completion-committer.ts";
+import { leaseMarginMs } from "./lease.ts";
 import { nextRetryAt, type Random } from "./retry.ts";
 import type { Job, Store } from "./store.ts";
 
@@ -510,7 +511,7 @@ export class Worker {
   async #deliverAndSettle(f: InFlight, claimedAt: number): Promise<void> {
     const { job, action, controller } = f;
     // Cut the delivery before the lease ends: after that another worker may own the job.
-    const margin = Math.min(1000, Math.floor(this.#leaseMs / 10));
+    const margin = leaseMarginMs(this.#leaseMs);
     const leaseLeft = Math.max(1, this.#leaseEnd(job, claimedAt) - margin - this.#now());
     // An http action's own timeout rides on the same timer and signal (ctx.signalHasTimeout), so
     // a request costs one timer and one signal, not three signals.

@@ -1,8 +1,9 @@
 // One hook's endpoint: the request pipeline from Kratos's call to the committed answer.
 //
 //   method (TRACE → 405) → auth (401) → content type (415) → body limit (413) → JSON (400)
-//   → body schema (400) → skip_if (204) → rules / enrich → dedupe key → accept (store: dedupe
-//   record + jobs in one commit; 503 when the store fails) → answer (the first answer on a repeat).
+//   → body schema (400) → skip_if (204) → dedupe key → a retry this process answered lately gets
+//   that answer (recent-answers.ts) → rules / enrich → accept (store: dedupe record + jobs in one
+//   commit; 503 when the store fails) → answer (the first answer on a repeat).
 //
 // Every method but TRACE carries the body (CONTRACT §0.19, §8.16); Kratos always uses the configured
 // method, so any other method is accepted rather than refused.
@@ -17,6 +18,7 @@ import { readBodyLimited } from "./body-limit.ts";
 import { compileBodyValidator, type BodyValidator, type InvalidBodyError } from "./body-schema.ts";
 import { dedupeKey, REQUEST_ID_HEADER, TRIGGER_ID_HEADER } from "./dedupe-key.ts";
 import { parseJsonBody } from "./json-body.ts";
+import { RecentAnswers } from "./recent-answers.ts";
 import type { Logger } from "./log.ts";
 import { capLogValue, type LogBudget } from "./log-budget.ts";
 import type { Metrics } from "./metrics.ts";
@@ -148,6 +150,7 @@ export function compileHookRoute(hook: ResolvedHook, d: RouteDeps): HookRoute {
   const keyFields = hook.dedupe.key;
   const name = hook.name;
   const accepted: Decision = { response: NO_CONTENT, enqueue: true, outcome: "accepted" };
+  const recent = new RecentAnswers();
 
   const decide = (body: Body): Decision => {
     if (rules) {
@@ -196,28 +199,41 @@ export function compileHookRoute(hook: ResolvedHook, d: RouteDeps): HookRoute {
         status = 204;
         response = new Response(null, { status: 204 });
       } else {
-        const decision = decide(body);
-        outcome = decision.outcome;
-        rule = decision.rule;
         const now = d.clock.now();
-        const jobs = decision.enqueue ? makeJobs(body, triggerId, requestId, now) : [];
-        const acceptance: Acceptance = { hook: name, key: dedupeKey(name, keyFields, triggerId, body).key, response: decision.response, expiresAt: now + windowMs, jobs, now };
-        let result: AcceptResult;
-        try {
-          result = await d.accept(acceptance);
-        } catch (err) {
-          d.metrics.storeError(name);
-          d.log.error("store unavailable", { hook: name, request_id: capLogValue(requestId), error: (err as Error)?.message ?? String(err) });
-          throw new HttpError(503, "store_unavailable", "the outbox store is unavailable; retry");
-        }
-        let answer = decision.response;
-        if (result.duplicate) {
+        const key = dedupeKey(name, keyFields, triggerId, body).key;
+        let answer: StoredResponse;
+        const known = recent.get(key, now);
+        if (known) {
+          // A retry this process answered: the first answer, without running the rules again.
           duplicate = true;
-          answer = result.response;
+          answer = known;
           d.metrics.dedupeHit(name);
-        } else if (jobs.length > 0) {
-          for (const j of jobs) d.metrics.jobsEnqueued(j.action);
-          d.onEnqueued?.();
+        } else {
+          const decision = decide(body);
+          outcome = decision.outcome;
+          rule = decision.rule;
+          const jobs = decision.enqueue ? makeJobs(body, triggerId, requestId, now) : [];
+          const acceptance: Acceptance = { hook: name, key, response: decision.response, expiresAt: now + windowMs, jobs, now };
+          let result: AcceptResult;
+          try {
+            result = await d.accept(acceptance);
+          } catch (err) {
+            d.metrics.storeError(name);
+            d.log.error("store unavailable", { hook: name, request_id: capLogValue(requestId), error: (err as Error)?.message ?? String(err) });
+            throw new HttpError(503, "store_unavailable", "the outbox store is unavailable; retry");
+          }
+          answer = decision.response;
+          if (result.duplicate) {
+            duplicate = true;
+            answer = result.response;
+            d.metrics.dedupeHit(name);
+          } else {
+            recent.set(key, answer, acceptance.expiresAt);
+            if (jobs.length > 0) {
+              for (const j of jobs) d.metrics.jobsEnqueued(j.action);
+              d.onEnqueued?.();
+            }
+          }
         }
         status = answer.status;
         response = toResponse(answer);

@@ -179,7 +179,7 @@ describe("defaults", () => {
     expect(load(MINIMAL + "serve:\n  store: sqlite:/var/lib/kh.db\n").config.serve.store).toBe("sqlite:/var/lib/kh.db");
   });
 
-  test("action defaults: retry 10 × 1s..10m, concurrency 16, http timeout 10s, exec timeout 30s, index ids", () => {
+  test("action defaults: retry 10 × 1s..10m, concurrency 16, http timeout 10s, exec timeout 25s (under the default lease), index ids", () => {
     const { dir, config } = load(MINIMAL + `    actions:
       - http: { url: "http://127.0.0.1:4460/a" }
       - exec: { command: [/bin/true], cwd: scripts }
@@ -187,7 +187,7 @@ describe("defaults", () => {
 `);
     const [http, exec, email] = config.hooks[0]!.actions;
     expect(http).toEqual({ id: "welcome.0", hook: "welcome", kind: "http", method: "POST", url: "http://127.0.0.1:4460/a", headers: {}, timeoutMs: 10_000, retry4xx: false, retry: { attempts: 10, baseMs: 1000, capMs: 600_000 }, concurrency: 16, destination: "http://127.0.0.1:4460" });
-    expect(exec).toEqual({ id: "welcome.1", hook: "welcome", kind: "exec", command: ["/bin/true"], cwd: join(dir, "scripts"), timeoutMs: 30_000, env: {}, retry: { attempts: 10, baseMs: 1000, capMs: 600_000 }, concurrency: 16 });
+    expect(exec).toEqual({ id: "welcome.1", hook: "welcome", kind: "exec", command: ["/bin/true"], cwd: join(dir, "scripts"), timeoutMs: 25_000, env: {}, retry: { attempts: 10, baseMs: 1000, capMs: 600_000 }, concurrency: 16 });
     expect(email).toMatchObject({ id: "welcome.2", kind: "email" });
   });
 

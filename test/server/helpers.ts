@@ -56,7 +56,7 @@ hooks:
     body:
       identity_id: identity.id
   gate:
-    on: registration.after
+    on: login.after
     methods: [password]
     mode: interrupt
     auth: { type: api_key, in: header, name: X-Hooks-Key, secret_env: TEST_HOOKS_SECRET }
@@ -97,7 +97,7 @@ hooks:
       - lookup: { field: email, key: email_domain, into: metadata_public, file: orgs.json }
   replace:
     on: registration.after
-    methods: [password]
+    methods: [oidc]
     mode: enrich
     body:
       email: { from: identity.traits.email, format: email }
