@@ -12,7 +12,7 @@ step "typecheck"
 bunx tsc --noEmit -p . || fail=1
 
 step "bun test"
-bun test 2>&1 | tee "$tmp/bun-test.log"
+bun test --timeout 60000 2>&1 | tee "$tmp/bun-test.log"
 [ "${PIPESTATUS[0]}" = 0 ] || fail=1
 
 step "generated files are current (jsonnet/, config/hooks.schema.json)"
