@@ -12,6 +12,7 @@ import { compileHookRoute, errorResponse, jsonResponse, type Accept, type Clock,
 import { createLogger, type Logger } from "./log.ts";
 import { Metrics, PROMETHEUS_CONTENT_TYPE } from "./metrics.ts";
 import { FileCache } from "./rules.ts";
+import { newUuidV7 } from "./job-id.ts";
 
 export type { Accept, Clock } from "./hook-route.ts";
 
@@ -49,7 +50,7 @@ export function createApp(deps: AppDeps) {
   const metrics = deps.metrics ?? new Metrics();
   const log = deps.log ?? createLogger();
   const env = deps.env ?? process.env;
-  const newJobId = deps.newJobId ?? (() => Bun.randomUUIDv7());
+  const newJobId = deps.newJobId ?? newUuidV7;
   const readyTimeoutMs = deps.readyTimeoutMs ?? 2000;
   let draining = false;
   const files = new FileCache();

@@ -3,13 +3,16 @@
 // Content-Length), while Kratos sends a body on every method but TRACE (CONTRACT §0.19, §8.16).
 // When a hook uses `method: GET`, the app is served through node:http instead, which Bun implements
 // with GET bodies intact; the app and its pipeline are the same.
+// On Deno the app is served by Deno.serve (app.handle per request), and through Deno's node:http
+// for GET hooks: Deno.serve drops GET bodies too, its node:http keeps them (checked, Deno 2.9.6).
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
 import { Readable } from "node:stream";
 import type { ResolvedHook } from "../config/types.ts";
+import { RUNTIME } from "../runtime.ts";
 import type { ReceiverApp } from "./app.ts";
 
 export type Listening = {
-  kind: "bun" | "node";
+  kind: "bun" | "deno" | "node";
   hostname: string;
   port: number;
   /** Stops accepting, waits up to `timeoutMs` for requests in flight, then cuts the rest. */
@@ -21,7 +24,8 @@ type At = { host: string; port: number };
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms).unref?.());
 
 export async function listen(receiver: ReceiverApp, at: At, hooks: readonly ResolvedHook[]): Promise<Listening> {
-  return hooks.some((h) => h.method === "GET") ? listenNode(receiver, at) : listenBun(receiver, at);
+  if (hooks.some((h) => h.method === "GET")) return listenNode(receiver, at);
+  return RUNTIME === "deno" ? listenDeno(receiver, at) : listenBun(receiver, at);
 }
 
 export function listenBun(receiver: ReceiverApp, at: At): Listening {
@@ -98,6 +102,35 @@ export async function listenNode(receiver: ReceiverApp, at: At): Promise<Listeni
       await Promise.race([closed, sleep(timeoutMs)]);
       server.closeAllConnections();
       await closed;
+    },
+  };
+}
+
+/** The part of Deno.serve used here (the project is type-checked against Bun's types). */
+type DenoServe = (
+  options: { hostname: string; port: number; onListen?: () => void },
+  handler: (request: Request) => Response | Promise<Response>,
+) => { addr: { hostname: string; port: number }; shutdown(): Promise<void> };
+
+export function listenDeno(receiver: ReceiverApp, at: At): Listening {
+  const serve = (globalThis as unknown as { Deno: { serve: DenoServe } }).Deno.serve;
+  let server: ReturnType<DenoServe>;
+  try {
+    server = serve({ hostname: at.host, port: at.port, onListen: () => {} }, (request) => receiver.handle(request));
+  } catch (err) {
+    // Deno names the error (AddrInUse, PermissionDenied) where Node and Bun set a code; serve.ts reads the code.
+    const name = (err as Error)?.name;
+    const code = name === "AddrInUse" ? "EADDRINUSE" : name === "PermissionDenied" ? "EACCES" : undefined;
+    throw code ? Object.assign(new Error((err as Error).message), { code }) : err;
+  }
+  return {
+    kind: "deno",
+    hostname: server.addr.hostname,
+    port: server.addr.port,
+    async stop(timeoutMs) {
+      // shutdown() resolves once requests in flight have been answered; past the timeout the
+      // process exits with whatever is left (Deno.serve has no way to cut connections).
+      await Promise.race([server.shutdown(), sleep(timeoutMs)]);
     },
   };
 }
