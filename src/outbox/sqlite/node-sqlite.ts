@@ -8,6 +8,8 @@
 // - errors carry the SQLite result code as a number (errcode) under code ERR_SQLITE_ERROR, where
 //   bun:sqlite names it (code SQLITE_BUSY...); connection.ts decides on those names, so they are
 //   set here. Only the primary code is named (errcode & 0xff): connection.ts matches prefixes.
+//   exec() errors have no errcode at all ("database is locked" only), so transaction control
+//   runs through prepared statements, and exec()'s errors are named from SQLite's message.
 import type { DatabaseSync, StatementSync } from "node:sqlite";
 import type { RunResult, SqliteDb, SqliteStatement } from "./driver.ts";
 
@@ -36,11 +38,23 @@ const PRIMARY_CODES: Record<number, string> = {
   26: "SQLITE_NOTADB",
 };
 
-/** The error with bun:sqlite's `code` (SQLITE_BUSY...) when node:sqlite gave a result code. */
+/** sqlite3_errstr() of the codes connection.ts acts on, for errors that come without errcode. */
+const CODES_BY_MESSAGE: Record<string, string> = {
+  "database is locked": "SQLITE_BUSY",
+  "database table is locked": "SQLITE_LOCKED",
+  "disk I/O error": "SQLITE_IOERR",
+  "database or disk is full": "SQLITE_FULL",
+  "unable to open database file": "SQLITE_CANTOPEN",
+  "attempt to write a readonly database": "SQLITE_READONLY",
+  "access permission denied": "SQLITE_PERM",
+  "file is not a database": "SQLITE_NOTADB",
+};
+
+/** The error with bun:sqlite's `code` (SQLITE_BUSY...) when node:sqlite said which. */
 function named(err: unknown): unknown {
   const errcode = (err as { errcode?: unknown } | null)?.errcode;
-  if (typeof errcode !== "number") return err;
-  const code = PRIMARY_CODES[errcode & 0xff] ?? `SQLITE_${errcode}`;
+  const code = typeof errcode === "number" ? (PRIMARY_CODES[errcode & 0xff] ?? `SQLITE_${errcode}`) : CODES_BY_MESSAGE[(err as Error | null)?.message ?? ""];
+  if (!code) return err;
   try {
     Object.defineProperty(err, "code", { value: code, configurable: true, writable: true });
     return err;
@@ -103,17 +117,20 @@ export class NodeSqliteDb implements SqliteDb {
   }
 
   #inTransaction<T>(fn: () => T, begin: string): T {
+    const control = (sql: string) => this.query(sql).run();
     const savepoint = this.#depth > 0 ? `kh_${this.#depth}` : undefined;
-    this.run(savepoint ? `SAVEPOINT ${savepoint}` : begin);
+    control(savepoint ? `SAVEPOINT ${savepoint}` : begin);
     this.#depth++;
     try {
       const result = fn();
-      this.run(savepoint ? `RELEASE ${savepoint}` : "COMMIT");
+      control(savepoint ? `RELEASE ${savepoint}` : "COMMIT");
       return result;
     } catch (err) {
       // A failed COMMIT (SQLITE_BUSY) may leave the transaction open; a failed statement always does.
-      if (savepoint) this.run(`ROLLBACK TO ${savepoint}; RELEASE ${savepoint}`);
-      else if (this.#db.isTransaction) this.run("ROLLBACK");
+      if (savepoint) {
+        control(`ROLLBACK TO ${savepoint}`);
+        control(`RELEASE ${savepoint}`);
+      } else if (this.#db.isTransaction) control("ROLLBACK");
       throw err;
     } finally {
       this.#depth--;
