@@ -49,11 +49,17 @@ function toRequest(req: IncomingMessage): Request {
   for (let i = 0; i + 1 < raw.length; i += 2) headers.append(raw[i]!, raw[i + 1]!);
   const hasBody = headers.has("content-length") || headers.has("transfer-encoding");
   const method = req.method ?? "GET";
-  return new Request(`http://localhost${req.url ?? "/"}`, {
-    method,
+  const withBody = hasBody && method !== "HEAD";
+  // Deno's Request refuses a GET body (the fetch spec's rule; Bun's allows it): build that one as a
+  // POST and give it back its method, which is all the router and the pipeline read of it.
+  const asPost = withBody && method === "GET" && RUNTIME !== "bun";
+  const request = new Request(`http://localhost${req.url ?? "/"}`, {
+    method: asPost ? "POST" : method,
     headers,
-    ...(hasBody && method !== "HEAD" ? { body: Readable.toWeb(req) as ReadableStream<Uint8Array>, duplex: "half" } : {}),
+    ...(withBody ? { body: Readable.toWeb(req) as ReadableStream<Uint8Array>, duplex: "half" } : {}),
   } as RequestInit);
+  if (asPost) Object.defineProperty(request, "method", { value: method });
+  return request;
 }
 
 async function send(req: IncomingMessage, res: ServerResponse, response: Response): Promise<void> {

@@ -28,6 +28,8 @@ export type ServeOptions = {
   env?: Record<string, string>;
   /** How long to wait for the "listening" line. */
   startTimeoutMs?: number;
+  /** More serve flags (e.g. --no-worker). */
+  args?: string[];
   /** Which runtime runs the CLI: `bun src/cli.ts` (default) or `deno run -A src/cli.ts` (README). */
   runtime?: Runtime;
 };
@@ -47,7 +49,7 @@ export class ServeProcess {
   port = 0;
 
   private constructor(readonly opts: ServeOptions) {
-    this.proc = Bun.spawn([...cliCommand(opts.runtime), "serve", "--config", opts.config, "--store", opts.store, "--listen", `127.0.0.1:${opts.port ?? 0}`], {
+    this.proc = Bun.spawn([...cliCommand(opts.runtime), "serve", "--config", opts.config, "--store", opts.store, "--listen", `127.0.0.1:${opts.port ?? 0}`, ...(opts.args ?? [])], {
       env: { PATH: process.env.PATH ?? "/usr/bin:/bin", HOME: process.env.HOME ?? "/tmp", ...opts.env },
       stdin: "ignore",
       stdout: "pipe",
