@@ -1,6 +1,6 @@
 #!/usr/bin/env bun
-// Entry point: argv → one of src/commands/. Commands load lazily so that `generate` and `render`
-// never pull in bun:sqlite or Elysia (they must also run under Deno).
+// Entry point: argv → one of src/commands/, under Bun or Deno (docs/deno.md). Commands load lazily
+// so that `generate` and `render` never pull in the store or Elysia.
 import { ConfigError, ConfigErrors, UsageError } from "./errors.ts";
 import { commandHelp, parseCommandArgs, type CommandDef } from "./commands/command.ts";
 import pkg from "../package.json" with { type: "json" };

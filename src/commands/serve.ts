@@ -116,7 +116,7 @@ export const command = defineCommand({
   flags: {
     config: configFlag("to serve"),
     listen: { type: "string", short: "l", placeholder: "<host:port>", description: "Listen address; overrides serve.listen and KRATOS_HOOKS_LISTEN." },
-    store: { type: "string", short: "s", placeholder: "<url>", description: "sqlite:<path> or postgres://...; overrides serve.store and KRATOS_HOOKS_STORE." },
+    store: { type: "string", short: "s", placeholder: "<url>", description: "sqlite:<path> or postgres://... (Postgres on Bun only); overrides serve.store and KRATOS_HOOKS_STORE." },
     "no-worker": { type: "boolean", description: "Only receive; deliver with another process (kratos-hooks serve on the same store)." },
     "log-level": { type: "string", placeholder: "<level>", description: "debug, info (default), warn or error. Logs are JSON lines: info to stdout, warn/error to stderr." },
   },
