@@ -53,10 +53,12 @@ export async function startServer(opts: ServeOptions): Promise<RunningServer> {
     maxWaitMs: config.serve.groupCommitWaitMs,
     ...(store.kind === "sqlite" ? { maxBatch: 32, maxInFlight: 2, goWhenIdle: true } : {}),
   });
-  const worker = opts.worker === false ? undefined : Worker.fromConfig(config, store, { env });
+  let worker: Worker | undefined;
   let receiver: ReturnType<typeof createApp>;
   try {
-    receiver = createApp({ config, accept: (a) => committer.accept(a), store, metrics, log, env, onEnqueued: worker ? () => worker.wake() : undefined });
+    // Either may throw (a secret unset, a permission Deno was not given): the store thread must not keep the process up.
+    const w = (worker = opts.worker === false ? undefined : Worker.fromConfig(config, store, { env }));
+    receiver = createApp({ config, accept: (a) => committer.accept(a), store, metrics, log, env, onEnqueued: w ? () => w.wake() : undefined });
   } catch (err) {
     await store.close();
     throw err;
