@@ -1,19 +1,20 @@
 // The part of bun:test the shared suites use, on Deno's test runner, so that one suite file runs
 // under both runtimes (test/deno/import-map.json maps "bun:test" here; run with `deno test
 // --import-map test/deno/import-map.json ...`). describe/test/hooks become Deno.test cases with
-// the enclosing hooks run around each; expect() has the matchers the suites use, with bun:test's
+// the enclosing hooks run around each (every case is registered before the first one runs, so a
+// describe's afterAll runs after its last case); expect() has the matchers the suites use, with bun:test's
 // meanings (toEqual ignores undefined properties and prototypes: node:sqlite rows have none).
 type Fn = () => unknown | Promise<unknown>;
-type Suite = { name: string; parent?: Suite; beforeEach: Fn[]; afterEach: Fn[]; beforeAll: Fn[] };
+type Suite = { name: string; parent?: Suite; beforeEach: Fn[]; afterEach: Fn[]; beforeAll: Fn[]; afterAll: Fn[]; tests: number; done: number };
 
 declare const Deno: { test(t: { name: string; fn: () => Promise<void>; sanitizeOps: boolean; sanitizeResources: boolean; sanitizeExit: boolean }): void };
 
-const root: Suite = { name: "", beforeEach: [], afterEach: [], beforeAll: [] };
+const root: Suite = { name: "", beforeEach: [], afterEach: [], beforeAll: [], afterAll: [], tests: 0, done: 0 };
 let current = root;
 const started = new Set<Suite>();
 
 export function describe(name: string, fn: () => void): void {
-  const suite: Suite = { name, parent: current, beforeEach: [], afterEach: [], beforeAll: [] };
+  const suite: Suite = { name, parent: current, beforeEach: [], afterEach: [], beforeAll: [], afterAll: [], tests: 0, done: 0 };
   const outer = current;
   current = suite;
   try {
@@ -26,6 +27,8 @@ export function describe(name: string, fn: () => void): void {
 export const beforeEach = (fn: Fn) => void current.beforeEach.push(fn);
 export const afterEach = (fn: Fn) => void current.afterEach.push(fn);
 export const beforeAll = (fn: Fn) => void current.beforeAll.push(fn);
+/** Run once the last case of its describe (or module) has run; not at all when a filter skips a case. */
+export const afterAll = (fn: Fn) => void current.afterAll.push(fn);
 function chain(suite: Suite): Suite[] {
   const list: Suite[] = [];
   for (let s: Suite | undefined = suite; s; s = s.parent) list.unshift(s);
@@ -53,9 +56,11 @@ export function test(name: string, fn: Fn, _timeoutMs?: number): void {
         await fn();
       } finally {
         for (const s of [...suites].reverse()) for (const h of s.afterEach) await h();
+        for (const s of [...suites].reverse()) if (++s.done === s.tests) for (const h of s.afterAll) await h();
       }
     },
   });
+  for (const s of suites) s.tests++;
 }
 export const it = test;
 
