@@ -2,7 +2,8 @@
 // the runtime's driver behind it. On Bun that is bun:sqlite's own Database, unwrapped, so Bun's
 // store pays no indirection; elsewhere (Deno) it is node:sqlite's DatabaseSync behind the small
 // adapter in node-sqlite.ts. Each runtime loads only its own driver: the module is fetched by
-// name at the first open, never imported statically (Deno cannot resolve `bun:sqlite`, and
+// name at the first open (synchronously: require on Bun, process.getBuiltinModule elsewhere),
+// never imported statically (Deno cannot resolve `bun:sqlite`, and
 // Bun's bundler would hoist a static `node:sqlite` import into the compiled binary's startup).
 import { RUNTIME } from "../../runtime.ts";
 import { NodeSqliteDb } from "./node-sqlite.ts";
@@ -37,7 +38,7 @@ export interface SqliteDb {
  */
 export type OpenSqliteDb = (path: string, create: boolean) => SqliteDb;
 
-/** Which driver this runtime uses (for `serve`'s startup log and the tests). */
+/** Which driver this runtime uses. */
 export const SQLITE_DRIVER: "bun:sqlite" | "node:sqlite" = RUNTIME === "bun" ? "bun:sqlite" : "node:sqlite";
 
 let opener: OpenSqliteDb | undefined;
@@ -55,7 +56,8 @@ function bunDriver(): OpenSqliteDb {
 }
 
 function nodeDriver(): OpenSqliteDb {
-  const nodeSqlite = process.getBuiltinModule("node:sqlite") as typeof import("node:sqlite") | undefined;
+  // getBuiltinModule: Node 22.3+, Deno 2.1+; older ones get the message below.
+  const nodeSqlite = process.getBuiltinModule?.("node:sqlite") as typeof import("node:sqlite") | undefined;
   if (!nodeSqlite) throw new Error("this runtime has neither bun:sqlite nor node:sqlite: run kratos-hooks with Bun or Deno 2");
   return (path) => new NodeSqliteDb(new nodeSqlite.DatabaseSync(path));
 }
