@@ -120,15 +120,8 @@ type DenoServe = (
 
 export function listenDeno(receiver: ReceiverApp, at: At): Listening {
   const serve = (globalThis as unknown as { Deno: { serve: DenoServe } }).Deno.serve;
-  let server: ReturnType<DenoServe>;
-  try {
-    server = serve({ hostname: at.host, port: at.port, onListen: () => {} }, (request) => receiver.handle(request));
-  } catch (err) {
-    // Deno names the error (AddrInUse, PermissionDenied) where Node and Bun set a code; serve.ts reads the code.
-    const name = (err as Error)?.name;
-    const code = name === "AddrInUse" ? "EADDRINUSE" : name === "PermissionDenied" ? "EACCES" : undefined;
-    throw code ? Object.assign(new Error((err as Error).message), { code }) : err;
-  }
+  // A bind failure throws with the same code as Node's and Bun's (EADDRINUSE...), which serve.ts reads.
+  const server = serve({ hostname: at.host, port: at.port, onListen: () => {} }, (request) => receiver.handle(request));
   return {
     kind: "deno",
     hostname: server.addr.hostname,

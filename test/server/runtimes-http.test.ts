@@ -6,7 +6,7 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { rmSync } from "node:fs";
 import { dirname, join } from "node:path";
-import { killLeftovers, ServeProcess, type Runtime } from "../resilience/serve-process.ts";
+import { cliCommand, killLeftovers, ServeProcess, type Runtime } from "../resilience/serve-process.ts";
 import { BASIC_PASSWORD, bearer, ENV, hooksKey, kratosJson, SECRET, writeTestConfig } from "./helpers.ts";
 import { goRequest, rawRequest } from "./raw-http.ts";
 
@@ -65,6 +65,19 @@ for (const runtime of ["bun", "deno"] as Runtime[]) {
     test("it is the runtime asked for", () => {
       expect(serve.logs("listening")[0]?.server).toBe(runtime === "deno" ? "deno" : "bun");
     });
+
+    // Deno only: Bun.serve binds with SO_REUSEPORT, so a second Bun serve shares the port instead.
+    test.if(runtime === "deno")("a second serve on the same port says the address is in use, exit 2", () => {
+      const r = Bun.spawnSync([...cliCommand(runtime), "serve", "--config", join(dir, "hooks.yaml"), "--store", `sqlite:${join(dir, "other.db")}`, "--listen", `127.0.0.1:${serve.port}`], {
+        env: { PATH: process.env.PATH ?? "/usr/bin:/bin", HOME: process.env.HOME ?? "/tmp", NO_COLOR: "1", ...ENV },
+        timeout: 30_000,
+      });
+      // Before it: the config's warnings about hooks without auth, as JSON log lines.
+      expect({ code: r.exitCode, stderr: r.stderr.toString().trimEnd().split("\n").slice(-2) }).toEqual({
+        code: 2,
+        stderr: [`kratos-hooks: cannot listen on 127.0.0.1:${serve.port}: the address is already in use`, "  hint: pick another address with --listen, serve.listen or KRATOS_HOOKS_LISTEN"],
+      });
+    }, 30_000);
 
     test("health and unknown paths", async () => {
       expect(await at("/health/live", { method: "GET" })).toMatchObject({ status: 200, body: { status: "ok" } });
