@@ -1,8 +1,9 @@
 #!/usr/bin/env bun
-// Entry point: argv → one of src/commands/. Commands load lazily so that `generate` and `render`
-// never pull in bun:sqlite or Elysia (they must also run under Deno).
+// Entry point: argv → one of src/commands/, under Bun or Deno (docs/deno.md). Commands load lazily
+// so that `generate` and `render` never pull in the store or Elysia.
 import { ConfigError, ConfigErrors, UsageError } from "./errors.ts";
 import { commandHelp, parseCommandArgs, type CommandDef } from "./commands/command.ts";
+import { RUNTIME } from "./runtime.ts";
 import pkg from "../package.json" with { type: "json" };
 
 const COMMANDS: Record<string, { summary: string; load: () => Promise<{ command: CommandDef }> }> = {
@@ -62,6 +63,12 @@ export async function main(argv: string[]): Promise<number> {
     }
     if (err instanceof UsageError) {
       process.stderr.write(`kratos-hooks: ${err.message}\n${err.hint ? `  hint: ${err.hint}\n` : ""}`);
+      return 2;
+    }
+    // Deno without a permission the command needs (NotCapable; PermissionDenied before Deno 2).
+    const name = (err as Error | undefined)?.name;
+    if (RUNTIME === "deno" && (name === "NotCapable" || name === "PermissionDenied")) {
+      process.stderr.write(`kratos-hooks: ${(err as Error).message}\n  hint: run it as 'deno run -A src/cli.ts ...', or grant the permissions docs/deno.md lists\n`);
       return 2;
     }
     throw err;

@@ -11,7 +11,7 @@ export const command = defineCommand({
   summary: "Apply the store's schema migrations and exit.",
   usage: "kratos-hooks migrate (--store <url> | --config <hooks.yaml>) [--schema <name>]",
   flags: {
-    store: { type: "string", short: "s", placeholder: "<url>", description: "sqlite:<path> or postgres://user@host:5432/db[?schema=name]." },
+    store: { type: "string", short: "s", placeholder: "<url>", description: "sqlite:<path> or postgres://user@host:5432/db[?schema=name] (Postgres on Bun only)." },
     config: { type: "string", short: "c", placeholder: "<file>", description: "Read the store (serve.store, KRATOS_HOOKS_STORE) from hooks.yaml." },
     schema: { type: "string", placeholder: "<name>", description: "Postgres schema for the tables (default: ?schema= in the URL, else kratos_hooks)." },
   },

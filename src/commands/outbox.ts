@@ -37,7 +37,7 @@ export const command = defineCommand({
   ].join("\n"),
   flags: {
     config: configFlag("whose serve.store to open"),
-    store: { type: "string", placeholder: "<url>", description: "Store URL instead of --config: sqlite:<path> or postgres://..." },
+    store: { type: "string", placeholder: "<url>", description: "Store URL instead of --config: sqlite:<path> or postgres://... (Postgres on Bun only)." },
     state: { type: "string", placeholder: "<state>", description: "Only jobs in this state (list: any; purge: done or dead, default done)." },
     hook: { type: "string", placeholder: "<hook>", description: "Only jobs of this hook." },
     action: { type: "string", placeholder: "<action>", description: "Only jobs of this action id (<hook>.<name>)." },

@@ -54,10 +54,12 @@ export async function startServer(opts: ServeOptions): Promise<RunningServer> {
     maxWaitMs: config.serve.groupCommitWaitMs,
     ...(store.kind === "sqlite" ? { maxBatch: 32, maxInFlight: 2, goWhenIdle: true } : {}),
   });
-  const worker = opts.worker === false ? undefined : Worker.fromConfig(config, store, { env });
+  let worker: Worker | undefined;
   let receiver: ReturnType<typeof createApp>;
   try {
-    receiver = createApp({ config, accept: (a) => committer.accept(a), store, statsStore: statsReader, metrics, log, env, onEnqueued: worker ? () => worker.wake() : undefined });
+    // Either may throw (a secret unset, a permission Deno was not given): the store thread must not keep the process up.
+    const w = (worker = opts.worker === false ? undefined : Worker.fromConfig(config, store, { env }));
+    receiver = createApp({ config, accept: (a) => committer.accept(a), store, statsStore: statsReader, metrics, log, env, onEnqueued: w ? () => w.wake() : undefined });
   } catch (err) {
     await statsReader.close();
     await store.close();
@@ -121,7 +123,7 @@ export const command = defineCommand({
   flags: {
     config: configFlag("to serve"),
     listen: { type: "string", short: "l", placeholder: "<host:port>", description: "Listen address; overrides serve.listen and KRATOS_HOOKS_LISTEN." },
-    store: { type: "string", short: "s", placeholder: "<url>", description: "sqlite:<path> or postgres://...; overrides serve.store and KRATOS_HOOKS_STORE." },
+    store: { type: "string", short: "s", placeholder: "<url>", description: "sqlite:<path> or postgres://... (Postgres on Bun only); overrides serve.store and KRATOS_HOOKS_STORE." },
     "no-worker": { type: "boolean", description: "Only receive; deliver with another process (kratos-hooks serve on the same store)." },
     "log-level": { type: "string", placeholder: "<level>", description: "debug, info (default), warn or error. Logs are JSON lines: info to stdout, warn/error to stderr." },
   },

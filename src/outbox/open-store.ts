@@ -1,6 +1,7 @@
 // Picks the Store implementation from the store URL of hooks.yaml (`serve.store`) or --store.
 // Each implementation is imported on demand, so a SQLite deployment never loads the Postgres code.
 import { UsageError } from "../errors.ts";
+import { RUNTIME } from "../runtime.ts";
 import type { Store } from "./store.ts";
 
 export type OpenStoreOptions = {
@@ -49,6 +50,9 @@ async function construct(url: string, opts: OpenStoreOptions): Promise<Store> {
     return new SqliteStore(path, sqliteOpts);
   }
   if (/^postgres(ql)?:\/\//.test(url)) {
+    if (RUNTIME !== "bun") {
+      throw new UsageError("the postgres store needs Bun (its client is Bun.SQL)", "run this command with bun or the kratos-hooks binary, or use a sqlite:<path> store on Deno (docs/deno.md)");
+    }
     const { PostgresStore } = await import("./postgres/store.ts");
     return new PostgresStore(url, { schema: opts.schema, poolMax: opts.poolMax, connectTimeoutMs: opts.connectTimeoutMs });
   }

@@ -597,7 +597,7 @@ export class Worker {
         const giveUp = this.#now() + wait >= leaseEnd;
         this.events.emit("worker:error", { op, error: errorText(err), jobId: f.job.id, action: f.job.action, ...(giveUp ? {} : { retryInMs: wait }) });
         if (giveUp) return false;
-        await Bun.sleep(wait);
+        await new Promise((resolve) => setTimeout(resolve, wait));
       }
     }
   }

@@ -16,6 +16,7 @@ import { Metrics, PROMETHEUS_CONTENT_TYPE } from "./metrics.ts";
 import { Readiness } from "./readiness.ts";
 import { FileCache } from "./rules.ts";
 import { StoreSnapshot } from "./store-snapshot.ts";
+import { newUuidV7 } from "./job-id.ts";
 
 export type { Accept, Clock } from "./hook-route.ts";
 
@@ -56,7 +57,7 @@ export function createApp(deps: AppDeps) {
   const metrics = deps.metrics ?? new Metrics();
   const log = deps.log ?? createLogger();
   const env = deps.env ?? process.env;
-  const newJobId = deps.newJobId ?? (() => Bun.randomUUIDv7());
+  const newJobId = deps.newJobId ?? newUuidV7;
   const readyTimeoutMs = deps.readyTimeoutMs ?? 2000;
   let draining = false;
   const files = new FileCache();

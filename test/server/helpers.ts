@@ -2,7 +2,7 @@
 // loader, and Kratos-shaped requests (CONTRACT §4.1).
 import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
 import { loadConfigText } from "../../src/config/load.ts";
 import type { ResolvedConfig } from "../../src/config/types.ts";
 import { GroupCommitter } from "../../src/outbox/group-commit.ts";
@@ -125,6 +125,12 @@ hooks:
 
 /** Writes hooks.yaml and the files it names into a fresh temp dir and loads it with the real loader. */
 export function loadTestConfig(yaml = HOOKS_YAML): ResolvedConfig {
+  const file = writeTestConfig(yaml);
+  return loadConfigText(yaml, file, { env: {}, cwd: dirname(file) });
+}
+
+/** Writes hooks.yaml and the files it names into a fresh temp dir; returns the hooks.yaml path (for `serve --config`). */
+export function writeTestConfig(yaml = HOOKS_YAML): string {
   const dir = mkdtempSync(join(tmpdir(), "kh-server-"));
   writeFileSync(join(dir, "vip.txt"), "# VIPs may use any domain\nboss@mailinator.com\n");
   writeFileSync(join(dir, "blocked-domains.txt"), "# one domain a line\nBlocked.example\n\nspam.example # trailing comment\n");
@@ -133,7 +139,7 @@ export function loadTestConfig(yaml = HOOKS_YAML): ResolvedConfig {
   writeFileSync(join(dir, "typed.jsonnet"), "function(ctx) { identity_id: ctx.identity.id, extra: 1 }\n");
   const file = join(dir, "hooks.yaml");
   writeFileSync(file, yaml);
-  return loadConfigText(yaml, file, { env: {}, cwd: dir });
+  return file;
 }
 
 /** An in-memory `accept` with the store's dedupe semantics (first answer wins within the window). */

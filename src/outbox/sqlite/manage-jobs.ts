@@ -1,11 +1,11 @@
 // Operator actions: retry and purge. (Expired dedupe records: dedupe-log.ts.)
-import type { Database } from "bun:sqlite";
+import type { SqliteDb } from "./driver.ts";
 import type { JobFilter } from "../store.ts";
 import { purgeableStates, retryableStates } from "../store-rules.ts";
 import { jobIdsIn } from "./job-filter.ts";
 
 /** Back to pending, attempts reset, due now. Never touches a running job. */
-export function retryJobs(db: Database, filter: JobFilter, now: number): number {
+export function retryJobs(db: SqliteDb, filter: JobFilter, now: number): number {
   const states = retryableStates(filter);
   if (!states.length) return 0;
   const w = jobIdsIn(filter, states);
@@ -14,7 +14,7 @@ export function retryJobs(db: Database, filter: JobFilter, now: number): number 
     WHERE ${w.sql}`).run({ ...w.params, now }).changes;
 }
 
-export function purgeJobs(db: Database, filter: JobFilter): number {
+export function purgeJobs(db: SqliteDb, filter: JobFilter): number {
   const states = purgeableStates(filter);
   if (!states.length) return 0;
   const w = jobIdsIn(filter, states);

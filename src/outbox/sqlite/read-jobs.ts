@@ -1,16 +1,16 @@
 // Reads for the outbox CLI and the admin surface.
-import type { Database } from "bun:sqlite";
+import type { SqliteDb } from "./driver.ts";
 import type { Job, JobFilter, JobState, Stats } from "../store.ts";
 import { jobWhere } from "./job-filter.ts";
 import { toJob, type JobRow } from "./rows.ts";
 
-export function getJob(db: Database, id: string): Job | undefined {
+export function getJob(db: SqliteDb, id: string): Job | undefined {
   const row = db.query("SELECT * FROM jobs WHERE id = $id").get({ id }) as JobRow | null;
   return row ? toJob(row) : undefined;
 }
 
 /** Jobs matching the filter, oldest first. */
-export function listJobs(db: Database, filter: JobFilter): Job[] {
+export function listJobs(db: SqliteDb, filter: JobFilter): Job[] {
   const w = jobWhere(filter);
   const limit = filter.limit !== undefined ? ` LIMIT ${Math.max(0, Math.trunc(filter.limit))}` : "";
   return (db.query(`SELECT * FROM jobs WHERE ${w.sql} ORDER BY created_at, id${limit}`).all(w.params) as JobRow[]).map(toJob);
@@ -21,7 +21,7 @@ export function listJobs(db: Database, filter: JobFilter): Job[] {
  * counted through their partial indexes; done is the rest of count(*), which SQLite reads from
  * the smallest index. There is no (state, created_at) index to group by (migration 3).
  */
-export function stats(db: Database, now: number): Stats {
+export function stats(db: SqliteDb, now: number): Stats {
   return db.transaction(() => {
     const count = (sql: string) => (db.query(sql).get() as { n: number }).n;
     const pending = count("SELECT count(*) AS n FROM jobs INDEXED BY jobs_due WHERE state = 'pending'");
