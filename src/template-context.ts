@@ -178,3 +178,14 @@ const HTML_ESCAPES: Record<string, string> = { "&": "&amp;", "<": "&lt;", ">": "
 export function escapeHtml(s: string): string {
   return s.replace(/[&<>"']/g, (c) => HTML_ESCAPES[c]!);
 }
+
+// enrich ----------------------------------------------------------------------------------------
+
+/**
+ * The one rule `check` and `serve` share for enrich patches: the patch is stored in Kratos
+ * (metadata_public is shown to the user), so it may not hold an env value.
+ */
+export function enrichPatchRefProblem(ref: TemplateRef): { message: string; hint: string } | undefined {
+  if (ref.kind !== "env") return undefined;
+  return { message: `${ref.text} is not allowed in an enrich patch`, hint: "enrich results are stored in Kratos (metadata_public is visible to the user); use {{ body.x }} or a constant" };
+}

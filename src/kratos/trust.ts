@@ -47,7 +47,7 @@ export type TrustOptions = {
 function identityTrust(rest: readonly string[], where: string): TrustVerdict {
   if (rest.length === 0) return { trust: "user", why: `${where} holds the traits the user typed` };
   if (IDENTITY_TRUSTED.has(rest[0]!)) return { trust: "trusted", why: `${where}.${rest[0]} is set by Kratos` };
-  return { trust: "user", why: `${where}.${rest[0]} is typed by the user` };
+  return { trust: "user", why: `${[where, ...rest].join(".")} is typed by the user` };
 }
 
 /**
@@ -68,7 +68,7 @@ export function ctxPathTrust(path: readonly string[], o: TrustOptions): TrustVer
       if (rest.length === 0) return { trust: "user", why: "flow holds the request URL and what the user entered" };
       if (rest[0] === "identity") return identityTrust(rest.slice(1), "flow.identity");
       if (FLOW_TRUSTED.has(rest[0]!)) return { trust: "trusted", why: `flow.${rest[0]} is set by Kratos` };
-      return { trust: "user", why: `flow.${rest[0]} is sent or typed by the user` };
+      return { trust: "user", why: `${path.join(".")} is sent or typed by the user` };
     case "request_method":
       return { trust: "trusted", why: "request_method is the method Kratos routed" };
     case "request_url":
