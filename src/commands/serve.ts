@@ -13,6 +13,7 @@ import { Worker } from "../outbox/worker.ts";
 import { parseListen } from "../config/resolve.ts";
 import { createApp } from "../server/app.ts";
 import { listen, type Listening } from "../server/listen.ts";
+import { knownSecrets } from "../secrets.ts";
 import { createLogger, flushLogs, isLogLevel, type Logger } from "../server/log.ts";
 import { Metrics } from "../server/metrics.ts";
 import { observeWorker } from "../server/observe-worker.ts";
@@ -133,7 +134,6 @@ when one is unset. SIGTERM/SIGINT: graceful shutdown within serve.shutdown_timeo
   async run({ flags }) {
     const level = (flags["log-level"] as string | undefined) ?? "info";
     if (!isLogLevel(level)) throw new UsageError(`serve: unknown log level '${level}'`, "use debug, info, warn or error");
-    const log = createLogger({ level });
     let config = loadConfig(configPath(flags));
     if (flags.listen !== undefined) {
       const l = parseListen(flags.listen as string);
@@ -141,6 +141,8 @@ when one is unset. SIGTERM/SIGINT: graceful shutdown within serve.shutdown_timeo
       config = { ...config, serve: { ...config.serve, listen: l } };
     }
     if (flags.store !== undefined) config = { ...config, serve: { ...config.serve, store: flags.store as string } };
+    // Every line is redacted with every secret this config names (src/secrets.ts).
+    const log = createLogger({ level, redactor: knownSecrets(config, process.env) });
 
     let server: RunningServer;
     try {

@@ -1,6 +1,7 @@
 // Structured JSON logs: one object per line, info/debug to stdout, warn/error to stderr.
 // Callers pass only safe fields (no bodies, secrets, cookies or auth headers); as a second line of
 // defence, keys that name credentials are dropped here.
+import type { Redactor } from "../secrets.ts";
 import { isoTime } from "./iso-time.ts";
 
 export type LogLevel = "debug" | "info" | "warn" | "error";
@@ -76,15 +77,22 @@ export function isLogLevel(s: string): s is LogLevel {
   return s in RANK;
 }
 
-export function createLogger(opts: { level?: LogLevel; sink?: LogSink; now?: () => number } = {}): Logger {
+/**
+ * `redactor`: every secret serve knows (src/secrets.ts), masked in each line as written, so a value
+ * echoed into a message or field never reaches the log. A caller that shortens a field (a header
+ * copied into a line) must redact it first (Redactor.redact), or a cut could leave part of a secret.
+ */
+export function createLogger(opts: { level?: LogLevel; sink?: LogSink; now?: () => number; redactor?: Redactor } = {}): Logger {
   const min = RANK[opts.level ?? "info"];
+  const redactor = opts.redactor && opts.redactor.size > 0 ? opts.redactor : undefined;
   const sink = opts.sink ?? stdSink;
   const now = opts.now ?? Date.now;
   const emit = (level: LogLevel, msg: string, fields?: LogFields) => {
     if (RANK[level] < min) return;
     const record: LogFields = { time: isoTime(now()), level, msg };
     if (fields) for (const key in fields) if (fields[key] !== undefined && !isCredentialKey(key)) record[key] = fields[key];
-    sink(`${JSON.stringify(record)}\n`, level);
+    const line = JSON.stringify(record);
+    sink(`${redactor ? redactor.redact(line) : line}\n`, level);
   };
   return {
     debug: (msg, fields) => emit("debug", msg, fields),
