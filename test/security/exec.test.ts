@@ -29,7 +29,16 @@ describe("environment", () => {
 });
 
 describe("argv", () => {
-  test("a value stays one argv element: no shell reads it", async () => {
+  test("a user-controlled value inside a shell (or other inline) script is refused by check, with the argv form as hint; as its own argv element no shell reads it", async () => {
+    for (const command of [`[/bin/sh, -c, "echo {{body.name}}"]`, `[bash, -ec, "x={{body.email}}"]`, `[/usr/bin/env, FOO=1, python3, -c, "print('{{body.name}}')"]`]) {
+      const { errors } = load(hookYaml(`      - exec: { command: ${command} }\n`));
+      expect([command, errors[0]?.split("\n")[0]]).toEqual([command, expect.stringMatching(/^hooks\.yaml:13:\d+: hooks\.welcome\.actions\[0\]\.exec\.command\[\d\]: \{\{body\.(name|email)\}\} is interpolated into a \w+ script, and identity\.traits\.(name|email) is typed by the user$/)]);
+      expect(errors[0]).toContain(`'cmd "$1"'`);
+    }
+    // A trusted value (Kratos's identity id) in a script is fine.
+    expect(load(hookYaml(`      - exec: { command: [/bin/sh, -c, "provision {{body.identity_id}}"] }\n`)).errors).toEqual([]);
+
+    // The form the hint gives: the value is "$1", data to the script.
     const { config, dir } = load(hookYaml(`      - name: run\n        exec: { command: [/bin/sh, -c, 'printf %s "$1" > "$2"', sh, "{{body.name}}", "{{env.OUT}}"] }\n`));
     const out = join(dir, "arg.txt");
     const pwned = join(dir, "pwned");
@@ -38,16 +47,6 @@ describe("argv", () => {
     expect(job!.state).toBe("done");
     expect(readFileSync(out, "utf8")).toBe(name);
     expect(existsSync(pwned)).toBe(false);
-  });
-
-  test("check refuses a user-controlled value inside a shell (or other inline) script, with the argv form as hint", () => {
-    for (const command of [`[/bin/sh, -c, "echo {{body.name}}"]`, `[bash, -ec, "x={{body.email}}"]`, `[/usr/bin/env, FOO=1, python3, -c, "print('{{body.name}}')"]`]) {
-      const { errors } = load(hookYaml(`      - exec: { command: ${command} }\n`));
-      expect([command, errors[0]?.split("\n")[0]]).toEqual([command, expect.stringMatching(/^hooks\.yaml:13:\d+: hooks\.welcome\.actions\[0\]\.exec\.command\[\d\]: \{\{body\.(name|email)\}\} is interpolated into a \w+ script, and identity\.traits\.(name|email) is typed by the user$/)]);
-      expect(errors[0]).toContain(`'cmd "$1"'`);
-    }
-    // A trusted value (Kratos's identity id) in a script is fine.
-    expect(load(hookYaml(`      - exec: { command: [/bin/sh, -c, "provision {{body.identity_id}}"] }\n`)).errors).toEqual([]);
   });
 });
 
