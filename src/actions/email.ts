@@ -67,7 +67,7 @@ export function messageIdFor(jobId: string, fromAddress: string): string {
 /** The longest subject sent, in characters; a longer one is cut and ends with "…". */
 export const MAX_SUBJECT_CHARS = 200;
 /** The longest display name sent, in characters (cut the same way). */
-export const MAX_DISPLAY_NAME_CHARS = 128;
+export const MAX_DISPLAY_NAME_CHARS = 64;
 /** A word longer than this cannot be folded within 78 octets after "Subject: ": it goes encoded. */
 const FOLDABLE_WORD = 60;
 
