@@ -40,9 +40,10 @@ export class Redactor {
     return out;
   }
 
-  /** A redactor that also knows `more` (values used by one delivery). */
+  /** A redactor that also knows `more` (values used by one delivery); itself when it knows them all already (the usual case). */
   with(more: Iterable<string>): Redactor {
-    return new Redactor([...this.#values, ...more]);
+    const extra = [...more].filter((v) => v.length >= MIN_SECRET_LENGTH && !this.#values.includes(v));
+    return extra.length ? new Redactor([...this.#values, ...extra]) : this;
   }
 
   /**
