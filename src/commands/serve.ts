@@ -130,7 +130,9 @@ Answers: notify 204 once the jobs are committed; interrupt 422 with Kratos messa
 answer again and enqueues nothing. 401 wrong credentials, 400 invalid JSON or body (naming the
 field), 413 body over serve.body_limit, 415 not JSON, 503 store unavailable (Kratos retries).
 Secrets are read from the env vars named by secret_env / password_env; serve refuses to start
-when one is unset. SIGTERM/SIGINT: graceful shutdown within serve.shutdown_timeout, exit 0.`,
+when one is unset. Every env var hooks.yaml names, the SMTP password and the store's password are
+masked as *** in logs and stored errors; exec commands get PATH, LANG, LC_*, TZ, HOME and their
+declared env only (docs/security.md). SIGTERM/SIGINT: graceful shutdown within serve.shutdown_timeout, exit 0.`,
   async run({ flags }) {
     const level = (flags["log-level"] as string | undefined) ?? "info";
     if (!isLogLevel(level)) throw new UsageError(`serve: unknown log level '${level}'`, "use debug, info, warn or error");
