@@ -277,6 +277,12 @@ export const HooksFile = T.Object(
         ),
         emit_analytics_event: T.Optional(T.Boolean({ description: "Kratos ≥ v1.1.0. Must stay true for Ory-Webhook-Trigger-Id dedupe (v25.4+)." })),
         header_allowlist: T.Optional(T.Array(T.String(), { description: "clients.web_hook.header_allowlist (Kratos ≥ v25.4.0). Replaces Kratos's default list." })),
+        session_cookie: T.Optional(
+          T.String({
+            pattern: "^[!#$%&'*+\\-.^_`|~0-9A-Za-z]+$",
+            description: "The name of Kratos's session cookie when your kratos.yml changes session.cookie.name (default ory_kratos_session). A hook body may not read it, nor any ory_* or csrf_token* cookie (docs/security.md#credentials).",
+          }),
+        ),
         builtin_hooks: T.Optional(
           T.Record(T.String({ pattern: "^(registration|login|settings|recovery|verification)\\.(before|after)(\\.[a-z_]+)?$" }), T.Array(BuiltinHook), {
             additionalProperties: false,

@@ -207,6 +207,8 @@ type HookCtx = {
   v: Version | undefined;
   /** Request headers Kratos passes to webhooks, or undefined when it passes all (CONTRACT §3.4). */
   headerAllowlist: readonly string[] | undefined;
+  /** kratos.session_cookie: a renamed Kratos session cookie (trust.ts). */
+  sessionCookie: string | undefined;
   c: SemanticsContext;
   r: Report;
 };
@@ -222,6 +224,7 @@ function checkHook(name: string, hook: HookDecl, raw: HooksFile, v: Version | un
     fields: Object.keys(hook.body ?? {}),
     v,
     headerAllowlist: v ? headerAllowlistAt(v, raw.kratos.header_allowlist) : undefined,
+    sessionCookie: raw.kratos.session_cookie,
     c,
     r,
   };
@@ -244,7 +247,7 @@ function checkHook(name: string, hook: HookDecl, raw: HooksFile, v: Version | un
 
 /** Credentials never read, user-controlled values never where they steer a delivery (trust.ts). */
 function checkTrust(h: HookCtx): void {
-  for (const p of hookTrustProblems(h.name, h.hook, { version: h.v, headerAllowlist: h.headerAllowlist, dir: h.c.dir })) {
+  for (const p of hookTrustProblems(h.name, h.hook, { version: h.v, headerAllowlist: h.headerAllowlist, sessionCookie: h.sessionCookie, dir: h.c.dir })) {
     if (p.level === "error") h.r.error(p.path, p.part, p.message, p.hint);
     else h.r.warn(p.path, p.part, p.message, p.hint);
   }

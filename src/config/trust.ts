@@ -42,7 +42,7 @@ export function hookTrustProblems(name: string, hook: HookDecl, o: TrustOptions 
     // A hand-written body fills every field itself, from whatever it reads.
     fields.set(field, hook.jsonnet !== undefined ? { trust: "user", why: `${field} is filled by the hand-written jsonnet body`, spec } : { ...v, spec });
   }
-  if (hook.jsonnet !== undefined) out.push(...jsonnetCredentialProblems(hook.jsonnet, [...at, "jsonnet"], o.dir));
+  if (hook.jsonnet !== undefined) out.push(...jsonnetCredentialProblems(hook.jsonnet, [...at, "jsonnet"], o.dir, o.sessionCookie));
   (hook.actions ?? []).forEach((action, i) => {
     const a: ConfigPath = [...at, "actions", i];
     if ("http" in action) {
@@ -51,8 +51,11 @@ export function hookTrustProblems(name: string, hook: HookDecl, o: TrustOptions 
     } else if ("email" in action) {
       out.push(...mailboxProblems(action.email.to, [...a, "email", "to"]));
       if (action.email.from !== undefined) out.push(...mailboxProblems(action.email.from, [...a, "email", "from"]));
+      if (action.email.html !== undefined) out.push(...htmlAttributeProblems(action.email.html, [...a, "email", "html"], fields));
     } else {
+      out.push(...programProblems(action.exec.command, [...a, "exec", "command"], fields));
       out.push(...inlineScriptProblems(action.exec.command, [...a, "exec", "command"], fields));
+      for (const [name, value] of Object.entries(action.exec.env ?? {})) out.push(...execEnvProblems(name, value, [...a, "exec", "env", name], fields));
     }
   });
   return out;
@@ -181,11 +184,58 @@ function inlineScriptProblems(argv: string[], at: ConfigPath, fields: Map<string
   return out;
 }
 
+/** The program itself (argv[0]) never comes from a user: `[/opt/bin/{{ body.tool }}]` runs whatever a sign-up names. */
+function programProblems(argv: string[], at: ConfigPath, fields: Map<string, FieldTrust>): TrustProblem[] {
+  const user = templateRefs(argv[0] ?? "").map((ref) => [ref, userRef(ref, fields)] as const).find(([, u]) => u);
+  if (!user) return [];
+  return [{ level: "error", path: [...at, 0], part: "value", message: `the program to run takes ${user[0].text}, and ${user[1]!.why}`, hint: `name the program as literal text (or {{ env.X }}); pass body values as later arguments (${SECURITY_DOC}#exec-argv)` }];
+}
+
+/** Variables that make a loader, shell or interpreter run code from their value. */
+const CODE_ENV = /^(LD_.*|DYLD_.*|PATH|BASH_ENV|ENV|SHELLOPTS|BASHOPTS|PS4|IFS|CDPATH|NODE_OPTIONS|NODE_PATH|PYTHONPATH|PYTHONSTARTUP|PYTHONHOME|PERL5OPT|PERL5LIB|PERLLIB|RUBYOPT|RUBYLIB|GIT_.*|HOME|TMPDIR|GCONV_PATH|LOCPATH|HOSTALIASES|BROWSER|EDITOR|VISUAL|PAGER)$/;
+
+/** A user-controlled value may be data in a command's env, never a variable that steers what code runs. */
+function execEnvProblems(name: string, value: string, at: ConfigPath, fields: Map<string, FieldTrust>): TrustProblem[] {
+  if (!CODE_ENV.test(name)) return [];
+  const user = templateRefs(value).map((ref) => [ref, userRef(ref, fields)] as const).find(([, u]) => u);
+  if (!user) return [];
+  return [{ level: "error", path: at, part: "value", message: `${name} takes ${user[0].text}, and ${user[1]!.why}`, hint: `${name} decides what code the command (or its loader or interpreter) runs; pass the value in a variable of your own, e.g. USER_VALUE (${SECURITY_DOC}#what-exec-sees)` }];
+}
+
+/** Attributes whose value is a URL, code or style: an escaped value there still makes a live link or runs. */
+const ACTIVE_ATTRIBUTE = /^(href|src|srcset|action|formaction|background|poster|cite|data|ping|xlink:href|style|on[a-z]+)$/i;
+
+/** In html, a user-controlled value is text or a plain attribute, never a link target, a handler or a style. */
+function htmlAttributeProblems(html: string, at: ConfigPath, fields: Map<string, FieldTrust>): TrustProblem[] {
+  const out: TrustProblem[] = [];
+  let before = "";
+  for (const piece of compileString(html).pieces) {
+    if (typeof piece === "string") {
+      before += piece;
+      continue;
+    }
+    const user = userRef(piece, fields);
+    const inTag = before.lastIndexOf("<") > before.lastIndexOf(">");
+    const attr = inTag ? /([A-Za-z_:][-A-Za-z0-9_:.]*)\s*=\s*["']?[^"'<>]*$/.exec(before)?.[1] : undefined;
+    if (user && attr !== undefined && ACTIVE_ATTRIBUTE.test(attr)) {
+      out.push({
+        level: "error",
+        path: at,
+        part: "value",
+        message: `${piece.text} is in the html attribute ${attr}, and ${user.why}`,
+        hint: `escaping keeps it inside the attribute, but a sign-up could still set a link (${attr}="https://evil.test") or code; put the value in the text, or build the link from trusted fields such as {{ body.identity_id }} (${SECURITY_DOC}#html-text)`,
+      });
+    }
+    before += "x";
+  }
+  return out;
+}
+
 /**
  * A hand-written body is checked for what it reads: the whole cookie map, a Kratos cookie by name,
  * a credential header. Best effort (Jsonnet can compute a key), but it catches what is written down.
  */
-function jsonnetCredentialProblems(rel: string, at: ConfigPath, dir: string): TrustProblem[] {
+function jsonnetCredentialProblems(rel: string, at: ConfigPath, dir: string, sessionCookie: string | undefined): TrustProblem[] {
   let text: string;
   try {
     text = readFileSync(resolvePath(dir, rel), "utf8");
@@ -207,9 +257,9 @@ function jsonnetCredentialProblems(rel: string, at: ConfigPath, dir: string): Tr
       // std.objectHas(ctx.request_cookies, "x") / std.get(ctx.request_cookies, "x") only look one cookie up.
       const before = code.slice(0, m.index);
       if (!/std\s*\.\s*(objectHas|objectHasAll|get)\s*\(\s*ctx\s*\.\s*$/.test(before)) add("request_cookies (every cookie, the Kratos session cookie included)");
-    } else if (isCredentialCookie(name)) add(`cookie ${name}`);
+    } else if (isCredentialCookie(name, sessionCookie)) add(`cookie ${name}`);
   }
-  for (const m of code.matchAll(/["']((?:ory_|csrf_token)[A-Za-z0-9_]*)["']/g)) add(`cookie ${m[1]}`);
+  for (const m of code.matchAll(/["']([^"'\s]+)["']/g)) if (isCredentialCookie(m[1]!, sessionCookie)) add(`cookie ${m[1]}`);
   for (const m of code.matchAll(/request_headers\s*(?:\.\s*([A-Za-z0-9_]+)|\[\s*["']([^"']+)["']\s*\])/g)) {
     const header = m[1] ?? m[2]!;
     if (isCredentialHeader(header)) add(`header ${header}`);

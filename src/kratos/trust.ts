@@ -30,8 +30,8 @@ export const CREDENTIAL_HEADERS = ["Cookie", "Authorization", "Proxy-Authorizati
  * Cookies Kratos (or Ory Network) sets: the session cookie `ory_kratos_session` (or `ory_session_<project>`),
  * the continuity and OIDC cookies (`ory_kratos_*`), and the CSRF cookie `csrf_token_<hash>`.
  */
-export function isCredentialCookie(name: string): boolean {
-  return /^(ory_|csrf_token)/i.test(name);
+export function isCredentialCookie(name: string, sessionCookie?: string): boolean {
+  return /^(ory_|csrf_token)/i.test(name) || (sessionCookie !== undefined && name === sessionCookie);
 }
 
 export function isCredentialHeader(name: string): boolean {
@@ -42,6 +42,8 @@ export type TrustOptions = {
   version: Version | undefined;
   /** The request headers Kratos passes (undefined: all of them, v1.0-v1.2). */
   headerAllowlist: readonly string[] | undefined;
+  /** Kratos's session cookie name when session.cookie.name changes it (kratos.session_cookie). */
+  sessionCookie?: string;
 };
 
 function identityTrust(rest: readonly string[], where: string): TrustVerdict {
@@ -75,7 +77,7 @@ export function ctxPathTrust(path: readonly string[], o: TrustOptions): TrustVer
       return { trust: "user", why: "request_url is the URL the browser asked for, query included" };
     case "request_cookies":
       if (rest.length === 0) return { trust: "credential", why: "request_cookies holds every cookie of the request, the Kratos session cookie included" };
-      if (isCredentialCookie(rest[0]!)) return { trust: "credential", why: `cookie ${rest[0]} is a Kratos session, continuity or CSRF cookie` };
+      if (isCredentialCookie(rest[0]!, o.sessionCookie)) return { trust: "credential", why: `cookie ${rest[0]} is a Kratos session, continuity or CSRF cookie` };
       return { trust: "user", why: `cookie ${rest[0]} is sent by the browser` };
     case "request_headers": {
       if (rest.length === 0) {

@@ -51,8 +51,10 @@ describe("credential ctx fields", () => {
     expect(load(hook("login.after", "      headers: request_headers\n", "v1.3.1")).errors).toEqual([]);
   });
 
-  test("a cookie the body names that is not Kratos's own is allowed", () => {
+  test("a cookie the body names that is not Kratos's own is allowed; a session cookie renamed in kratos.session_cookie is not", () => {
     expect(load(hook("settings.after", "      theme: { from: request_cookies.theme, optional: true }\n")).errors).toEqual([]);
+    const renamed = load(hook("settings.after", "      s: { from: request_cookies.my_session, optional: true }\n", "v26.2.0", ", session_cookie: my_session"));
+    expect(firstLine(renamed.errors)).toBe("hooks.yaml:9:18: hooks.crm.body.s.from: request_cookies.my_session is a credential: cookie my_session is a Kratos session, continuity or CSRF cookie, and a hook body may not read it");
   });
 
   test("a hand-written jsonnet body that reads the session cookie or the cookie map is refused; one that only looks a cookie up is not", () => {

@@ -99,6 +99,18 @@ describe("html and text", () => {
   });
 });
 
+describe("html attributes", () => {
+  test("check refuses a user-controlled value as a link target, a handler or a style; text and plain attributes pass", () => {
+    for (const html of [`<a href='{{body.name}}'>your site</a>`, `<a href={{body.name}}>x</a>`, `<img src='https://x.test/{{body.name}}'>`, `<p style='color: {{body.name}}'>x</p>`, `<p onclick='{{body.name}}'>x</p>`]) {
+      const { errors } = load(hookYaml(`      - email: { to: "{{body.email}}", subject: Hi, html: "${html}" }\n`, serve()));
+      expect([html, errors[0]?.split("\n")[0]?.replace(/^hooks\.yaml:\d+:\d+: /, "")]).toEqual([html, expect.stringMatching(/^hooks\.welcome\.actions\[0\]\.email\.html: \{\{body\.name\}\} is in the html attribute (href|src|style|onclick), and identity\.traits\.name is typed by the user$/)]);
+    }
+    for (const html of [`<p>Hi {{body.name}}</p>`, `<img alt='{{body.name}}'>`, `<a href='https://example.com/u/{{body.identity_id}}'>profile</a>`]) {
+      expect([html, load(hookYaml(`      - email: { to: "{{body.email}}", subject: Hi, html: "${html}" }\n`, serve())).errors]).toEqual([html, []]);
+    }
+  });
+});
+
 describe("subject", () => {
   test("a 60,000-character name is cut to the documented maximum and folded: no header line passes 78 octets, and a line break adds no header", async () => {
     const { config } = load(hookYaml(`      - name: mail\n        email: { to: "{{body.email}}", subject: "Welcome {{body.name}}", text: Hi }\n`, serve()));

@@ -50,6 +50,19 @@ describe("argv", () => {
   });
 });
 
+describe("the program and its environment", () => {
+  test("check refuses a user-controlled program (argv[0]) and a user-controlled value in a variable that decides what code runs", () => {
+    const program = load(hookYaml(`      - exec: { command: ["/opt/tools/{{body.name}}", --run] }\n`));
+    expect(program.errors[0]?.split("\n")[0]).toBe("hooks.yaml:13:27: hooks.welcome.actions[0].exec.command[0]: the program to run takes {{body.name}}, and identity.traits.name is typed by the user");
+    for (const name of ["LD_PRELOAD", "BASH_ENV", "NODE_OPTIONS", "PATH"]) {
+      const { errors } = load(hookYaml(`      - exec: { command: [/usr/local/bin/provision], env: { ${name}: "{{body.name}}" } }\n`));
+      expect([name, errors[0]?.split("\n")[0]?.replace(/^hooks\.yaml:\d+:\d+: /, "")]).toEqual([name, `hooks.welcome.actions[0].exec.env.${name}: ${name} takes {{body.name}}, and identity.traits.name is typed by the user`]);
+    }
+    // Data in a variable of the action's own, and trusted values anywhere, pass.
+    expect(load(hookYaml(`      - exec: { command: [/usr/local/bin/provision], env: { USER_NAME: "{{body.name}}", PATH: "{{env.PATH}}" } }\n`)).errors).toEqual([]);
+  });
+});
+
 describe("stderr", () => {
   test("a secret serve knows is masked in stderr before its end is kept: not a piece of it is stored", async () => {
     // The command got the CRM token the way its action declared, and prints it where the kept
