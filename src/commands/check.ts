@@ -18,7 +18,8 @@ export const command = defineCommand({
     config: configFlag("to check"),
     quiet: { type: "boolean", short: "q", description: "Print errors only, no warnings or summary." },
   },
-  details: "Checks the file against the hooks.yaml model and against what the target Kratos version\ncan do (hook lists, ctx per hook point, version-gated keys). Relative paths inside hooks.yaml\nresolve against its directory; a relative sqlite: store against the current directory.",
+  details:
+    "Checks the file against the hooks.yaml model and against what the target Kratos version\ncan do (hook lists, ctx per hook point, version-gated keys), and what a sign-up form could\nsteer: a body never reads Kratos's session cookie or token, and a value from traits,\ntransient_payload, request headers or cookies is never an http url's scheme, host or port, a\nsecond email recipient or part of a sh -c script (docs/security.md). Relative paths inside\nhooks.yaml resolve against its directory; a relative sqlite: store against the current directory.",
   run({ flags }) {
     const file = configPath(flags);
     const quiet = flags.quiet === true;

@@ -13,6 +13,7 @@ import { Worker } from "../outbox/worker.ts";
 import { parseListen } from "../config/resolve.ts";
 import { createApp } from "../server/app.ts";
 import { listen, type Listening } from "../server/listen.ts";
+import { knownSecrets } from "../secrets.ts";
 import { createLogger, flushLogs, isLogLevel, type Logger } from "../server/log.ts";
 import { Metrics } from "../server/metrics.ts";
 import { observeWorker } from "../server/observe-worker.ts";
@@ -138,11 +139,12 @@ Answers: notify 204 once the jobs are committed; interrupt 422 with Kratos messa
 answer again and enqueues nothing. 401 wrong credentials, 400 invalid JSON or body (naming the
 field), 413 body over serve.body_limit, 415 not JSON, 503 store unavailable (Kratos retries).
 Secrets are read from the env vars named by secret_env / password_env; serve refuses to start
-when one is unset. SIGTERM/SIGINT: graceful shutdown within serve.shutdown_timeout, exit 0.`,
+when one is unset. Every env var hooks.yaml names, the SMTP password and the store's password are
+masked as *** in logs and stored errors; exec commands get PATH, LANG, LC_*, TZ, HOME and their
+declared env only (docs/security.md). SIGTERM/SIGINT: graceful shutdown within serve.shutdown_timeout, exit 0.`,
   async run({ flags }) {
     const level = (flags["log-level"] as string | undefined) ?? "info";
     if (!isLogLevel(level)) throw new UsageError(`serve: unknown log level '${level}'`, "use debug, info, warn or error");
-    const log = createLogger({ level });
     let config = loadConfig(configPath(flags));
     if (flags.listen !== undefined) {
       const l = parseListen(flags.listen as string);
@@ -150,6 +152,8 @@ when one is unset. SIGTERM/SIGINT: graceful shutdown within serve.shutdown_timeo
       config = { ...config, serve: { ...config.serve, listen: l } };
     }
     if (flags.store !== undefined) config = { ...config, serve: { ...config.serve, store: flags.store as string } };
+    // Every line is redacted with every secret this config names (src/secrets.ts).
+    const log = createLogger({ level, redactor: knownSecrets(config, process.env) });
 
     let server: RunningServer;
     try {

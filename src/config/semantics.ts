@@ -21,12 +21,14 @@ import {
 import { MESSAGE_ID_MAX, MESSAGE_ID_MIN, RECEIVER_MESSAGE_ID_MIN } from "../kratos/responses.ts";
 import { compareVersions, FEATURE_MIN_VERSION, hookListsAt, KNOWN_TAGS, parseVersion, rulesTag, supports, type Version } from "../kratos/versions.ts";
 import { compileLinearRegex } from "../linear-regex.ts";
-import { templateRefs } from "../template.ts";
+import { templateRefs, type TemplateRef } from "../template.ts";
 import { PATH_PATTERN, PREDICATE_OPERATORS, type FieldSpecDecl, type HookDecl, type HooksFile, type PredicateDecl } from "./model.ts";
 import { destinationKey, destinationOf } from "./destination.ts";
 import { checkEffects } from "./effects.ts";
 import { ENV_OVERRIDES, hookUrl, isReservedPath, parseListen, sameRoute, resolveStore, RESERVED_PATHS, type Env } from "./resolve.ts";
 import { closest } from "./schema-errors.ts";
+import { hookTrustProblems, mailboxProblems } from "./trust.ts";
+import { enrichPatchRefProblem } from "../template-context.ts";
 import type { ConfigPath, SourceMap } from "./source-map.ts";
 
 export type SemanticsContext = { dir: string; env: Env; cwd: string };
@@ -174,6 +176,7 @@ function checkReceiverAndServe(raw: HooksFile, c: SemanticsContext, r: Report): 
     r.error(["serve", "store"], "value", `'${raw.serve.store}' is not a store URL`, storeHint);
   }
   checkRateLimits(raw, r);
+  if (raw.serve?.smtp?.from !== undefined) for (const p of mailboxProblems(raw.serve.smtp.from, ["serve", "smtp", "from"])) r.error(p.path, p.part, p.message, p.hint);
 }
 
 /** serve.rate_limits: each key a destination (destination.ts) that some action delivers to. */
@@ -210,6 +213,8 @@ type HookCtx = {
   v: Version | undefined;
   /** Request headers Kratos passes to webhooks, or undefined when it passes all (CONTRACT §3.4). */
   headerAllowlist: readonly string[] | undefined;
+  /** kratos.session_cookie: a renamed Kratos session cookie (trust.ts). */
+  sessionCookie: string | undefined;
   c: SemanticsContext;
   r: Report;
 };
@@ -225,6 +230,7 @@ function checkHook(name: string, hook: HookDecl, raw: HooksFile, v: Version | un
     fields: Object.keys(hook.body ?? {}),
     v,
     headerAllowlist: v ? headerAllowlistAt(v, raw.kratos.header_allowlist) : undefined,
+    sessionCookie: raw.kratos.session_cookie,
     c,
     r,
   };
@@ -242,6 +248,15 @@ function checkHook(name: string, hook: HookDecl, raw: HooksFile, v: Version | un
   checkRules(h, mode);
   checkEnrich(h, mode);
   checkActions(h);
+  checkTrust(h);
+}
+
+/** Credentials never read, user-controlled values never where they steer a delivery (trust.ts). */
+function checkTrust(h: HookCtx): void {
+  for (const p of hookTrustProblems(h.name, h.hook, { version: h.v, headerAllowlist: h.headerAllowlist, sessionCookie: h.sessionCookie, dir: h.c.dir })) {
+    if (p.level === "error") h.r.error(p.path, p.part, p.message, p.hint);
+    else h.r.warn(p.path, p.part, p.message, p.hint);
+  }
 }
 
 function checkMethods(h: HookCtx): void {
@@ -538,7 +553,7 @@ function checkEnrich(h: HookCtx, mode: string): void {
       h.r.error(key, step.metadata_admin !== undefined ? "key" : "value", `Kratos ${h.v.text} ignores metadata_admin in webhook answers`, `fixed in Kratos ${FEATURE_MIN_VERSION.parse_metadata_admin} (docs/kratos.md#identity-updates)`);
     }
     for (const which of ["metadata_public", "metadata_admin"] as const) {
-      if (step[which]) checkTemplates(h, step[which], [...at, which]);
+      if (step[which]) checkTemplates(h, step[which], [...at, which], enrichPatchRefProblem);
     }
     if (step.lookup) {
       const l = step.lookup;
@@ -586,11 +601,17 @@ function checkActions(h: HookCtx): void {
   });
 }
 
-/** Every `{{ ... }}` must parse, and `{{ body.x }}` must name a body field. Syntax: src/template.ts. */
-function checkTemplates(h: HookCtx, value: unknown, at: ConfigPath): void {
+/**
+ * Every `{{ ... }}` must parse, and `{{ body.x }}` must name a body field. Syntax: src/template.ts.
+ * `refProblem` is a rule of the place (enrich patches: no env refs), shared with serve.
+ */
+function checkTemplates(h: HookCtx, value: unknown, at: ConfigPath, refProblem?: (ref: TemplateRef) => { message: string; hint: string } | undefined): void {
   if (typeof value === "string") {
     for (const ref of templateRefs(value)) {
-      if (ref.kind === "invalid") {
+      const placed = refProblem?.(ref);
+      if (placed) {
+        h.r.error(at, "value", placed.message, placed.hint);
+      } else if (ref.kind === "invalid") {
         h.r.error(at, "value", `invalid template ${ref.text}: ${ref.reason}`, "templates are {{ body.<field> }}, {{ env.<NAME> }}, {{ hook }} or {{ job.id }}");
       } else if (ref.kind === "body" && !h.fields.includes(ref.path[0]!)) {
         const near = closest(ref.path[0]!, h.fields);
@@ -598,8 +619,8 @@ function checkTemplates(h: HookCtx, value: unknown, at: ConfigPath): void {
       }
     }
   } else if (Array.isArray(value)) {
-    value.forEach((x, i) => checkTemplates(h, x, [...at, i]));
+    value.forEach((x, i) => checkTemplates(h, x, [...at, i], refProblem));
   } else if (value && typeof value === "object") {
-    for (const [k, x] of Object.entries(value)) checkTemplates(h, x, [...at, k]);
+    for (const [k, x] of Object.entries(value)) checkTemplates(h, x, [...at, k], refProblem);
   }
 }

@@ -37,6 +37,7 @@ import type { ResolvedAction, ResolvedConfig } from "../config/types.ts";
 import { deliver, DeliveryError, DeliveryTimeout } from "../actions/index.ts";
 import { closeEmailTransports } from "../actions/email.ts";
 import type { Env } from "../template.ts";
+import { knownSecrets, NO_SECRETS, type Redactor } from "../secrets.ts";
 import { CompletionCommitter } from "./completion-committer.ts";
 import { leaseMarginMs } from "./lease.ts";
 import { nextRetryAt, type Random } from "./retry.ts";
@@ -108,6 +109,11 @@ export type WorkerOptions = {
   defaultSmtp?: SmtpDecl;
   /** Where env refs and secrets are read at delivery. Default process.env. */
   env?: Env;
+  /**
+   * Every secret serve knows (src/secrets.ts), masked in delivery errors before they are cut
+   * short, stored (last_error) or emitted. fromConfig sets it from the config and env.
+   */
+  redactor?: Redactor;
   /** Jitter source for retries. Default Math.random. */
   random?: Random;
   /** Clock for store timestamps. Default Date.now. */
@@ -184,6 +190,7 @@ export class Worker {
   readonly #minPollMs: number;
   readonly #batchSize: number;
   readonly #env: Env;
+  readonly #redactor: Redactor;
   readonly #random: Random;
   readonly #now: () => number;
   readonly #defaultSmtp: SmtpDecl | undefined;
@@ -213,6 +220,7 @@ export class Worker {
     this.#batchSize = opts.batchSize ?? 128;
     this.id = opts.workerId ?? `${hostname()}:${process.pid}:${crypto.randomUUID().slice(0, 8)}`;
     this.#env = opts.env ?? process.env;
+    this.#redactor = opts.redactor ?? NO_SECRETS;
     this.#random = opts.random ?? Math.random;
     this.#now = opts.now ?? Date.now;
     this.#defaultSmtp = opts.defaultSmtp;
@@ -247,6 +255,7 @@ export class Worker {
       pollMs: config.serve.pollMs,
       defaultSmtp: config.serve.smtp,
       rateLimits: config.serve.rateLimits,
+      redactor: knownSecrets(config, opts.env ?? process.env),
       ...opts,
     });
   }
@@ -322,7 +331,7 @@ export class Worker {
       if (ok) this.events.emit("job:released", { ...jobEvent(job), reason });
     } catch (err) {
       // The lease runs out and another worker reclaims the job; nothing is lost.
-      this.events.emit("worker:error", { op: "release", error: errorText(err), jobId: job.id, action: job.action });
+      this.events.emit("worker:error", { op: "release", error: this.#redactor.redact(errorText(err)), jobId: job.id, action: job.action });
     }
   }
 
@@ -355,7 +364,7 @@ export class Worker {
           storeFailures = 0;
         } catch (err) {
           const backoff = Math.min(this.#maxStoreBackoffMs, 100 * 2 ** storeFailures++);
-          this.events.emit("worker:error", { op: "claim", error: errorText(err), retryInMs: backoff });
+          this.events.emit("worker:error", { op: "claim", error: this.#redactor.redact(errorText(err)), retryInMs: backoff });
           await this.#sleep(backoff, false);
           failed = true;
           break;
@@ -520,9 +529,9 @@ export class Worker {
     const started = performance.now();
     let failure: DeliveryError | undefined;
     try {
-      await deliver(action, job.payload, { jobId: job.id, hook: job.hook, action: job.action, attempt: job.attempts, env: this.#env, signal: controller.signal, signalHasTimeout: http }, { defaultSmtp: this.#defaultSmtp });
+      await deliver(action, job.payload, { jobId: job.id, hook: job.hook, action: job.action, attempt: job.attempts, env: this.#env, signal: controller.signal, signalHasTimeout: http, redactor: this.#redactor }, { defaultSmtp: this.#defaultSmtp });
     } catch (err) {
-      failure = err instanceof DeliveryError ? err : new DeliveryError(`unexpected: ${errorText(err)}`, true);
+      failure = err instanceof DeliveryError ? err : new DeliveryError(this.#redactor.redact(`unexpected: ${errorText(err)}`), true);
     } finally {
       clearTimeout(deadline);
       this.#slotFreed(action);
@@ -595,7 +604,7 @@ export class Worker {
       } catch (err) {
         const wait = Math.min(this.#maxStoreBackoffMs, 100 * 2 ** i);
         const giveUp = this.#now() + wait >= leaseEnd;
-        this.events.emit("worker:error", { op, error: errorText(err), jobId: f.job.id, action: f.job.action, ...(giveUp ? {} : { retryInMs: wait }) });
+        this.events.emit("worker:error", { op, error: this.#redactor.redact(errorText(err)), jobId: f.job.id, action: f.job.action, ...(giveUp ? {} : { retryInMs: wait }) });
         if (giveUp) return false;
         await new Promise((resolve) => setTimeout(resolve, wait));
       }

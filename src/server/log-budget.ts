@@ -8,10 +8,19 @@ import type { LogFields, Logger, LogLevel } from "./log.ts";
 /** The longest header value (Trigger-Id, Request-Id) copied into a log line. */
 export const LOG_VALUE_MAX = 128;
 
-/** `value` cut to LOG_VALUE_MAX characters, saying how much was left out. */
-export function capLogValue(value: string | null): string | null {
-  if (value === null || value.length <= LOG_VALUE_MAX) return value;
-  return `${value.slice(0, LOG_VALUE_MAX)}…(${value.length - LOG_VALUE_MAX} more)`;
+/** A header value bound for a log line: the logger redacts it, then cuts it (capLogValue). */
+export class CappedLogValue {
+  constructor(readonly raw: string) {}
+  /** Cut to LOG_VALUE_MAX characters, saying how much was left out; `redact` runs first, so no part of a secret survives the cut. */
+  render(redact: (s: string) => string): string {
+    const value = redact(this.raw);
+    return value.length <= LOG_VALUE_MAX ? value : `${value.slice(0, LOG_VALUE_MAX)}…(${value.length - LOG_VALUE_MAX} more)`;
+  }
+}
+
+/** `value` as a log field cut to LOG_VALUE_MAX characters after redaction (the logger does both). */
+export function capLogValue(value: string | null): CappedLogValue | string | null {
+  return value === null || value.length <= LOG_VALUE_MAX ? value : new CappedLogValue(value);
 }
 
 export type LogBudgetOptions = {

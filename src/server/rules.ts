@@ -16,6 +16,7 @@ import { renderNow, templateRefs } from "../template.ts";
 import { comparable, emailDomain } from "./compare-text.ts";
 
 export { emailDomain } from "./compare-text.ts";
+import { enrichPatchRefProblem } from "../template-context.ts";
 
 export type Body = Record<string, unknown>;
 export type Predicate = (body: Body) => boolean;
@@ -248,9 +249,8 @@ export function compileEnrich(steps: readonly EnrichStepDecl[], hook: string, c:
       if (!patch) continue;
       for (const ref of templateRefs(patch)) {
         if (ref.kind === "invalid") throw new ConfigError(`invalid template ${ref.text}: ${ref.reason}`, c.loc, `${where}.${key}`);
-        if (ref.kind === "env") {
-          throw new ConfigError(`${ref.text} is not allowed in an enrich patch`, c.loc, `${where}.${key}`, "enrich results are stored in Kratos (metadata_public is visible to the user); use {{body.x}} or a constant");
-        }
+        const problem = enrichPatchRefProblem(ref);
+        if (problem) throw new ConfigError(problem.message, c.loc, `${where}.${key}`, problem.hint);
       }
     }
     const lookup = s.lookup;

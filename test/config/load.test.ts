@@ -242,7 +242,7 @@ describe("body fields", () => {
       session_id: session.id
       aal: session.authenticator_assurance_level
       ua: { from: request_headers.User-Agent, optional: true }
-      csrf: request_cookies.csrf_token
+      theme: request_cookies.theme
       name: identity.traits.name
       metadata: identity.metadata_public
       consent: flow.transient_payload.consent
@@ -257,7 +257,7 @@ describe("body fields", () => {
       session_id: ["string", "uuid", false],
       aal: ["string", "", false],
       ua: ["array", "", true],
-      csrf: ["string", "", false],
+      theme: ["string", "", false],
       name: ["string", "", false],
       metadata: ["any", "", false],
       consent: ["any", "", true],
