@@ -11,6 +11,7 @@ import type { ResolvedConfig } from "../config/types.ts";
 import { emitBody } from "../kratos/jsonnet.ts";
 import { bodyRef, configTree, envFileText, envLines, generateLists, kratosConfigText, type ListEntry } from "../kratos/config-emit.ts";
 import { mergeInto } from "../kratos/merge-into.ts";
+import { validateGenerated } from "../kratos/validate-output.ts";
 import { unifiedDiff } from "../line-diff.ts";
 
 export const KRATOS_CONFIG_FILE = "kratos-hooks.kratos.yml";
@@ -99,14 +100,18 @@ export const command = defineCommand({
   <hook>.jsonnet          the body Kratos sends, function(ctx) ... (docs/kratos.md#jsonnet-bodies)
   kratos-hooks.kratos.yml complete hook lists; load after your config: kratos serve -c kratos.yml -c kratos-hooks.kratos.yml
   kratos-hooks.env        the Kratos env var overriding each secret, set by reference (\${SECRET_ENV})
+Before anything is written, the lists are validated against Kratos's own config schema for
+kratos.version (embedded). With clients.http.disallow_private_ip_ranges on in the --into file, each
+hook URL is added to clients.http.private_ip_exception_urls (docs/kratos.md#private-ip-guard).
 Secrets never appear in any generated file.`,
-  run({ flags }) {
+  async run({ flags }) {
     const out = flags.out as string | undefined;
     if (!out) throw new UsageError("generate needs --out <dir>", "e.g. kratos-hooks generate --config config/hooks.yaml --out jsonnet");
     const configFile = configPath(flags);
     const config = loadConfig(configFile);
     const opts: GenerateOptions = { out, bodyDir: flags["body-dir"] as string | undefined, into: flags.into as string | undefined };
-    const { files } = generateFiles(config, opts);
+    const { files, lists } = generateFiles(config, opts);
+    await validateGenerated(config, lists); // Kratos's own schema for the target version, before anything is written
     const outDir = resolve(out);
     const stale = staleBodies(outDir, files);
     const cwd = process.cwd();
