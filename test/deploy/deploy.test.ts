@@ -1,0 +1,156 @@
+// Each deploy/ artefact, tested as far as this machine allows: compose.yaml against the Compose
+// specification's JSON schema (vendored, Apache-2.0) and against hooks.yaml/kratos.yml; the systemd
+// unit with `systemd-analyze verify`; the Containerfile and the CI jobs by their content.
+import { describe, expect, test } from "bun:test";
+import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import Ajv from "ajv";
+import addFormats from "ajv-formats";
+import { parse as parseYaml } from "yaml";
+import { loadConfig } from "../../src/config/load.ts";
+import { durationMs } from "../../src/config/units.ts";
+import pkg from "../../package.json" with { type: "json" };
+
+const REPO = join(import.meta.dir, "../..");
+const DEPLOY = join(REPO, "deploy");
+const read = (p: string) => readFileSync(join(DEPLOY, p), "utf8");
+function cli(args: string[], env: Record<string, string> = {}) {
+  const r = Bun.spawnSync(["bun", join(REPO, "src/cli.ts"), ...args], { cwd: REPO, env: { PATH: process.env.PATH!, HOME: process.env.HOME ?? "/tmp", ...env } });
+  return { code: r.exitCode, out: r.stdout.toString(), err: r.stderr.toString() };
+}
+
+describe("deploy/compose/compose.yaml", () => {
+  const compose = parseYaml(read("compose/compose.yaml")) as { services: Record<string, any> };
+  const hooks = loadConfig(join(DEPLOY, "compose/hooks.yaml"), { env: {} });
+
+  test("is valid against the Compose specification's JSON schema", () => {
+    const spec = JSON.parse(read("vendor/compose-spec.json"));
+    delete spec.$schema; // draft-07, which ajv speaks by default
+    const ajv = new Ajv({ strict: false, allErrors: true });
+    addFormats(ajv);
+    const validate = ajv.compile(spec);
+    expect(validate(compose) ? [] : validate.errors).toEqual([]);
+    // and the schema does reject a mistake
+    expect(validate({ services: { a: { image: "x", restart_policy: "always" } } })).toBe(false);
+    expect(read("vendor/LICENSE.compose-spec")).toContain("Apache License");
+  });
+
+  test("runs Kratos, kratos-hooks, Postgres and a mail catcher, every start gated on health", () => {
+    expect(Object.keys(compose.services).sort()).toEqual(["kratos", "kratos-hooks", "kratos-migrate", "mailpit", "postgres"]);
+    for (const [name, s] of Object.entries(compose.services)) {
+      for (const [dep, cond] of Object.entries((s.depends_on ?? {}) as Record<string, { condition: string }>)) {
+        expect(`${name} → ${dep}: ${cond.condition}`).toBe(`${name} → ${dep}: ${compose.services[dep].healthcheck ? "service_healthy" : "service_completed_successfully"}`);
+      }
+    }
+    expect(compose.services.kratos.depends_on["kratos-hooks"].condition).toBe("service_healthy");
+    expect(compose.services["kratos-hooks"].healthcheck.test.join(" ")).toContain("/health/ready");
+  });
+
+  test("the bodies are mounted where kratos.yml expects them, and the env file is wired", () => {
+    const kratos = compose.services.kratos;
+    const fileDir = hooks.kratos.body.kind === "file" ? hooks.kratos.body.dir : "";
+    expect(kratos.volumes).toContain(`./generated:${fileDir}:ro`);
+    expect(kratos.command).toContain(`-c ${fileDir}/kratos-hooks.kratos.yml`);
+    expect(kratos.env_file).toContain("./generated/kratos-hooks.env");
+    // The env file names KRATOS_HOOKS_SECRET by reference; Compose must be able to expand it for Kratos.
+    expect(read("compose/generated/kratos-hooks.env")).toContain("${KRATOS_HOOKS_SECRET}");
+    expect(kratos.environment.KRATOS_HOOKS_SECRET).toContain("KRATOS_HOOKS_SECRET");
+    expect(compose.services["kratos-hooks"].env_file).toContain(".env");
+    expect(read("compose/.env.example")).toContain("KRATOS_HOOKS_SECRET=");
+  });
+
+  test("serve listens on 0.0.0.0 in the network, at the host and port receiver.url names", () => {
+    expect(compose.services["kratos-hooks"].environment.KRATOS_HOOKS_LISTEN).toBe("0.0.0.0:4459");
+    expect(hooks.serve.listen).toEqual({ host: "0.0.0.0", port: 4459 });
+    expect(new URL(hooks.receiverUrl).host).toBe("kratos-hooks:4459");
+    expect(compose.services["kratos-hooks"].volumes).toContain("./hooks.yaml:/etc/kratos-hooks/hooks.yaml:ro");
+  });
+
+  test("generated/ is current, and kratos.yml with it passes Kratos's schema and the private-IP guard", () => {
+    const gen = cli(["generate", "--config", "deploy/compose/hooks.yaml", "--out", "deploy/compose/generated", "--check"]);
+    expect(gen.err).toBe("");
+    expect(gen.code).toBe(0);
+    const check = cli(["check", "--config", "deploy/compose/hooks.yaml", "--kratos-config", "deploy/compose/kratos/kratos.yml"], { DSN: "postgres://x", SECRETS_COOKIE: "x", SECRETS_CIPHER: "x" });
+    expect(check.err).toBe("");
+    expect(check.code).toBe(0);
+  });
+});
+
+describe("deploy/Containerfile", () => {
+  const text = read("Containerfile");
+  const from = [...text.matchAll(/^FROM (\S+)/gm)].map((m) => m[1]);
+  test("multi-stage: compiles the binary with the project's own build command", () => {
+    expect(from.length).toBe(2);
+    const build = pkg.scripts.build.replace("--outfile dist/kratos-hooks", "--outfile /out/kratos-hooks");
+    expect(text).toContain(`RUN ${build}\n`);
+    expect(text).toContain("COPY --from=build /out/kratos-hooks /usr/local/bin/kratos-hooks");
+  });
+  test("runs non-root on a slim base, health-checks /health/ready, keeps SQLite on a volume, no secret inside", () => {
+    expect(from[1]).toMatch(/slim/);
+    expect(/^USER (\d+)/m.exec(text)?.[1]).not.toBe("0");
+    expect(text).toMatch(/^HEALTHCHECK .*\n?.*\/health\/ready/m);
+    expect(text).toContain('VOLUME ["/var/lib/kratos-hooks"]');
+    expect(text).toContain("KRATOS_HOOKS_STORE=sqlite:/var/lib/kratos-hooks/");
+    expect(text).not.toMatch(/SECRET=|PASSWORD=|TOKEN=/);
+  });
+});
+
+describe("deploy/systemd/kratos-hooks.service", () => {
+  const unit = read("systemd/kratos-hooks.service");
+  const key = (k: string) => new RegExp(`^${k}=(.*)$`, "m").exec(unit)?.[1];
+
+  test("hardened: a dynamic user, StateDirectory, ProtectSystem=strict, NoNewPrivileges, secrets from an EnvironmentFile", () => {
+    expect(key("DynamicUser")).toBe("yes");
+    expect(key("StateDirectory")).toBe("kratos-hooks");
+    expect(key("ProtectSystem")).toBe("strict");
+    expect(key("NoNewPrivileges")).toBe("yes");
+    expect(key("EnvironmentFile")).toBe("/etc/kratos-hooks/secrets.env");
+    expect(key("Environment")).toBe("KRATOS_HOOKS_STORE=sqlite:/var/lib/kratos-hooks/kratos-hooks.db");
+  });
+
+  test("TimeoutStopSec outlasts serve's shutdown_timeout", () => {
+    const stop = Number(key("TimeoutStopSec")) * 1000;
+    const config = loadConfig(join(REPO, "config/hooks.yaml"), { env: {} });
+    expect(stop).toBeGreaterThan(config.serve.shutdownTimeoutMs);
+    expect(stop).toBeGreaterThanOrEqual(durationMs("10s") + 5000);
+  });
+
+  test("systemd-analyze verify accepts it (and rejects a broken copy)", () => {
+    const which = Bun.spawnSync(["sh", "-c", "command -v systemd-analyze"]);
+    if (which.exitCode !== 0) {
+      console.warn("systemd-analyze is not installed (apt-get install systemd): the unit was not verified");
+      return;
+    }
+    const dir = mkdtempSync(join(tmpdir(), "kh-unit-"));
+    // verify checks that ExecStart's binary exists: point it at one that does.
+    const verify = (text: string) => {
+      writeFileSync(join(dir, "kratos-hooks.service"), text.replace("/usr/local/bin/kratos-hooks serve", `${process.execPath} serve`));
+      const r = Bun.spawnSync(["systemd-analyze", "verify", join(dir, "kratos-hooks.service")]);
+      return { code: r.exitCode, err: r.stderr.toString() };
+    };
+    const ok = verify(unit);
+    expect(ok.err).not.toContain("kratos-hooks.service");
+    expect(ok.code).toBe(0);
+    const broken = verify(unit.replace("ProtectSystem=strict", "ProtectSystem=strictest"));
+    expect(broken.err).toContain("Failed to parse protect system value");
+  });
+});
+
+describe("deploy/ci: jobs that run generate --check", () => {
+  test("GitHub Actions", () => {
+    const wf = parseYaml(read("ci/github-actions.yml")) as any;
+    expect(Object.keys(wf.on)).toContain("pull_request");
+    const job = wf.jobs["kratos-hooks-generate"];
+    expect(job["runs-on"]).toBe("ubuntu-latest");
+    const runs = (job.steps as any[]).map((s) => s.run ?? "").join("\n");
+    expect(runs).toMatch(/kratos-hooks generate --config \S+ --out \S+ --check/);
+    expect(runs).toContain("--kratos-config");
+  });
+  test("GitLab CI", () => {
+    const ci = parseYaml(read("ci/gitlab-ci.yml")) as any;
+    const job = ci["kratos-hooks-generate"];
+    expect(job.stage).toBe("test");
+    expect((job.script as string[]).join("\n")).toMatch(/kratos-hooks generate --config \S+ --out \S+ --check/);
+  });
+});
