@@ -154,3 +154,61 @@ describe("deploy/ci: jobs that run generate --check", () => {
     expect((job.script as string[]).join("\n")).toMatch(/kratos-hooks generate --config \S+ --out \S+ --check/);
   });
 });
+
+describe("deploy/kubernetes: values for Ory's Kratos Helm chart (generate --helm-values)", () => {
+  const chart = parseYaml(readFileSync(join(REPO, "test/fixtures/helm/kratos-chart-values.yaml"), "utf8")) as any;
+  const text = read("kubernetes/kratos-hooks.values.yaml");
+  const values = parseYaml(text) as any;
+
+  test("is current: generate --check over the compose example writes the same values", () => {
+    const r = cli(["generate", "--config", "deploy/compose/hooks.yaml", "--out", "deploy/compose/generated", "--helm-values", "deploy/kubernetes/kratos-hooks.values.yaml", "--check"]);
+    expect(r.err).toBe("");
+    expect(r.code).toBe(0);
+  });
+
+  test("sets only keys the chart has, with the chart's types", () => {
+    const walk = (ours: any, theirs: any, path: string): string[] => {
+      if (theirs === undefined) return [`${path}: not in the chart's values`];
+      if (Array.isArray(ours) !== Array.isArray(theirs) || typeof ours !== typeof theirs) return [`${path}: the chart has ${Array.isArray(theirs) ? "a list" : typeof theirs}`];
+      // Below kratos.config is Kratos's own config, which the chart passes through.
+      if (path === "kratos.config" || Array.isArray(ours) || typeof ours !== "object" || ours === null) return [];
+      return Object.keys(ours).flatMap((k) => walk(ours[k], theirs[k], path ? `${path}.${k}` : k));
+    };
+    expect(walk(values, chart, "")).toEqual([]);
+    expect(Object.keys(values).sort()).toEqual(["deployment", "kratos"]);
+  });
+
+  test("the chart's kratos.config with these values merged in is valid for the chart's Kratos version", async () => {
+    const { kratosValidator, mergeKratosConfigs, MINIMAL_KRATOS_CONFIG } = await import("../../src/kratos/kratos-schema.ts");
+    expect(chart.image.tag).toBe("v26.2.0");
+    const merged = mergeKratosConfigs(mergeKratosConfigs(MINIMAL_KRATOS_CONFIG, chart.kratos.config), values.kratos.config);
+    expect((await kratosValidator("v26.2.0")).validate(merged)).toEqual([]);
+    // Bodies are inline: nothing to mount into the chart's pods.
+    const bodies = [...text.matchAll(/body: (\S+)/g)].map((m) => m[1]!);
+    expect(bodies.length).toBeGreaterThan(0);
+    for (const b of bodies) expect(b).toStartWith("base64://");
+  });
+
+  test("secrets: secretKeyRef, then $(VAR) references Kubernetes expands; never ${VAR}, never a value", () => {
+    const env = values.deployment.extraEnv as Array<{ name: string; value?: string; valueFrom?: { secretKeyRef: { name: string; key: string } } }>;
+    const defined = new Set<string>();
+    for (const e of env) {
+      expect(Object.keys(e).sort()).toEqual(e.value !== undefined ? ["name", "value"] : ["name", "valueFrom"]);
+      if (e.valueFrom) expect(e.valueFrom.secretKeyRef).toEqual({ name: "kratos-hooks", key: e.name });
+      for (const m of (e.value ?? "").matchAll(/\$\(([A-Za-z_][A-Za-z0-9_]*)\)/g)) expect(defined.has(m[1]!)).toBe(true);
+      defined.add(e.name);
+    }
+    expect(env.find((e) => e.name.endsWith("_CONFIG_AUTH_CONFIG_VALUE"))?.value).toBe("Bearer $(KRATOS_HOOKS_SECRET)");
+    expect(text).not.toContain("${");
+    expect(text).toContain("value: set-by-env");
+  });
+});
+
+test("helm values: a literal $ in value_prefix is written $$, so Kubernetes keeps it", async () => {
+  const { helmValues } = await import("../../src/kratos/helm-values.ts");
+  const { config, hook } = await import("../generate/helpers.ts");
+  const cfg = config("v26.2.0", [hook("a", "login.after", { auth: { type: "api_key", in: "header", name: "X-Key", value_prefix: "k$(x) ", secret_env: "HOOK_SECRET" } })]);
+  const { values } = helmValues(cfg, new Map([["a", "function(ctx) {}\n"]]));
+  const env = (values.deployment as { extraEnv: Array<{ name: string; value?: string }> }).extraEnv;
+  expect(env.map((e) => e.value ?? "(secretKeyRef)")).toEqual(["(secretKeyRef)", "k$$(x) $(HOOK_SECRET)"]);
+});
