@@ -16,6 +16,19 @@ const SCHEMAS: Record<KnownTag, () => JsonModule> = {
   HEAD: () => import("./schemas/config.schema.HEAD.json", { with: { type: "json" } }),
 };
 
+type ValidateFn = ((data: unknown) => boolean) & { errors?: Array<{ instancePath: string; keyword: string; message?: string; params: Record<string, unknown> }> | null };
+
+// The `hooks` scope precompiled (src/kratos/schema-validators.ts), one module per version.
+const HOOKS_VALIDATORS: Record<KnownTag, () => Promise<{ default: ValidateFn }>> = {
+  "v1.0.0": () => import("./schemas/validate-hooks.v1.0.0.js"),
+  "v1.1.0": () => import("./schemas/validate-hooks.v1.1.0.js"),
+  "v1.2.0": () => import("./schemas/validate-hooks.v1.2.0.js"),
+  "v1.3.1": () => import("./schemas/validate-hooks.v1.3.1.js"),
+  "v25.4.0": () => import("./schemas/validate-hooks.v25.4.0.js"),
+  "v26.2.0": () => import("./schemas/validate-hooks.v26.2.0.js"),
+  HEAD: () => import("./schemas/validate-hooks.HEAD.js"),
+};
+
 /** The schema behind `ory://tracing-config`, the config schema's one external $ref; it changed at v25.4.0. */
 function tracingSchema(tag: KnownTag): JsonModule {
   return ["v1.0.0", "v1.1.0", "v1.2.0", "v1.3.1"].includes(tag)
@@ -28,8 +41,8 @@ export type SchemaIssue = { path: (string | number)[]; message: string; /** The 
 export type KratosValidator = { tag: KnownTag; validate(config: unknown): SchemaIssue[] };
 
 /**
- * `full`: a whole kratos.yml. `hooks`: only what generate writes (selfservice.flows, clients), against
- * the same definitions; it compiles in about half the time, which every generate run pays.
+ * `full`: a whole kratos.yml, compiled at run time. `hooks`: only what generate writes
+ * (selfservice.flows, clients, with the definitions they use), precompiled: every generate pays it.
  */
 export type SchemaScope = "full" | "hooks";
 
@@ -50,20 +63,8 @@ export function kratosValidator(tag: KnownTag, scope: SchemaScope = "full"): Pro
   return v;
 }
 
-type Schema = { definitions?: unknown; properties: { selfservice: { properties: { flows: unknown } }; clients: unknown } };
-
 async function build(tag: KnownTag, scope: SchemaScope): Promise<KratosValidator> {
-  const [{ default: Ajv }, { default: addFormats }, schema, tracing] = await Promise.all([import("ajv"), import("ajv-formats"), SCHEMAS[tag](), tracingSchema(tag)]);
-  // Some of Kratos's patterns are not valid regular expressions with the `u` flag.
-  const ajv = new Ajv({ strict: false, allErrors: true, unicodeRegExp: false });
-  addFormats(ajv);
-  ajv.addSchema(tracing.default as object, "ory://tracing-config");
-  const full = schema.default as Schema;
-  const check = ajv.compile(
-    scope === "full"
-      ? full
-      : { definitions: full.definitions, type: "object", properties: { selfservice: { type: "object", properties: { flows: full.properties.selfservice.properties.flows } }, clients: full.properties.clients } },
-  );
+  const check = scope === "hooks" ? (await HOOKS_VALIDATORS[tag]()).default : await compileFull(tag);
   return {
     tag,
     validate(config) {
@@ -99,4 +100,14 @@ export function mergeKratosConfigs(a: unknown, b: unknown): unknown {
     return out;
   }
   return b;
+}
+
+/** The whole schema, compiled at run time (check --kratos-config only). */
+async function compileFull(tag: KnownTag): Promise<ValidateFn> {
+  const [{ default: Ajv }, { default: addFormats }, schema, tracing] = await Promise.all([import("ajv"), import("ajv-formats"), SCHEMAS[tag](), tracingSchema(tag)]);
+  // Some of Kratos's patterns are not valid regular expressions with the `u` flag.
+  const ajv = new Ajv({ strict: false, allErrors: true, unicodeRegExp: false });
+  addFormats(ajv);
+  ajv.addSchema(tracing.default as object, "ory://tracing-config");
+  return ajv.compile(schema.default as object) as ValidateFn;
 }

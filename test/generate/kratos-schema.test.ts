@@ -8,6 +8,7 @@ import { ConfigErrors } from "../../src/errors.ts";
 import { kratosValidator, MINIMAL_KRATOS_CONFIG } from "../../src/kratos/kratos-schema.ts";
 import { validateGenerated } from "../../src/kratos/validate-output.ts";
 import { globMatcher } from "../../src/kratos/private-ip.ts";
+import { validatorSource, VALIDATOR_DECLARATION } from "../../src/kratos/schema-validators.ts";
 import { KNOWN_TAGS } from "../../src/kratos/versions.ts";
 import { loadConfig } from "../../src/config/load.ts";
 import { config, hook, REPO, SCHEMA_DIR, specDir, tempDir } from "./helpers.ts";
@@ -58,19 +59,28 @@ describe("the embedded schemas", () => {
       console.warn("no Kratos spec data beside this clone: nothing to compare the embedded schemas with");
       return;
     }
-    const files = readdirSync(SCHEMA_DIR).filter((f) => f.endsWith(".json") || f === "LICENSE.kratos");
+    const files = readdirSync(SCHEMA_DIR).filter((f) => (f.endsWith(".json") && !f.startsWith("validate-")) || f === "LICENSE.kratos");
     expect(files.length).toBe(KNOWN_TAGS.length + 3);
     for (const f of files) expect(readFileSync(join(SCHEMA_DIR, f), "utf8")).toBe(readFileSync(join(spec, f), "utf8"));
   });
 
   for (const tag of KNOWN_TAGS) {
-    test(`${tag}: compiles, accepts a minimal config and rejects an unknown web_hook key`, async () => {
-      const v = await kratosValidator(tag);
-      expect(v.validate(MINIMAL_KRATOS_CONFIG)).toEqual([]);
+    test(`${tag}: the whole schema and generate's precompiled part accept a minimal config and reject an unknown web_hook key`, async () => {
       const bad = { ...MINIMAL_KRATOS_CONFIG, selfservice: { ...MINIMAL_KRATOS_CONFIG.selfservice, flows: { login: { after: { hooks: [{ hook: "web_hook", config: { url: "http://h/x", method: "POST", timeout: 3 } }] } } } } };
-      expect(v.validate(bad).some((i) => i.path.join(".") === "selfservice.flows.login.after.hooks.0.config" && i.message.includes("'timeout'"))).toBe(true);
+      for (const scope of ["full", "hooks"] as const) {
+        const v = await kratosValidator(tag, scope);
+        expect(v.validate(MINIMAL_KRATOS_CONFIG)).toEqual([]);
+        expect(v.validate(bad).some((i) => i.path.join(".") === "selfservice.flows.login.after.hooks.0.config" && i.message.includes("'timeout'"))).toBe(true);
+      }
     });
   }
+
+  test("the precompiled validators are what src/kratos/schema-validators.ts makes of the embedded schemas", async () => {
+    for (const tag of KNOWN_TAGS) {
+      expect(readFileSync(join(SCHEMA_DIR, `validate-hooks.${tag}.js`), "utf8")).toBe(await validatorSource(tag));
+      expect(readFileSync(join(SCHEMA_DIR, `validate-hooks.${tag}.d.ts`), "utf8")).toBe(VALIDATOR_DECLARATION);
+    }
+  });
 });
 
 describe("generate validates its output before it writes", () => {
