@@ -133,7 +133,8 @@ Secrets are read from the env vars named by secret_env / password_env; serve ref
 when one is unset. SIGTERM/SIGINT: graceful shutdown within serve.shutdown_timeout, exit 0.
 --dev starts the sink (HTTP and SMTP) on each loopback address the config's http and email
 actions deliver to, prints one 'sink:' line per delivery, and sends one Kratos-shaped sample
-webhook to each notify hook that has actions. Never in production.`,
+webhook to each notify hook whose actions all deliver there (none that would reach a real service or
+run a command). Never in production.`,
   async run({ flags }) {
     const level = (flags["log-level"] as string | undefined) ?? "info";
     if (!isLogLevel(level)) throw new UsageError(`serve: unknown log level '${level}'`, "use debug, info, warn or error");

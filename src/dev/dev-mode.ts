@@ -27,6 +27,6 @@ export async function startDevSink(config: ResolvedConfig): Promise<Sink> {
 export async function sendDevSamples(config: ResolvedConfig, listening: Listening): Promise<void> {
   const host = listening.hostname === "0.0.0.0" || listening.hostname === "::" ? "127.0.0.1" : listening.hostname.includes(":") ? `[${listening.hostname}]` : listening.hostname;
   for (const r of await sendSamples(config, `http://${host}:${listening.port}`, process.env)) {
-    say(r.skipped ? `dev: no sample for ${r.hook}: ${r.skipped}` : `dev: sample webhook for ${r.hook} (${config.hooks.find((h) => h.name === r.hook)!.point}) → ${r.path}: ${r.status}`);
+    say(r.skipped ? `dev: no sample webhook for ${r.hook}: ${r.skipped}` : `dev: sample webhook for ${r.hook} (${config.hooks.find((h) => h.name === r.hook)!.point}) → ${r.path}: ${r.status}`);
   }
 }

@@ -3,31 +3,46 @@
 // The sample is what Kratos would send: the body built from the hook's declaration over a realistic
 // ctx for its hook point and version, the hook's auth, a fresh Ory-Webhook-Trigger-Id.
 import { randomUUID } from "node:crypto";
-import type { ResolvedConfig, ResolvedHook } from "../config/types.ts";
+import type { ResolvedAction, ResolvedConfig, ResolvedHook } from "../config/types.ts";
 import { exampleCtx } from "../kratos/ctx.ts";
 import { supports } from "../kratos/versions.ts";
 import type { Addr } from "./sink.ts";
 
 const LOOPBACK = new Set(["127.0.0.1", "localhost", "[::1]", "::1"]);
 
+/** Where the sink catches an action's deliveries: a loopback http or smtp destination; else undefined. */
+function caughtAt(action: ResolvedAction): { kind: "http" | "smtp"; addr: Addr } | undefined {
+  if (!action.destination) return undefined;
+  let u: URL;
+  try {
+    u = new URL(action.destination);
+  } catch {
+    return undefined;
+  }
+  if (!LOOPBACK.has(u.hostname)) return undefined;
+  const host = u.hostname === "localhost" ? "127.0.0.1" : u.hostname.replace(/^\[|\]$/g, "");
+  if (u.protocol === "smtp:") return { kind: "smtp", addr: { host, port: Number(u.port || 25) } };
+  if (u.protocol === "http:") return { kind: "http", addr: { host, port: Number(u.port || 80) } };
+  return undefined;
+}
+
 /** Loopback addresses the config's http and email actions deliver to: the sink listens there. */
 export function sinkAddresses(config: ResolvedConfig): { http: Addr[]; smtp: Addr[] } {
-  const http = new Map<string, Addr>();
-  const smtp = new Map<string, Addr>();
+  const found = { http: new Map<string, Addr>(), smtp: new Map<string, Addr>() };
   for (const a of config.hooks.flatMap((h) => h.actions)) {
-    if (!a.destination) continue;
-    let u: URL;
-    try {
-      u = new URL(a.destination);
-    } catch {
-      continue;
-    }
-    if (!LOOPBACK.has(u.hostname)) continue;
-    const host = u.hostname === "localhost" ? "127.0.0.1" : u.hostname.replace(/^\[|\]$/g, "");
-    if (u.protocol === "smtp:") smtp.set(`${host}:${u.port}`, { host, port: Number(u.port || 25) });
-    else if (u.protocol === "http:") http.set(`${host}:${u.port}`, { host, port: Number(u.port || 80) });
+    const at = caughtAt(a);
+    if (at) found[at.kind].set(`${at.addr.host}:${at.addr.port}`, at.addr);
   }
-  return { http: [...http.values()], smtp: [...smtp.values()] };
+  return { http: [...found.http.values()], smtp: [...found.smtp.values()] };
+}
+
+/** Why a hook gets no sample: an action whose effect the sink would not catch (a real destination, a command). */
+function notCaught(hook: ResolvedHook): string | undefined {
+  for (const a of hook.actions) {
+    if (a.kind === "exec") return `action ${a.id} runs a command`;
+    if (!caughtAt(a)) return `action ${a.id} delivers to ${a.destination ?? "a destination"} outside the sink`;
+  }
+  return undefined;
 }
 
 /** The body Kratos would send for `hook` with `ctx`, field by field as the generated Jsonnet builds it; undefined if a required field is missing. */
@@ -60,11 +75,19 @@ function authHeaders(hook: ResolvedHook, env: Record<string, string | undefined>
 
 export type SampleResult = { hook: string; path: string; status?: number; skipped?: string };
 
-/** Sends one sample webhook to each notify hook with actions, at `base` (serve's own address). */
+/**
+ * Sends one sample webhook to each notify hook with actions, at `base` (serve's own address); only
+ * to hooks whose every action the sink catches, so a dev run never emails, calls or runs anything real.
+ */
 export async function sendSamples(config: ResolvedConfig, base: string, env: Record<string, string | undefined>): Promise<SampleResult[]> {
   const results: SampleResult[] = [];
   for (const hook of config.hooks) {
     if (hook.mode !== "notify" || hook.actions.length === 0) continue;
+    const outside = notCaught(hook);
+    if (outside) {
+      results.push({ hook: hook.name, path: hook.routePath, skipped: `${outside}` });
+      continue;
+    }
     const ctx = exampleCtx(hook.point, false, config.kratos.version, { traits: { email: "ada@example.org", name: "Ada" } });
     // Fresh ids each run, so a declared dedupe key (identity_id, ...) never hides the sample.
     const identity = ctx.identity as Record<string, unknown> | undefined;

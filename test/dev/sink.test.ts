@@ -56,7 +56,7 @@ describe("serve --dev: the README's first run", () => {
     const dir = mkdtempSync(join(tmpdir(), "kh-dev-"));
     dirs.push(dir);
     const [listen, crm, smtp] = [freePort(), freePort(), freePort()];
-    const text = readFileSync(join(REPO, "config/hooks.yaml"), "utf8").replaceAll("127.0.0.1:4459", `127.0.0.1:${listen}`).replaceAll("127.0.0.1:4460", `127.0.0.1:${crm}`).replace("port: 2525", `port: ${smtp}`);
+    const text = readFileSync(join(REPO, "config/hooks.yaml"), "utf8").replaceAll("127.0.0.1:4459", `127.0.0.1:${listen}`).replaceAll("127.0.0.1:4460", `127.0.0.1:${crm}`).replace("port: 2525", `port: ${smtp}`).replace(`http://127.0.0.1:${crm}/audit`, "https://audit.example.invalid/audit");
     expect(text).not.toContain("4460");
     writeFileSync(join(dir, "hooks.yaml"), text);
     const proc = Bun.spawn(["bun", join(REPO, "src/cli.ts"), "serve", "--config", join(dir, "hooks.yaml"), "--store", `sqlite:${join(dir, "var/kh.db")}`, "--dev"], {
@@ -70,7 +70,7 @@ describe("serve --dev: the README's first run", () => {
       for await (const chunk of proc.stdout) out += new TextDecoder().decode(chunk);
     })();
     const started = Date.now();
-    const want = [`sink: email to ada@example.org: "Welcome to Example"`, "sink: POST /contacts ", `sink: email to ada@example.org: "Your account was recovered"`, "sink: POST /audit ", "sink: PATCH /contacts/"];
+    const want = [`sink: email to ada@example.org: "Welcome to Example"`, "sink: POST /contacts ", `sink: email to ada@example.org: "Your account was recovered"`, "sink: PATCH /contacts/"];
     while (!want.every((w) => out.includes(w)) && Date.now() - started < 15_000) await Bun.sleep(50);
     const seconds = (Date.now() - started) / 1000;
     proc.kill("SIGTERM");
@@ -80,6 +80,10 @@ describe("serve --dev: the README's first run", () => {
     for (const w of want) expect(out).toContain(w);
     expect(out).toContain(`dev: sample webhook for welcome (registration.after) → /hooks/welcome: 204`);
     expect(seconds).toBeLessThan(10);
+    // A dev run never reaches anything real: no sample for a hook whose action the sink would not catch.
+    expect(out).toContain("dev: no sample webhook for login-audit: action login-audit.audit delivers to https://audit.example.invalid outside the sink");
+    expect(out).toContain("dev: no sample webhook for verified: action verified.provision runs a command");
+    expect(out).not.toContain("/audit ");
     expect(err).toBe("");
     const levels = out.split("\n").filter((l) => l.startsWith("{")).map((l) => JSON.parse(l).level as string);
     expect(levels.length).toBeGreaterThan(5);
