@@ -212,3 +212,37 @@ test("helm values: a literal $ in value_prefix is written $$, so Kubernetes keep
   const env = (values.deployment as { extraEnv: Array<{ name: string; value?: string }> }).extraEnv;
   expect(env.map((e) => e.value ?? "(secretKeyRef)")).toEqual(["(secretKeyRef)", "k$$(x) $(HOOK_SECRET)"]);
 });
+
+describe("deploy/kubernetes/kratos-hooks.yaml: the receiver's own manifests", () => {
+  const docs = read("kubernetes/kratos-hooks.yaml")
+    .split(/^---$/m)
+    .map((d) => parseYaml(d) as any);
+  const byKind = (k: string) => docs.find((d) => d.kind === k);
+  const hooks = loadConfig(join(DEPLOY, "compose/hooks.yaml"), { env: {} });
+
+  test("a Service named and numbered as receiver.url says, in front of the Deployment's port", () => {
+    const svc = byKind("Service");
+    const url = new URL(hooks.receiverUrl);
+    expect(`${svc.metadata.name}:${svc.spec.ports[0].port}`).toBe(url.host);
+    const pod = byKind("Deployment").spec.template;
+    expect(svc.spec.selector).toEqual(pod.metadata.labels);
+    expect(pod.spec.containers[0].ports[0]).toEqual({ name: svc.spec.ports[0].targetPort, containerPort: 4459 });
+  });
+
+  test("non-root, probes on /health/*, secret from a Secret, SQLite on a volume, grace outlasting shutdown_timeout", () => {
+    const pod = byKind("Deployment").spec.template.spec;
+    const c = pod.containers[0];
+    expect(pod.securityContext.runAsNonRoot).toBe(true);
+    expect(c.securityContext.allowPrivilegeEscalation).toBe(false);
+    expect(c.readinessProbe.httpGet.path).toBe("/health/ready");
+    expect(c.livenessProbe.httpGet.path).toBe("/health/live");
+    const env = Object.fromEntries((c.env as any[]).map((e) => [e.name, e]));
+    expect(env.KRATOS_HOOKS_LISTEN.value).toBe("0.0.0.0:4459");
+    expect(env.KRATOS_HOOKS_SECRET.valueFrom.secretKeyRef).toEqual({ name: "kratos-hooks", key: "KRATOS_HOOKS_SECRET" });
+    const store = String(env.KRATOS_HOOKS_STORE.value).replace(/^sqlite:/, "");
+    expect((c.volumeMounts as any[]).some((m) => store.startsWith(`${m.mountPath}/`) && !m.readOnly)).toBe(true);
+    expect(byKind("Deployment").spec.strategy.type).toBe("Recreate");
+    expect(pod.terminationGracePeriodSeconds * 1000).toBeGreaterThan(hooks.serve.shutdownTimeoutMs);
+    expect(byKind("PersistentVolumeClaim").metadata.name).toBe(pod.volumes.find((v: any) => v.persistentVolumeClaim).persistentVolumeClaim.claimName);
+  });
+});
