@@ -16,10 +16,12 @@ if ! command -v deno >/dev/null 2>&1; then
   echo "setup: installing deno@$DENO_VERSION from npm"
   npm install -g --no-fund --no-audit "deno@$DENO_VERSION" || echo "setup: deno could not be installed; the Deno parity check will fail"
 fi
-# jsonnet: the real Jsonnet engine for `render` and the body tests; curl: the compiled-binary smoke test.
+# jsonnet: the real Jsonnet engine for `render` and the body tests; curl: the compiled-binary smoke
+# test; systemd: `systemd-analyze verify` of deploy/systemd/kratos-hooks.service.
 missing=""
 command -v jsonnet >/dev/null 2>&1 || missing="$missing jsonnet"
 command -v curl >/dev/null 2>&1 || missing="$missing curl"
+command -v systemd-analyze >/dev/null 2>&1 || missing="$missing systemd"
 if [ -n "$missing" ]; then
   echo "setup: installing Debian packages:$missing"
   SUDO=""; [ "$(id -u)" = 0 ] || SUDO=sudo

@@ -14,6 +14,7 @@ const COMMANDS: Record<string, { summary: string; load: () => Promise<{ command:
   serve: { summary: "Serve the webhooks: auth, validation, dedupe, durable outbox, delivery workers.", load: () => import("./commands/serve.ts") },
   outbox: { summary: "Inspect and manage outbox jobs: list, show, retry, purge, stats.", load: () => import("./commands/outbox.ts") },
   migrate: { summary: "Apply the store's schema migrations and exit.", load: () => import("./commands/migrate.ts") },
+  sink: { summary: "Development catcher: accept and print what actions deliver over HTTP and SMTP.", load: () => import("./commands/sink.ts") },
 };
 
 function mainHelp(): string {

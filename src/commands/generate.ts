@@ -11,6 +11,8 @@ import type { ResolvedConfig } from "../config/types.ts";
 import { emitBody } from "../kratos/jsonnet.ts";
 import { bodyRef, configTree, envFileText, envLines, generateLists, kratosConfigText, type ListEntry } from "../kratos/config-emit.ts";
 import { mergeInto } from "../kratos/merge-into.ts";
+import { validateGenerated } from "../kratos/validate-output.ts";
+import { helmValues, helmValuesText } from "../kratos/helm-values.ts";
 import { unifiedDiff } from "../line-diff.ts";
 
 export const KRATOS_CONFIG_FILE = "kratos-hooks.kratos.yml";
@@ -24,6 +26,8 @@ export type GenerateOptions = {
   bodyDir?: string;
   /** A hand-written Kratos config to update in place instead of writing kratos-hooks.kratos.yml. */
   into?: string;
+  /** Also write values for Ory's Kratos Helm chart here (inline bodies, secrets via secretKeyRef). */
+  helmValues?: string;
   /** Base for the paths named in headers; default the working directory. */
   cwd?: string;
 };
@@ -63,6 +67,7 @@ export function generateFiles(config: ResolvedConfig, opts: GenerateOptions): { 
     files.set(join(out, KRATOS_CONFIG_FILE), kratosConfigText(configTree(config, lists), source));
   }
   files.set(join(out, ENV_FILE), envFileText(envLines(lists), source));
+  if (opts.helmValues !== undefined) files.set(resolve(cwd, opts.helmValues), helmValuesText(helmValues(config, bodies).values, source));
   return { files, lists };
 }
 
@@ -87,26 +92,31 @@ function readOrEmpty(p: string): string | undefined {
 export const command = defineCommand({
   name: "generate",
   summary: "Write the Kratos hook config and Jsonnet bodies from hooks.yaml (or --check them).",
-  usage: "kratos-hooks generate --config <hooks.yaml> --out <dir> [--into <kratos.yml>] [--body-dir <dir>] [--check]",
+  usage: "kratos-hooks generate --config <hooks.yaml> --out <dir> [--into <kratos.yml>] [--body-dir <dir>] [--helm-values <file>] [--check]",
   flags: {
     config: configFlag("to read"),
     out: { type: "string", short: "o", placeholder: "<dir>", description: "Directory for the bodies, kratos-hooks.kratos.yml and kratos-hooks.env." },
     into: { type: "string", placeholder: "<kratos.yml>", description: "Update the hook lists of this Kratos config in place instead of writing kratos-hooks.kratos.yml." },
     "body-dir": { type: "string", placeholder: "<dir>", description: "Absolute directory where Kratos reads the bodies (overrides kratos.body)." },
+    "helm-values": { type: "string", placeholder: "<file>", description: "Also write values for Ory's Kratos Helm chart: kratos.config hook lists, inline bodies, deployment.extraEnv." },
     check: { type: "boolean", description: "Write nothing; exit 1 with a diff if any output is not current." },
   },
   details: `Files in --out:
   <hook>.jsonnet          the body Kratos sends, function(ctx) ... (docs/kratos.md#jsonnet-bodies)
   kratos-hooks.kratos.yml complete hook lists; load after your config: kratos serve -c kratos.yml -c kratos-hooks.kratos.yml
   kratos-hooks.env        the Kratos env var overriding each secret, set by reference (\${SECRET_ENV})
+Before anything is written, the lists are validated against Kratos's own config schema for
+kratos.version (embedded). With clients.http.disallow_private_ip_ranges on in the --into file, each
+hook URL is added to clients.http.private_ip_exception_urls (docs/kratos.md#private-ip-guard).
 Secrets never appear in any generated file.`,
-  run({ flags }) {
+  async run({ flags }) {
     const out = flags.out as string | undefined;
     if (!out) throw new UsageError("generate needs --out <dir>", "e.g. kratos-hooks generate --config config/hooks.yaml --out jsonnet");
     const configFile = configPath(flags);
     const config = loadConfig(configFile);
-    const opts: GenerateOptions = { out, bodyDir: flags["body-dir"] as string | undefined, into: flags.into as string | undefined };
-    const { files } = generateFiles(config, opts);
+    const opts: GenerateOptions = { out, bodyDir: flags["body-dir"] as string | undefined, into: flags.into as string | undefined, helmValues: flags["helm-values"] as string | undefined };
+    const { files, lists } = generateFiles(config, opts);
+    await validateGenerated(config, lists); // Kratos's own schema for the target version, before anything is written
     const outDir = resolve(out);
     const stale = staleBodies(outDir, files);
     const cwd = process.cwd();
@@ -124,7 +134,7 @@ Secrets never appear in any generated file.`,
         return 0;
       }
       process.stdout.write(diffs.join(""));
-      process.stderr.write(`generate --check: ${diffs.length} file(s) out of date\n  hint: run 'kratos-hooks generate ${["--config", configFile, "--out", out, ...(opts.into ? ["--into", opts.into] : []), ...(opts.bodyDir ? ["--body-dir", opts.bodyDir] : [])].join(" ")}'\n`);
+      process.stderr.write(`generate --check: ${diffs.length} file(s) out of date\n  hint: run 'kratos-hooks generate ${["--config", configFile, "--out", out, ...(opts.into ? ["--into", opts.into] : []), ...(opts.bodyDir ? ["--body-dir", opts.bodyDir] : []), ...(opts.helmValues ? ["--helm-values", opts.helmValues] : [])].join(" ")}'\n`);
       return 1;
     }
 

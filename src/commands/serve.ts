@@ -120,13 +120,14 @@ export async function startServer(opts: ServeOptions): Promise<RunningServer> {
 export const command = defineCommand({
   name: "serve",
   summary: "Serve the webhooks: auth, validation, dedupe, durable outbox, delivery workers.",
-  usage: "kratos-hooks serve [--config <hooks.yaml>] [--listen <host:port>] [--store <url>] [--no-worker] [--log-level <level>]",
+  usage: "kratos-hooks serve [--config <hooks.yaml>] [--listen <host:port>] [--store <url>] [--no-worker] [--log-level <level>] [--dev]",
   flags: {
     config: configFlag("to serve"),
     listen: { type: "string", short: "l", placeholder: "<host:port>", description: "Listen address; overrides serve.listen and KRATOS_HOOKS_LISTEN." },
     store: { type: "string", short: "s", placeholder: "<url>", description: "sqlite:<path> or postgres://... (Postgres on Bun only); overrides serve.store and KRATOS_HOOKS_STORE." },
     "no-worker": { type: "boolean", description: "Only receive; deliver with another process (kratos-hooks serve on the same store)." },
     "log-level": { type: "string", placeholder: "<level>", description: "debug, info (default), warn or error. Logs are JSON lines: info to stdout, warn/error to stderr." },
+    dev: { type: "boolean", description: "Development: catch what actions deliver to loopback (kratos-hooks sink, in-process) and send each notify hook one sample webhook." },
   },
   details: `Endpoints: one per hook at its path (any method but TRACE; Kratos always uses the configured
 one), GET /health/live, GET /health/ready (503 when the store does not answer or 3 commits in
@@ -141,7 +142,11 @@ field), 413 body over serve.body_limit, 415 not JSON, 503 store unavailable (Kra
 Secrets are read from the env vars named by secret_env / password_env; serve refuses to start
 when one is unset. Every env var hooks.yaml names, the SMTP password and the store's password are
 masked as *** in logs and stored errors; exec commands get PATH, LANG, LC_*, TZ, HOME and their
-declared env only (docs/security.md). SIGTERM/SIGINT: graceful shutdown within serve.shutdown_timeout, exit 0.`,
+declared env only (docs/security.md). SIGTERM/SIGINT: graceful shutdown within serve.shutdown_timeout, exit 0.
+--dev starts the sink (HTTP and SMTP) on each loopback address the config's http and email
+actions deliver to, prints one 'sink:' line per delivery, and sends one Kratos-shaped sample
+webhook to each notify hook whose actions all deliver there (none that would reach a real service or
+run a command). Never in production.`,
   async run({ flags }) {
     const level = (flags["log-level"] as string | undefined) ?? "info";
     if (!isLogLevel(level)) throw new UsageError(`serve: unknown log level '${level}'`, "use debug, info, warn or error");
@@ -155,16 +160,21 @@ declared env only (docs/security.md). SIGTERM/SIGINT: graceful shutdown within s
     // Every line is redacted with every secret this config names (src/secrets.ts).
     const log = createLogger({ level, redactor: knownSecrets(config, process.env) });
 
+    // --dev: the sink listens before the worker starts delivering to it.
+    const dev = flags.dev ? await import("../dev/dev-mode.ts") : undefined;
+    const sink = dev ? await dev.startDevSink(config) : undefined;
     let server: RunningServer;
     try {
       server = await startServer({ config, log, worker: !flags["no-worker"] });
     } catch (err) {
+      await sink?.stop();
       if (err instanceof StoreUnavailableError) {
         log.error("cannot open the store", { store: redactStoreUrl(config.serve.store), error: err.message });
         return 1;
       }
       throw err;
     }
+    if (dev) await dev.sendDevSamples(config, server.listening);
     const signal = await new Promise<string>((resolve) => {
       process.once("SIGTERM", () => resolve("SIGTERM"));
       process.once("SIGINT", () => resolve("SIGINT"));
@@ -178,6 +188,7 @@ declared env only (docs/security.md). SIGTERM/SIGINT: graceful shutdown within s
     process.once("SIGTERM", () => force("SIGTERM"));
     process.once("SIGINT", () => force("SIGINT"));
     await server.shutdown(signal);
+    await sink?.stop();
     return 0;
   },
 });

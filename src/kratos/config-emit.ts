@@ -209,17 +209,24 @@ export function ownedBy(receiverUrl: string): (item: HookItem) => boolean {
 
 /** `KRATOS_ENV_NAME="${SECRET_ENV}"` lines for the secrets of our items, by final list position. CONTRACT §7. */
 export function envLines(lists: ReadonlyMap<string, readonly ListEntry[]>): string[] {
-  const lines: string[] = [];
+  return envRefs(lists).map((r) => envAssignment(r.name, r.parts));
+}
+
+/** Each Kratos env var that carries a secret: its name and its value as literal text and secret env var names. */
+export type EnvRef = { name: string; parts: Array<{ literal: string } | { env: string }> };
+
+export function envRefs(lists: ReadonlyMap<string, readonly ListEntry[]>): EnvRef[] {
+  const refs: EnvRef[] = [];
   for (const [key, entries] of [...lists].sort(([a], [b]) => compareListKeys(a, b))) {
     entries.forEach((e, i) => {
       const auth = e.own?.auth;
       if (!auth) return;
       const path = [...hookListPath(key), i, "config", "auth", "config"];
-      if (auth.type === "api_key") lines.push(envAssignment(kratosEnvName([...path, "value"]), [{ literal: auth.value_prefix ?? "" }, { env: auth.secret_env }]));
-      else lines.push(envAssignment(kratosEnvName([...path, "password"]), [{ env: auth.password_env }]));
+      if (auth.type === "api_key") refs.push({ name: kratosEnvName([...path, "value"]), parts: [{ literal: auth.value_prefix ?? "" }, { env: auth.secret_env }] });
+      else refs.push({ name: kratosEnvName([...path, "password"]), parts: [{ env: auth.password_env }] });
     });
   }
-  return lines;
+  return refs;
 }
 
 export function envFileText(lines: readonly string[], source: string): string {

@@ -8,6 +8,7 @@ import { UsageError } from "../errors.ts";
 import type { ResolvedConfig } from "../config/types.ts";
 import { assembleList, compareListKeys, headerAllowlist, ownedBy, planLists, type BodyRef, type FileLists, type HookItem, type ListEntry, type ListPlan } from "./config-emit.ts";
 import { mappingLines, sequenceLines } from "./yaml-text.ts";
+import { missingExceptions, privateIpGuard } from "./private-ip.ts";
 
 type Edit = { start: number; end: number; text: string; depth: number };
 /** A list item: kept source text, or a new value we serialise. */
@@ -81,6 +82,13 @@ function itemsOfSeq(t: string, seq: YAMLSeq, file: string): Array<{ item: HookIt
     const value = node.toJSON() as HookItem;
     return { item: value, keep: { block: chunks?.[i] ?? "", flow: t.slice(node.range![0], node.range![1]) } };
   });
+}
+
+/** The node at a key path of block/flow mappings, if every key exists. */
+function pathValue(root: Node | null, path: string[]): Node | null | undefined {
+  let node: Node | null | undefined = root;
+  for (const k of path) node = node && isMap(node) ? pairOf(node, k)?.value : undefined;
+  return node;
 }
 
 type Found = { lists: Map<string, Pair<Node, Node | null>> };
@@ -171,6 +179,15 @@ export function mergeInto(text: string, config: ResolvedConfig, body: BodyRef, f
     const pair = wh && isMap(wh) ? pairOf(wh, "header_allowlist") : undefined;
     if (pair) edits.push(listEdit(text, pair, allow.map((value) => ({ value })), 9, file));
     else insertTree.push({ path: ["clients", "web_hook", "header_allowlist"], value: allow });
+  }
+  // Kratos's private-IP guard would refuse a receiver on a private address: exempt each hook URL.
+  const guard = privateIpGuard(root ? root.toJSON() : null);
+  const exempt = guard.on ? missingExceptions(config, guard.exceptions, file) : [];
+  if (exempt.length > 0) {
+    const http = pathValue(root, ["clients", "http"]);
+    const pair = http && isMap(http) ? pairOf(http, "private_ip_exception_urls") : undefined;
+    if (pair) edits.push(listEdit(text, pair, [...guard.exceptions, ...exempt].map((value) => ({ value })), 9, file));
+    else insertTree.push({ path: ["clients", "http", "private_ip_exception_urls"], value: exempt });
   }
   edits.push(...insertions(text, root, insertTree, file));
 
