@@ -85,7 +85,11 @@ export type ResolvedHook = {
   auth?: AuthDecl;
   /** in_file / domain_in_file (here, in rules and in enrich) are absolute paths after loading. */
   skipIf?: PredicateDecl;
-  dedupe: { key?: string[]; windowMs: number };
+  /**
+   * `source`: what the receiver keys on when every declared key field is present (src/config/dedupe-plan.ts);
+   * `description`: the same for `check` to print.
+   */
+  dedupe: { key?: string[]; windowMs: number; source?: "fields" | "trigger" | "body"; description?: string };
   rules: RuleDecl[];
   enrich: EnrichStepDecl[];
   actions: ResolvedAction[];

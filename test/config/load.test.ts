@@ -110,9 +110,9 @@ describe("config/hooks.yaml (the example)", () => {
   });
 
   test("dedupe keys and windows: the hook's own window, else serve.dedupe_window", () => {
-    expect(hook("welcome").dedupe).toEqual({ key: ["identity_id"], windowMs: 86_400_000 });
-    expect(hook("verified").dedupe).toEqual({ key: ["identity_id"], windowMs: 7 * 86_400_000 });
-    expect(hook("plan").dedupe).toEqual({ windowMs: 86_400_000 });
+    expect(hook("welcome").dedupe).toEqual({ key: ["identity_id"], windowMs: 86_400_000, source: "fields", description: "dedupe.key identity_id" });
+    expect(hook("verified").dedupe).toEqual({ key: ["identity_id"], windowMs: 7 * 86_400_000, source: "fields", description: "dedupe.key identity_id" });
+    expect(hook("plan").dedupe).toEqual({ windowMs: 86_400_000, source: "trigger", description: "Ory-Webhook-Trigger-Id header" });
   });
 
   test("rules, enrich, skip_if and auth pass through", () => {
