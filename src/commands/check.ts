@@ -18,7 +18,7 @@ export const command = defineCommand({
     config: configFlag("to check"),
     quiet: { type: "boolean", short: "q", description: "Print errors only, no warnings or summary." },
   },
-  details: "Checks the file against the hooks.yaml model and against what the target Kratos version\ncan do (hook lists, ctx per hook point, version-gated keys). Relative paths inside hooks.yaml\nresolve against its directory; a relative sqlite: store against the current directory.",
+  details: "Checks the file against the hooks.yaml model and against what the target Kratos version\ncan do (hook lists, ctx per hook point, version-gated keys, body size). Relative paths inside\nhooks.yaml resolve against its directory; a relative sqlite: store against the current directory.\nOn success it prints which key each hook dedupes Kratos's retries on.",
   run({ flags }) {
     const file = configPath(flags);
     const quiet = flags.quiet === true;
@@ -29,6 +29,9 @@ export const command = defineCommand({
         for (const w of warnings) process.stderr.write(`${formatWarning(w)}\n`);
         const n = config.hooks.length;
         process.stdout.write(`${file}: ok, ${n} hook${n === 1 ? "" : "s"} for Kratos ${config.kratos.version.text}${warnings.length ? `, ${warnings.length} warning${warnings.length === 1 ? "" : "s"}` : ""}\n`);
+        // Which delivery counts as a repeat of another is the one thing here nobody can see in the
+        // generated files, so say it (src/config/dedupe-plan.ts).
+        for (const h of config.hooks) process.stdout.write(`  ${h.name}: dedupes on ${h.dedupe.description ?? "the hash of the body"}\n`);
       }
       return 0;
     } catch (err) {

@@ -19,7 +19,9 @@ function check(...args: string[]) {
 
 describe("kratos-hooks check", () => {
   test("the example is valid: exit 0 and a one-line summary", () => {
-    expect(check("--config", "config/hooks.yaml")).toEqual({ code: 0, stdout: "config/hooks.yaml: ok, 7 hooks for Kratos v26.2.0\n", stderr: "" });
+    const trigger = (h: string) => `  ${h}: dedupes on Ory-Webhook-Trigger-Id header\n`;
+    const stdout = `config/hooks.yaml: ok, 7 hooks for Kratos v26.2.0\n  welcome: dedupes on dedupe.key identity_id\n${["signup-gate", "plan", "login-audit", "profile-sync", "recovered"].map(trigger).join("")}  verified: dedupes on dedupe.key identity_id\n`;
+    expect(check("--config", "config/hooks.yaml")).toEqual({ code: 0, stdout, stderr: "" });
   });
 
   test("a broken file: exit 1, every error with location and hint, a count, no stack trace", () => {
@@ -37,8 +39,20 @@ describe("kratos-hooks check", () => {
     const r = check("--config", file);
     expect(r.code).toBe(0);
     expect(r.stderr).toStartWith(`${file}:10:11: warning: hooks.h.body.ua: request header 'User-Agent' may be missing from a request`);
-    expect(r.stdout).toBe(`${file}: ok, 1 hook for Kratos v26.2.0, 1 warning\n`);
+    expect(r.stdout).toBe(`${file}: ok, 1 hook for Kratos v26.2.0, 1 warning\n  h: dedupes on Ory-Webhook-Trigger-Id header\n`);
     expect(check("--quiet", "--config", file)).toEqual({ code: 0, stdout: "", stderr: "" });
+  });
+
+  test("each hook's dedupe key: the Trigger-Id header where Kratos sends it, else the body with flow.id in it", () => {
+    const file = join(tmp, "dedupe.yaml");
+    const body = "    auth: { type: basic_auth, user: kratos, password_env: KH_PASSWORD }\n    body:\n      email: identity.traits.email\n";
+    writeFileSync(file, `kratos:\n  version: v1.3.1\nreceiver:\n  url: http://127.0.0.1:4459\nhooks:\n  recovered:\n    on: recovery.after\n${body}  settings:\n    on: settings.after\n${body}  keyed:\n    on: login.after\n    dedupe: { key: [email] }\n${body}`);
+    expect(check("--config", file).stdout).toBe(
+      `${file}: ok, 3 hooks for Kratos v1.3.1\n` +
+        "  recovered: dedupes on hash of the body, per execution by flow_id = flow.id, added by generate\n" +
+        "  settings: dedupes on hash of the body, per execution by flow_id = flow.id, added by generate; identity_updated_at = identity.updated_at, added by generate\n" +
+        "  keyed: dedupes on dedupe.key email\n",
+    );
   });
 
   test("a missing file is an error, not a crash", () => {
