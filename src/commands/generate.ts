@@ -12,6 +12,8 @@ import { emitBody } from "../kratos/jsonnet.ts";
 import { bodyRef, configTree, envFileText, envLines, generateLists, kratosConfigText, type ListEntry } from "../kratos/config-emit.ts";
 import { mergeInto } from "../kratos/merge-into.ts";
 import { unifiedDiff } from "../line-diff.ts";
+import { parse as parseYaml } from "yaml";
+import { parseVersion, rulesTag } from "../kratos/versions.ts";
 
 export const KRATOS_CONFIG_FILE = "kratos-hooks.kratos.yml";
 export const ENV_FILE = "kratos-hooks.env";
@@ -24,19 +26,24 @@ export type GenerateOptions = {
   bodyDir?: string;
   /** A hand-written Kratos config to update in place instead of writing kratos-hooks.kratos.yml. */
   into?: string;
-  /** Base for the paths named in headers; default the working directory. */
+  /** Where non-fatal notes go (a version mismatch within the same rules); default: dropped. */
+  warn?: (message: string) => void;
+  /** Directory relative command-line paths resolve against; default the working directory. */
   cwd?: string;
 };
 
-/** A path as headers name it: relative to the working directory, with `/`. */
-function relPath(cwd: string) {
-  return (abs: string) => relative(cwd, abs).split(sep).join("/");
+/**
+ * A path as generated headers name it: relative to the --out directory, with `/`. Never the path
+ * as typed on the command line, so `generate --check` gives the same bytes from any directory.
+ */
+function relPath(base: string) {
+  return (abs: string) => relative(base, abs).split(sep).join("/") || ".";
 }
 
 /** Every file generate owns, path → content, plus the final lists (tests read them). */
 export function generateFiles(config: ResolvedConfig, opts: GenerateOptions): { files: Map<string, string>; lists: Map<string, ListEntry[]> } {
   const cwd = opts.cwd ?? process.cwd();
-  const rel = relPath(cwd);
+  const rel = relPath(resolve(cwd, opts.out));
   if (opts.bodyDir !== undefined && !opts.bodyDir.startsWith("/")) {
     throw new UsageError(`--body-dir must be an absolute path, got '${opts.bodyDir}'`, "Kratos resolves file:// bodies against its own working directory (docs/kratos.md#body-source)");
   }
@@ -55,6 +62,7 @@ export function generateFiles(config: ResolvedConfig, opts: GenerateOptions): { 
     } catch {
       throw new UsageError(`cannot read --into file ${opts.into}`);
     }
+    checkIntoVersion(text, config, opts.into, opts.warn);
     const merged = mergeInto(text, config, ref, opts.into);
     files.set(into, merged.text);
     lists = merged.lists;
@@ -64,6 +72,30 @@ export function generateFiles(config: ResolvedConfig, opts: GenerateOptions): { 
   }
   files.set(join(out, ENV_FILE), envFileText(envLines(lists), source));
   return { files, lists };
+}
+
+/**
+ * A Kratos config names the version it was written for (`version:` at the top). generate emits
+ * keys by kratos.version, so when the two follow different rules the spliced lists would hold keys
+ * that file's Kratos rejects (`id:` before v25.4.0): refuse. The same rules under another patch
+ * release: a warning.
+ */
+function checkIntoVersion(text: string, config: ResolvedConfig, into: string, warn: ((message: string) => void) | undefined): void {
+  let declared: unknown;
+  try {
+    declared = (parseYaml(text) as { version?: unknown } | null)?.version;
+  } catch {
+    return; // mergeInto reports the syntax error with its position
+  }
+  if (declared === undefined || declared === null) return;
+  const target = config.kratos.version;
+  const v = parseVersion(String(declared).trim());
+  const hint = `set kratos.version in hooks.yaml to the Kratos that reads ${into}, or update its version: (docs/kratos.md#version-differences)`;
+  if (!v) throw new UsageError(`${into} says version: ${String(declared)}, which is not a Kratos version (hooks.yaml targets ${target.text})`, hint);
+  if (rulesTag(v) !== rulesTag(target) || v.head !== target.head) {
+    throw new UsageError(`${into} is for Kratos ${v.text}, but hooks.yaml targets ${target.text}: the generated lists would not fit that Kratos`, hint);
+  }
+  if (v.text !== target.text) warn?.(`${into} is for Kratos ${v.text} and hooks.yaml targets ${target.text}; both follow the same rules`);
 }
 
 /** Bodies we wrote earlier for hooks that no longer exist. */
@@ -105,7 +137,7 @@ Secrets never appear in any generated file.`,
     if (!out) throw new UsageError("generate needs --out <dir>", "e.g. kratos-hooks generate --config config/hooks.yaml --out jsonnet");
     const configFile = configPath(flags);
     const config = loadConfig(configFile);
-    const opts: GenerateOptions = { out, bodyDir: flags["body-dir"] as string | undefined, into: flags.into as string | undefined };
+    const opts: GenerateOptions = { out, bodyDir: flags["body-dir"] as string | undefined, into: flags.into as string | undefined, warn: (m) => process.stderr.write(`kratos-hooks: warning: ${m}\n`) };
     const { files } = generateFiles(config, opts);
     const outDir = resolve(out);
     const stale = staleBodies(outDir, files);
@@ -130,13 +162,16 @@ Secrets never appear in any generated file.`,
 
     mkdirSync(outDir, { recursive: true });
     let changed = 0;
+    let intoChanged = false;
+    const intoPath = opts.into !== undefined ? resolve(opts.into) : undefined;
     for (const [path, text] of files) {
       if (readOrEmpty(path) === text) continue;
       writeFileSync(path, text);
       changed++;
+      if (path === intoPath) intoChanged = true;
     }
     for (const p of stale) rmSync(p);
-    process.stdout.write(`generate: ${files.size} files (${changed} changed${stale.length ? `, ${stale.length} stale removed` : ""})${opts.into ? `, updated ${opts.into}` : ""}\n`);
+    process.stdout.write(`generate: ${files.size} files (${changed} changed${stale.length ? `, ${stale.length} stale removed` : ""})${opts.into ? `, ${opts.into} ${intoChanged ? "updated" : "unchanged"}` : ""}\n`);
     return 0;
   },
 });
