@@ -1,6 +1,8 @@
 // `kratos-hooks check`: validate hooks.yaml (model + Kratos rules) and print every error and
 // warning with file:line:column. Exit 1 on errors, 0 otherwise (warnings alone do not fail).
-import { ConfigErrors, type ConfigError } from "../errors.ts";
+import { ConfigError, ConfigErrors } from "../errors.ts";
+import { missingEnv } from "../config/env-needs.ts";
+import { byPosition } from "../config/source-map.ts";
 import { loadConfig } from "../config/load.ts";
 import { defineCommand, configFlag, configPath } from "./command.ts";
 
@@ -24,7 +26,10 @@ export const command = defineCommand({
     const quiet = flags.quiet === true;
     try {
       const config = loadConfig(file);
-      const warnings = config.warnings ?? [];
+      // The deployment's env, not the file: CI runs check without secrets, so these are warnings here
+      // and errors for serve, which refuses to start without them.
+      const unset = missingEnv(config.envNeeds ?? [], process.env).map((e) => new ConfigError(e.message, e.at, e.path, `${e.hint}; serve refuses to start without it`));
+      const warnings = [...(config.warnings ?? []), ...unset].sort(byPosition);
       if (!quiet) {
         for (const w of warnings) process.stderr.write(`${formatWarning(w)}\n`);
         const n = config.hooks.length;

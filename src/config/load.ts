@@ -9,6 +9,7 @@ import type { HooksFile } from "./model.ts";
 import { resolveConfig, type Env } from "./resolve.ts";
 import { schemaIssues } from "./schema-errors.ts";
 import { checkSemantics } from "./semantics.ts";
+import { envNeeds } from "./env-needs.ts";
 import { byPosition, formatPath, SourceMap } from "./source-map.ts";
 import type { ResolvedConfig } from "./types.ts";
 
@@ -63,7 +64,7 @@ export function loadConfigText(text: string, file: string, options: LoadOptions 
   const { errors, warnings } = checkSemantics(raw as HooksFile, map, { dir, env, cwd });
   if (errors.length > 0) fail(errors);
 
-  const config = resolveConfig(raw as HooksFile, file, map, env, cwd);
+  const config = { ...resolveConfig(raw as HooksFile, file, map, env, cwd), envNeeds: envNeeds(raw as HooksFile, map) };
   return warnings.length > 0 ? { ...config, warnings: warnings.sort(byPosition) } : config;
 }
 

@@ -9,8 +9,16 @@ const BROKEN = join(import.meta.dir, "../fixtures/broken");
 const tmp = mkdtempSync(join(tmpdir(), "kratos-hooks-check-"));
 afterAll(() => rmSync(tmp, { recursive: true, force: true }));
 
+/** The secrets config/hooks.yaml names: check warns about every one that is unset. */
+const EXAMPLE_ENV = { KRATOS_HOOKS_SECRET: "s", KRATOS_HOOKS_BASIC_PASSWORD: "p", CRM_TOKEN: "t" };
+const TEST_ENV = { ...EXAMPLE_ENV, KH_PASSWORD: "k" };
+
 function check(...args: string[]) {
-  const env = { ...process.env };
+  return checkWith({}, ...args);
+}
+
+function checkWith(extra: Record<string, string>, ...args: string[]) {
+  const env: Record<string, string | undefined> = { ...process.env, ...TEST_ENV, ...extra };
   delete env.KRATOS_HOOKS_STORE;
   delete env.KRATOS_HOOKS_LISTEN;
   const r = Bun.spawnSync(["bun", join(REPO, "src/cli.ts"), "check", ...args], { cwd: REPO, env, stdout: "pipe", stderr: "pipe" });
@@ -53,6 +61,21 @@ describe("kratos-hooks check", () => {
         "  settings: dedupes on hash of the body, per execution by flow_id = flow.id, added by generate; identity_updated_at = identity.updated_at, added by generate\n" +
         "  keyed: dedupes on dedupe.key email\n",
     );
+  });
+
+  test("every env var serve will need and the environment lacks: one warning each, at its first use, naming the others", () => {
+    const unset = Object.fromEntries(Object.keys(EXAMPLE_ENV).map((k) => [k, ""]));
+    const r = checkWith(unset, "--config", "config/hooks.yaml");
+    expect(r.code).toBe(0);
+    expect(r.stdout).toStartWith("config/hooks.yaml: ok, 7 hooks for Kratos v26.2.0, 3 warnings\n");
+    const firsts = r.stderr.split("\n").filter((l) => !l.startsWith("  hint:"));
+    expect(firsts).toEqual([
+      "config/hooks.yaml:41:98: warning: hooks.welcome.auth.secret_env: environment variable KRATOS_HOOKS_SECRET is not set (the api key of hook 'welcome' and 5 more)",
+      "config/hooks.yaml:63:37: warning: hooks.welcome.actions[1].http.headers.Authorization: environment variable CRM_TOKEN is not set (action crm of hook 'welcome' and 1 more)",
+      "config/hooks.yaml:121:59: warning: hooks.profile-sync.auth.password_env: environment variable KRATOS_HOOKS_BASIC_PASSWORD is not set (the basic auth password of hook 'profile-sync')",
+      "",
+    ]);
+    expect(r.stderr).toContain("also used by 130:37 hooks.profile-sync.actions[0].http.headers.Authorization; serve refuses to start without it\n");
   });
 
   test("a missing file is an error, not a crash", () => {
