@@ -3,6 +3,7 @@
 // never pull in bun:sqlite or Elysia (they must also run under Deno).
 import { ConfigError, ConfigErrors, UsageError } from "./errors.ts";
 import { commandHelp, parseCommandArgs, type CommandDef } from "./commands/command.ts";
+import { closest } from "./config/schema-errors.ts";
 import pkg from "../package.json" with { type: "json" };
 
 const COMMANDS: Record<string, { summary: string; load: () => Promise<{ command: CommandDef }> }> = {
@@ -44,7 +45,8 @@ export async function main(argv: string[]): Promise<number> {
   }
   const entry = COMMANDS[name];
   if (!entry) {
-    process.stderr.write(`kratos-hooks: unknown command '${name}'\n  hint: run 'kratos-hooks --help' for the list\n`);
+    const near = closest(name, Object.keys(COMMANDS));
+    process.stderr.write(`kratos-hooks: unknown command '${name}'\n  hint: ${near ? `did you mean '${near}'? ` : ""}run 'kratos-hooks --help' for the list\n`);
     return 2;
   }
   try {

@@ -80,7 +80,12 @@ describe("kratos-hooks check", () => {
 
   test("a missing file is an error, not a crash", () => {
     const r = check("--config", join(tmp, "nope.yaml"));
-    expect(r.code).toBe(1);
-    expect(r.stderr).toStartWith(`cannot read ${join(tmp, "nope.yaml")}: no such file\n`);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toBe(`kratos-hooks: cannot read ${join(tmp, "nope.yaml")}: no such file\n  hint: pass the path of your hooks.yaml with --config <file>\n`);
+  });
+
+  test("an unknown option: our prefix, the option as typed, the nearest real one", () => {
+    expect(check("--confg", "config/hooks.yaml")).toEqual({ code: 2, stdout: "", stderr: "kratos-hooks: check: unknown option --confg\n  hint: did you mean --config? see 'kratos-hooks check --help'\n" });
+    expect(check("--quiet=yes")).toEqual({ code: 2, stdout: "", stderr: "kratos-hooks: check: --quiet takes no value\n  hint: see 'kratos-hooks check --help'\n" });
   });
 });
