@@ -3,7 +3,7 @@
 // one output at 64 KiB ("bufio.Scanner: token too long", and every flow with the hook answers
 // 500); HEAD raises the cap to 256 KiB (CONTRACT §3.1, Appendix C.1).
 //
-// How the bound is computed (docs/generate.md#body-size):
+// How the bound is computed (docs/config.md#body-size):
 // - go-jsonnet prints the body pretty, 3 spaces per level, `{ }` / `[ ]` when empty, and a final
 //   newline; constants are measured exactly that way.
 // - A string field with `max_length: N` counts 2 + 6·N bytes: N is in code points (as JSON Schema
