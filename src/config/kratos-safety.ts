@@ -85,6 +85,7 @@ function checkKratosSideTemplates(raw: HooksFile, r: Reporter): void {
     else if (value && typeof value === "object") for (const [k, x] of Object.entries(value)) found([...path, k], x);
   };
   found(["receiver", "url"], raw.receiver.url);
+  found(["kratos", "body"], raw.kratos.body);
   found(["kratos", "builtin_hooks"], raw.kratos.builtin_hooks);
   found(["kratos", "header_allowlist"], raw.kratos.header_allowlist);
   for (const [name, hook] of Object.entries(raw.hooks)) {
