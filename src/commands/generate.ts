@@ -33,8 +33,10 @@ export type GenerateOptions = {
 };
 
 /**
- * A path as generated headers name it: relative to the --out directory, with `/`. Never the path
- * as typed on the command line, so `generate --check` gives the same bytes from any directory.
+ * A path as generated headers name it: relative to hooks.yaml's directory, with `/` (hooks.yaml
+ * itself by its name, a hand-written body as hooks.yaml names it). Never the path as typed on the
+ * command line, nor relative to --out: the same input gives the same bytes from any working
+ * directory and into any --out, so `generate --check` and CI's diff of two outputs hold.
  */
 function relPath(base: string) {
   return (abs: string) => relative(base, abs).split(sep).join("/") || ".";
@@ -43,7 +45,7 @@ function relPath(base: string) {
 /** Every file generate owns, path → content, plus the final lists (tests read them). */
 export function generateFiles(config: ResolvedConfig, opts: GenerateOptions): { files: Map<string, string>; lists: Map<string, ListEntry[]> } {
   const cwd = opts.cwd ?? process.cwd();
-  const rel = relPath(resolve(cwd, opts.out));
+  const rel = relPath(config.dir);
   if (opts.bodyDir !== undefined && !opts.bodyDir.startsWith("/")) {
     throw new UsageError(`--body-dir must be an absolute path, got '${opts.bodyDir}'`, "Kratos resolves file:// bodies against its own working directory (docs/kratos.md#body-source)");
   }
