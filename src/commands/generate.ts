@@ -13,7 +13,7 @@ import { bodyRef, configTree, envFileText, envLines, generateLists, kratosConfig
 import { mergeInto } from "../kratos/merge-into.ts";
 import { unifiedDiff } from "../line-diff.ts";
 import { parse as parseYaml } from "yaml";
-import { parseVersion, rulesTag } from "../kratos/versions.ts";
+import { compareVersions, parseVersion, rulesTag } from "../kratos/versions.ts";
 
 export const KRATOS_CONFIG_FILE = "kratos-hooks.kratos.yml";
 export const ENV_FILE = "kratos-hooks.env";
@@ -78,9 +78,9 @@ export function generateFiles(config: ResolvedConfig, opts: GenerateOptions): { 
 
 /**
  * A Kratos config names the version it was written for (`version:` at the top). generate emits
- * keys by kratos.version, so when the two follow different rules the spliced lists would hold keys
- * that file's Kratos rejects (`id:` before v25.4.0): refuse. The same rules under another patch
- * release: a warning.
+ * keys by kratos.version, so a target newer than that file, under other rules, would splice in keys
+ * the file's Kratos rejects (`id:` before v25.4.0): refuse. Any other disagreement (an older
+ * target, another patch release) is a warning: the lists are valid, the user may not mean it.
  */
 function checkIntoVersion(text: string, config: ResolvedConfig, into: string, warn: ((message: string) => void) | undefined): void {
   let declared: unknown;
@@ -94,10 +94,13 @@ function checkIntoVersion(text: string, config: ResolvedConfig, into: string, wa
   const v = parseVersion(String(declared).trim());
   const hint = `set kratos.version in hooks.yaml to the Kratos that reads ${into}, or update its version: (docs/kratos.md#version-differences)`;
   if (!v) throw new UsageError(`${into} says version: ${String(declared)}, which is not a Kratos version (hooks.yaml targets ${target.text})`, hint);
-  if (rulesTag(v) !== rulesTag(target) || v.head !== target.head) {
-    throw new UsageError(`${into} is for Kratos ${v.text}, but hooks.yaml targets ${target.text}: the generated lists would not fit that Kratos`, hint);
+  const newer = target.head ? !v.head : !v.head && compareVersions(target, v) > 0;
+  if (newer && rulesTag(v) !== rulesTag(target)) {
+    throw new UsageError(`${into} is for Kratos ${v.text}, but hooks.yaml targets ${target.text}: the generated lists would hold keys that Kratos ${v.text} rejects`, hint);
   }
-  if (v.text !== target.text) warn?.(`${into} is for Kratos ${v.text} and hooks.yaml targets ${target.text}; both follow the same rules`);
+  if (v.text !== target.text) {
+    warn?.(`${into} is for Kratos ${v.text} and hooks.yaml targets ${target.text}; ${rulesTag(v) === rulesTag(target) ? "both follow the same rules" : `the lists follow ${target.text}'s rules (what Kratos ${v.text} accepts, but not what it offers)`}`);
+  }
 }
 
 /** Bodies we wrote earlier for hooks that no longer exist. */

@@ -40,8 +40,13 @@ export function checkKratosSafety(raw: HooksFile, v: Version | undefined, env: E
 
 /** The user:password@ part of a URL's text (templated or not), or undefined. */
 export function urlUserinfo(text: string): string | undefined {
-  const m = /^[A-Za-z][A-Za-z0-9+.-]*:\/\/([^/?#]*)@/.exec(text.trim());
+  const m = /^(?:[A-Za-z][A-Za-z0-9+.-]*:\/\/)?([^/?#]*)@/.exec(text.trim());
   return m ? m[1] : undefined;
+}
+
+/** A url's text fit for a message: no query or fragment, no userinfo (either may hold a secret). */
+function shownUrl(text: string): string {
+  return text.replace(/[?#][\s\S]*$/, "").replace(/^([A-Za-z][A-Za-z0-9+.-]*:\/\/)?[^/@]*@/, "$1");
 }
 
 function checkReceiverCredentials(raw: HooksFile, r: Reporter): void {
@@ -59,8 +64,9 @@ function checkActionUrls(hook: HookDecl, at: ConfigPath, r: Reporter): void {
     }
     // A url that starts with a template gets its scheme at delivery; anything else must have one now.
     if (!url.startsWith("{{") && !/^https?:\/\//i.test(url)) {
-      const scheme = /^([A-Za-z][A-Za-z0-9+.-]*):/.exec(url)?.[1];
-      r.error(path, "value", scheme && url.slice(scheme.length + 1).startsWith("//") ? `an http action url must be http:// or https://, not ${scheme}://` : `'${url}' has no http:// or https:// scheme`, `every delivery of this action would fail; write e.g. https://${url.replace(/^[A-Za-z][A-Za-z0-9+.-]*:\/\//, "")}`);
+      const shown = shownUrl(url);
+      const scheme = /^([A-Za-z][A-Za-z0-9+.-]*):\/\//.exec(shown)?.[1];
+      r.error(path, "value", scheme ? `an http action url must be http:// or https://, not ${scheme}://` : `'${shown}' has no http:// or https:// scheme`, `every delivery of this action would fail; write e.g. https://${shown.replace(/^[A-Za-z][A-Za-z0-9+.-]*:\/\//, "")}`);
     }
   });
 }

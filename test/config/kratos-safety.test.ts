@@ -126,6 +126,19 @@ describe("no template syntax where Kratos reads values verbatim", () => {
   });
 });
 
+describe("action urls", () => {
+  test("no scheme, another scheme, userinfo without a scheme: errors that never echo the userinfo or query", () => {
+    const hook = (url: string) => `  h:\n    on: login.after\n    body:\n      email: identity.traits.email\n    actions:\n      - http: { url: "${url}" }\n`;
+    expect(load(yaml("v26.2.0", hook("user:pw-secret@crm.example.com/x?token=abc"))).errors).toEqual([
+      "hooks.yaml:11:22: hooks.h.actions[0].http.url: an action url holds credentials (user:password@)",
+      "hooks.yaml:11:22: hooks.h.actions[0].http.url: 'crm.example.com/x' has no http:// or https:// scheme",
+    ]);
+    expect(load(yaml("v26.2.0", hook("ftp://crm.example.com/x"))).errors).toEqual(["hooks.yaml:11:22: hooks.h.actions[0].http.url: an http action url must be http:// or https://, not ftp://"]);
+    expect(load(yaml("v26.2.0", hook("{{ env.CRM_URL }}/contacts"))).errors).toEqual([]);
+    expect(load(yaml("v26.2.0", hook("https://crm.example.com/x?email={{ body.email }}&at=a@b"))).errors).toEqual([]);
+  });
+});
+
 describe("default dedupe key without Ory-Webhook-Trigger-Id", () => {
   const hook = "  recovered:\n    on: recovery.after\n    body:\n      identity_id: identity.id\n      email: identity.traits.email\n";
   const v = (t: string) => parseVersion(t)!;

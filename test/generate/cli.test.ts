@@ -103,10 +103,22 @@ describe("generate", () => {
     writeFileSync(kratos, text);
     const r = cli(["generate", "--config", config, "--out", out, "--into", kratos]);
     expect(r.code).toBe(2);
-    expect(r.err).toStartWith(`kratos-hooks: ${kratos} is for Kratos v1.1.0, but hooks.yaml targets v26.2.0: the generated lists would not fit that Kratos\n  hint: set kratos.version`);
+    expect(r.err).toStartWith(`kratos-hooks: ${kratos} is for Kratos v1.1.0, but hooks.yaml targets v26.2.0: the generated lists would hold keys that Kratos v1.1.0 rejects\n  hint: set kratos.version`);
     expect(readFileSync(kratos, "utf8")).toBe(text);
     writeFileSync(kratos, text.replace("v1.1.0", "v26.2.0"));
     expect(cli(["generate", "--config", config, "--out", out, "--into", kratos]).code).toBe(0);
+  });
+
+  test("--into with a target older than the file's version (v1.3.0 target, v1.3.1 file): a warning, and the lists are written", () => {
+    const dir = tempDir();
+    const config = join(dir, "hooks.yaml");
+    writeFileSync(config, "kratos: { version: v1.3.0 }\nreceiver: { url: http://127.0.0.1:4459 }\nhooks:\n  recovered:\n    on: recovery.after\n    auth: { type: api_key, in: header, name: X-Key, secret_env: S }\n    body:\n      email: identity.traits.email\n");
+    const kratos = join(dir, "kratos.yml");
+    writeFileSync(kratos, "version: v1.3.1\ndsn: memory\n");
+    const r = cli(["generate", "--config", config, "--out", join(dir, "out"), "--into", kratos]);
+    expect(r.code).toBe(0);
+    expect(r.err).toBe(`kratos-hooks: warning: ${kratos} is for Kratos v1.3.1 and hooks.yaml targets v1.3.0; the lists follow v1.3.0's rules (what Kratos v1.3.1 accepts, but not what it offers)\n`);
+    expect(readFileSync(kratos, "utf8")).toContain("url: http://127.0.0.1:4459/hooks/recovered");
   });
 
   test("--check gives the same verdict from any working directory, and any --out gets the same bytes (headers name paths relative to hooks.yaml)", () => {
