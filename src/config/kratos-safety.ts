@@ -8,7 +8,9 @@
 // - the body's worst-case Jsonnet output fits the version's limit (src/kratos/output-size.ts);
 // - without a Trigger-Id, a hand-written body carries what makes each execution distinct.
 // Kept apart from semantics.ts (which asks src/kratos/ about hook points and ctx) to keep both small.
-import { worstCaseOutput, kib } from "../kratos/output-size.ts";
+import { readFileSync } from "node:fs";
+import { resolve as resolvePath } from "node:path";
+import { BYTES_PER_CODE_POINT, bytesText, worstCaseOutput, kib } from "../kratos/output-size.ts";
 import type { Version } from "../kratos/versions.ts";
 import { dedupePlan } from "./dedupe-plan.ts";
 import type { HookDecl, HooksFile } from "./model.ts";
@@ -21,7 +23,7 @@ export type Reporter = {
   warn(path: ConfigPath, part: "key" | "value", message: string, hint?: string): void;
 };
 
-export function checkKratosSafety(raw: HooksFile, v: Version | undefined, env: Env, r: Reporter): void {
+export function checkKratosSafety(raw: HooksFile, v: Version | undefined, env: Env, dir: string, r: Reporter): void {
   checkReceiverCredentials(raw, r);
   checkKratosSideTemplates(raw, r);
   checkReachable(raw, env, r);
@@ -31,7 +33,7 @@ export function checkKratosSafety(raw: HooksFile, v: Version | undefined, env: E
     checkReplaces(hook, at, r);
     if (v) {
       checkOutputSize(hook, at, v, raw.kratos.emit_analytics_event, r);
-      checkExecutionCarried(hook, at, v, raw.kratos.emit_analytics_event, r);
+      checkExecutionCarried(hook, at, v, raw.kratos.emit_analytics_event, dir, r);
     }
   }
 }
@@ -172,34 +174,59 @@ function checkOutputSize(hook: HookDecl, at: ConfigPath, v: Version, emit: boole
   if (hook.jsonnet !== undefined || !hook.body) return;
   const plan = dedupePlan(hook, v, emit);
   const fields = [...Object.entries(hook.body).map(([name, spec]) => resolveField(name, spec)), ...(plan.kind === "body" ? plan.added : [])];
-  const size = worstCaseOutput(fields, v);
-  const limit = `${kib(size.limit)} Kratos ${v.text} accepts from a Jsonnet body`;
+  const size = worstCaseOutput(fields, v, BYTES_PER_CODE_POINT.text);
+  const control = worstCaseOutput(fields, v, BYTES_PER_CODE_POINT.control);
+  const limit = `Kratos ${v.text} accepts less than ${kib(size.limit)} (${bytesText(size.limit)}) from a Jsonnet body`;
   const bounded = size.fields.filter((f): f is Extract<typeof f, { bytes: number }> => f.bytes !== undefined).sort((a, b) => b.bytes - a.bytes);
   const unbounded = size.fields.filter((f) => f.bytes === undefined);
   const biggest = bounded.slice(0, 3).map((f) => `${f.name} (${f.how}, ${kib(f.bytes)})`).join(", ");
   const fail = "Kratos then fails every flow with this hook (\"token too long\")";
   if (size.bounded >= size.limit) {
-    r.error([...at, "body"], "key", `the body can be ${kib(size.bounded)}, over the ${limit}`, `${fail}; largest: ${biggest}; shrink constants or lower max_length (a max_length character counts 6 bytes, docs/kratos.md#jsonnet-bodies)`);
+    r.error([...at, "body"], "key", `the body can be ${bytesText(size.bounded)}; ${limit}`, `${fail}; largest: ${biggest}; shrink constants or lower max_length (a max_length character counts 4 bytes, as an emoji does; docs/kratos.md#jsonnet-bodies)`);
     return;
+  }
+  if (control.bounded >= control.limit) {
+    r.warn([...at, "body"], "key", `the body can be ${bytesText(control.bounded)} when its max_length fields are filled with control characters; ${limit}`, `${fail}; each is printed as \\u00XX (6 bytes), and traits come from the user; lower max_length, or forbid control characters in your identity schema (docs/kratos.md#jsonnet-bodies)`);
   }
   const structured = unbounded.filter((f) => "structured" in f && f.structured);
   // Unbounded strings are common (a trait without max_length) and rarely large: warned about only
   // once the bounded part has used half of the limit. Objects (traits, flow.ui, headers) are warned about always.
   const risky = size.bounded * 2 >= size.limit ? unbounded : structured;
   if (risky.length > 0) {
-    r.warn([...at, "body"], "key", `${risky.map((f) => f.name).join(", ")} ${risky.length === 1 ? "has" : "have"} no size bound, so the body could pass the ${limit}`, `${fail}; send only the keys you need, and give string fields a max_length as in your identity schema (docs/kratos.md#jsonnet-bodies)`);
+    r.warn([...at, "body"], "key", `${risky.map((f) => f.name).join(", ")} ${risky.length === 1 ? "has" : "have"} no size bound, so the body could pass the limit: ${limit}`, `${fail}; send only the keys you need, and give string fields a max_length as in your identity schema (docs/kratos.md#jsonnet-bodies)`);
   }
 }
 
 // Dedupe -------------------------------------------------------------------------------------------
 
-function checkExecutionCarried(hook: HookDecl, at: ConfigPath, v: Version, emit: boolean | undefined, r: Reporter): void {
+function readText(file: string): string | undefined {
+  try {
+    return readFileSync(file, "utf8");
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * A hand-written body gets nothing added, and may send flow.id without declaring it (its `body`
+ * only types fields): a warning when neither the declaration nor the file's text has it.
+ */
+function checkExecutionCarried(hook: HookDecl, at: ConfigPath, v: Version, emit: boolean | undefined, dir: string, r: Reporter): void {
   const plan = dedupePlan(hook, v, emit);
-  if (plan.kind !== "body" || plan.missing.length === 0) return;
-  r.error(
+  if (plan.kind !== "body" || plan.missing.length === 0 || hook.jsonnet === undefined) return;
+  const text = readText(resolvePath(dir, hook.jsonnet));
+  if (text === undefined) return; // reported by semantics.ts
+  // `flow.id` or `flow["id"]`, `identity.updated_at`: the last two segments of the path, as Jsonnet writes member access.
+  const mentions = (p: string) => {
+    const [a, b] = p.split(".").slice(-2) as [string, string];
+    return new RegExp(`\\b${a}\\s*(\\.\\s*${b}\\b|\\[\\s*["']${b}["']\\s*\\])`).test(text);
+  };
+  const missing = plan.missing.filter((p) => !mentions(p));
+  if (missing.length === 0) return;
+  r.warn(
     [...at, "jsonnet"],
     "value",
-    `without an Ory-Webhook-Trigger-Id the receiver dedupes on the body, and this body declares no ${plan.missing.join(" or ")}: two real events with the same body would run the actions once`,
-    `send ${plan.missing.map((p) => `${p.replace(".", "_")}: ctx.${p}`).join(" and ")} from your Jsonnet and declare ${plan.missing.length === 1 ? "it" : "them"} under body (e.g. ${plan.missing[0]!.replace(".", "_")}: ${plan.missing[0]}), or set dedupe.key; Kratos sends the header from v25.4.0 with emit_analytics_event on (docs/kratos.md#retries)`,
+    `without an Ory-Webhook-Trigger-Id the receiver dedupes on the body, and this body seems to carry no ${missing.join(" or ")}: two real events with the same body would run the actions once`,
+    `send ${missing.map((p) => `${p.replace(".", "_")}: ctx.${p}`).join(" and ")} from your Jsonnet and declare ${missing.length === 1 ? "it" : "them"} under body (e.g. ${missing[0]!.replace(".", "_")}: ${missing[0]}), or set dedupe.key; Kratos sends the header from v25.4.0 with emit_analytics_event on (docs/kratos.md#retries)`,
   );
 }

@@ -58,7 +58,7 @@ export function checkSemantics(raw: HooksFile, map: SourceMap, c: SemanticsConte
   const v = checkVersion(raw, r);
   if (v) checkKratosKeys(raw, v, r);
   checkReceiverAndServe(raw, c, r);
-  checkKratosSafety(raw, v, c.env, r);
+  checkKratosSafety(raw, v, c.env, c.dir, r);
   const paths = new Map<string, string>();
   for (const [name, hook] of Object.entries(raw.hooks)) {
     checkHook(name, hook, raw, v, c, r);

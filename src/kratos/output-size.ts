@@ -6,9 +6,10 @@
 // How the bound is computed (docs/config.md#body-size):
 // - go-jsonnet prints the body pretty, 3 spaces per level, `{ }` / `[ ]` when empty, and a final
 //   newline; constants are measured exactly that way.
-// - A string field with `max_length: N` counts 2 + 6·N bytes: N is in code points (as JSON Schema
-//   counts), and the worst code point is a control character, printed as \u00XX (6 bytes). This is
-//   the honest worst case, not the typical one (an emoji is 4 bytes, ASCII 1).
+// - A string field with `max_length: N` counts 2 + B·N bytes, N in code points (as JSON Schema
+//   counts). B = 4 for text (an emoji or any astral character is 4 bytes of UTF-8; ASCII 1): the
+//   bound for an error. B = 6 when the value is control characters, printed as \u00XX: the honest
+//   worst case, but not text anyone types, so past the limit only with it is a warning.
 // - Kratos's own fixed-shape values (uuids, timestamps, booleans, request_method, ...) have a
 //   known bound; numbers count 24 bytes (float64 as go-jsonnet prints it).
 // - Anything else (a string without max_length, an object such as identity.traits) is unbounded.
@@ -20,7 +21,8 @@ export function outputLimitBytes(v: Version): number {
   return v.head ? 256 * 1024 : 64 * 1024;
 }
 
-export const BYTES_PER_CODE_POINT = 6;
+/** Bytes one max_length character can take in the output: printable text, and control characters (\u00XX). */
+export const BYTES_PER_CODE_POINT = { text: 4, control: 6 } as const;
 const NUMBER_BYTES = 24;
 
 /** Quoted lengths of ctx values whose shape Kratos fixes (CONTRACT §3.2). */
@@ -43,8 +45,8 @@ export type OutputSize = {
 };
 
 /** The worst-case output of a generated body with these fields (in this order) at `v`. */
-export function worstCaseOutput(fields: readonly ResolvedField[], v: Version): OutputSize {
-  const sizes = fields.map(fieldSize);
+export function worstCaseOutput(fields: readonly ResolvedField[], v: Version, perCodePoint: number = BYTES_PER_CODE_POINT.text): OutputSize {
+  const sizes = fields.map((f) => fieldSize(f, perCodePoint));
   // "{\n" + per field "   <key>: <value>,\n" (no comma after the last) + "}" + "\n".
   let bounded = fields.length === 0 ? "{ }\n".length : 2 + 1 + 1;
   sizes.forEach((s, i) => {
@@ -53,14 +55,14 @@ export function worstCaseOutput(fields: readonly ResolvedField[], v: Version): O
   return { bounded, fields: sizes, limit: outputLimitBytes(v) };
 }
 
-function fieldSize(f: ResolvedField): FieldSize {
+function fieldSize(f: ResolvedField, perCodePoint: number): FieldSize {
   if (!f.from) {
     return { name: f.name, bytes: manifestBytes(f.value, 1), how: "constant" };
   }
   const path = f.from.join(".");
   if (f.type === "boolean") return { name: f.name, bytes: 5, how: "boolean" };
   if (f.type === "number" || f.type === "integer") return { name: f.name, bytes: NUMBER_BYTES, how: "number" };
-  if (f.type === "string" && f.maxLength !== undefined) return { name: f.name, bytes: 2 + BYTES_PER_CODE_POINT * f.maxLength, how: `max_length ${f.maxLength}` };
+  if (f.type === "string" && f.maxLength !== undefined) return { name: f.name, bytes: 2 + perCodePoint * f.maxLength, how: `max_length ${f.maxLength}` };
   const fixed = FIXED[path] ?? (f.format ? FORMAT_BYTES[f.format] : undefined);
   if (fixed !== undefined && (f.type === "string" || f.type === "any")) return { name: f.name, bytes: fixed, how: f.format ?? "fixed by Kratos" };
   // Whole objects and lists (identity.traits, flow.ui, a metadata object) are the ones that grow;
@@ -97,4 +99,9 @@ export function manifestBytes(value: unknown, depth: number): number {
 /** 1536 → "1.5 KiB". */
 export function kib(bytes: number): string {
   return bytes < 1024 ? `${bytes} bytes` : `${(bytes / 1024).toFixed(1).replace(/\.0$/, "")} KiB`;
+}
+
+/** 65536 → "65,536 bytes": exact, for sizes compared with the limit. */
+export function bytesText(n: number): string {
+  return `${n.toLocaleString("en-US")} bytes`;
 }

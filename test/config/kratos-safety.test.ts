@@ -51,35 +51,42 @@ describe("worst-case Jsonnet output", () => {
     const hook = "  h:\n    on: registration.after\n    body:\n      email: { from: identity.traits.email, max_length: 50 }\n      name: { from: identity.traits.name, max_length: 30 }\n      id: flow.id\n      source: { value: { app: kratös, tags: [a, \"b\\u0001\"], empty: {}, none: [] } }\n      n: { value: 12 }\n";
     const { config, errors } = load(yaml("v26.2.0", hook));
     expect(errors).toEqual([]);
-    const size = worstCaseOutput(config!.hooks[0]!.fields, parseVersion("v26.2.0")!);
-    const ctx = exampleCtx("registration.after", false, parseVersion("v26.2.0")!, { traits: { email: "\u0001".repeat(50), name: "\u007f".repeat(30) } });
-    const out = render(config!, "h", ctx);
+    const fields = config!.hooks[0]!.fields;
+    const v26 = parseVersion("v26.2.0")!;
     // The uuid and every string are at their maximum: the bound is exact, not just an upper bound.
-    expect(Buffer.byteLength(out)).toBe(size.bounded);
+    const control = exampleCtx("registration.after", false, v26, { traits: { email: "\u0001".repeat(50), name: "\u007f".repeat(30) } });
+    expect(Buffer.byteLength(render(config!, "h", control))).toBe(worstCaseOutput(fields, v26, 6).bounded);
+    const text = exampleCtx("registration.after", false, v26, { traits: { email: "😀".repeat(50), name: "𝄞".repeat(30) } });
+    expect(Buffer.byteLength(render(config!, "h", text))).toBe(worstCaseOutput(fields, v26, 4).bounded);
   });
 
   test("~96 KB of constants: refused at v26.2.0 (64 KiB), accepted at HEAD (256 KiB)", () => {
     const hook = `  h:\n    on: registration.after\n    body:\n      email: { from: identity.traits.email, max_length: 320 }\n      blob: { value: "${"x".repeat(96_000)}" }\n`;
     expect(load(yaml("v26.2.0", hook)).errors).toEqual([
-      "hooks.yaml:8:5: hooks.h.body: the body can be 95.7 KiB, over the 64 KiB Kratos v26.2.0 accepts from a Jsonnet body",
+      "hooks.yaml:8:5: hooks.h.body: the body can be 97,314 bytes; Kratos v26.2.0 accepts less than 64 KiB (65,536 bytes) from a Jsonnet body",
     ]);
-    expect(load(yaml("v1.0.0", hook)).errors[0]).toContain("over the 64 KiB Kratos v1.0.0 accepts");
+    expect(load(yaml("v1.0.0", hook)).errors[0]).toContain("Kratos v1.0.0 accepts less than 64 KiB");
     expect(load(yaml("HEAD", hook))).toMatchObject({ errors: [], warnings: [] });
   });
 
-  test("a max_length character counts 6 bytes (\\u00XX): 10,900 fit, 10,950 do not", () => {
+  test("a max_length character counts 4 bytes (an emoji) for the error, 6 (\\u00XX) for a warning", () => {
     const hook = (n: number) => `  h:\n    on: registration.after\n    body:\n      bio: { from: identity.traits.bio, max_length: ${n} }\n`;
-    expect(load(yaml("v26.2.0", hook(10_900))).errors).toEqual([]);
-    expect(load(yaml("v26.2.0", hook(10_950))).errors[0]).toStartWith("hooks.yaml:8:5: hooks.h.body: the body can be 64.2 KiB");
+    expect(load(yaml("v26.2.0", hook(10_919)))).toMatchObject({ errors: [], warnings: [] });
+    expect(load(yaml("v26.2.0", hook(10_920)))).toMatchObject({
+      errors: [],
+      warnings: ["hooks.yaml:8:5: hooks.h.body: the body can be 65,537 bytes when its max_length fields are filled with control characters; Kratos v26.2.0 accepts less than 64 KiB (65,536 bytes) from a Jsonnet body"],
+    });
+    expect(load(yaml("v26.2.0", hook(16_379))).errors).toEqual([]);
+    expect(load(yaml("v26.2.0", hook(16_380))).errors).toEqual(["hooks.yaml:8:5: hooks.h.body: the body can be 65,537 bytes; Kratos v26.2.0 accepts less than 64 KiB (65,536 bytes) from a Jsonnet body"]);
   });
 
   test("an unbounded object is a warning; unbounded strings only once half the limit is used", () => {
     expect(load(yaml("v26.2.0", "  h:\n    on: registration.after\n    body:\n      traits: identity.traits\n      email: identity.traits.email\n")).warnings).toEqual([
-      "hooks.yaml:8:5: hooks.h.body: traits has no size bound, so the body could pass the 64 KiB Kratos v26.2.0 accepts from a Jsonnet body",
+      "hooks.yaml:8:5: hooks.h.body: traits has no size bound, so the body could pass the limit: Kratos v26.2.0 accepts less than 64 KiB (65,536 bytes) from a Jsonnet body",
     ]);
     expect(load(yaml("v26.2.0", "  h:\n    on: registration.after\n    body:\n      email: identity.traits.email\n")).warnings).toEqual([]);
     const big = `  h:\n    on: registration.after\n    body:\n      email: identity.traits.email\n      blob: { value: "${"x".repeat(40_000)}" }\n`;
-    expect(load(yaml("v26.2.0", big)).warnings).toEqual(["hooks.yaml:8:5: hooks.h.body: email has no size bound, so the body could pass the 64 KiB Kratos v26.2.0 accepts from a Jsonnet body"]);
+    expect(load(yaml("v26.2.0", big)).warnings).toEqual(["hooks.yaml:8:5: hooks.h.body: email has no size bound, so the body could pass the limit: Kratos v26.2.0 accepts less than 64 KiB (65,536 bytes) from a Jsonnet body"]);
   });
 });
 
@@ -150,6 +157,18 @@ describe("default dedupe key without Ory-Webhook-Trigger-Id", () => {
     const key = (c: unknown) => dedupeKey("recovered", undefined, null, JSON.parse(render(config!, "recovered", c))).key;
     expect(key(ctx)).not.toBe(key(second));
     expect(key(ctx)).toBe(key(ctx));
+  });
+
+  test("a hand-written body that carries no flow.id: a warning; one that sends it (declared or not) or a dedupe.key: none", () => {
+    const hook = (extra = "") => `  recovered:\n    on: recovery.after\n    jsonnet: body.jsonnet\n${extra}    body:\n      email: identity.traits.email\n`;
+    writeFileSync(join(dir, "body.jsonnet"), "function(ctx) { email: ctx.identity.traits.email, id: ctx.identity.id }\n");
+    expect(load(yaml("v1.3.1", hook())).warnings).toEqual([
+      "hooks.yaml:8:14: hooks.recovered.jsonnet: without an Ory-Webhook-Trigger-Id the receiver dedupes on the body, and this body seems to carry no flow.id: two real events with the same body would run the actions once",
+    ]);
+    expect(load(yaml("v1.3.1", hook("    dedupe: { key: [email] }\n"))).warnings).toEqual([]);
+    expect(load(yaml("v26.2.0", hook())).warnings).toEqual([]);
+    writeFileSync(join(dir, "body.jsonnet"), "function(ctx) { email: ctx.identity.traits.email, flow: ctx.flow[\"id\"] }\n");
+    expect(load(yaml("v1.3.1", hook())).warnings).toEqual([]);
   });
 
   test("generate adds flow_id only where there is no Trigger-Id and no flow.id field", () => {
