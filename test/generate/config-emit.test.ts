@@ -98,6 +98,11 @@ describe("Kratos's own config schema accepts what we generate", () => {
     expect(schemaErrors("v26.2.0", JSON.stringify(yaml))).not.toEqual([]);
     expect(schemaErrors("v1.3.1", text)).not.toEqual([]);
   });
+
+  test("why --into refuses only a newer target: lists for v1.3.1 fit Kratos v26.2.0's schema, lists for v26.2.0 do not fit v1.3.1's", () => {
+    expect(schemaErrors("v26.2.0", gen(wideConfig("v1.3.1")).yamlText)).toEqual([]);
+    expect(schemaErrors("v1.3.1", gen(wideConfig("v26.2.0")).yamlText)).not.toEqual([]);
+  });
 });
 
 describe("older versions, checked against the hook lists of their schema (CONTRACT §1.1)", () => {
