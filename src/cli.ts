@@ -3,6 +3,7 @@
 // so that `generate` and `render` never pull in the store or Elysia.
 import { ConfigError, ConfigErrors, UsageError } from "./errors.ts";
 import { commandHelp, parseCommandArgs, type CommandDef } from "./commands/command.ts";
+import { closest } from "./config/schema-errors.ts";
 import { RUNTIME } from "./runtime.ts";
 import pkg from "../package.json" with { type: "json" };
 
@@ -46,7 +47,8 @@ export async function main(argv: string[]): Promise<number> {
   }
   const entry = COMMANDS[name];
   if (!entry) {
-    process.stderr.write(`kratos-hooks: unknown command '${name}'\n  hint: run 'kratos-hooks --help' for the list\n`);
+    const near = closest(name, Object.keys(COMMANDS));
+    process.stderr.write(`kratos-hooks: unknown command '${name}'\n  hint: ${near ? `did you mean '${near}'? ` : ""}run 'kratos-hooks --help' for the list\n`);
     return 2;
   }
   try {

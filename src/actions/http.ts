@@ -3,7 +3,7 @@
 import type { ResolvedHttpAction } from "../config/types.ts";
 import pkg from "../../package.json" with { type: "json" };
 import { dotSegmentInUrl } from "../template-context.ts";
-import { DeliveryError, DeliveryTimeout, excerpt, type DeliveryContext, type HttpInput } from "./types.ts";
+import { DeliveryError, DeliveryTimeout, excerpt, snippet, type DeliveryContext, type HttpInput } from "./types.ts";
 
 const USER_AGENT = `kratos-hooks/${pkg.version}`;
 /** Bytes of a failed response read for the error text; the rest is discarded. */
@@ -117,14 +117,16 @@ export function retryAfterMs(value: string | null, now = Date.now()): number | u
   return Number.isNaN(at) ? undefined : Math.max(0, at - now);
 }
 
-/** The url without query string or userinfo, which may hold credentials. */
+/**
+ * The url without query string, fragment or userinfo, which may hold credentials. A url that does
+ * not parse is shown the same way, cut textually, in quotes: the user has to see what is wrong.
+ */
 export function displayUrl(url: string): string {
-  try {
-    const u = new URL(url);
-    return `${u.protocol}//${u.host}${u.pathname}`;
-  } catch {
-    return "<invalid url>";
-  }
+  const u = URL.canParse(url) ? new URL(url) : undefined;
+  if (u && /^https?:$/.test(u.protocol)) return `${u.protocol}//${u.host}${u.pathname}`;
+  // Also for crm:secret@host/x, which parses as a "crm:" URL with the secret in its path.
+  const cut = url.replace(/[?#][\s\S]*$/, "").replace(/^([A-Za-z][A-Za-z0-9+.-]*:(?:\/\/)?)?[^/@]*@/, "$1");
+  return `'${snippet(cut, 200)}' (not a valid URL)`;
 }
 
 async function readPrefix(res: Response, max: number): Promise<string> {

@@ -2,7 +2,7 @@
 // migrations as a separate step (serve also migrates on start; both are safe to run at once).
 import { loadConfig } from "../config/load.ts";
 import { UsageError } from "../errors.ts";
-import { openStore, redactStoreUrl, type OpenStoreOptions } from "../outbox/open-store.ts";
+import { misconfigured, openStore, redactStoreUrl, type OpenStoreOptions } from "../outbox/open-store.ts";
 import { StoreUnavailableError } from "../outbox/errors.ts";
 import { defineCommand } from "./command.ts";
 
@@ -44,7 +44,7 @@ export const command = defineCommand({
         await store.close();
       }
     } catch (err) {
-      if (!(err instanceof StoreUnavailableError)) throw err;
+      if (!(err instanceof StoreUnavailableError)) throw misconfigured(url!, err) ?? err;
       process.stderr.write(`kratos-hooks: cannot migrate ${shown}: ${err.message}\n  hint: is the database running and reachable?\n`);
       return 1;
     }

@@ -5,7 +5,8 @@
 // serve.shutdown_timeout), close the store, exit 0.
 import { loadConfig } from "../config/load.ts";
 import type { ResolvedConfig } from "../config/types.ts";
-import { UsageError } from "../errors.ts";
+import { ConfigErrors, UsageError } from "../errors.ts";
+import { missingEnv } from "../config/env-needs.ts";
 import { GroupCommitter } from "../outbox/group-commit.ts";
 import { openStatsReader, openStore, redactStoreUrl } from "../outbox/open-store.ts";
 import { StoreUnavailableError, type Store } from "../outbox/store.ts";
@@ -41,6 +42,10 @@ export async function startServer(opts: ServeOptions): Promise<RunningServer> {
   const { config, log } = opts;
   const env = opts.env ?? process.env;
   for (const w of config.warnings ?? []) log.warn("config warning", { warning: w.format() });
+  // Every variable the receiver and (when it runs here) the worker read, all reported at once:
+  // starting without one would fail every request or every job later.
+  const missing = missingEnv(config.envNeeds ?? [], env, { worker: opts.worker !== false });
+  if (missing.length > 0) throw new ConfigErrors(missing);
   const shownStore = redactStoreUrl(config.serve.store);
   const store: Store = await openStore(config.serve.store, { synchronous: config.serve.synchronous, thread: true });
   const statsReader = await openStatsReader(config.serve.store, store);
@@ -140,7 +145,8 @@ Answers: notify 204 once the jobs are committed; interrupt 422 with Kratos messa
 answer again and enqueues nothing. 401 wrong credentials, 400 invalid JSON or body (naming the
 field), 413 body over serve.body_limit, 415 not JSON, 503 store unavailable (Kratos retries).
 Secrets are read from the env vars named by secret_env / password_env; serve refuses to start
-when one is unset. Every env var hooks.yaml names, the SMTP password and the store's password are
+when one is unset, or when an {{ env.X }} an action or enrich step uses is, listing every one
+(with --no-worker, only what the receiver reads). Every env var hooks.yaml names, the SMTP password and the store's password are
 masked as *** in logs and stored errors; exec commands get PATH, LANG, LC_*, TZ, HOME and their
 declared env only (docs/security.md). SIGTERM/SIGINT: graceful shutdown within serve.shutdown_timeout, exit 0.
 --dev starts the sink (HTTP and SMTP) on each loopback address the config's http and email

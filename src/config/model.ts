@@ -253,6 +253,14 @@ export const Hook = T.Object(
     ),
     rules: T.Optional(T.Array(Rule, { minItems: 1 })),
     enrich: T.Optional(T.Array(EnrichStep, { minItems: 1 })),
+    replaces: T.Optional(
+      T.Array(T.Union([T.Literal("metadata_public"), T.Literal("metadata_admin")]), {
+        minItems: 1,
+        uniqueItems: true,
+        description:
+          "enrich: the metadata objects this hook owns outright. Kratos replaces a metadata object wholesale with the one an enrich answer carries, and never sends metadata_admin to webhooks, so at settings.after enriching metadata_admin erases its other keys unless you state here that the hook replaces it (docs/kratos.md#identity-updates).",
+      }),
+    ),
     actions: T.Optional(T.Array(Action)),
   },
   { additionalProperties: false },

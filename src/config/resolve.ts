@@ -3,7 +3,8 @@
 // live in semantics.ts so that all errors come out of one pass with their locations.
 import { isAbsolute, resolve as resolvePath } from "node:path";
 import { ctxFieldType, ctxPathAlwaysOptional } from "../kratos/ctx.ts";
-import { parseVersion } from "../kratos/versions.ts";
+import { parseVersion, type Version } from "../kratos/versions.ts";
+import { dedupePlan, describeDedupe } from "./dedupe-plan.ts";
 import type { Point } from "../kratos/hook-points.ts";
 import type { ActionDecl, SmtpDecl, EnrichStepDecl, FieldSpecDecl, HookDecl, HooksFile, PredicateDecl, RetryPolicyDecl, RuleDecl } from "./model.ts";
 import { destinationKey, destinationOf } from "./destination.ts";
@@ -120,13 +121,14 @@ export function resolveConfig(raw: HooksFile, file: string, map: SourceMap, env:
       // Keys as destinationOf writes them (a key that is not one is reported by checkSemantics).
       rateLimits: Object.fromEntries(Object.entries(serve.rate_limits ?? {}).map(([k, v]) => { const d = destinationKey(k); return ["key" in d ? d.key : k, v]; })),
     },
-    hooks: Object.entries(raw.hooks).map(([name, hook]) => resolveHook(name, hook, { receiverUrl, dir, dedupeWindowMs, map, smtp: serve.smtp })),
+    hooks: Object.entries(raw.hooks).map(([name, hook]) => resolveHook(name, hook, { receiverUrl, dir, dedupeWindowMs, map, smtp: serve.smtp, version: parseVersion(raw.kratos.version)!, emit: raw.kratos.emit_analytics_event })),
   };
 }
 
-function resolveHook(name: string, hook: HookDecl, c: { receiverUrl: string; dir: string; dedupeWindowMs: number; map: SourceMap; smtp: SmtpDecl | undefined }): ResolvedHook {
+function resolveHook(name: string, hook: HookDecl, c: { receiverUrl: string; dir: string; dedupeWindowMs: number; map: SourceMap; smtp: SmtpDecl | undefined; version: Version; emit: boolean | undefined }): ResolvedHook {
   const path = hook.path ?? `/hooks/${name}`;
   const file = (p: string) => resolvePath(c.dir, p);
+  const plan = dedupePlan(hook, c.version, c.emit);
   return {
     name,
     point: hook.on as Point,
@@ -137,11 +139,11 @@ function resolveHook(name: string, hook: HookDecl, c: { receiverUrl: string; dir
     ...hookUrl(c.receiverUrl, path),
     method: hook.method ?? DEFAULTS.method,
     headers: hook.headers ?? {},
-    fields: Object.entries(hook.body ?? {}).map(([field, spec]) => resolveField(field, spec)),
+    fields: [...Object.entries(hook.body ?? {}).map(([field, spec]) => resolveField(field, spec)), ...(plan.kind === "body" ? plan.added : [])],
     ...(hook.jsonnet !== undefined ? { jsonnetFile: file(hook.jsonnet) } : {}),
     ...(hook.auth ? { auth: hook.auth } : {}),
     ...(hook.skip_if ? { skipIf: withAbsoluteFiles(hook.skip_if, file) } : {}),
-    dedupe: { ...(hook.dedupe?.key ? { key: hook.dedupe.key } : {}), windowMs: hook.dedupe?.window !== undefined ? durationMs(hook.dedupe.window) : c.dedupeWindowMs },
+    dedupe: { ...(hook.dedupe?.key ? { key: hook.dedupe.key } : {}), windowMs: hook.dedupe?.window !== undefined ? durationMs(hook.dedupe.window) : c.dedupeWindowMs, source: plan.kind, description: describeDedupe(plan) },
     rules: (hook.rules ?? []).map((r): RuleDecl => ({ ...r, when: withAbsoluteFiles(r.when, file) })),
     enrich: (hook.enrich ?? []).map((step) => resolveEnrichStep(step, file)),
     actions: (hook.actions ?? []).map((a, i) => withDestination(resolveAction(name, a, i, c.dir), c.smtp)),

@@ -19,13 +19,14 @@ import {
   type Point,
 } from "../kratos/hook-points.ts";
 import { MESSAGE_ID_MAX, MESSAGE_ID_MIN, RECEIVER_MESSAGE_ID_MIN } from "../kratos/responses.ts";
-import { compareVersions, FEATURE_MIN_VERSION, hookListsAt, KNOWN_TAGS, parseVersion, rulesTag, supports, type Version } from "../kratos/versions.ts";
+import { compareVersions, FEATURE_MIN_VERSION, hookListsAt, isKnownRelease, KNOWN_RELEASES, KNOWN_TAGS, parseVersion, rulesTag, supports, type Version } from "../kratos/versions.ts";
 import { compileLinearRegex } from "../linear-regex.ts";
 import { templateRefs, type TemplateRef } from "../template.ts";
 import { PATH_PATTERN, PREDICATE_OPERATORS, type FieldSpecDecl, type HookDecl, type HooksFile, type PredicateDecl } from "./model.ts";
 import { destinationKey, destinationOf } from "./destination.ts";
 import { checkEffects } from "./effects.ts";
 import { ENV_OVERRIDES, hookUrl, isReservedPath, parseListen, sameRoute, resolveStore, RESERVED_PATHS, type Env } from "./resolve.ts";
+import { checkKratosSafety } from "./kratos-safety.ts";
 import { closest } from "./schema-errors.ts";
 import { hookTrustProblems, mailboxProblems } from "./trust.ts";
 import { enrichPatchRefProblem } from "../template-context.ts";
@@ -62,6 +63,7 @@ export function checkSemantics(raw: HooksFile, map: SourceMap, c: SemanticsConte
   if (v) checkKratosKeys(raw, v, r);
   checkReceiverAndServe(raw, c, r);
   checkEffects(raw, v, r);
+  checkKratosSafety(raw, v, c.env, c.dir, r);
   const paths = new Map<string, string>();
   for (const [name, hook] of Object.entries(raw.hooks)) {
     checkHook(name, hook, raw, v, c, r);
@@ -101,6 +103,10 @@ function checkVersion(raw: HooksFile, r: Report): Version | undefined {
     return undefined;
   }
   const newest = parseVersion(releases[releases.length - 1]!)!;
+  if (!v.head && compareVersions(v, newest) <= 0 && !isKnownRelease(v)) {
+    r.error(["kratos", "version"], "value", `Kratos ${v.text} is not a Kratos release`, `known releases: ${KNOWN_RELEASES.join(", ")}, and HEAD; a version newer than ${newest.text} is accepted with a warning (docs/kratos.md#version-differences)`);
+    return undefined;
+  }
   if (!v.head && compareVersions(v, newest) > 0) {
     r.warn(["kratos", "version"], "value", `Kratos ${v.text} is newer than ${newest.text}, the newest release kratos-hooks was checked against`, `the rules of ${rulesTag(v)} apply; check the hook lists of ${v.text} (docs/kratos.md#version-differences)`);
   }
@@ -334,7 +340,7 @@ function checkBody(h: HookCtx): void {
     if (v) {
       const available = ctxPathAvailable(path, point, blocking, v);
       if (!available.ok) {
-        r.error(fromPath, "value", `${spec.from} is never set here: ${available.reason}`, `${ctxHint(point, blocking, v)} (docs/kratos.md#ctx-per-hook-point)`);
+        r.error(fromPath, "value", `${spec.from} is never set here: ${available.reason}`, `${available.hint ?? ctxHint(point, blocking, v)} (docs/kratos.md#ctx-per-hook-point)`);
         continue;
       }
       if (path[0] === "identity" && path[1] === "id" && path.length === 2 && ctxPresence(point, blocking, v).identityIdIsNil) {
@@ -425,6 +431,10 @@ export function jsonnetProblems(text: string): Array<{ line: number; message: st
   }
   for (const m of code.matchAll(/\b(import|importstr|importbin)\b/g)) {
     out.push({ line: lineOf(m.index), message: `uses ${m[1]}, which Kratos disables`, hint: "inline what you import: Kratos evaluates bodies with imports turned off (docs/kratos.md#jsonnet-bodies)" });
+  }
+  // Kratos strips these from every identity in ctx (CONTRACT §0.4, §3.2): reading one is a runtime error.
+  for (const m of code.matchAll(/\.\s*(metadata_admin|credentials)\b/g)) {
+    out.push({ line: lineOf(m.index), message: `reads .${m[1]}, which Kratos removes from the identity it passes to webhooks`, hint: `the body fails with "field does not exist" and so does every flow with this hook; ${m[1] === "metadata_admin" ? "keep what the receiver needs in metadata_public or traits" : "read identity.id, traits or verifiable_addresses instead"} (docs/kratos.md#ctx-per-hook-point)` });
   }
   if (!/\bfunction\s*\(\s*ctx\s*\)/.test(code)) {
     out.push({ line: 1, message: "is not function(ctx) ...", hint: "Kratos passes ctx as a top-level argument named ctx; the body must be function(ctx) { ... } (docs/kratos.md#jsonnet-bodies)" });
@@ -569,8 +579,8 @@ function checkEnrich(h: HookCtx, mode: string): void {
   // at settings.after erases the others unless the receiver knows the current object. CONTRACT §5.1.
   if (setsPublic && h.point === "settings.after") {
     const hasCurrent = Object.values(h.hook.body ?? {}).some((f) => (typeof f === "string" ? f : f.from) === "identity.metadata_public");
-    if (!hasCurrent) {
-      h.r.error([...h.at, "enrich"], "key", "enriching metadata_public at settings.after needs the current metadata_public in the body", "Kratos replaces metadata_public wholesale; add a body field such as metadata_public: identity.metadata_public so the receiver can merge (docs/kratos.md#identity-updates)");
+    if (!hasCurrent && !(h.hook.replaces ?? []).includes("metadata_public")) {
+      h.r.error([...h.at, "enrich"], "key", "enriching metadata_public at settings.after needs the current metadata_public in the body", "Kratos replaces metadata_public wholesale; add a body field such as metadata_public: identity.metadata_public so the receiver can merge, or state replaces: [metadata_public] if this hook owns it (docs/kratos.md#identity-updates)");
     }
   }
 }

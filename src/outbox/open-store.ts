@@ -30,11 +30,32 @@ export async function openStore(url: string, opts: OpenStoreOptions = {}): Promi
     try {
       await store.migrate();
     } catch (err) {
-      await store.close();
-      throw err;
+      await store.close().catch(() => {});
+      throw misconfigured(url, err) ?? err;
     }
   }
   return store;
+}
+
+/**
+ * Postgres refusing the store URL itself (no such database or role, wrong password): no retry can
+ * help, so one clear usage error instead of the driver's dump. The server's message names the
+ * database or role, never the password; the URL is shown redacted. SQLSTATE classes 3D, 28.
+ */
+const PG_CONFIG_ERRORS: Record<string, string> = {
+  "3D000": "create the database (createdb <name>) or name an existing one in the store URL",
+  "28000": "create the role (createuser <name>) or name an existing one in the store URL; pg_hba.conf must also allow it",
+  "28P01": "check the password in the store URL (or PGPASSWORD)",
+  "42501": "grant the role CREATE on the database, or create the schema for it first",
+};
+
+export function misconfigured(url: string, err: unknown): UsageError | undefined {
+  if (!/^postgres(ql)?:\/\//.test(url)) return undefined;
+  const e = (err ?? {}) as { errno?: unknown; message?: unknown };
+  const hint = typeof e.errno === "string" ? PG_CONFIG_ERRORS[e.errno] : undefined;
+  if (!hint) return undefined;
+  const why = String(e.message ?? "refused").split("\n")[0]!;
+  return new UsageError(`cannot open the store ${redactStoreUrl(url)}: ${why}`, `${hint}; set it in serve.store, KRATOS_HOOKS_STORE or --store`);
 }
 
 async function construct(url: string, opts: OpenStoreOptions): Promise<Store> {

@@ -183,6 +183,14 @@ describe("http action", () => {
     expect(error!.message).toContain("not an absolute http(s) URL");
   });
 
+  test("a url without a scheme: the error shows the url (cut before the query and without userinfo), not a placeholder", async () => {
+    const { error } = await run({ url: "crm.example.com/contacts/{{body.name}}?key={{env.CRM_TOKEN}}" });
+    expect(error!.retryable).toBe(false);
+    expect(error!.message).toBe("url 'crm.example.com/contacts/Ada' (not a valid URL) is not an absolute http(s) URL");
+    const withUser = await run({ url: "crm:literal-pw@crm.example.com/x" });
+    expect(withUser.error!.message).toBe("url 'crm:crm.example.com/x' (not a valid URL) is not an absolute http(s) URL");
+  });
+
   test("the error text never shows the query string", async () => {
     const { error } = await run({ url: `${base}/status/400?api_key={{env.CRM_TOKEN}}` });
     expect(error!.message).not.toContain("api_key");

@@ -5,7 +5,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { loadConfig, loadConfigText } from "../../src/config/load.ts";
-import { ConfigErrors } from "../../src/errors.ts";
+import { ConfigErrors, UsageError } from "../../src/errors.ts";
 import { Kind } from "@sinclair/typebox";
 import { HooksFile, REFERENCED } from "../../src/config/model.ts";
 import { EXPLAINED_KINDS } from "../../src/config/schema-errors.ts";
@@ -110,9 +110,9 @@ describe("config/hooks.yaml (the example)", () => {
   });
 
   test("dedupe keys and windows: the hook's own window, else serve.dedupe_window", () => {
-    expect(hook("welcome").dedupe).toEqual({ key: ["identity_id"], windowMs: 86_400_000 });
-    expect(hook("verified").dedupe).toEqual({ key: ["identity_id"], windowMs: 7 * 86_400_000 });
-    expect(hook("plan").dedupe).toEqual({ windowMs: 86_400_000 });
+    expect(hook("welcome").dedupe).toEqual({ key: ["identity_id"], windowMs: 86_400_000, source: "fields", description: "dedupe.key identity_id" });
+    expect(hook("verified").dedupe).toEqual({ key: ["identity_id"], windowMs: 7 * 86_400_000, source: "fields", description: "dedupe.key identity_id" });
+    expect(hook("plan").dedupe).toEqual({ windowMs: 86_400_000, source: "trigger", description: "Ory-Webhook-Trigger-Id header" });
   });
 
   test("rules, enrich, skip_if and auth pass through", () => {
@@ -341,15 +341,16 @@ hooks:
 });
 
 describe("loadConfig errors", () => {
-  test("a missing file is a ConfigErrors, not an exception with a stack", () => {
+  test("a missing file is a UsageError (exit 2, like any command-line mistake), not an exception with a stack", () => {
     let thrown: unknown;
     try {
       loadConfig("/nonexistent/hooks.yaml");
     } catch (err) {
       thrown = err;
     }
-    expect(thrown).toBeInstanceOf(ConfigErrors);
-    expect((thrown as ConfigErrors).message).toBe("cannot read /nonexistent/hooks.yaml: no such file\n  hint: pass the path of your hooks.yaml with --config <file>");
+    expect(thrown).toBeInstanceOf(UsageError);
+    expect((thrown as UsageError).message).toBe("cannot read /nonexistent/hooks.yaml: no such file");
+    expect((thrown as UsageError).hint).toBe("pass the path of your hooks.yaml with --config <file>");
   });
 
   test("a failed load leaves the shared model untouched (TypeBox's Check appends to the references it gets)", () => {
@@ -369,6 +370,19 @@ describe("loadConfig errors", () => {
     };
     walk([HooksFile, ...REFERENCED]);
     expect([...kinds].filter((k) => !(EXPLAINED_KINDS as readonly string[]).includes(k))).toEqual([]);
+  });
+
+  test("a tab used as indentation in the example is one error, not the parser's follow-on errors", () => {
+    const lines = readFileSync(join(import.meta.dir, "../../config/hooks.yaml"), "utf8").split("\n");
+    const i = lines.findIndex((l) => l === "    mode: notify");
+    lines[i] = "\tmode: notify";
+    let thrown: unknown;
+    try {
+      loadConfigText(lines.join("\n"), "hooks.yaml", { env: {} });
+    } catch (err) {
+      thrown = err;
+    }
+    expect((thrown as ConfigErrors).errors.map((e) => e.format())).toEqual([`hooks.yaml:${i + 1}:1: YAML: Tabs are not allowed as indentation\n  hint: indent with spaces, not tabs`]);
   });
 
   test("every error of a stage is reported, in file order", () => {
