@@ -37,7 +37,7 @@ const body = "body: { email: identity.traits.email }";
 describe("actions on hooks Kratos calls before it stores the identity", () => {
   for (const [point, mode] of [["registration.after", "interrupt"], ["registration.after", "enrich"], ["settings.after", "interrupt"], ["settings.after", "enrich"]]) {
     test(`${mode} at ${point} with actions is refused`, () => {
-      const steps = mode === "enrich" ? "\nenrich:\n  - metadata_admin: { a: 1 }" : "";
+      const steps = mode === "enrich" ? "\nreplaces: [metadata_admin]\nenrich:\n  - metadata_admin: { a: 1 }" : "";
       const o = outcome(yaml(hook("h", `on: ${point}\nmethods: [password]\nmode: ${mode}\n${body}${steps}\n${mail}`)));
       expect(o.errors).toEqual([expect.stringMatching(/^hooks\.h\.actions: actions of \w+ hook 'h' would run before Kratos stores the identity/)]);
     });

@@ -71,7 +71,7 @@ describe("deploy/compose/compose.yaml", () => {
     const gen = cli(["generate", "--config", "deploy/compose/hooks.yaml", "--out", "deploy/compose/generated", "--check"]);
     expect(gen.err).toBe("");
     expect(gen.code).toBe(0);
-    const check = cli(["check", "--config", "deploy/compose/hooks.yaml", "--kratos-config", "deploy/compose/kratos/kratos.yml"], { DSN: "postgres://x", SECRETS_COOKIE: "x", SECRETS_CIPHER: "x" });
+    const check = cli(["check", "--config", "deploy/compose/hooks.yaml", "--kratos-config", "deploy/compose/kratos/kratos.yml"], { DSN: "postgres://x", SECRETS_COOKIE: "x", SECRETS_CIPHER: "x", KRATOS_HOOKS_SECRET: "x" });
     expect(check.err).toBe("");
     expect(check.code).toBe(0);
   });

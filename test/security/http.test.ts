@@ -36,8 +36,10 @@ describe("url: scheme, host and port", () => {
   test("a user-controlled value in the host, port, scheme or userinfo is refused by check, naming file:line:col; after the origin it passes", () => {
     for (const url of ["http://{{body.name}}/internal/admin", "http://127.0.0.1:{{body.name}}/x", "{{body.name}}://crm.example.com/x", "https://u:{{body.name}}@crm.example.com/", "https://crm.{{body.name}}.example.com/", "{{env.CRM_URL}}{{body.name}}/x"]) {
       const { errors } = load(hookYaml(`      - http: { url: "${url}", headers: { Authorization: "Bearer {{env.CRM_TOKEN}}" } }\n`));
-      expect([url, errors[0]?.split("\n")[0]]).toEqual([url, "hooks.yaml:13:22: hooks.welcome.actions[0].http.url: {{body.name}} would set the URL's scheme, host or port, and identity.traits.name is typed by the user"]);
-      expect(errors[0]).toContain("hint: a sign-up form must not choose where a delivery goes");
+      // (A template in the userinfo is also refused as credentials in a url: either error may come first.)
+      const trust = errors.find((e) => e.includes("would set the URL's scheme, host or port"));
+      expect([url, trust?.split("\n")[0]]).toEqual([url, "hooks.yaml:13:22: hooks.welcome.actions[0].http.url: {{body.name}} would set the URL's scheme, host or port, and identity.traits.name is typed by the user"]);
+      expect(trust).toContain("hint: a sign-up form must not choose where a delivery goes");
     }
     // The origin from literal text or an env var, body values after it, passes.
     for (const url of ["https://crm.example.com/u/{{body.name}}", "{{env.CRM_URL}}/u/{{body.name}}", "https://{{env.CRM_HOST}}/u?n={{body.name}}", "https://crm.example.com/{{body.identity_id}}"]) {

@@ -17,7 +17,7 @@ test("the Store suite passes on node:sqlite under Deno: in process, with the ind
 }, 180_000);
 test("on Deno, serve, outbox and migrate refuse a postgres store in one message saying what to do, without the password", () => {
   const url = "postgres://someone:hunter2-not-real@127.0.0.1:5432/test";
-  const run = (...args: string[]) => Bun.spawnSync(["deno", "run", "-A", "src/cli.ts", ...args], { cwd: ROOT, env: { ...process.env, NO_COLOR: "1" }, timeout: 30_000 });
+  const run = (...args: string[]) => Bun.spawnSync(["deno", "run", "-A", "src/cli.ts", ...args], { cwd: ROOT, env: { ...process.env, NO_COLOR: "1", KRATOS_HOOKS_SECRET: "s", KRATOS_HOOKS_BASIC_PASSWORD: "p", CRM_TOKEN: "t" }, timeout: 30_000 });
   for (const args of [["serve", "--config", "config/hooks.yaml", "--store", url, "--listen", "127.0.0.1:0"], ["outbox", "stats", "--store", url], ["migrate", "--store", url]]) {
     const r = run(...args);
     const stderr = r.stderr.toString();
