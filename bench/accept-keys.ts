@@ -8,7 +8,7 @@
 // Reports wall and CPU time per batch over BATCHES batches, and the WAL pages one acknowledgement
 // commit appends once the tables hold BATCHES × 64 rows.
 // Usage: bun bench/accept-keys.ts [BATCHES=2000]. Results: bench/results/ack.md.
-import type { Database } from "bun:sqlite";
+import type { SqliteDb } from "../src/outbox/sqlite/driver.ts";
 import { mkdtempSync, rmSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -31,7 +31,7 @@ function acceptance(keys: "sequential" | "random"): Acceptance {
 }
 
 /** The v1 acceptance: an upsert on the (hook, key) primary key per acceptance. */
-function v1(db: Database): (batch: Acceptance[]) => AcceptResult[] {
+function v1(db: SqliteDb): (batch: Acceptance[]) => AcceptResult[] {
   db.run(SQLITE_MIGRATIONS[0]!.sql);
   const claimKey = db.query(`
     INSERT INTO dedupe (hook, key, status, body, content_type, expires_at, created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
@@ -50,7 +50,7 @@ function v1(db: Database): (batch: Acceptance[]) => AcceptResult[] {
     ).immediate();
 }
 
-function v2(db: Database): (batch: Acceptance[]) => AcceptResult[] {
+function v2(db: SqliteDb): (batch: Acceptance[]) => AcceptResult[] {
   migrate(db, Date.now());
   const dedupe = new DedupeLog();
   return (batch) => {

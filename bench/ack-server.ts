@@ -9,6 +9,7 @@ import { join } from "node:path";
 import { loadConfigText } from "../src/config/load.ts";
 import { openStore } from "../src/outbox/open-store.ts";
 import { createApp } from "../src/server/app.ts";
+import { listenBun } from "../src/server/listen.ts";
 import { createLogger } from "../src/server/log.ts";
 import { hooksYaml } from "./ack-hooks.ts";
 
@@ -25,6 +26,5 @@ if (mode === "bare") {
   const config = loadConfigText(yaml, join(tmpdir(), "bench-nostore.yaml"), { env: {}, cwd: tmpdir() });
   const store = await openStore(config.serve.store); // in memory, only for /health/ready and /metrics
   const receiver = createApp({ config, accept: async () => ({ duplicate: false }), store, log: createLogger({ level: "info" }), env: { BENCH_SECRET: "bench-secret" } });
-  receiver.app.listen({ hostname: "127.0.0.1", port: 0 });
-  console.log(receiver.app.server!.port);
+  console.log(listenBun(receiver, { host: "127.0.0.1", port: 0 }).port); // as `serve` listens
 } else throw new Error(`ack-server: unknown mode ${mode}`);

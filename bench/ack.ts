@@ -13,6 +13,8 @@
 // summary gives medians over the rounds, and ratios to the bare handler of the same round.
 //   bare              an Elysia POST handler that reads the body and answers 204 (the ceiling)
 //   receiver          `kratos-hooks serve --no-worker` as a process, SQLite synchronous=full
+//   receiver-deno     `receiver` run by Deno (`deno run -A src/cli.ts serve`: Deno.serve, node:sqlite on
+//                     a Web Worker), to compare the runtimes in one run
 //   receiver-normal   the same with synchronous=normal
 //   receiver-pg       the same on Postgres at 127.0.0.1:5432/test (own schema, dropped after)
 //   receiver-nostore  the receiver's pipeline with an accept that commits nothing (ack-server.ts)
@@ -33,7 +35,7 @@ const dir = import.meta.dir;
 const CLI = join(dir, "../src/cli.ts");
 const PG_URL = process.env.KH_BENCH_POSTGRES_URL ?? `postgres://${process.env.PGUSER ?? process.env.USER ?? "postgres"}@127.0.0.1:5432/test`;
 
-type Mode = "bare" | "receiver" | "receiver-normal" | "receiver-pg" | "receiver-nostore" | "baseline" | "baseline-pg";
+type Mode = "bare" | "receiver" | "receiver-deno" | "receiver-normal" | "receiver-pg" | "receiver-nostore" | "baseline" | "baseline-pg";
 const BASELINE_CLI = process.env.BENCH_BASELINE ? join(process.env.BENCH_BASELINE, "src/cli.ts") : undefined;
 const MODES = (process.argv[3]?.split(",") ?? ["bare", "receiver", "receiver-pg"]) as Mode[];
 const REPEATS = Number(process.argv[4] ?? 3);
@@ -83,7 +85,8 @@ async function startServer(mode: Mode): Promise<Server> {
   if (baseline && !BASELINE_CLI) throw new Error(`mode ${mode} needs BENCH_BASELINE=<dir of another checkout>`);
   const file = join(tmp, "hooks.yaml");
   writeFileSync(file, hooksYaml(store, mode === "receiver-normal" ? "normal" : "full"));
-  const proc = spawn(["bun", baseline ? BASELINE_CLI! : CLI, "serve", "--config", file, "--no-worker"], {
+  const cli = mode === "receiver-deno" ? ["deno", "run", "-A", CLI] : ["bun", baseline ? BASELINE_CLI! : CLI];
+  const proc = spawn([...cli, "serve", "--config", file, "--no-worker"], {
     stdout: "pipe",
     stderr: "inherit",
     env: { ...process.env, BENCH_SECRET: "bench-secret" },
@@ -184,7 +187,8 @@ const fmt = (n: number, digits = 1) => (Number.isFinite(n) ? n.toFixed(digits) :
 const cpuText = (c: CpuSplit) => `${fmt(c.loop)} / ${c.store ? fmt(c.store) : "-"} / ${fmt(c.other)} / ${fmt(c.wrk)}`;
 const load = () => loadavg().map((l) => l.toFixed(2)).join(" ");
 
-console.log(`machine: ${cpus().length} cores, ${cpus()[0]?.model}; bun ${Bun.version}; ${new Date().toISOString()}`);
+const denoVersion = MODES.includes("receiver-deno") ? `; ${Bun.spawnSync(["deno", "--version"]).stdout.toString().split("\n")[0]}` : "";
+console.log(`machine: ${cpus().length} cores, ${cpus()[0]?.model}; bun ${Bun.version}${denoVersion}; ${new Date().toISOString()}`);
 console.log(`wrk -t1 -c${CONNECTIONS} -d${DURATION}s (${IDS} trigger ids) after a 3 s warm-up; open loop 500 req/s for ${DURATION}s; ${REPEATS} rounds of ${MODES.join(",")}\n`);
 console.log("| round | server | req/s | wrk p99 ms | 500/s p50 ms | 500/s p99 ms | 500/s max ms | errors | dedupe hits | peak RSS MB | CPU µs/req: loop / store / other / wrk | load avg |");
 console.log("|---|---|---|---|---|---|---|---|---|---|---|---|");

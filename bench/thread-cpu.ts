@@ -9,7 +9,7 @@ const CLK_TCK = 100;
 /**
  * CPU seconds used so far by each thread of a live process (default: this one), summed by name;
  * the main thread (the event loop, whose thread id is the pid) is "event loop", a Bun Worker (the
- * SQLite store thread) "Worker", Bun's fetch thread "HTTP Client". A thread that ends between the
+ * SQLite store thread; Deno's worker-<n>) "Worker", Bun's fetch thread "HTTP Client". A thread that ends between the
  * listing and the read is skipped.
  */
 export function threadCpu(pid = process.pid): Map<string, number> {
@@ -21,7 +21,9 @@ export function threadCpu(pid = process.pid): Map<string, number> {
     } catch {
       continue;
     }
-    const name = tid === String(pid) ? "event loop" : stat.slice(stat.indexOf("(") + 1, stat.lastIndexOf(")"));
+    const comm = stat.slice(stat.indexOf("(") + 1, stat.lastIndexOf(")"));
+    // Deno names a Web Worker's thread worker-<n>: counted as Bun's are.
+    const name = tid === String(pid) ? "event loop" : /^worker-\d+$/.test(comm) ? "Worker" : comm;
     const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" "); // from field 3 (state) on
     out.set(name, (out.get(name) ?? 0) + (Number(fields[11]) + Number(fields[12])) / CLK_TCK); // utime + stime
   }

@@ -1,8 +1,10 @@
 #!/usr/bin/env bun
-// Entry point: argv → one of src/commands/. Commands load lazily so that `generate` and `render`
-// never pull in bun:sqlite or Elysia (they must also run under Deno).
+// Entry point: argv → one of src/commands/, under Bun or Deno (docs/deno.md). Commands load lazily
+// so that `generate` and `render` never pull in the store or Elysia.
 import { ConfigError, ConfigErrors, UsageError } from "./errors.ts";
 import { commandHelp, parseCommandArgs, type CommandDef } from "./commands/command.ts";
+import { closest } from "./config/schema-errors.ts";
+import { RUNTIME } from "./runtime.ts";
 import pkg from "../package.json" with { type: "json" };
 
 const COMMANDS: Record<string, { summary: string; load: () => Promise<{ command: CommandDef }> }> = {
@@ -13,6 +15,7 @@ const COMMANDS: Record<string, { summary: string; load: () => Promise<{ command:
   serve: { summary: "Serve the webhooks: auth, validation, dedupe, durable outbox, delivery workers.", load: () => import("./commands/serve.ts") },
   outbox: { summary: "Inspect and manage outbox jobs: list, show, retry, purge, stats.", load: () => import("./commands/outbox.ts") },
   migrate: { summary: "Apply the store's schema migrations and exit.", load: () => import("./commands/migrate.ts") },
+  sink: { summary: "Development catcher: accept and print what actions deliver over HTTP and SMTP.", load: () => import("./commands/sink.ts") },
 };
 
 function mainHelp(): string {
@@ -44,7 +47,8 @@ export async function main(argv: string[]): Promise<number> {
   }
   const entry = COMMANDS[name];
   if (!entry) {
-    process.stderr.write(`kratos-hooks: unknown command '${name}'\n  hint: run 'kratos-hooks --help' for the list\n`);
+    const near = closest(name, Object.keys(COMMANDS));
+    process.stderr.write(`kratos-hooks: unknown command '${name}'\n  hint: ${near ? `did you mean '${near}'? ` : ""}run 'kratos-hooks --help' for the list\n`);
     return 2;
   }
   try {
@@ -62,6 +66,12 @@ export async function main(argv: string[]): Promise<number> {
     }
     if (err instanceof UsageError) {
       process.stderr.write(`kratos-hooks: ${err.message}\n${err.hint ? `  hint: ${err.hint}\n` : ""}`);
+      return 2;
+    }
+    // Deno without a permission the command needs (NotCapable; PermissionDenied before Deno 2).
+    const name = (err as Error | undefined)?.name;
+    if (RUNTIME === "deno" && (name === "NotCapable" || name === "PermissionDenied")) {
+      process.stderr.write(`kratos-hooks: ${(err as Error).message}\n  hint: run it as 'deno run -A src/cli.ts ...', or grant the permissions docs/deno.md lists\n`);
       return 2;
     }
     throw err;

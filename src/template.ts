@@ -85,10 +85,12 @@ export type Phase1Result<T = unknown> = { value: T; deferred: Deferred[] };
 export type Phase1Options = {
   /**
    * Encodes values that come from body/hook/job before they are interpolated (not env values,
-   * not exact refs). The http action's url uses encodeURIComponent so a body value cannot add a
-   * path segment or a query string.
+   * not exact refs), for the context the template renders into (src/template-context.ts): the
+   * http url percent-encodes them, a header value keeps them to Latin-1, html escapes them.
+   * `index` counts the refs of the template from 0. May throw a TemplateError that says why a
+   * value cannot go there.
    */
-  encode?: (s: string) => string;
+  encode?: (s: string, ref: TemplateRef, index: number) => string;
 };
 
 function lookupBody(body: unknown, path: string[]): unknown {
@@ -127,12 +129,13 @@ export function interpolationText(v: unknown): string {
  * Templates come from hooks.yaml, so there are few of them, and the worker renders each of them
  * at every delivery: parsing them once saves the regex scans and ref parsing of every render.
  */
-type CompiledString = { exact: TemplateRef | undefined; pieces: (string | TemplateRef)[] };
+export type CompiledString = { exact: TemplateRef | undefined; pieces: (string | TemplateRef)[] };
 const compiled = new Map<string, CompiledString>();
 /** Bound on the cache, in case templates ever came from elsewhere than the config. */
 const MAX_COMPILED = 4096;
 
-function compileString(s: string): CompiledString {
+/** A string template as literal text and refs, in order (cached). */
+export function compileString(s: string): CompiledString {
   let c = compiled.get(s);
   if (c) return c;
   const exact = EXACT.exec(s);
@@ -166,6 +169,7 @@ function renderString(s: string, ctx: Phase1Context, path: (string | number)[], 
   const parts: DeferredPart[] = [];
   let shown = "";
   let hasEnv = false;
+  let index = 0;
   const pushText = (t: string) => {
     if (!t) return;
     if (typeof parts[parts.length - 1] === "string") parts[parts.length - 1] += t;
@@ -178,6 +182,7 @@ function renderString(s: string, ctx: Phase1Context, path: (string | number)[], 
       continue;
     }
     if (piece.kind === "invalid") throw new TemplateError(`invalid template ref ${piece.text}: ${piece.reason}`);
+    const i = index++;
     if (piece.kind === "env") {
       hasEnv = true;
       parts.push({ env: piece.name });
@@ -185,7 +190,7 @@ function renderString(s: string, ctx: Phase1Context, path: (string | number)[], 
       continue;
     }
     let t = interpolationText(valueOf(piece, ctx));
-    if (opts.encode) t = opts.encode(t);
+    if (opts.encode) t = opts.encode(t, piece, i);
     pushText(t);
     shown += t;
   }
@@ -273,13 +278,6 @@ export function resolveDeferred<T>(value: T, deferred: Deferred[] | undefined, e
     o[d.path[n - 1]!] = s;
   }
   return root as T;
-}
-
-/** Replaces every secret value in `text` by `***`. Used on error text that may echo a request. */
-export function redact(text: string, secrets: Iterable<string>): string {
-  let out = text;
-  for (const s of secrets) if (s.length >= 3) out = out.split(s).join("***");
-  return out;
 }
 
 /**

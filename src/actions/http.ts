@@ -3,7 +3,8 @@
 import type { ResolvedHttpAction } from "../config/types.ts";
 import pkg from "../../package.json" with { type: "json" };
 import { childTraceparent } from "../trace-context.ts";
-import { DeliveryError, DeliveryTimeout, snippet, type DeliveryContext, type DeliveryResult, type HttpInput } from "./types.ts";
+import { dotSegmentInUrl } from "../template-context.ts";
+import { DeliveryError, DeliveryTimeout, excerpt, snippet, type DeliveryContext, type DeliveryResult, type HttpInput } from "./types.ts";
 
 const USER_AGENT = `kratos-hooks/${pkg.version}`;
 /** Bytes of a failed response read for the error text; the rest is discarded. */
@@ -23,7 +24,8 @@ export async function deliverHttp(action: ResolvedHttpAction, input: HttpInput, 
     const v = String(input.headers[k]);
     // A CR/LF or other byte not allowed in a header, e.g. from a body value: the same job will
     // never render differently. The value is not shown (it may hold a secret).
-    if (!HEADER_NAME.test(k) || BAD_HEADER_VALUE.test(v)) throw new DeliveryError(`header ${k} has a value that is not a valid HTTP header value`, false);
+    if (!HEADER_NAME.test(k)) throw new DeliveryError(`header name ${JSON.stringify(k)} is not an HTTP token`, false);
+    if (BAD_HEADER_VALUE.test(v)) throw new DeliveryError(`header ${k}: the value holds a line break, a NUL or text outside Latin-1, which an HTTP header cannot carry (an env value?)`, false);
     headers[k.toLowerCase()] = v;
   }
   headers["idempotency-key"] = ctx.jobId;
@@ -32,6 +34,9 @@ export async function deliverHttp(action: ResolvedHttpAction, input: HttpInput, 
   if (!isHttpUrl(input.url)) {
     throw new DeliveryError(`url ${displayUrl(input.url)} is not an absolute http(s) URL`, false);
   }
+  // Body values cannot form one (urlEncoder refuses them); this holds for env values too.
+  const dot = dotSegmentInUrl(input.url);
+  if (dot !== undefined) throw new DeliveryError(`url ${displayUrl(input.url)}: its path has the dot segment '${dot}', which would walk up the path; refused`, false);
 
   // One signal: the worker's, when it also carries this action's timeout (ctx.signalHasTimeout);
   // otherwise a timeout signal combined with it.
@@ -48,7 +53,7 @@ export async function deliverHttp(action: ResolvedHttpAction, input: HttpInput, 
     res = await fetch(input.url, { method: input.method, headers, body, signal, redirect: "manual" });
   } catch (err) {
     const timedOut = timeout ? timeout.aborted : ctx.signal.aborted && ctx.signal.reason instanceof DeliveryTimeout;
-    throw new DeliveryError(failureText(err, timedOut, ctx.signal, action.timeoutMs, started, input), true);
+    throw new DeliveryError(failureText(err, timedOut, ctx, action.timeoutMs, started, input), true);
   }
   if (res.status >= 200 && res.status < 300) {
     // Drain so the connection is reused; the content does not matter.
@@ -57,11 +62,12 @@ export async function deliverHttp(action: ResolvedHttpAction, input: HttpInput, 
   }
   let text = "";
   try {
-    text = await readPrefix(res, ERROR_BODY_BYTES);
+    // Room for a secret that crosses the limit: it is redacted whole before the text is cut.
+    text = await readPrefix(res, ERROR_BODY_BYTES + 4 * (ctx.redactor?.longest ?? 0));
   } catch {
     // A body that breaks off still leaves the status to report.
   }
-  const what = `${input.method} ${displayUrl(input.url)} answered ${res.status}${text ? `: ${snippet(text)}` : ""}`;
+  const what = `${input.method} ${displayUrl(input.url)} answered ${res.status}${text ? `: ${excerpt(text, ctx)}` : ""}`;
   const retryAfter = res.status === 429 || res.status === 503 ? retryAfterMs(res.headers.get("retry-after")) : undefined;
   if (res.status >= 500) throw new DeliveryError(what, true, retryAfter, res.status);
   // 408 and 429 ask to come back later; other 4xx say the request itself is wrong.
@@ -96,12 +102,13 @@ export function isHttpUrl(url: string): boolean {
   return true;
 }
 
-function failureText(err: unknown, timedOut: boolean, outer: AbortSignal, timeoutMs: number, started: number, input: HttpInput): string {
+function failureText(err: unknown, timedOut: boolean, ctx: DeliveryContext, timeoutMs: number, started: number, input: HttpInput): string {
+  const outer = ctx.signal;
   const where = `${input.method} ${displayUrl(input.url)}`;
   if (timedOut) return `${where} timed out after ${timeoutMs}ms`;
   if (outer.aborted) return `${where} aborted after ${Math.round(performance.now() - started)}ms (worker deadline or shutdown)`;
   const e = err as { code?: string; message?: string };
-  return `${where} failed: ${e.code ? `${e.code} ` : ""}${snippet(e.message ?? String(err), 160)}`;
+  return `${where} failed: ${e.code ? `${e.code} ` : ""}${excerpt(e.message ?? String(err), ctx, 160)}`;
 }
 
 /** Retry-After as delay-seconds or an HTTP date (RFC 9110 §10.2.3), in ms from now; undefined if absent or unreadable. */
@@ -113,14 +120,16 @@ export function retryAfterMs(value: string | null, now = Date.now()): number | u
   return Number.isNaN(at) ? undefined : Math.max(0, at - now);
 }
 
-/** The url without query string or userinfo, which may hold credentials. */
+/**
+ * The url without query string, fragment or userinfo, which may hold credentials. A url that does
+ * not parse is shown the same way, cut textually, in quotes: the user has to see what is wrong.
+ */
 export function displayUrl(url: string): string {
-  try {
-    const u = new URL(url);
-    return `${u.protocol}//${u.host}${u.pathname}`;
-  } catch {
-    return "<invalid url>";
-  }
+  const u = URL.canParse(url) ? new URL(url) : undefined;
+  if (u && /^https?:$/.test(u.protocol)) return `${u.protocol}//${u.host}${u.pathname}`;
+  // Also for crm:secret@host/x, which parses as a "crm:" URL with the secret in its path.
+  const cut = url.replace(/[?#][\s\S]*$/, "").replace(/^([A-Za-z][A-Za-z0-9+.-]*:(?:\/\/)?)?[^/@]*@/, "$1");
+  return `'${snippet(cut, 200)}' (not a valid URL)`;
 }
 
 async function readPrefix(res: Response, max: number): Promise<string> {

@@ -3,11 +3,13 @@
 // deliver, which renders it. buildJobPayload renders at acceptance instead (deliver takes both).
 import type { ResolvedAction } from "../config/types.ts";
 import type { SmtpDecl } from "../config/model.ts";
-import { MissingEnvError, TemplateError, redact, renderPhase1, renderTextPhase1, resolveDeferred, type Deferred, type Env, type Phase1Context } from "../template.ts";
+import { NO_SECRETS } from "../secrets.ts";
+import { MissingEnvError, TemplateError, renderPhase1, renderTextPhase1, resolveDeferred, type Deferred, type Env, type Phase1Context, type Phase1Options } from "../template.ts";
+import { escapeHtml, headerEncoder, oneLine, splitMailbox, urlEncoder } from "../template-context.ts";
 import { deliverEmail } from "./email.ts";
 import { deliverExec } from "./exec.ts";
 import { deliverHttp } from "./http.ts";
-import { DeliveryError, type AcceptedWebhook, type DeliveryContext, type DeliveryResult, type JobPayload } from "./types.ts";
+import { DeliveryError, snippet, type AcceptedWebhook, type DeliveryContext, type DeliveryResult, type JobPayload } from "./types.ts";
 
 export { DeliveryError, DeliveryTimeout, type AcceptedWebhook, type DeliveryContext, type DeliveryResult, type JobPayload } from "./types.ts";
 
@@ -15,7 +17,7 @@ export { DeliveryError, DeliveryTimeout, type AcceptedWebhook, type DeliveryCont
 class InputBuilder {
   readonly deferred: Deferred[] = [];
   constructor(private readonly ctx: Phase1Context) {}
-  text(template: string, path: (string | number)[], encode?: (s: string) => string): string {
+  text(template: string, path: (string | number)[], encode?: Phase1Options["encode"]): string {
     const r = renderTextPhase1(template, this.ctx, { encode });
     for (const d of r.deferred) this.deferred.push({ path: [...path, ...d.path], parts: d.parts });
     return r.value;
@@ -42,23 +44,29 @@ export function buildJobPayload(action: ResolvedAction, ctx: Phase1Context): Job
   switch (action.kind) {
     case "http": {
       const headers: Record<string, string> = {};
-      for (const [k, v] of Object.entries(action.headers)) headers[k] = b.text(v, ["headers", k]);
+      for (const [k, v] of Object.entries(action.headers)) headers[k] = b.text(v, ["headers", k], headerEncoder(k));
       const input = {
         method: action.method,
         // Body values are percent-encoded in the url: they cannot add path segments or a query.
-        url: b.text(action.url, ["url"], encodeURIComponent),
+        url: b.text(action.url, ["url"], urlEncoder(action.url)),
         headers,
         ...(action.body !== undefined ? { body: b.json(action.body, ["body"]) } : {}),
       };
       return { v: 1, kind: "http", input, deferred: b.deferred };
     }
     case "email": {
+      // A mailbox is split at the template's own angle brackets: the name and the address are
+      // rendered apart, so no value can turn into a second recipient.
+      const mailbox = (template: string, key: string) => {
+        const m = splitMailbox(template);
+        return { ...(m.name !== undefined ? { name: b.text(m.name, [key, "name"], oneLine) } : {}), address: b.text(m.address, [key, "address"]) };
+      };
       const input = {
-        to: b.text(action.to, ["to"]),
-        ...(action.from !== undefined ? { from: b.text(action.from, ["from"]) } : {}),
-        subject: b.text(action.subject, ["subject"]),
+        to: mailbox(action.to, "to"),
+        ...(action.from !== undefined ? { from: mailbox(action.from, "from") } : {}),
+        subject: b.text(action.subject, ["subject"], oneLine),
         ...(action.text !== undefined ? { text: b.text(action.text, ["text"]) } : {}),
-        ...(action.html !== undefined ? { html: b.text(action.html, ["html"]) } : {}),
+        ...(action.html !== undefined ? { html: b.text(action.html, ["html"], escapeHtml) } : {}),
       };
       return { v: 1, kind: "email", input, deferred: b.deferred };
     }
@@ -109,6 +117,7 @@ export async function deliver(action: ResolvedAction, stored: unknown, ctx: Deli
   }
   const secrets = new Set<string>();
   for (const v of secretValues(action, ctx.env, opts.defaultSmtp)) secrets.add(v);
+  let redactor = ctx.redactor ?? NO_SECRETS;
   try {
     let input: JobPayload["input"];
     try {
@@ -118,17 +127,21 @@ export async function deliver(action: ResolvedAction, stored: unknown, ctx: Deli
       if (err instanceof MissingEnvError) throw new DeliveryError(err.message, true);
       throw err;
     }
+    // The values this delivery used, on top of every secret serve knows.
+    redactor = redactor.with(secrets);
+    const dctx: DeliveryContext = { ...ctx, redactor };
     switch (action.kind) {
       case "http":
-        return await deliverHttp(action, input as Extract<JobPayload, { kind: "http" }>["input"], ctx);
+        return await deliverHttp(action, input as Extract<JobPayload, { kind: "http" }>["input"], dctx);
       case "email":
-        return await deliverEmail(action, input as Extract<JobPayload, { kind: "email" }>["input"], ctx, opts.defaultSmtp);
+        return await deliverEmail(action, input as Extract<JobPayload, { kind: "email" }>["input"], dctx, opts.defaultSmtp);
       case "exec":
-        return await deliverExec(action, input as Extract<JobPayload, { kind: "exec" }>["input"], ctx);
+        return await deliverExec(action, input as Extract<JobPayload, { kind: "exec" }>["input"], dctx);
     }
   } catch (err) {
-    if (err instanceof DeliveryError) throw new DeliveryError(redact(err.message, secrets), err.retryable, err.retryAfterMs, err.code);
-    throw new DeliveryError(redact(`unexpected: ${(err as Error)?.message ?? String(err)}`, secrets), true);
+    const all = redactor.with(secrets);
+    if (err instanceof DeliveryError) throw new DeliveryError(all.redact(err.message), err.retryable, err.retryAfterMs, err.code);
+    throw new DeliveryError(snippet(all.redact(`unexpected: ${(err as Error)?.message ?? String(err)}`), 400), true);
   }
 }
 

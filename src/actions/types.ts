@@ -1,11 +1,14 @@
 // What every action kind shares: the payload stored with a job, the delivery context and the one
 // failure type the worker reads. Success is a plain return; failure is a DeliveryError.
+import type { Redactor } from "../secrets.ts";
 import type { Deferred, Env } from "../template.ts";
 
 /** http: the request, rendered at acceptance (env refs deferred). */
 export type HttpInput = { method: string; url: string; headers: Record<string, string>; body?: unknown };
+/** A mailbox: one address and a display name that is text, never parsed as addresses. */
+export type Mailbox = { name?: string; address: string };
 /** email: the message, rendered at acceptance. SMTP settings come from the config at delivery. */
-export type EmailInput = { to: string; from?: string; subject: string; text?: string; html?: string };
+export type EmailInput = { to: Mailbox; from?: Mailbox; subject: string; text?: string; html?: string };
 /** exec: argv and extra env rendered at acceptance; `body` is written to stdin with the job id. */
 export type ExecInput = { argv: string[]; env: Record<string, string>; body: unknown };
 
@@ -43,6 +46,11 @@ export type DeliveryContext = {
   signalHasTimeout?: boolean;
   /** The W3C traceparent the webhook came with; http deliveries send a child of it (src/trace-context.ts). */
   traceparent?: string | null;
+  /**
+   * Every secret serve knows (src/secrets.ts). Error text is redacted with it before it is cut
+   * short (excerpt), so no prefix of a secret survives; deliver() adds the values it used.
+   */
+  redactor?: Redactor;
 };
 
 /** The abort reason of a DeliveryContext signal that aborted because the action's timeout passed. */
@@ -74,7 +82,12 @@ export class DeliveryError extends Error {
 /** What a successful delivery reports for the attempt history: the HTTP status, SMTP reply code or exit code. */
 export type DeliveryResult = { code?: number };
 
-/** Keeps the end of a long text (stderr, a response body) short enough for a log line. */
+/** Redacts `text` with the context's secrets, then cuts it short (snippet): never the other way round. */
+export function excerpt(text: string, ctx: Pick<DeliveryContext, "redactor">, max = 200): string {
+  return snippet(ctx.redactor ? ctx.redactor.redact(text) : text, max);
+}
+
+/** Keeps the start of a long text short enough for a log line. Text that may hold a secret goes through excerpt. */
 export function snippet(text: string, max = 200): string {
   const t = text.replace(/\s+/g, " ").trim();
   return t.length <= max ? t : `${t.slice(0, max)}…`;

@@ -2,6 +2,7 @@
 // file under src/commands/. Flags are parsed with node:util parseArgs, which Bun and Deno share.
 import { parseArgs } from "node:util";
 import { UsageError } from "../errors.ts";
+import { closest } from "../config/schema-errors.ts";
 
 export type FlagSpec = {
   type: "string" | "boolean";
@@ -37,8 +38,27 @@ export function parseCommandArgs(def: CommandDef, argv: string[]) {
     const { values, positionals } = parseArgs({ args: argv, options, allowPositionals: true, strict: true });
     return { flags: values as Record<string, unknown>, positionals };
   } catch (err) {
-    throw new UsageError(`${def.name}: ${(err as Error).message}`, `see 'kratos-hooks ${def.name} --help'`);
+    throw argsError(def, err as Error & { code?: string }, argv);
   }
+}
+
+/** parseArgs's errors in our words: the option as typed, and the nearest real one. */
+function argsError(def: CommandDef, err: Error & { code?: string }, argv: string[]): UsageError {
+  const help = `see 'kratos-hooks ${def.name} --help'`;
+  const names = ["help", ...Object.keys(def.flags)];
+  if (err.code === "ERR_PARSE_ARGS_UNKNOWN_OPTION") {
+    const typed = /'(-{1,2}[^'\s]+)'/.exec(err.message)?.[1] ?? argv.find((a) => a.startsWith("-")) ?? "";
+    const bare = typed.replace(/^-+/, "").replace(/=.*$/, "");
+    const near = closest(bare, names);
+    return new UsageError(`${def.name}: unknown option ${typed}`, `${near ? `did you mean --${near}? ` : ""}${help}`);
+  }
+  if (err.code === "ERR_PARSE_ARGS_INVALID_OPTION_VALUE") {
+    const flag = /--([a-z-]+)/.exec(err.message)?.[1];
+    const spec = flag ? def.flags[flag] : undefined;
+    if (spec?.type === "string") return new UsageError(`${def.name}: --${flag} needs a value`, `--${flag} ${spec.placeholder ?? "<value>"}; ${help}`);
+    if (spec?.type === "boolean") return new UsageError(`${def.name}: --${flag} takes no value`, help);
+  }
+  return new UsageError(`${def.name}: ${err.message}`, help);
 }
 
 export function commandHelp(def: CommandDef): string {

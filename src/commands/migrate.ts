@@ -2,7 +2,7 @@
 // migrations as a separate step (serve also migrates on start; both are safe to run at once).
 import { loadConfig } from "../config/load.ts";
 import { UsageError } from "../errors.ts";
-import { openStore, redactStoreUrl, type OpenStoreOptions } from "../outbox/open-store.ts";
+import { misconfigured, openStore, redactStoreUrl, type OpenStoreOptions } from "../outbox/open-store.ts";
 import { StoreUnavailableError } from "../outbox/errors.ts";
 import { defineCommand } from "./command.ts";
 
@@ -11,7 +11,7 @@ export const command = defineCommand({
   summary: "Apply the store's schema migrations and exit.",
   usage: "kratos-hooks migrate (--store <url> | --config <hooks.yaml>) [--schema <name>]",
   flags: {
-    store: { type: "string", short: "s", placeholder: "<url>", description: "sqlite:<path> or postgres://user@host:5432/db[?schema=name]." },
+    store: { type: "string", short: "s", placeholder: "<url>", description: "sqlite:<path> or postgres://user@host:5432/db[?schema=name] (Postgres on Bun only)." },
     config: { type: "string", short: "c", placeholder: "<file>", description: "Read the store (serve.store, KRATOS_HOOKS_STORE) from hooks.yaml." },
     schema: { type: "string", placeholder: "<name>", description: "Postgres schema for the tables (default: ?schema= in the URL, else kratos_hooks)." },
   },
@@ -44,7 +44,7 @@ export const command = defineCommand({
         await store.close();
       }
     } catch (err) {
-      if (!(err instanceof StoreUnavailableError)) throw err;
+      if (!(err instanceof StoreUnavailableError)) throw misconfigured(url!, err) ?? err;
       process.stderr.write(`kratos-hooks: cannot migrate ${shown}: ${err.message}\n  hint: is the database running and reachable?\n`);
       return 1;
     }

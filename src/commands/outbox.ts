@@ -7,6 +7,7 @@ import { durationMs } from "../config/units.ts";
 import { UsageError } from "../errors.ts";
 import { StoreUnavailableError } from "../outbox/errors.ts";
 import { openStore, redactStoreUrl, type OpenStoreOptions } from "../outbox/open-store.ts";
+import { knownSecrets, Redactor, storePassword } from "../secrets.ts";
 import type { Attempt, Job, JobFilter, JobState, Store } from "../outbox/store.ts";
 import { traceIdOf } from "../trace-context.ts";
 import { defineCommand, configFlag, configPath } from "./command.ts";
@@ -44,7 +45,7 @@ export const command = defineCommand({
   ].join("\n"),
   flags: {
     config: configFlag("whose serve.store to open"),
-    store: { type: "string", placeholder: "<url>", description: "Store URL instead of --config: sqlite:<path> or postgres://..." },
+    store: { type: "string", placeholder: "<url>", description: "Store URL instead of --config: sqlite:<path> or postgres://... (Postgres on Bun only)." },
     state: { type: "string", placeholder: "<state>", description: "Only jobs in this state (list: any; purge: done or dead, default done)." },
     hook: { type: "string", placeholder: "<hook>", description: "Only jobs of this hook." },
     action: { type: "string", placeholder: "<action>", description: "Only jobs of this action id (<hook>.<name>)." },
@@ -82,8 +83,8 @@ export const command = defineCommand({
     }
     const filter = commonFilter(flags);
     // Check the arguments before touching the store.
-    const plan = planFor(sub as (typeof SUBCOMMANDS)[number], args, flags, filter);
-    const { url, opts } = storeFrom(flags);
+    const { url, opts, redactor } = storeFrom(flags);
+    const plan = planFor(sub as (typeof SUBCOMMANDS)[number], args, flags, filter, redactor);
     try {
       const store = await openStore(url, opts);
       try {
@@ -103,7 +104,7 @@ export const command = defineCommand({
 
 type Plan = (store: Store) => Promise<number>;
 
-function planFor(sub: (typeof SUBCOMMANDS)[number], args: string[], flags: Flags, filter: JobFilter): Plan {
+function planFor(sub: (typeof SUBCOMMANDS)[number], args: string[], flags: Flags, filter: JobFilter, redactor: Redactor): Plan {
   switch (sub) {
     case "list": {
       noArgs("list", args);
@@ -116,7 +117,8 @@ function planFor(sub: (typeof SUBCOMMANDS)[number], args: string[], flags: Flags
       if (flags.until !== undefined) list.createdBefore = pointInTime(flags.until, "--until", now);
       if (flags.before !== undefined) list.beforeId = flags.before;
       return async (store) => {
-        const jobs = await store.listJobs(list);
+        // Redacted before the table cuts the last error short.
+        const jobs = (await store.listJobs(list)).map((j) => redactJob(j, redactor));
         if (flags.json) process.stdout.write(`${JSON.stringify(jobs.map(jobJson), null, 2)}\n`);
         else {
           process.stdout.write(jobTable(jobs));
@@ -129,12 +131,13 @@ function planFor(sub: (typeof SUBCOMMANDS)[number], args: string[], flags: Flags
       if (args.length !== 1) throw new UsageError("outbox show: expects exactly one job id", "kratos-hooks outbox show <id>");
       const id = args[0]!;
       return async (store) => {
-        const job = await store.getJob(id);
+        const found = await store.getJob(id);
+        const job = found && redactJob(found, redactor);
         if (!job) {
           process.stderr.write(`kratos-hooks: no job with id ${id}\n  hint: 'kratos-hooks outbox list' shows the ids\n`);
           return 1;
         }
-        const attempts = await store.listAttempts(id);
+        const attempts = (await store.listAttempts(id)).map((a) => (a.detail === null || redactor.size === 0 ? a : { ...a, detail: redactor.redact(a.detail) }));
         process.stdout.write(flags.json ? `${JSON.stringify({ ...jobJson(job), attemptHistory: attempts.map(attemptJson) }, null, 2)}\n` : jobDetail(job, attempts));
         return 0;
       };
@@ -205,10 +208,28 @@ function pointInTime(v: string, flag: string, now: number): number {
  * The store to open. `create: false`: only an existing SQLite file; its pending migrations are
  * still applied (default `migrate`), as serve would on start, so an older store can be read.
  */
-function storeFrom(flags: Flags): { url: string; opts: OpenStoreOptions } {
-  if (flags.store !== undefined) return { url: flags.store, opts: { create: false } };
+function storeFrom(flags: Flags): { url: string; opts: OpenStoreOptions; redactor: Redactor } {
+  if (flags.store !== undefined) {
+    const pw = storePassword(flags.store);
+    return { url: flags.store, opts: { create: false }, redactor: new Redactor(pw ? [pw, encodeURIComponent(pw)] : []) };
+  }
   const config = loadConfig(configPath(flags));
-  return { url: config.serve.store, opts: { synchronous: config.serve.synchronous, create: false } };
+  return { url: config.serve.store, opts: { synchronous: config.serve.synchronous, create: false }, redactor: knownSecrets(config, process.env) };
+}
+
+/**
+ * A job as the CLI shows it: every secret serve would know (src/secrets.ts) masked in its last
+ * error and payload, in case one got there before redaction existed or through a value echoed back.
+ */
+function redactJob(j: Job, redactor: Redactor): Job {
+  if (redactor.size === 0) return j;
+  let payload: unknown;
+  try {
+    payload = JSON.parse(redactor.redact(JSON.stringify(j.payload)));
+  } catch {
+    payload = "*** (a secret made the payload unreadable once masked)";
+  }
+  return { ...j, lastError: j.lastError === null ? null : redactor.redact(j.lastError), payload };
 }
 
 function noArgs(sub: string, args: string[]): void {

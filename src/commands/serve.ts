@@ -5,9 +5,10 @@
 // serve.shutdown_timeout), close the store, exit 0.
 import { loadConfig } from "../config/load.ts";
 import type { ResolvedConfig } from "../config/types.ts";
-import { UsageError } from "../errors.ts";
+import { ConfigErrors, UsageError } from "../errors.ts";
+import { missingEnv } from "../config/env-needs.ts";
 import { GroupCommitter } from "../outbox/group-commit.ts";
-import { openStore, redactStoreUrl } from "../outbox/open-store.ts";
+import { openStatsReader, openStore, redactStoreUrl } from "../outbox/open-store.ts";
 import { StoreUnavailableError, type Store } from "../outbox/store.ts";
 import { Worker } from "../outbox/worker.ts";
 import { RetentionSweeper } from "../outbox/retention.ts";
@@ -16,7 +17,8 @@ import { RecentRequests } from "../admin/recent-requests.ts";
 import pkg from "../../package.json" with { type: "json" };
 import { parseListen } from "../config/resolve.ts";
 import { createApp } from "../server/app.ts";
-import { listen, type Listening } from "../server/listen.ts";
+import { listen, listenHandler, type Listening } from "../server/listen.ts";
+import { knownSecrets } from "../secrets.ts";
 import { createLogger, flushLogs, isLogLevel, type Logger } from "../server/log.ts";
 import { Metrics } from "../server/metrics.ts";
 import { observeWorker } from "../server/observe-worker.ts";
@@ -46,9 +48,14 @@ export async function startServer(opts: ServeOptions): Promise<RunningServer> {
   const { config, log } = opts;
   const env = opts.env ?? process.env;
   for (const w of config.warnings ?? []) log.warn("config warning", { warning: w.format() });
+  // Every variable the receiver and (when it runs here) the worker read, all reported at once:
+  // starting without one would fail every request or every job later.
+  const missing = missingEnv(config.envNeeds ?? [], env, { worker: opts.worker !== false });
+  if (missing.length > 0) throw new ConfigErrors(missing);
   const shownStore = redactStoreUrl(config.serve.store);
   const adminSetup = config.serve.admin ? adminSettings(config.serve.admin, env) : undefined;
   const store: Store = await openStore(config.serve.store, { synchronous: config.serve.synchronous, thread: true });
+  const statsReader = await openStatsReader(config.serve.store, store);
   const metrics = new Metrics();
   // SQLite commits on its store thread: two batches of 32 in flight let the event loop fill one
   // while the other commits; one batch of 64 left the event loop idle during every commit
@@ -60,12 +67,15 @@ export async function startServer(opts: ServeOptions): Promise<RunningServer> {
     maxWaitMs: config.serve.groupCommitWaitMs,
     ...(store.kind === "sqlite" ? { maxBatch: 32, maxInFlight: 2, goWhenIdle: true } : {}),
   });
-  const worker = opts.worker === false ? undefined : Worker.fromConfig(config, store, { env });
+  let worker: Worker | undefined;
   const recent = adminSetup ? new RecentRequests() : undefined;
   let receiver: ReturnType<typeof createApp>;
   try {
-    receiver = createApp({ config, accept: (a) => committer.accept(a), store, metrics, log, env, onEnqueued: worker ? () => worker.wake() : undefined, recent });
+    // Either may throw (a secret unset, a permission Deno was not given): the store thread must not keep the process up.
+    const w = (worker = opts.worker === false ? undefined : Worker.fromConfig(config, store, { env }));
+    receiver = createApp({ config, accept: (a) => committer.accept(a), store, statsStore: statsReader, metrics, log, env, onEnqueued: w ? () => w.wake() : undefined, recent });
   } catch (err) {
+    await statsReader.close();
     await store.close();
     throw err;
   }
@@ -75,6 +85,7 @@ export async function startServer(opts: ServeOptions): Promise<RunningServer> {
   try {
     listening = await listen(receiver, config.serve.listen, config.hooks);
   } catch (err) {
+    await statsReader.close();
     await store.close();
     const { host, port } = config.serve.listen;
     const code = (err as NodeJS.ErrnoException)?.code;
@@ -83,19 +94,29 @@ export async function startServer(opts: ServeOptions): Promise<RunningServer> {
       "pick another address with --listen, serve.listen or KRATOS_HOOKS_LISTEN",
     );
   }
-  let admin: { server: ReturnType<typeof Bun.serve>; app: ReturnType<typeof createAdminApp> } | undefined;
+  let admin: { listening: Listening; app: ReturnType<typeof createAdminApp> } | undefined;
   if (adminSetup) {
-    const app = createAdminApp({ config, store, recent: recent!, metricsText: () => metrics.render(), token: adminSetup.token, onRetried: worker ? () => worker.wake() : undefined, log });
+    // Job counts from the stats reader, as /metrics reads them: a page load never waits behind acks.
+    const adminStore = {
+      stats: (now: number) => statsReader.stats(now),
+      listJobs: store.listJobs.bind(store),
+      getJob: store.getJob.bind(store),
+      listAttempts: store.listAttempts.bind(store),
+      retryJobs: store.retryJobs.bind(store),
+      purgeJobs: store.purgeJobs.bind(store),
+    };
+    const app = createAdminApp({ config, store: adminStore, recent: recent!, metricsText: () => metrics.render(), token: adminSetup.token, onRetried: worker ? () => worker!.wake() : undefined, log });
     try {
-      admin = { app, server: Bun.serve({ hostname: adminSetup.host, port: adminSetup.port, fetch: (request) => app.handle(request) }) };
+      admin = { app, listening: listenHandler(app.handle, { host: adminSetup.host, port: adminSetup.port }) };
     } catch (err) {
       await listening.stop(0);
+      await statsReader.close();
       await store.close();
       const code = (err as NodeJS.ErrnoException)?.code;
       throw new UsageError(`cannot listen on ${adminSetup.host}:${adminSetup.port} for the admin page: ${code === "EADDRINUSE" ? "the address is already in use" : ((err as Error)?.message ?? String(err))}`, "pick another serve.admin.listen, or `off`");
     }
     app.start();
-    log.info("admin page listening", { host: admin.server.hostname, port: admin.server.port });
+    log.info("admin page listening", { host: admin.listening.hostname, port: admin.listening.port });
   }
   const unobserve = worker ? observeWorker(worker.events, metrics, log) : undefined;
   worker?.start();
@@ -130,17 +151,18 @@ export async function startServer(opts: ServeOptions): Promise<RunningServer> {
       receiver.drain();
       const retentionStopped = retention.stop();
       admin?.app.stop();
-      void admin?.server.stop(true);
       // Both within one timeout: in-flight requests finish (their commit included; after the
       // timeout connections are cut), and meanwhile the worker stops claiming and finishes or gives
       // back its deliveries. Jobs committed during the drain wait for the next start.
-      await Promise.all([listening.stop(timeoutMs).then(() => committer.close()), worker?.stop(timeoutMs), retentionStopped]);
+      await Promise.all([listening.stop(timeoutMs).then(() => committer.close()), worker?.stop(timeoutMs), retentionStopped, admin?.listening.stop(0)]);
       unobserve?.();
+      receiver.refusedLog.flush();
+      await statsReader.close();
       await store.close();
       log.info("stopped", {});
       flushLogs();
     })());
-  return { listening, shutdown, ...(admin ? { admin: { hostname: admin.server.hostname!, port: admin.server.port! } } : {}) };
+  return { listening, shutdown, ...(admin ? { admin: { hostname: admin.listening.hostname, port: admin.listening.port } } : {}) };
 }
 
 /** A retention for the start-up line, in the largest whole unit: 7d, 12h, 90m, forever. */
@@ -163,24 +185,34 @@ function adminSettings(admin: { listen: string; tokenEnv: string }, env: Record<
 export const command = defineCommand({
   name: "serve",
   summary: "Serve the webhooks: auth, validation, dedupe, durable outbox, delivery workers.",
-  usage: "kratos-hooks serve [--config <hooks.yaml>] [--listen <host:port>] [--store <url>] [--no-worker] [--log-level <level>]",
+  usage: "kratos-hooks serve [--config <hooks.yaml>] [--listen <host:port>] [--store <url>] [--no-worker] [--log-level <level>] [--dev]",
   flags: {
     config: configFlag("to serve"),
     listen: { type: "string", short: "l", placeholder: "<host:port>", description: "Listen address; overrides serve.listen and KRATOS_HOOKS_LISTEN." },
-    store: { type: "string", short: "s", placeholder: "<url>", description: "sqlite:<path> or postgres://...; overrides serve.store and KRATOS_HOOKS_STORE." },
+    store: { type: "string", short: "s", placeholder: "<url>", description: "sqlite:<path> or postgres://... (Postgres on Bun only); overrides serve.store and KRATOS_HOOKS_STORE." },
     "no-worker": { type: "boolean", description: "Only receive; deliver with another process (kratos-hooks serve on the same store)." },
     "log-level": { type: "string", placeholder: "<level>", description: "debug, info (default), warn or error. Logs are JSON lines: info to stdout, warn/error to stderr." },
+    dev: { type: "boolean", description: "Development: catch what actions deliver to loopback (kratos-hooks sink, in-process) and send each notify hook one sample webhook." },
   },
   details: `Endpoints: one per hook at its path (any method but TRACE; Kratos always uses the configured
-one), GET /health/live, GET /health/ready (503 when the store does not answer), GET /metrics
-(Prometheus text).
+one), GET /health/live, GET /health/ready (503 when the store does not answer or 3 commits in
+a row failed), GET /metrics (Prometheus text; job counts refreshed at most every 5 s; requires a
+bearer token when serve.metrics.token_env is set). A path with a '.' or '..' segment (%2e too)
+gets 400 before routing.
 Answers: notify 204 once the jobs are committed; interrupt 422 with Kratos messages on a deny, else
 204; enrich 200 {"identity":{...}} with the changed metadata, else 204. A repeat of a delivery
 (same Ory-Webhook-Trigger-Id, declared dedupe key or body, within the dedupe window) gets the first
 answer again and enqueues nothing. 401 wrong credentials, 400 invalid JSON or body (naming the
 field), 413 body over serve.body_limit, 415 not JSON, 503 store unavailable (Kratos retries).
 Secrets are read from the env vars named by secret_env / password_env; serve refuses to start
-when one is unset. SIGTERM/SIGINT: graceful shutdown within serve.shutdown_timeout, exit 0.
+when one is unset, or when an {{ env.X }} an action or enrich step uses is, listing every one
+(with --no-worker, only what the receiver reads). Every env var hooks.yaml names, the SMTP password and the store's password are
+masked as *** in logs and stored errors; exec commands get PATH, LANG, LC_*, TZ, HOME and their
+declared env only (docs/security.md). SIGTERM/SIGINT: graceful shutdown within serve.shutdown_timeout, exit 0.
+--dev starts the sink (HTTP and SMTP) on each loopback address the config's http and email
+actions deliver to, prints one 'sink:' line per delivery, and sends one Kratos-shaped sample
+webhook to each notify hook whose actions all deliver there (none that would reach a real service or
+run a command). Never in production.
 Retention: done jobs are deleted 7 days after they finished, dead ones after 30 days
 (serve.retention), in the background in small batches.
 Admin page: with serve.admin.listen (e.g. 127.0.0.1:4460) serve also answers an admin page on that
@@ -189,7 +221,6 @@ jobs with their attempts, retry and discard of dead letters). Off by default.`,
   async run({ flags }) {
     const level = (flags["log-level"] as string | undefined) ?? "info";
     if (!isLogLevel(level)) throw new UsageError(`serve: unknown log level '${level}'`, "use debug, info, warn or error");
-    const log = createLogger({ level });
     let config = loadConfig(configPath(flags));
     if (flags.listen !== undefined) {
       const l = parseListen(flags.listen as string);
@@ -197,17 +228,24 @@ jobs with their attempts, retry and discard of dead letters). Off by default.`,
       config = { ...config, serve: { ...config.serve, listen: l } };
     }
     if (flags.store !== undefined) config = { ...config, serve: { ...config.serve, store: flags.store as string } };
+    // Every line is redacted with every secret this config names (src/secrets.ts).
+    const log = createLogger({ level, redactor: knownSecrets(config, process.env) });
 
+    // --dev: the sink listens before the worker starts delivering to it.
+    const dev = flags.dev ? await import("../dev/dev-mode.ts") : undefined;
+    const sink = dev ? await dev.startDevSink(config) : undefined;
     let server: RunningServer;
     try {
       server = await startServer({ config, log, worker: !flags["no-worker"] });
     } catch (err) {
+      await sink?.stop();
       if (err instanceof StoreUnavailableError) {
         log.error("cannot open the store", { store: redactStoreUrl(config.serve.store), error: err.message });
         return 1;
       }
       throw err;
     }
+    if (dev) await dev.sendDevSamples(config, server.listening);
     const signal = await new Promise<string>((resolve) => {
       process.once("SIGTERM", () => resolve("SIGTERM"));
       process.once("SIGINT", () => resolve("SIGINT"));
@@ -221,6 +259,7 @@ jobs with their attempts, retry and discard of dead letters). Off by default.`,
     process.once("SIGTERM", () => force("SIGTERM"));
     process.once("SIGINT", () => force("SIGINT"));
     await server.shutdown(signal);
+    await sink?.stop();
     return 0;
   },
 });

@@ -4,11 +4,12 @@
 import { readFileSync } from "node:fs";
 import { dirname, resolve } from "node:path";
 import { isCollection, isScalar, LineCounter, parseDocument, visit, type Document, type Node, type YAMLError } from "yaml";
-import { ConfigError, ConfigErrors } from "../errors.ts";
+import { ConfigError, ConfigErrors, UsageError } from "../errors.ts";
 import type { HooksFile } from "./model.ts";
 import { resolveConfig, type Env } from "./resolve.ts";
 import { schemaIssues } from "./schema-errors.ts";
 import { checkSemantics } from "./semantics.ts";
+import { envNeeds } from "./env-needs.ts";
 import { byPosition, formatPath, SourceMap } from "./source-map.ts";
 import type { ResolvedConfig } from "./types.ts";
 
@@ -19,7 +20,7 @@ export type LoadOptions = {
   cwd?: string;
 };
 
-/** Read, validate and resolve hooks.yaml. Throws ConfigErrors (every error found) on a user mistake. */
+/** Read, validate and resolve hooks.yaml. Throws ConfigErrors (every error found) on a mistake in it, UsageError when it cannot be read. */
 export function loadConfig(path: string, options: LoadOptions = {}): ResolvedConfig {
   let text: string;
   try {
@@ -27,7 +28,8 @@ export function loadConfig(path: string, options: LoadOptions = {}): ResolvedCon
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
     const why = code === "ENOENT" ? "no such file" : code === "EISDIR" ? "it is a directory" : code === "EACCES" ? "permission denied" : String((err as Error).message);
-    throw new ConfigErrors([new ConfigError(`cannot read ${path}: ${why}`, undefined, undefined, "pass the path of your hooks.yaml with --config <file>")]);
+    // Not a mistake inside hooks.yaml (there is no file:line to name): a usage error, exit 2.
+    throw new UsageError(`cannot read ${path}: ${why}`, "pass the path of your hooks.yaml with --config <file>");
   }
   return loadConfigText(text, path, options);
 }
@@ -43,7 +45,9 @@ export function loadConfigText(text: string, file: string, options: LoadOptions 
   const doc = parseDocument(text, { lineCounter: lines, prettyErrors: false, uniqueKeys: false, merge: true });
   const map = new SourceMap(file, doc, lines);
 
-  if (doc.errors.length > 0) fail(doc.errors.map((e) => yamlError(e, map, text)));
+  // A YAML syntax error throws the parser off for the rest of the file (one tab gave 13 errors, all
+  // but the first about lines that are fine): report the first, which is the one to fix.
+  if (doc.errors.length > 0) fail([yamlError(doc.errors[0]!, map, text)]);
   if (doc.contents === null) fail([new ConfigError("the file is empty", { file, line: 1, col: 1 }, undefined, "start from config/hooks.yaml in the kratos-hooks repository")]);
 
   const shapeErrors = yamlShapeErrors(doc, map, text);
@@ -63,7 +67,7 @@ export function loadConfigText(text: string, file: string, options: LoadOptions 
   const { errors, warnings } = checkSemantics(raw as HooksFile, map, { dir, env, cwd });
   if (errors.length > 0) fail(errors);
 
-  const config = resolveConfig(raw as HooksFile, file, map, env, cwd);
+  const config = { ...resolveConfig(raw as HooksFile, file, map, env, cwd), envNeeds: envNeeds(raw as HooksFile, map) };
   return warnings.length > 0 ? { ...config, warnings: warnings.sort(byPosition) } : config;
 }
 
@@ -136,6 +140,7 @@ function yamlError(e: YAMLError, map: SourceMap, text: string): ConfigError {
     message = `duplicate key ${key ? `'${key.replace(/^["']|["']$/g, "")}'` : ""}`.trim();
   }
   // For a duplicate key, pathAt finds the first occurrence; name the map that holds both.
-  const where = e.code === "DUPLICATE_KEY" ? path.slice(0, -1) : e.code === "MULTIPLE_DOCS" ? [] : path;
+  // A tab ends the structure the path would be read from, so the path would name the key before it.
+  const where = e.code === "DUPLICATE_KEY" ? path.slice(0, -1) : e.code === "MULTIPLE_DOCS" || e.code === "TAB_AS_INDENT" ? [] : path;
   return new ConfigError(`YAML: ${message}`, map.locate(e.pos[0]), where.length ? formatPath(where) : undefined, YAML_HINTS[e.code]);
 }

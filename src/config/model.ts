@@ -62,9 +62,9 @@ const Leaf = T.Object(
     in_file: T.Optional(T.String({ description: "A file (one value a line, # comments) relative to hooks.yaml." })),
     starts_with: T.Optional(T.String()),
     ends_with: T.Optional(T.String()),
-    matches: T.Optional(T.String({ description: "A JavaScript regular expression. Receiver-side only: Jsonnet has no regex." })),
+    matches: T.Optional(T.String({ description: "A regular expression, bare or /pattern/flags (i, m, s, u), run on RE2 in time linear in the input: no backreferences or lookaround. Case-sensitive unless /i. Receiver-side only: Jsonnet has no regex." })),
     exists: T.Optional(T.Boolean()),
-    domain_in: T.Optional(T.Array(T.String(), { description: "The email domain (after the last @, lower-cased) is one of these." })),
+    domain_in: T.Optional(T.Array(T.String(), { description: "The email domain (after the last @) is one of these. Like equals, in, in_file, starts_with and ends_with, compares NFKC-normalised, lower-cased text (docs/receiver.md#rules)." })),
     domain_in_file: T.Optional(T.String()),
   },
   { additionalProperties: false },
@@ -144,31 +144,46 @@ export const Smtp = T.Object(
 const HttpAction = T.Object(
   {
     method: T.Optional(T.String({ pattern: "^[A-Z]+$", default: "POST" })),
-    url: T.String({ description: "Templated with {{body.x}} and {{env.X}}." }),
-    headers: T.Optional(T.Record(T.String(), T.String())),
+    url: T.String({
+      description:
+        "Templated with {{body.x}} and {{env.X}}. Scheme, host and port are literal text or {{env.X}}, never a user-controlled body value; body values in the path or query are percent-encoded, and a path value '.' or '..' is refused (docs/security.md#url).",
+    }),
+    headers: T.Optional(
+      T.Record(T.String(), T.String(), {
+        description: "Header name (an HTTP token) → templated value. Literal text is Latin-1 on one line; a body value outside Latin-1 is sent RFC 8187-encoded, one with a line break fails the job (docs/security.md#header).",
+      }),
+    ),
     body: T.Optional(T.Unknown({ description: "JSON template: a string that is exactly {{ref}} keeps the value's type." })),
     timeout: T.Optional(Duration),
     retry_4xx: T.Optional(T.Boolean({ default: false })),
   },
   { additionalProperties: false },
 );
+const Mailbox = "Exactly one mailbox: '{{body.email}}' or 'Name <{{body.email}}>'. The display name is text, never parsed as addresses; the address must be one user@domain (docs/security.md#email).";
 const EmailAction = T.Object(
   {
-    to: T.String(),
-    from: T.Optional(T.String()),
-    subject: T.String(),
-    text: T.Optional(T.String()),
-    html: T.Optional(T.String()),
+    to: T.String({ description: Mailbox }),
+    from: T.Optional(T.String({ description: Mailbox })),
+    subject: T.String({ description: "Templated; one line, at most 200 characters (longer is cut with …), folded per RFC 5322." }),
+    text: T.Optional(T.String({ description: "Plain-text part; body values as they are." })),
+    html: T.Optional(T.String({ description: "HTML part; body values are HTML-escaped." })),
     smtp: T.Optional(T.Ref(Smtp)),
   },
   { additionalProperties: false },
 );
 const ExecAction = T.Object(
   {
-    command: T.Array(T.String(), { minItems: 1, description: "argv; the job's JSON is written to stdin. Exit 0 means success." }),
+    command: T.Array(T.String(), {
+      minItems: 1,
+      description: "argv, run without a shell; the job's JSON is written to stdin. Exit 0 means success. A user-controlled body value may not sit inside a sh -c (python -c, ...) script: pass it as its own element (docs/security.md#exec-argv).",
+    }),
     timeout: T.Optional(Duration),
     cwd: T.Optional(T.String()),
-    env: T.Optional(T.Record(T.String(), T.String())),
+    env: T.Optional(
+      T.Record(T.String(), T.String(), {
+        description: "Variables the command gets (templated values, e.g. { CRM_TOKEN: \"{{env.CRM_TOKEN}}\" }). Besides these it sees only PATH, LANG, LC_*, TZ and HOME, KRATOS_HOOKS_JOB_ID and KRATOS_HOOKS_ATTEMPT, never serve's own environment (docs/security.md#what-exec-sees).",
+      }),
+    ),
   },
   { additionalProperties: false },
 );
@@ -239,6 +254,14 @@ export const Hook = T.Object(
     ),
     rules: T.Optional(T.Array(Rule, { minItems: 1 })),
     enrich: T.Optional(T.Array(EnrichStep, { minItems: 1 })),
+    replaces: T.Optional(
+      T.Array(T.Union([T.Literal("metadata_public"), T.Literal("metadata_admin")]), {
+        minItems: 1,
+        uniqueItems: true,
+        description:
+          "enrich: the metadata objects this hook owns outright. Kratos replaces a metadata object wholesale with the one an enrich answer carries, and never sends metadata_admin to webhooks, so at settings.after enriching metadata_admin erases its other keys unless you state here that the hook replaces it (docs/kratos.md#identity-updates).",
+      }),
+    ),
     actions: T.Optional(T.Array(Action)),
   },
   { additionalProperties: false },
@@ -263,10 +286,16 @@ export const HooksFile = T.Object(
         ),
         emit_analytics_event: T.Optional(T.Boolean({ description: "Kratos ≥ v1.1.0. Must stay true for Ory-Webhook-Trigger-Id dedupe (v25.4+)." })),
         header_allowlist: T.Optional(T.Array(T.String(), { description: "clients.web_hook.header_allowlist (Kratos ≥ v25.4.0). Replaces Kratos's default list." })),
+        session_cookie: T.Optional(
+          T.String({
+            pattern: "^[!#$%&'*+\\-.^_`|~0-9A-Za-z]+$",
+            description: "The name of Kratos's session cookie when your kratos.yml changes session.cookie.name (default ory_kratos_session). A hook body may not read it, nor any ory_* or csrf_token* cookie (docs/security.md#credentials).",
+          }),
+        ),
         builtin_hooks: T.Optional(
           T.Record(T.String({ pattern: "^(registration|login|settings|recovery|verification)\\.(before|after)(\\.[a-z_]+)?$" }), T.Array(BuiltinHook), {
             additionalProperties: false,
-            description: "Kratos's own hooks (session, show_verification_ui, revoke_active_sessions, ...) per list, so the generated lists are complete: Kratos replaces arrays wholesale across -c files.",
+            description: "Kratos's own hooks (session, show_verification_ui, revoke_active_sessions, ...) per list, so the generated lists are complete: Kratos replaces arrays wholesale across -c files. A flow-level list's hooks (e.g. login.after) are copied into each per-method list generate creates at that point, which replaces it for its method.",
           }),
         ),
       },
@@ -306,9 +335,21 @@ export const HooksFile = T.Object(
             T.Object(
               {
                 listen: T.String({ description: "host:port of the admin page's own listener, e.g. 127.0.0.1:4460, or `off` (the default when serve.admin is absent). Keep it on a private address." }),
-                token_env: T.String({ pattern: "^[A-Za-z_][A-Za-z0-9_]*$", description: "Environment variable holding the admin token (at least 16 characters); serve refuses to start when it is unset or shorter." }),
+                token_env: T.String({ pattern: EnvName.pattern, description: "Environment variable holding the admin token (at least 16 characters); serve refuses to start when it is unset or shorter." }),
               },
               { additionalProperties: false, description: "The admin page: hooks, live counts, webhooks and jobs, retry and discard of dead letters. Off unless listen is set." },
+            ),
+          ),
+          metrics: T.Optional(
+            T.Object(
+              {
+                token_env: T.String({
+                  pattern: EnvName.pattern,
+                  description:
+                    "Name of the env var holding a bearer token that GET /metrics then requires (Authorization: Bearer <token>); serve refuses to start when it is unset. Without it /metrics is open to whoever reaches serve.listen. See docs/security.md#open-endpoints.",
+                }),
+              },
+              { additionalProperties: false, description: "Access to GET /metrics." },
             ),
           ),
           rate_limits: T.Optional(

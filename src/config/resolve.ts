@@ -3,7 +3,8 @@
 // live in semantics.ts so that all errors come out of one pass with their locations.
 import { isAbsolute, resolve as resolvePath } from "node:path";
 import { ctxFieldType, ctxPathAlwaysOptional } from "../kratos/ctx.ts";
-import { parseVersion } from "../kratos/versions.ts";
+import { parseVersion, type Version } from "../kratos/versions.ts";
+import { dedupePlan, describeDedupe } from "./dedupe-plan.ts";
 import type { Point } from "../kratos/hook-points.ts";
 import type { ActionDecl, SmtpDecl, EnrichStepDecl, FieldSpecDecl, HookDecl, HooksFile, PredicateDecl, RetryPolicyDecl, RuleDecl } from "./model.ts";
 import { destinationKey, destinationOf } from "./destination.ts";
@@ -18,7 +19,8 @@ export const DEFAULTS = {
   retry: { attempts: 10, base: "1s", cap: "10m" },
   concurrency: 16,
   httpTimeout: "10s",
-  execTimeout: "30s",
+  // Under the default lease's delivery budget (30s less 1s, src/outbox/lease.ts).
+  execTimeout: "25s",
   listen: "127.0.0.1:4459",
   /** Relative sqlite paths resolve against the current working directory (like every CLI path), not hooks.yaml's directory. */
   store: "sqlite:./var/kratos-hooks.db",
@@ -127,16 +129,18 @@ export function resolveConfig(raw: HooksFile, file: string, map: SourceMap, env:
         deadMs: retentionMs(serve.retention?.dead ?? DEFAULTS.retention.dead),
       },
       ...(serve.admin && serve.admin.listen !== "off" ? { admin: { listen: serve.admin.listen, tokenEnv: serve.admin.token_env } } : {}),
+      ...(serve.metrics ? { metricsTokenEnv: { name: serve.metrics.token_env, loc: map.at(["serve", "metrics", "token_env"]) } } : {}),
       // Keys as destinationOf writes them (a key that is not one is reported by checkSemantics).
       rateLimits: Object.fromEntries(Object.entries(serve.rate_limits ?? {}).map(([k, v]) => { const d = destinationKey(k); return ["key" in d ? d.key : k, v]; })),
     },
-    hooks: Object.entries(raw.hooks).map(([name, hook]) => resolveHook(name, hook, { receiverUrl, dir, dedupeWindowMs, map, smtp: serve.smtp })),
+    hooks: Object.entries(raw.hooks).map(([name, hook]) => resolveHook(name, hook, { receiverUrl, dir, dedupeWindowMs, map, smtp: serve.smtp, version: parseVersion(raw.kratos.version)!, emit: raw.kratos.emit_analytics_event })),
   };
 }
 
-function resolveHook(name: string, hook: HookDecl, c: { receiverUrl: string; dir: string; dedupeWindowMs: number; map: SourceMap; smtp: SmtpDecl | undefined }): ResolvedHook {
+function resolveHook(name: string, hook: HookDecl, c: { receiverUrl: string; dir: string; dedupeWindowMs: number; map: SourceMap; smtp: SmtpDecl | undefined; version: Version; emit: boolean | undefined }): ResolvedHook {
   const path = hook.path ?? `/hooks/${name}`;
   const file = (p: string) => resolvePath(c.dir, p);
+  const plan = dedupePlan(hook, c.version, c.emit);
   return {
     name,
     point: hook.on as Point,
@@ -147,11 +151,11 @@ function resolveHook(name: string, hook: HookDecl, c: { receiverUrl: string; dir
     ...hookUrl(c.receiverUrl, path),
     method: hook.method ?? DEFAULTS.method,
     headers: hook.headers ?? {},
-    fields: Object.entries(hook.body ?? {}).map(([field, spec]) => resolveField(field, spec)),
+    fields: [...Object.entries(hook.body ?? {}).map(([field, spec]) => resolveField(field, spec)), ...(plan.kind === "body" ? plan.added : [])],
     ...(hook.jsonnet !== undefined ? { jsonnetFile: file(hook.jsonnet) } : {}),
     ...(hook.auth ? { auth: hook.auth } : {}),
     ...(hook.skip_if ? { skipIf: withAbsoluteFiles(hook.skip_if, file) } : {}),
-    dedupe: { ...(hook.dedupe?.key ? { key: hook.dedupe.key } : {}), windowMs: hook.dedupe?.window !== undefined ? durationMs(hook.dedupe.window) : c.dedupeWindowMs },
+    dedupe: { ...(hook.dedupe?.key ? { key: hook.dedupe.key } : {}), windowMs: hook.dedupe?.window !== undefined ? durationMs(hook.dedupe.window) : c.dedupeWindowMs, source: plan.kind, description: describeDedupe(plan) },
     rules: (hook.rules ?? []).map((r): RuleDecl => ({ ...r, when: withAbsoluteFiles(r.when, file) })),
     enrich: (hook.enrich ?? []).map((step) => resolveEnrichStep(step, file)),
     actions: (hook.actions ?? []).map((a, i) => withDestination(resolveAction(name, a, i, c.dir), c.smtp)),

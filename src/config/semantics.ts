@@ -19,12 +19,17 @@ import {
   type Point,
 } from "../kratos/hook-points.ts";
 import { MESSAGE_ID_MAX, MESSAGE_ID_MIN, RECEIVER_MESSAGE_ID_MIN } from "../kratos/responses.ts";
-import { compareVersions, FEATURE_MIN_VERSION, hookListsAt, KNOWN_TAGS, parseVersion, rulesTag, supports, type Version } from "../kratos/versions.ts";
-import { templateRefs } from "../template.ts";
+import { compareVersions, FEATURE_MIN_VERSION, hookListsAt, isKnownRelease, KNOWN_RELEASES, KNOWN_TAGS, parseVersion, rulesTag, supports, type Version } from "../kratos/versions.ts";
+import { compileLinearRegex } from "../linear-regex.ts";
+import { templateRefs, type TemplateRef } from "../template.ts";
 import { PATH_PATTERN, PREDICATE_OPERATORS, type FieldSpecDecl, type HookDecl, type HooksFile, type PredicateDecl } from "./model.ts";
 import { destinationKey, destinationOf } from "./destination.ts";
+import { checkEffects } from "./effects.ts";
 import { DEFAULTS, ENV_OVERRIDES, hookUrl, isReservedPath, parseListen, sameRoute, resolveStore, RESERVED_PATHS, type Env } from "./resolve.ts";
+import { checkKratosSafety } from "./kratos-safety.ts";
 import { closest } from "./schema-errors.ts";
+import { hookTrustProblems, mailboxProblems } from "./trust.ts";
+import { enrichPatchRefProblem } from "../template-context.ts";
 import type { ConfigPath, SourceMap } from "./source-map.ts";
 
 export type SemanticsContext = { dir: string; env: Env; cwd: string };
@@ -57,6 +62,8 @@ export function checkSemantics(raw: HooksFile, map: SourceMap, c: SemanticsConte
   const v = checkVersion(raw, r);
   if (v) checkKratosKeys(raw, v, r);
   checkReceiverAndServe(raw, c, r);
+  checkEffects(raw, v, r);
+  checkKratosSafety(raw, v, c.env, c.dir, r);
   const paths = new Map<string, string>();
   for (const [name, hook] of Object.entries(raw.hooks)) {
     checkHook(name, hook, raw, v, c, r);
@@ -64,7 +71,10 @@ export function checkSemantics(raw: HooksFile, map: SourceMap, c: SemanticsConte
     const at: ConfigPath = hook.path !== undefined ? ["hooks", name, "path"] : ["hooks", name];
     const part = hook.path !== undefined ? "value" : "key";
     const other = paths.get(sameRoute(path));
-    if (isReservedPath(path)) {
+    if (hook.path !== undefined && /(?:^|\/)\.\.?(?:\/|$)/.test(hook.path)) {
+      // serve answers 400 to a request path with a dot segment (src/server/raw-path.ts).
+      r.error(at, part, `path ${hook.path} has a '.' or '..' segment`, "write the path without them: serve refuses request paths that hold one, so that a proxy's prefix rule cannot be walked past");
+    } else if (isReservedPath(path)) {
       r.error(at, part, `endpoint path ${path} is reserved by the receiver`, `pick another path (hooks are served at receiver.url's path + path); ${RESERVED_PATHS.join(", ")} are built in`);
     } else if (other !== undefined) {
       r.error(at, part, `endpoint path ${path} is already used by hook '${other}'`, "give each hook its own path");
@@ -93,6 +103,10 @@ function checkVersion(raw: HooksFile, r: Report): Version | undefined {
     return undefined;
   }
   const newest = parseVersion(releases[releases.length - 1]!)!;
+  if (!v.head && compareVersions(v, newest) <= 0 && !isKnownRelease(v)) {
+    r.error(["kratos", "version"], "value", `Kratos ${v.text} is not a Kratos release`, `known releases: ${KNOWN_RELEASES.join(", ")}, and HEAD; a version newer than ${newest.text} is accepted with a warning (docs/kratos.md#version-differences)`);
+    return undefined;
+  }
   if (!v.head && compareVersions(v, newest) > 0) {
     r.warn(["kratos", "version"], "value", `Kratos ${v.text} is newer than ${newest.text}, the newest release kratos-hooks was checked against`, `the rules of ${rulesTag(v)} apply; check the hook lists of ${v.text} (docs/kratos.md#version-differences)`);
   }
@@ -177,6 +191,7 @@ function checkReceiverAndServe(raw: HooksFile, c: SemanticsContext, r: Report): 
     }
   }
   checkRateLimits(raw, r);
+  if (raw.serve?.smtp?.from !== undefined) for (const p of mailboxProblems(raw.serve.smtp.from, ["serve", "smtp", "from"])) r.error(p.path, p.part, p.message, p.hint);
 }
 
 /** serve.rate_limits: each key a destination (destination.ts) that some action delivers to. */
@@ -213,6 +228,8 @@ type HookCtx = {
   v: Version | undefined;
   /** Request headers Kratos passes to webhooks, or undefined when it passes all (CONTRACT §3.4). */
   headerAllowlist: readonly string[] | undefined;
+  /** kratos.session_cookie: a renamed Kratos session cookie (trust.ts). */
+  sessionCookie: string | undefined;
   c: SemanticsContext;
   r: Report;
 };
@@ -228,6 +245,7 @@ function checkHook(name: string, hook: HookDecl, raw: HooksFile, v: Version | un
     fields: Object.keys(hook.body ?? {}),
     v,
     headerAllowlist: v ? headerAllowlistAt(v, raw.kratos.header_allowlist) : undefined,
+    sessionCookie: raw.kratos.session_cookie,
     c,
     r,
   };
@@ -245,6 +263,15 @@ function checkHook(name: string, hook: HookDecl, raw: HooksFile, v: Version | un
   checkRules(h, mode);
   checkEnrich(h, mode);
   checkActions(h);
+  checkTrust(h);
+}
+
+/** Credentials never read, user-controlled values never where they steer a delivery (trust.ts). */
+function checkTrust(h: HookCtx): void {
+  for (const p of hookTrustProblems(h.name, h.hook, { version: h.v, headerAllowlist: h.headerAllowlist, sessionCookie: h.sessionCookie, dir: h.c.dir })) {
+    if (p.level === "error") h.r.error(p.path, p.part, p.message, p.hint);
+    else h.r.warn(p.path, p.part, p.message, p.hint);
+  }
 }
 
 function checkMethods(h: HookCtx): void {
@@ -322,7 +349,7 @@ function checkBody(h: HookCtx): void {
     if (v) {
       const available = ctxPathAvailable(path, point, blocking, v);
       if (!available.ok) {
-        r.error(fromPath, "value", `${spec.from} is never set here: ${available.reason}`, `${ctxHint(point, blocking, v)} (docs/kratos.md#ctx-per-hook-point)`);
+        r.error(fromPath, "value", `${spec.from} is never set here: ${available.reason}`, `${available.hint ?? ctxHint(point, blocking, v)} (docs/kratos.md#ctx-per-hook-point)`);
         continue;
       }
       if (path[0] === "identity" && path[1] === "id" && path.length === 2 && ctxPresence(point, blocking, v).identityIdIsNil) {
@@ -414,6 +441,10 @@ export function jsonnetProblems(text: string): Array<{ line: number; message: st
   for (const m of code.matchAll(/\b(import|importstr|importbin)\b/g)) {
     out.push({ line: lineOf(m.index), message: `uses ${m[1]}, which Kratos disables`, hint: "inline what you import: Kratos evaluates bodies with imports turned off (docs/kratos.md#jsonnet-bodies)" });
   }
+  // Kratos strips these from every identity in ctx (CONTRACT §0.4, §3.2): reading one is a runtime error.
+  for (const m of code.matchAll(/\.\s*(metadata_admin|credentials)\b/g)) {
+    out.push({ line: lineOf(m.index), message: `reads .${m[1]}, which Kratos removes from the identity it passes to webhooks`, hint: `the body fails with "field does not exist" and so does every flow with this hook; ${m[1] === "metadata_admin" ? "keep what the receiver needs in metadata_public or traits" : "read identity.id, traits or verifiable_addresses instead"} (docs/kratos.md#ctx-per-hook-point)` });
+  }
   if (!/\bfunction\s*\(\s*ctx\s*\)/.test(code)) {
     out.push({ line: 1, message: "is not function(ctx) ...", hint: "Kratos passes ctx as a top-level argument named ctx; the body must be function(ctx) { ... } (docs/kratos.md#jsonnet-bodies)" });
   }
@@ -488,11 +519,8 @@ function checkPredicate(h: HookCtx, p: PredicateDecl, at: ConfigPath, inSkipIf: 
     }
     if (op === "in_file" || op === "domain_in_file") checkListedFile(h, op === "in_file" ? p.in_file! : p.domain_in_file!, [...at, op]);
     if (op === "matches") {
-      try {
-        new RegExp(p.matches!);
-      } catch (err) {
-        h.r.error([...at, op], "value", `'${p.matches}' is not a valid regular expression`, `JavaScript RegExp syntax: ${(err as Error).message}`);
-      }
+      const re = compileLinearRegex(p.matches!);
+      if (!re.ok) h.r.error([...at, op], "value", `'${p.matches}' cannot be used as a rule pattern: ${re.reason}`, "rules match with RE2, in time linear in the input: no backreferences or lookaround (docs/receiver.md#rules)");
     }
   }
 }
@@ -544,7 +572,7 @@ function checkEnrich(h: HookCtx, mode: string): void {
       h.r.error(key, step.metadata_admin !== undefined ? "key" : "value", `Kratos ${h.v.text} ignores metadata_admin in webhook answers`, `fixed in Kratos ${FEATURE_MIN_VERSION.parse_metadata_admin} (docs/kratos.md#identity-updates)`);
     }
     for (const which of ["metadata_public", "metadata_admin"] as const) {
-      if (step[which]) checkTemplates(h, step[which], [...at, which]);
+      if (step[which]) checkTemplates(h, step[which], [...at, which], enrichPatchRefProblem);
     }
     if (step.lookup) {
       const l = step.lookup;
@@ -560,8 +588,8 @@ function checkEnrich(h: HookCtx, mode: string): void {
   // at settings.after erases the others unless the receiver knows the current object. CONTRACT §5.1.
   if (setsPublic && h.point === "settings.after") {
     const hasCurrent = Object.values(h.hook.body ?? {}).some((f) => (typeof f === "string" ? f : f.from) === "identity.metadata_public");
-    if (!hasCurrent) {
-      h.r.error([...h.at, "enrich"], "key", "enriching metadata_public at settings.after needs the current metadata_public in the body", "Kratos replaces metadata_public wholesale; add a body field such as metadata_public: identity.metadata_public so the receiver can merge (docs/kratos.md#identity-updates)");
+    if (!hasCurrent && !(h.hook.replaces ?? []).includes("metadata_public")) {
+      h.r.error([...h.at, "enrich"], "key", "enriching metadata_public at settings.after needs the current metadata_public in the body", "Kratos replaces metadata_public wholesale; add a body field such as metadata_public: identity.metadata_public so the receiver can merge, or state replaces: [metadata_public] if this hook owns it (docs/kratos.md#identity-updates)");
     }
   }
 }
@@ -592,11 +620,17 @@ function checkActions(h: HookCtx): void {
   });
 }
 
-/** Every `{{ ... }}` must parse, and `{{ body.x }}` must name a body field. Syntax: src/template.ts. */
-function checkTemplates(h: HookCtx, value: unknown, at: ConfigPath): void {
+/**
+ * Every `{{ ... }}` must parse, and `{{ body.x }}` must name a body field. Syntax: src/template.ts.
+ * `refProblem` is a rule of the place (enrich patches: no env refs), shared with serve.
+ */
+function checkTemplates(h: HookCtx, value: unknown, at: ConfigPath, refProblem?: (ref: TemplateRef) => { message: string; hint: string } | undefined): void {
   if (typeof value === "string") {
     for (const ref of templateRefs(value)) {
-      if (ref.kind === "invalid") {
+      const placed = refProblem?.(ref);
+      if (placed) {
+        h.r.error(at, "value", placed.message, placed.hint);
+      } else if (ref.kind === "invalid") {
         h.r.error(at, "value", `invalid template ${ref.text}: ${ref.reason}`, "templates are {{ body.<field> }}, {{ env.<NAME> }}, {{ hook }} or {{ job.id }}");
       } else if (ref.kind === "body" && !h.fields.includes(ref.path[0]!)) {
         const near = closest(ref.path[0]!, h.fields);
@@ -604,8 +638,8 @@ function checkTemplates(h: HookCtx, value: unknown, at: ConfigPath): void {
       }
     }
   } else if (Array.isArray(value)) {
-    value.forEach((x, i) => checkTemplates(h, x, [...at, i]));
+    value.forEach((x, i) => checkTemplates(h, x, [...at, i], refProblem));
   } else if (value && typeof value === "object") {
-    for (const [k, x] of Object.entries(value)) checkTemplates(h, x, [...at, k]);
+    for (const [k, x] of Object.entries(value)) checkTemplates(h, x, [...at, k], refProblem);
   }
 }

@@ -1,6 +1,7 @@
 // The resolved configuration: hooks.yaml after validation and defaults. Everything downstream
 // (generate, serve, outbox) reads these types, never the raw YAML.
 import type { ConfigError } from "../errors.ts";
+import type { EnvNeed } from "./env-needs.ts";
 import type { Version } from "../kratos/versions.ts";
 import type { Point } from "../kratos/hook-points.ts";
 import type { AuthDecl, PredicateDecl, RuleDecl, EnrichStepDecl, SmtpDecl } from "./model.ts";
@@ -85,7 +86,11 @@ export type ResolvedHook = {
   auth?: AuthDecl;
   /** in_file / domain_in_file (here, in rules and in enrich) are absolute paths after loading. */
   skipIf?: PredicateDecl;
-  dedupe: { key?: string[]; windowMs: number };
+  /**
+   * `source`: what the receiver keys on when every declared key field is present (src/config/dedupe-plan.ts);
+   * `description`: the same for `check` to print.
+   */
+  dedupe: { key?: string[]; windowMs: number; source?: "fields" | "trigger" | "body"; description?: string };
   rules: RuleDecl[];
   enrich: EnrichStepDecl[];
   actions: ResolvedAction[];
@@ -118,6 +123,8 @@ export type ResolvedConfig = {
     leaseMs: number;
     pollMs: number;
     shutdownTimeoutMs: number;
+    /** serve.metrics.token_env: the env var holding the bearer token /metrics requires; none = open. */
+    metricsTokenEnv?: { name: string; loc: SourceLoc };
     /** serve.rate_limits by destination key (destination.ts): deliveries per second per process. */
     rateLimits: Record<string, number>;
     /** serve.retention: how long done and dead jobs are kept after they finished; null = forever. */
@@ -126,6 +133,8 @@ export type ResolvedConfig = {
     admin?: { listen: string; tokenEnv: string };
   };
   hooks: ResolvedHook[];
+  /** Every env var serve reads, with where hooks.yaml asks for it (src/config/env-needs.ts). */
+  envNeeds?: EnvNeed[];
   /** Things that work but are likely not what was meant ([inferred] Kratos behaviour); `check` prints them. */
   warnings?: ConfigError[];
 };

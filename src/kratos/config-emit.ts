@@ -5,6 +5,7 @@ import { Buffer } from "node:buffer";
 import { ConfigError } from "../errors.ts";
 import type { ResolvedConfig, ResolvedHook } from "../config/types.ts";
 import { allowedHooks, flowLevelIgnoresBlocking, hasMethodLists, listExists, listKey, methodsAt, persistsIdentityChanges, SESSION_HOOK, type Point } from "./hook-points.ts";
+import { FLOW_LEVEL_FALLBACK_POINTS, refusesFlow, sequenceRank, runsInOneSequence, type OrderFacts } from "./list-order.ts";
 import { supports } from "./versions.ts";
 import { envAssignment, hookListPath, kratosEnvName } from "./env-names.ts";
 import { mappingLines } from "./yaml-text.ts";
@@ -67,13 +68,20 @@ export function webHookItem(config: ResolvedConfig, hook: ResolvedHook, body: st
 export type ListPlan = { builtins: HookItem[]; own: ListEntry[] };
 
 /**
+ * What `--into` found in the target file: the items of each flow-level list that are not ours, and
+ * the per-method lists that hold items of the user's own (those lists are theirs as written).
+ */
+export type FileLists = { flowLevel: ReadonlyMap<string, readonly HookItem[]>; declared: ReadonlySet<string> };
+const NO_FILE: FileLists = { flowLevel: new Map(), declared: new Set() };
+
+/**
  * Which list each hook goes to. CONTRACT §1.2, §8.6: a hook with methods goes to each per-method
  * list; one without goes to the flow-level list and to every per-method list managed for that point
  * (a non-empty per-method list replaces the flow-level one). Blocking hooks at registration/settings
  * `after` run pre-persist, which reads per-method lists only, so they never go flow-level.
  * `existing` names lists already present in a target file (--into): they are managed too.
  */
-export function planLists(config: ResolvedConfig, body: BodyRef, existing: ReadonlySet<string> = new Set()): Map<string, ListPlan> {
+export function planLists(config: ResolvedConfig, body: BodyRef, existing: ReadonlySet<string> = new Set(), fromFile: FileLists = NO_FILE): Map<string, ListPlan> {
   const v = config.kratos.version;
   const plans = new Map<string, ListPlan>();
   const plan = (key: string) => {
@@ -113,7 +121,41 @@ export function planLists(config: ResolvedConfig, body: BodyRef, existing: Reado
   config.hooks.forEach((hook, i) => {
     for (const key of targets[i]!) plan(key).own.push({ item: webHookItem(config, hook, body(hook)), own: hook });
   });
+  // Where notify and blocking web_hooks run in one sequence, a notify hook listed before one that
+  // refuses the flow would already have run (list-order.ts): ours go blocking first (stable sort).
+  for (const [key, p] of plans) {
+    if (!runsInOneSequence(key.split(".").slice(0, 2).join(".") as Point)) continue;
+    p.own.sort((a, b) => sequenceRank(orderFacts(a.own!)) - sequenceRank(orderFacts(b.own!)));
+  }
+  carryFlowLevelBuiltins(config, plans, fromFile);
   return new Map([...plans].sort(([a], [b]) => compareListKeys(a, b)));
+}
+
+const orderFacts = (h: ResolvedHook): OrderFacts => ({ mode: h.mode, hasActions: h.actions.length > 0 });
+
+
+/**
+ * A per-method list replaces the flow-level list for its method (CONTRACT §1.2), so Kratos's own
+ * hooks of the flow-level list (kratos.builtin_hooks.<point>, or the target file's flow-level list
+ * with --into) go into each per-method list kratos-hooks creates, before our items. A per-method
+ * list the user declared (kratos.builtin_hooks.<point>.<method>, or one with their own items in
+ * the target file) is theirs as written; check reports a flow-level built-in it leaves out.
+ */
+function carryFlowLevelBuiltins(config: ResolvedConfig, plans: Map<string, ListPlan>, fromFile: FileLists): void {
+  const v = config.kratos.version;
+  for (const [key, p] of plans) {
+    const [flow, phase, method] = key.split(".");
+    const point = `${flow}.${phase}`;
+    if (method === undefined || !FLOW_LEVEL_FALLBACK_POINTS.includes(point as Point) || key in config.kratos.builtinHooks || fromFile.declared.has(key) || p.own.length === 0) continue;
+    const declared = (config.kratos.builtinHooks[point] ?? []).map((b) => (b.config === undefined ? { hook: b.hook } : { hook: b.hook, config: b.config }));
+    const flowLevel = [...declared, ...(fromFile.flowLevel.get(point) ?? [])];
+    const have = new Set(p.builtins.map(canonical));
+    for (const item of flowLevel) {
+      if (item.hook === "web_hook" || item.hook === SESSION_HOOK || have.has(canonical(item)) || !allowedHooks(key, v).includes(item.hook)) continue;
+      have.add(canonical(item));
+      p.builtins.push(item);
+    }
+  }
 }
 
 const canonical = (v: unknown): string =>
@@ -136,6 +178,13 @@ export function assembleList<T>(existing: ReadonlyArray<{ item: HookItem; keep: 
   const at = seq.indexOf(OWN);
   if (at >= 0) seq.splice(at, 0, ...missing);
   else seq.push(...missing, OWN);
+  // A built-in that can refuse the flow, kept after our items (--into), would run after our
+  // notify hooks had already fired: ours go after it (list-order.ts).
+  const lastRefusing = seq.findLastIndex((e) => e !== OWN && refusesFlow(e.item.hook));
+  if (lastRefusing > seq.indexOf(OWN)) {
+    seq.splice(seq.indexOf(OWN), 1);
+    seq.splice(lastRefusing, 0, OWN);
+  }
   const out: Array<ListEntry & { keep?: T }> = [];
   for (const e of seq) if (e === OWN) out.push(...plan.own);
   else out.push(e);
@@ -160,17 +209,24 @@ export function ownedBy(receiverUrl: string): (item: HookItem) => boolean {
 
 /** `KRATOS_ENV_NAME="${SECRET_ENV}"` lines for the secrets of our items, by final list position. CONTRACT §7. */
 export function envLines(lists: ReadonlyMap<string, readonly ListEntry[]>): string[] {
-  const lines: string[] = [];
+  return envRefs(lists).map((r) => envAssignment(r.name, r.parts));
+}
+
+/** Each Kratos env var that carries a secret: its name and its value as literal text and secret env var names. */
+export type EnvRef = { name: string; parts: Array<{ literal: string } | { env: string }> };
+
+export function envRefs(lists: ReadonlyMap<string, readonly ListEntry[]>): EnvRef[] {
+  const refs: EnvRef[] = [];
   for (const [key, entries] of [...lists].sort(([a], [b]) => compareListKeys(a, b))) {
     entries.forEach((e, i) => {
       const auth = e.own?.auth;
       if (!auth) return;
       const path = [...hookListPath(key), i, "config", "auth", "config"];
-      if (auth.type === "api_key") lines.push(envAssignment(kratosEnvName([...path, "value"]), [{ literal: auth.value_prefix ?? "" }, { env: auth.secret_env }]));
-      else lines.push(envAssignment(kratosEnvName([...path, "password"]), [{ env: auth.password_env }]));
+      if (auth.type === "api_key") refs.push({ name: kratosEnvName([...path, "value"]), parts: [{ literal: auth.value_prefix ?? "" }, { env: auth.secret_env }] });
+      else refs.push({ name: kratosEnvName([...path, "password"]), parts: [{ env: auth.password_env }] });
     });
   }
-  return lines;
+  return refs;
 }
 
 export function envFileText(lines: readonly string[], source: string): string {

@@ -116,11 +116,57 @@ export function transientPayloadPossible(point: Point, v: Version): boolean {
   return phase === "after" && (flow === "registration" || atLeast(v, "v1.2.0"));
 }
 
-export type CtxAvailability = { ok: true } | { ok: false; reason: string };
+export type CtxAvailability = { ok: true } | { ok: false; reason: string; hint?: string };
+
+/**
+ * Identity keys the Go type has but Kratos never puts into ctx, wherever an identity appears
+ * (ctx.identity, ctx.session.identity, ctx.flow.identity): `Identity.MarshalJSON` strips
+ * `credentials` and sets `metadata_admin` to nil before encoding (CONTRACT §0.4, §3.2, §8.17;
+ * the same in every version since v1.0.0). A body that reads one fails with "field does not exist"
+ * and fails every flow the hook is in. `since`: the key exists in ctx only from that version on.
+ */
+const IDENTITY_KEYS_NOT_IN_CTX: Record<string, { never: true; why: string; hint: string } | { since: string; why: string; hint: string }> = {
+  metadata_admin: {
+    never: true,
+    why: "Kratos removes metadata_admin from the identity it passes to webhooks",
+    hint: "metadata_admin never reaches a webhook; keep what the receiver needs in metadata_public or traits",
+  },
+  credentials: {
+    never: true,
+    why: "Kratos removes credentials from the identity it passes to webhooks",
+    hint: "credentials never reach a webhook; read identity.id, traits or verifiable_addresses instead",
+  },
+  external_id: { since: "v25.4.0", why: "identity.external_id is in ctx only since Kratos v25.4.0", hint: "target Kratos v25.4.0 or later, or key on identity.id" },
+};
+
+/** Session keys never serialised: the session token is `json:"-"` (CONTRACT §3.2). */
+const SESSION_KEYS_NOT_IN_CTX: Record<string, string> = { token: "Kratos never serialises the session token" };
+
+/** Where an identity sits in ctx: the path after it, or undefined when `path` is not inside one. */
+function identityRest(path: readonly string[]): readonly string[] | undefined {
+  if (path[0] === "identity") return path.slice(1);
+  if ((path[0] === "session" || path[0] === "flow") && path[1] === "identity") return path.slice(2);
+  return undefined;
+}
+
+/** A path Kratos strips, nulls or does not yet send at `v`, whatever the hook point. */
+function strippedField(path: readonly string[], v: Version): CtxAvailability {
+  const rest = identityRest(path);
+  const key = rest?.[0];
+  const entry = key !== undefined ? IDENTITY_KEYS_NOT_IN_CTX[key] : undefined;
+  if (entry && ("never" in entry || !atLeast(v, entry.since))) {
+    return { ok: false, reason: "never" in entry ? entry.why : `${entry.why} (target ${v.text})`, hint: entry.hint };
+  }
+  if (path[0] === "session" && path.length >= 2 && SESSION_KEYS_NOT_IN_CTX[path[1]!]) {
+    return { ok: false, reason: SESSION_KEYS_NOT_IN_CTX[path[1]!]!, hint: "identify the session by session.id" };
+  }
+  return { ok: true };
+}
 
 /**
  * Whether a ctx path can exist at a hook point: `identity` and `session` are omitted where Kratos
- * has none, `flow.identity` exists only in settings flows. CONTRACT §3.2 presence matrix.
+ * has none, `flow.identity` exists only in settings flows (CONTRACT §3.2 presence matrix), and the
+ * identity keys Kratos strips or nulls are never there (strippedField).
  */
 export function ctxPathAvailable(path: readonly string[], point: Point, blocking: boolean, v: Version): CtxAvailability {
   const presence = ctxPresence(point, blocking, v);
@@ -134,7 +180,7 @@ export function ctxPathAvailable(path: readonly string[], point: Point, blocking
   if (path[0] === "flow" && path[1] === "identity" && !flowHasIdentity(point)) {
     return { ok: false, reason: `only settings flows carry flow.identity, not ${point}` };
   }
-  return { ok: true };
+  return strippedField(path, v);
 }
 
 /**

@@ -3,7 +3,7 @@
 // imports disabled, and skips the call when evaluation fails with `error "cancel"` (§3.5).
 // Absent ctx keys are runtime errors (§3.2), so every optional field is guarded with std.objectHas.
 // Only std functions that go-jsonnet v0.19 (Kratos v1.0.0) already has are used (§3.1, §8.11):
-// objectHas, isObject, isString, startsWith, endsWith, split, length, asciiLower.
+// objectHas, isObject, isString, startsWith, endsWith, split, length, asciiLower, substr.
 import { readFileSync } from "node:fs";
 import { resolve } from "node:path";
 import { ConfigError } from "../errors.ts";
@@ -65,7 +65,10 @@ function fieldLine(f: ResolvedField, hook: ResolvedHook, version: Version): stri
   return guard ? `[if ${guard} then ${str(f.name)}]: ${access},` : `${fieldKey(f.name)}: ${access},`;
 }
 
-type PredicateCtx = { hook: ResolvedHook; config: ResolvedConfig; fields: Map<string, ResolvedField>; uses: { domain: boolean }; path: string };
+type PredicateCtx = { hook: ResolvedHook; config: ResolvedConfig; fields: Map<string, ResolvedField>; uses: { domain: boolean; lower: boolean }; path: string };
+
+/** What std.asciiLower does: A-Z only. */
+const asciiLower = (s: string) => s.replace(/[A-Z]/g, (c) => c.toLowerCase());
 
 function readListFile(file: string, ctx: PredicateCtx): string[] {
   const abs = resolve(ctx.config.dir, file);
@@ -94,15 +97,28 @@ function compilePredicate(p: PredicateDecl, ctx: PredicateCtx): string {
   const has = `std.objectHas(body, ${str(p.field)})`;
   const ops: string[] = [];
   if (p.matches !== undefined) throw new ConfigError("skip_if cannot use 'matches': Jsonnet has no regular expressions", ctx.hook.loc, `${ctx.path}.matches`, "use starts_with/ends_with/in, or a rule (rules run in the receiver)");
-  if (p.equals !== undefined) ops.push(`${x} == ${literal(p.equals)}`);
-  if (p.in !== undefined) ops.push(`(${anyOf(x, p.in)})`);
-  if (p.in_file !== undefined) ops.push(`(${anyOf(x, readListFile(p.in_file, { ...ctx, path: `${ctx.path}.in_file` }))})`);
-  if (p.starts_with !== undefined) ops.push(`std.isString(${x}) && std.startsWith(${x}, ${str(p.starts_with)})`);
-  if (p.ends_with !== undefined) ops.push(`std.isString(${x}) && std.endsWith(${x}, ${str(p.ends_with)})`);
+  // Strings compare lower-cased, as the receiver's rules do (src/server/compare-text.ts); Jsonnet
+  // has std.asciiLower only, so skip_if folds ASCII letters and leaves other text as sent.
+  const lx = `lower(${x})`;
+  const oneOf = (values: readonly unknown[]) => {
+    ctx.uses.lower ||= values.some((v) => typeof v === "string");
+    return values.length === 0 ? "false" : values.map((v) => (typeof v === "string" ? `${lx} == ${str(asciiLower(v))}` : `${x} == ${literal(v)}`)).join(" || ");
+  };
+  if (p.equals !== undefined) ops.push(oneOf([p.equals]));
+  if (p.in !== undefined) ops.push(`(${oneOf(p.in)})`);
+  if (p.in_file !== undefined) ops.push(`(${oneOf(readListFile(p.in_file, { ...ctx, path: `${ctx.path}.in_file` }))})`);
+  if (p.starts_with !== undefined) {
+    ctx.uses.lower = true;
+    ops.push(`std.isString(${x}) && std.startsWith(${lx}, ${str(asciiLower(p.starts_with))})`);
+  }
+  if (p.ends_with !== undefined) {
+    ctx.uses.lower = true;
+    ops.push(`std.isString(${x}) && std.endsWith(${lx}, ${str(asciiLower(p.ends_with))})`);
+  }
   const domains = [...(p.domain_in ?? []), ...(p.domain_in_file !== undefined ? readListFile(p.domain_in_file, { ...ctx, path: `${ctx.path}.domain_in_file` }) : [])];
   if (p.domain_in !== undefined || p.domain_in_file !== undefined) {
     ctx.uses.domain = true;
-    ops.push(`std.isString(${x}) && (${anyOf(`email_domain(${x})`, [...new Set(domains.map((d) => d.toLowerCase()))])})`);
+    ops.push(`std.isString(${x}) && (${anyOf(`email_domain(${x})`, [...new Set(domains.map((d) => asciiLower(d).replace(/\.$/, "")))])})`);
   }
   if (p.exists !== undefined) {
     if (ops.length === 0) return p.exists ? has : `!${has}`;
@@ -135,13 +151,17 @@ export function emitBody({ config, hook, rel }: BodyOptions): string {
     const obj = fields.length === 0 ? ["function(ctx) {}"] : ["function(ctx) {", ...fields.map((l) => l.slice(2)), "}"];
     return [...header, ...obj, ""].join("\n");
   }
-  const pctx: PredicateCtx = { hook, config, fields: new Map(hook.fields.map((f) => [f.name, f])), uses: { domain: false }, path: `hooks.${hook.name}.skip_if` };
+  const pctx: PredicateCtx = { hook, config, fields: new Map(hook.fields.map((f) => [f.name, f])), uses: { domain: false, lower: false }, path: `hooks.${hook.name}.skip_if` };
   const cond = stripParens(compilePredicate(hook.skipIf, pctx));
   return [
     ...header,
     "function(ctx)",
+    ...(pctx.uses.lower ? ["  // Text compares with ASCII letters lower-cased, as Kratos compares identifiers.", "  local lower(s) = if std.isString(s) then std.asciiLower(s) else s;"] : []),
     ...(pctx.uses.domain
-      ? ["  // The part after the last @, lower-cased; \"\" without an @.", '  local email_domain(s) = local parts = std.split(s, "@"); if std.length(parts) < 2 then "" else std.asciiLower(parts[std.length(parts) - 1]);']
+      ? [
+          "  // The part after the last @, lower-cased, without a trailing root dot; \"\" without an @.",
+          '  local email_domain(s) = local parts = std.split(s, "@"); local d = if std.length(parts) < 2 then "" else std.asciiLower(parts[std.length(parts) - 1]); if std.endsWith(d, ".") then std.substr(d, 0, std.length(d) - 1) else d;',
+        ]
       : []),
     ...(fields.length === 0 ? ["  local body = {};"] : ["  local body = {", ...fields, "  };"]),
     `  if ${cond} then error "cancel" else body`,

@@ -6,8 +6,9 @@
 import { isMap, isPair, isScalar, isSeq, parseDocument, type Node, type Pair, type YAMLMap, type YAMLSeq } from "yaml";
 import { UsageError } from "../errors.ts";
 import type { ResolvedConfig } from "../config/types.ts";
-import { assembleList, compareListKeys, headerAllowlist, ownedBy, planLists, type BodyRef, type HookItem, type ListEntry, type ListPlan } from "./config-emit.ts";
+import { assembleList, compareListKeys, headerAllowlist, ownedBy, planLists, type BodyRef, type FileLists, type HookItem, type ListEntry, type ListPlan } from "./config-emit.ts";
 import { mappingLines, sequenceLines } from "./yaml-text.ts";
+import { missingExceptions, privateIpGuard } from "./private-ip.ts";
 
 type Edit = { start: number; end: number; text: string; depth: number };
 /** A list item: kept source text, or a new value we serialise. */
@@ -83,6 +84,13 @@ function itemsOfSeq(t: string, seq: YAMLSeq, file: string): Array<{ item: HookIt
   });
 }
 
+/** The node at a key path of block/flow mappings, if every key exists. */
+function pathValue(root: Node | null, path: string[]): Node | null | undefined {
+  let node: Node | null | undefined = root;
+  for (const k of path) node = node && isMap(node) ? pairOf(node, k)?.value : undefined;
+  return node;
+}
+
 type Found = { lists: Map<string, Pair<Node, Node | null>> };
 
 /** Every `selfservice.flows.<flow>.<phase>[.<method>].hooks` present in the file. */
@@ -111,6 +119,19 @@ function findLists(root: Node | null): Found {
   return { lists };
 }
 
+/** The target file's flow-level items that are not ours, and its per-method lists with items of the user's own (planLists). */
+function fileLists(t: string, existing: Map<string, Pair<Node, Node | null>>, own: (item: HookItem) => boolean, file: string): FileLists {
+  const flowLevel = new Map<string, HookItem[]>();
+  const declared = new Set<string>();
+  for (const [key, pair] of existing) {
+    if (!pair.value || !isSeq(pair.value)) continue;
+    const theirs = itemsOfSeq(t, pair.value, file).map((e) => e.item).filter((i) => !own(i));
+    if (key.split(".").length === 2) flowLevel.set(key, theirs);
+    else if (theirs.length > 0) declared.add(key);
+  }
+  return { flowLevel, declared };
+}
+
 export type IntoResult = { text: string; lists: Map<string, ListEntry[]> };
 
 /** The updated text of a hand-written Kratos config, and the final managed lists (for env var indices). */
@@ -123,7 +144,7 @@ export function mergeInto(text: string, config: ResolvedConfig, body: BodyRef, f
   }
   const own = ownedBy(config.receiverUrl);
   const { lists: existing } = findLists(root);
-  const plans = planLists(config, body, new Set(existing.keys()));
+  const plans = planLists(config, body, new Set(existing.keys()), fileLists(text, existing, own, file));
   const edits: Edit[] = [];
   const result = new Map<string, ListEntry[]>();
   const missing = new Map<string, unknown[]>();
@@ -158,6 +179,15 @@ export function mergeInto(text: string, config: ResolvedConfig, body: BodyRef, f
     const pair = wh && isMap(wh) ? pairOf(wh, "header_allowlist") : undefined;
     if (pair) edits.push(listEdit(text, pair, allow.map((value) => ({ value })), 9, file));
     else insertTree.push({ path: ["clients", "web_hook", "header_allowlist"], value: allow });
+  }
+  // Kratos's private-IP guard would refuse a receiver on a private address: exempt each hook URL.
+  const guard = privateIpGuard(root ? root.toJSON() : null);
+  const exempt = guard.on ? missingExceptions(config, guard.exceptions, file) : [];
+  if (exempt.length > 0) {
+    const http = pathValue(root, ["clients", "http"]);
+    const pair = http && isMap(http) ? pairOf(http, "private_ip_exception_urls") : undefined;
+    if (pair) edits.push(listEdit(text, pair, [...guard.exceptions, ...exempt].map((value) => ({ value })), 9, file));
+    else insertTree.push({ path: ["clients", "http", "private_ip_exception_urls"], value: exempt });
   }
   edits.push(...insertions(text, root, insertTree, file));
 

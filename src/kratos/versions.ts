@@ -5,6 +5,19 @@ import { HOOK_LISTS_BY_TAG } from "./hook-lists.data.ts";
 export const KNOWN_TAGS = ["v1.0.0", "v1.1.0", "v1.2.0", "v1.3.1", "v25.4.0", "v26.2.0", "HEAD"] as const;
 export type KnownTag = (typeof KNOWN_TAGS)[number];
 
+/**
+ * Every Kratos release kratos-hooks accepts: the spec tags plus the releases between them that
+ * changed nothing web_hook-relevant (v1.3.0 follows v1.3.1's rules). A version that is none of
+ * these and not newer than the newest is refused: v1.5.0 does not exist, and silently applying
+ * v1.3.1's rules to it would hide a typo.
+ */
+export const KNOWN_RELEASES = ["v1.0.0", "v1.1.0", "v1.2.0", "v1.3.0", "v1.3.1", "v25.4.0", "v26.2.0"] as const;
+
+/** A release kratos-hooks knows, or HEAD. Newer versions than the newest release are handled by the caller (a warning). */
+export function isKnownRelease(v: Version): boolean {
+  return v.head || (KNOWN_RELEASES as readonly string[]).includes(v.text);
+}
+
 /** Versions whose config schema ships beside the spec; generated configs are tested against each. */
 export const SCHEMA_TESTED_TAGS = ["v1.3.1", "v25.4.0", "v26.2.0", "HEAD"] as const;
 

@@ -1,6 +1,7 @@
 // Picks the Store implementation from the store URL of hooks.yaml (`serve.store`) or --store.
 // Each implementation is imported on demand, so a SQLite deployment never loads the Postgres code.
 import { UsageError } from "../errors.ts";
+import { RUNTIME } from "../runtime.ts";
 import type { Store } from "./store.ts";
 
 export type OpenStoreOptions = {
@@ -29,11 +30,32 @@ export async function openStore(url: string, opts: OpenStoreOptions = {}): Promi
     try {
       await store.migrate();
     } catch (err) {
-      await store.close();
-      throw err;
+      await store.close().catch(() => {});
+      throw misconfigured(url, err) ?? err;
     }
   }
   return store;
+}
+
+/**
+ * Postgres refusing the store URL itself (no such database or role, wrong password): no retry can
+ * help, so one clear usage error instead of the driver's dump. The server's message names the
+ * database or role, never the password; the URL is shown redacted. SQLSTATE classes 3D, 28.
+ */
+const PG_CONFIG_ERRORS: Record<string, string> = {
+  "3D000": "create the database (createdb <name>) or name an existing one in the store URL",
+  "28000": "create the role (createuser <name>) or name an existing one in the store URL; pg_hba.conf must also allow it",
+  "28P01": "check the password in the store URL (or PGPASSWORD)",
+  "42501": "grant the role CREATE on the database, or create the schema for it first",
+};
+
+export function misconfigured(url: string, err: unknown): UsageError | undefined {
+  if (!/^postgres(ql)?:\/\//.test(url)) return undefined;
+  const e = (err ?? {}) as { errno?: unknown; message?: unknown };
+  const hint = typeof e.errno === "string" ? PG_CONFIG_ERRORS[e.errno] : undefined;
+  if (!hint) return undefined;
+  const why = String(e.message ?? "refused").split("\n")[0]!;
+  return new UsageError(`cannot open the store ${redactStoreUrl(url)}: ${why}`, `${hint}; set it in serve.store, KRATOS_HOOKS_STORE or --store`);
 }
 
 async function construct(url: string, opts: OpenStoreOptions): Promise<Store> {
@@ -49,6 +71,9 @@ async function construct(url: string, opts: OpenStoreOptions): Promise<Store> {
     return new SqliteStore(path, sqliteOpts);
   }
   if (/^postgres(ql)?:\/\//.test(url)) {
+    if (RUNTIME !== "bun") {
+      throw new UsageError("the postgres store needs Bun (its client is Bun.SQL)", "run this command with bun or the kratos-hooks binary, or use a sqlite:<path> store on Deno (docs/deno.md)");
+    }
     const { PostgresStore } = await import("./postgres/store.ts");
     return new PostgresStore(url, { schema: opts.schema, poolMax: opts.poolMax, connectTimeoutMs: opts.connectTimeoutMs });
   }
@@ -59,4 +84,19 @@ async function construct(url: string, opts: OpenStoreOptions): Promise<Store> {
 /** The store URL with any password replaced, for logs and messages. */
 export function redactStoreUrl(url: string): string {
   return url.replace(/^(postgres(?:ql)?:\/\/[^:@/]*:)[^@/]*@/, "$1***@");
+}
+
+/**
+ * Where `serve` reads the job counts of /metrics. SQLite runs one call at a time on its store thread,
+ * so a count there waits behind the commits of acks and delays the ones queued after it; a file
+ * store gets a second connection on a thread of its own (WAL lets it read while the other commits).
+ * `sqlite::memory:` cannot be shared and Postgres has a pool: they use the store itself.
+ */
+export async function openStatsReader(url: string, store: Store): Promise<Pick<Store, "stats" | "close">> {
+  if (!url.startsWith("sqlite:")) return { stats: (now) => store.stats(now), close: async () => {} };
+  const { sqlitePath } = await import("./sqlite/connection.ts");
+  const path = sqlitePath(url);
+  if (path === ":memory:") return { stats: (now) => store.stats(now), close: async () => {} };
+  const { SqliteThreadStore } = await import("./sqlite/thread-store.ts");
+  return new SqliteThreadStore(path, { create: false });
 }

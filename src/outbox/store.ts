@@ -1,6 +1,6 @@
 // The one seam between the receiver/outbox and the database. Two implementations pass the same
-// suite (test/store/store.suite.ts): bun:sqlite (src/outbox/sqlite/) and Postgres via Bun.SQL
-// (src/outbox/postgres/). Each operation is one named function there, readable in one screen.
+// suite (test/store/store.suite.ts): SQLite (src/outbox/sqlite/, on bun:sqlite, or node:sqlite
+// under Deno) and Postgres via Bun.SQL (src/outbox/postgres/). Each operation is one named function there, readable in one screen.
 // Both raise StoreUnavailableError (src/outbox/errors.ts) when the database cannot be reached.
 
 export type JobState = "pending" | "running" | "done" | "dead";

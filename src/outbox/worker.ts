@@ -10,8 +10,8 @@
 //
 // Leases: a claim leases a job for leaseMs. Leases are not renewed; instead every delivery is cut
 // (aborted, counted as a retryable failure) shortly before its lease ends, so a job is never
-// delivered by this worker after another worker could have reclaimed it. Keep action timeouts
-// below serve.lease; a longer timeout is effectively capped at the lease.
+// delivered by this worker after another worker could have reclaimed it (lease.ts). `check` refuses
+// an action timeout that does not fit in that budget.
 //
 // Throughput: a delivery's slot is freed as soon as the delivery ends, and its outcome recorded
 // after: successes go through a CompletionCommitter, so many deliveries share one completeJobs
@@ -37,7 +37,9 @@ import type { ResolvedAction, ResolvedConfig } from "../config/types.ts";
 import { deliver, DeliveryError, DeliveryTimeout, type DeliveryResult } from "../actions/index.ts";
 import { closeEmailTransports } from "../actions/email.ts";
 import type { Env } from "../template.ts";
+import { knownSecrets, NO_SECRETS, type Redactor } from "../secrets.ts";
 import { CompletionCommitter } from "./completion-committer.ts";
+import { leaseMarginMs } from "./lease.ts";
 import { nextRetryAt, type Random } from "./retry.ts";
 import { traceIdOf } from "../trace-context.ts";
 import { ATTEMPT_DETAIL_MAX, type AttemptOutcome, type AttemptRecord, type Job, type Store } from "./store.ts";
@@ -111,6 +113,11 @@ export type WorkerOptions = {
   defaultSmtp?: SmtpDecl;
   /** Where env refs and secrets are read at delivery. Default process.env. */
   env?: Env;
+  /**
+   * Every secret serve knows (src/secrets.ts), masked in delivery errors before they are cut
+   * short, stored (last_error) or emitted. fromConfig sets it from the config and env.
+   */
+  redactor?: Redactor;
   /** Jitter source for retries. Default Math.random. */
   random?: Random;
   /** Clock for store timestamps. Default Date.now. */
@@ -187,6 +194,7 @@ export class Worker {
   readonly #minPollMs: number;
   readonly #batchSize: number;
   readonly #env: Env;
+  readonly #redactor: Redactor;
   readonly #random: Random;
   readonly #now: () => number;
   readonly #defaultSmtp: SmtpDecl | undefined;
@@ -216,6 +224,7 @@ export class Worker {
     this.#batchSize = opts.batchSize ?? 128;
     this.id = opts.workerId ?? `${hostname()}:${process.pid}:${crypto.randomUUID().slice(0, 8)}`;
     this.#env = opts.env ?? process.env;
+    this.#redactor = opts.redactor ?? NO_SECRETS;
     this.#random = opts.random ?? Math.random;
     this.#now = opts.now ?? Date.now;
     this.#defaultSmtp = opts.defaultSmtp;
@@ -250,6 +259,7 @@ export class Worker {
       pollMs: config.serve.pollMs,
       defaultSmtp: config.serve.smtp,
       rateLimits: config.serve.rateLimits,
+      redactor: knownSecrets(config, opts.env ?? process.env),
       ...opts,
     });
   }
@@ -325,7 +335,7 @@ export class Worker {
       if (ok) this.events.emit("job:released", { ...jobEvent(job), reason });
     } catch (err) {
       // The lease runs out and another worker reclaims the job; nothing is lost.
-      this.events.emit("worker:error", { op: "release", error: errorText(err), ...jobRef(job) });
+      this.events.emit("worker:error", { op: "release", error: this.#redactor.redact(errorText(err)), ...jobRef(job) });
     }
   }
 
@@ -358,7 +368,7 @@ export class Worker {
           storeFailures = 0;
         } catch (err) {
           const backoff = Math.min(this.#maxStoreBackoffMs, 100 * 2 ** storeFailures++);
-          this.events.emit("worker:error", { op: "claim", error: errorText(err), retryInMs: backoff });
+          this.events.emit("worker:error", { op: "claim", error: this.#redactor.redact(errorText(err)), retryInMs: backoff });
           await this.#sleep(backoff, false);
           failed = true;
           break;
@@ -514,7 +524,7 @@ export class Worker {
   async #deliverAndSettle(f: InFlight, claimedAt: number): Promise<void> {
     const { job, action, controller } = f;
     // Cut the delivery before the lease ends: after that another worker may own the job.
-    const margin = Math.min(1000, Math.floor(this.#leaseMs / 10));
+    const margin = leaseMarginMs(this.#leaseMs);
     const leaseLeft = Math.max(1, this.#leaseEnd(job, claimedAt) - margin - this.#now());
     // An http action's own timeout rides on the same timer and signal (ctx.signalHasTimeout), so
     // a request costs one timer and one signal, not three signals.
@@ -525,9 +535,9 @@ export class Worker {
     let failure: DeliveryError | undefined;
     let result: DeliveryResult | undefined;
     try {
-      result = await deliver(action, job.payload, { jobId: job.id, hook: job.hook, action: job.action, attempt: job.attempts, env: this.#env, signal: controller.signal, signalHasTimeout: http, traceparent: job.traceparent }, { defaultSmtp: this.#defaultSmtp });
+      result = await deliver(action, job.payload, { jobId: job.id, hook: job.hook, action: job.action, attempt: job.attempts, env: this.#env, signal: controller.signal, signalHasTimeout: http, traceparent: job.traceparent, redactor: this.#redactor }, { defaultSmtp: this.#defaultSmtp });
     } catch (err) {
-      failure = err instanceof DeliveryError ? err : new DeliveryError(`unexpected: ${errorText(err)}`, true);
+      failure = err instanceof DeliveryError ? err : new DeliveryError(this.#redactor.redact(`unexpected: ${errorText(err)}`), true);
     } finally {
       clearTimeout(deadline);
       this.#slotFreed(action);
@@ -603,9 +613,9 @@ export class Worker {
       } catch (err) {
         const wait = Math.min(this.#maxStoreBackoffMs, 100 * 2 ** i);
         const giveUp = this.#now() + wait >= leaseEnd;
-        this.events.emit("worker:error", { op, error: errorText(err), ...jobRef(f.job), ...(giveUp ? {} : { retryInMs: wait }) });
+        this.events.emit("worker:error", { op, error: this.#redactor.redact(errorText(err)), ...jobRef(f.job), ...(giveUp ? {} : { retryInMs: wait }) });
         if (giveUp) return false;
-        await Bun.sleep(wait);
+        await new Promise((resolve) => setTimeout(resolve, wait));
       }
     }
   }

@@ -9,10 +9,15 @@ import { isReservedPath, RESERVED_PATHS, sameRoute } from "../config/resolve.ts"
 import type { ResolvedConfig } from "../config/types.ts";
 import type { Store } from "../outbox/store.ts";
 import { compileHookRoute, errorResponse, jsonResponse, type Accept, type Clock, type Env, type HookRoute } from "./hook-route.ts";
+import { compileMetricsAuth } from "./auth.ts";
 import { createLogger, type Logger } from "./log.ts";
+import { LogBudget } from "./log-budget.ts";
 import { Metrics, PROMETHEUS_CONTENT_TYPE } from "./metrics.ts";
 import { ProcessMetrics } from "./process-metrics.ts";
+import { Readiness } from "./readiness.ts";
 import { FileCache } from "./rules.ts";
+import { StoreSnapshot } from "./store-snapshot.ts";
+import { newUuidV7 } from "./job-id.ts";
 import type { RecentRequests } from "../admin/recent-requests.ts";
 
 export type { Accept, Clock } from "./hook-route.ts";
@@ -20,8 +25,14 @@ export type { Accept, Clock } from "./hook-route.ts";
 export type AppDeps = {
   config: ResolvedConfig;
   accept: Accept;
-  /** For /health/ready (ping) and the job gauges of /metrics (stats). */
+  /** For /health/ready (ping) and the job gauges of /metrics (stats, unless `statsStore` is given). */
   store: Pick<Store, "ping" | "stats">;
+  /** Where /metrics reads its snapshot of job counts; `serve` gives SQLite a reader of its own (open-store.ts). */
+  statsStore?: Pick<Store, "stats">;
+  /** How old the job counts of /metrics may get before a scrape refreshes them; default 5 s. */
+  snapshotMaxAgeMs?: number;
+  /** Consecutive failed commits after which /health/ready is 503; default 3. */
+  unreadyAfterCommitFailures?: number;
   clock?: Clock;
   metrics?: Metrics;
   log?: Logger;
@@ -31,33 +42,52 @@ export type AppDeps = {
   newJobId?: () => string;
   /** Called after a commit that enqueued jobs: `serve` wakes the outbox worker. */
   onEnqueued?: () => void;
-  /** How long /health/ready waits for store.ping(); default 2 s. */
+  /** How long /health/ready waits for store.ping() or its probe commit; default 2 s. */
   readyTimeoutMs?: number;
   /** Where the admin page reads recent requests from (serve.admin on). */
   recent?: RecentRequests;
+  /** The budget of log lines about requests refused before authentication; 20 then 5 a second by default. */
+  refusedLog?: LogBudget;
 };
 
 const systemClock: Clock = { now: () => Date.now() };
 
-function withTimeout<T>(p: Promise<T>, ms: number): Promise<T> {
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`timed out after ${ms} ms`)), ms);
-  });
-  return Promise.race([p, timeout]).finally(() => clearTimeout(timer));
-}
+/** The hook and key of readiness's probe commits: no hook name can take them (model.ts Name). */
+const PROBE_HOOK = "kratos-hooks:readiness";
 
 export function createApp(deps: AppDeps) {
-  const { config, accept, store } = deps;
+  const { config, store } = deps;
   const clock = deps.clock ?? systemClock;
   const metrics = deps.metrics ?? new Metrics();
   const log = deps.log ?? createLogger();
   const env = deps.env ?? process.env;
-  const newJobId = deps.newJobId ?? (() => Bun.randomUUIDv7());
+  const newJobId = deps.newJobId ?? newUuidV7;
   const readyTimeoutMs = deps.readyTimeoutMs ?? 2000;
   let draining = false;
   const files = new FileCache();
   const processMetrics = new ProcessMetrics();
+  const refusedLog = deps.refusedLog ?? new LogBudget(log, { onDrop: () => metrics.logLineDropped() });
+  const metricsAuth = compileMetricsAuth(config.serve.metricsTokenEnv, env);
+  const snapshot = new StoreSnapshot(deps.statsStore ?? store, { maxAgeMs: deps.snapshotMaxAgeMs, now: clock.now });
+  // The probe: an already expired dedupe record and no jobs, committed as acks are.
+  const probeCommit = () => {
+    const now = clock.now();
+    return deps.accept({ hook: PROBE_HOOK, key: `${PROBE_HOOK}:probe`, response: { status: 204, body: null }, expiresAt: now, jobs: [], now });
+  };
+  const readiness = new Readiness(() => store.ping(), probeCommit, { timeoutMs: readyTimeoutMs, unreadyAfter: deps.unreadyAfterCommitFailures, now: clock.now });
+  // A duplicate commits nothing, so it says nothing about writes.
+  const accept: Accept = (a) =>
+    deps.accept(a).then(
+      (result) => {
+        if (!result.duplicate) readiness.commitSucceeded();
+        return result;
+      },
+      (err: unknown) => {
+        readiness.commitFailed(err);
+        throw err;
+      },
+    );
+  let wasReady = true;
 
   const seen = new Map<string, string>();
   const routes: HookRoute[] = config.hooks.map((hook) => {
@@ -73,7 +103,7 @@ export function createApp(deps: AppDeps) {
     const other = seen.get(sameRoute(hook.routePath));
     if (other) throw new ConfigError(`path ${hook.routePath} is also used by hook '${other}'`, hook.loc, `hooks.${hook.name}.path`, "give each hook its own path");
     seen.set(sameRoute(hook.routePath), hook.name);
-    return compileHookRoute(hook, { config, accept, clock, metrics, log, env, files, newJobId, draining: () => draining, onEnqueued: deps.onEnqueued, recent: deps.recent });
+    return compileHookRoute(hook, { config, accept, clock, metrics, log, refusedLog, env, files, newJobId, draining: () => draining, onEnqueued: deps.onEnqueued, recent: deps.recent });
   });
 
   const app = new Elysia({ handler: { standardHostname: false } });
@@ -83,21 +113,25 @@ export function createApp(deps: AppDeps) {
     .get("/health/live", () => jsonResponse(200, '{"status":"ok"}'))
     .get("/health/ready", async () => {
       if (draining) return jsonResponse(503, '{"status":"shutting_down"}');
-      try {
-        await withTimeout(store.ping(), readyTimeoutMs);
-        return jsonResponse(200, '{"status":"ok"}');
-      } catch (err) {
-        log.warn("readiness: store ping failed", { error: (err as Error)?.message ?? String(err) });
-        return jsonResponse(503, '{"status":"store_unavailable"}');
+      const state = await readiness.check();
+      // Logged when it changes, not per probe: anyone may call this endpoint.
+      if (state.ready !== wasReady) {
+        wasReady = state.ready;
+        if (state.ready) log.info("ready again", {});
+        else log.warn("not ready", { status: state.status, error: state.error, commit_failures: readiness.commitFailures });
       }
+      return state.ready ? jsonResponse(200, '{"status":"ok"}') : jsonResponse(503, `{"status":"${state.status}"}`);
     })
-    .get("/metrics", async () => {
-      try {
-        metrics.updateStoreStats(await withTimeout(store.stats(clock.now()), readyTimeoutMs));
-      } catch (err) {
-        metrics.storeStatsFailed();
-        log.warn("metrics: store stats failed", { error: (err as Error)?.message ?? String(err) });
+    .get("/metrics", async ({ request }) => {
+      if (!metricsAuth(request.headers)) {
+        refusedLog.write("warn", "metrics: missing or wrong bearer token", { status: 401 });
+        return errorResponse(new HttpError(401, "unauthorized", "missing or wrong bearer token"), { "www-authenticate": 'Bearer realm="metrics"' });
       }
+      const snap = await snapshot.read();
+      if (snap.stats) metrics.updateStoreStats(snap.stats);
+      if (!snap.ok) metrics.storeStatsFailed();
+      if (snap.ageMs !== undefined) metrics.storeSnapshotAge(snap.ageMs / 1000);
+      if (snap.error) log.warn("metrics: store stats failed", { error: snap.error });
       return new Response(metrics.render() + processMetrics.render(), { headers: { "content-type": PROMETHEUS_CONTENT_TYPE } });
     })
     .onError(({ code, error }) => {
@@ -110,6 +144,10 @@ export function createApp(deps: AppDeps) {
     app,
     metrics,
     routes,
+    /** Flushed at shutdown: its summary of dropped lines. */
+    refusedLog,
+    /** Every path the app answers (hooks and the built-in endpoints), each also with a trailing `/`. */
+    paths: [...routes.map((r) => r.hook.routePath), ...RESERVED_PATHS],
     /** Test entry: the same pipeline as over HTTP, without a socket. */
     handle: (request: Request) => app.handle(request),
     /** Start answering 503 to deliveries and readiness (shutdown). */

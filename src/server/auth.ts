@@ -2,7 +2,8 @@
 // (`Header.Set(name, value)`), api_key in a cookie (`req.AddCookie(name=value)`), or basic_auth
 // (`Authorization: Basic base64(user:password)`). Secrets come from the environment at startup;
 // comparisons hash both sides first so neither the value nor its length leaks through timing.
-import { timingSafeEqual } from "node:crypto";
+import { createHash, timingSafeEqual } from "node:crypto";
+import { RUNTIME } from "../runtime.ts";
 import { ConfigError } from "../errors.ts";
 import type { AuthDecl } from "../config/model.ts";
 import type { SourceLoc } from "../config/types.ts";
@@ -12,9 +13,9 @@ export type AuthCheck = (headers: Headers) => boolean;
 
 type Env = Record<string, string | undefined>;
 
-function digest(data: string | Uint8Array): Uint8Array {
-  return Bun.SHA256.hash(data) as Uint8Array;
-}
+/** SHA-256: Bun's native one where it runs (the faster, on every authenticated request), else node:crypto's. */
+const digest: (data: string | Uint8Array) => Uint8Array =
+  RUNTIME === "bun" ? (data) => Bun.SHA256.hash(data) as Uint8Array : (data) => createHash("sha256").update(data).digest();
 
 function sameSecret(presented: string | Uint8Array, expectedDigest: Uint8Array): boolean {
   return timingSafeEqual(digest(presented), expectedDigest);
@@ -92,5 +93,30 @@ export function compileAuth(hook: string, auth: AuthDecl | undefined, env: Env, 
   return (headers) => {
     const presented = headers.get(name); // Headers.get is case-insensitive (CONTRACT §8.16).
     return presented !== null && sameSecret(presented, expected);
+  };
+}
+
+/**
+ * The check of GET /metrics when `serve.metrics.token_env` is set: `Authorization: Bearer <token>`
+ * (RFC 6750; the scheme in any case). Without it /metrics is open (always true).
+ */
+export function compileMetricsAuth(tokenEnv: { name: string; loc: SourceLoc } | undefined, env: Env): AuthCheck {
+  if (!tokenEnv) return () => true;
+  const token = env[tokenEnv.name];
+  if (token === undefined || token === "") {
+    throw new ConfigError(
+      `environment variable ${tokenEnv.name} is not set (the bearer token /metrics requires)`,
+      tokenEnv.loc,
+      "serve.metrics.token_env",
+      `export ${tokenEnv.name}=... before 'kratos-hooks serve', and give Prometheus the same value (authorization: { credentials_file: ... })`,
+    );
+  }
+  const expected = digest(token);
+  return (headers) => {
+    const header = headers.get("authorization");
+    if (!header) return false;
+    const sp = header.indexOf(" ");
+    if (sp < 0 || header.slice(0, sp).toLowerCase() !== "bearer") return false;
+    return sameSecret(header.slice(sp + 1).trim(), expected);
   };
 }

@@ -25,10 +25,20 @@ const FORMATS: Record<string, (v: string) => boolean> = {
 const PRIVATE_FORMAT = (name: string) => `kratos-hooks:${name}`;
 for (const [name, check] of Object.entries(FORMATS)) FormatRegistry.Set(PRIVATE_FORMAT(name), check);
 
-function fieldType(f: ResolvedField, formatName: (f: string) => string): TSchema {
+/**
+ * Characters as JSON Schema's maxLength counts them (and a person does): code points. JavaScript's
+ * `length`, which TypeBox's compiled check uses, counts UTF-16 units, so an emoji would count twice.
+ */
+export function codePoints(s: string): number {
+  let n = 0;
+  for (const _ of s) n++;
+  return n;
+}
+
+function fieldType(f: ResolvedField, formatName: (f: string) => string, withMaxLength: boolean): TSchema {
   switch (f.type) {
     case "string":
-      return T.String({ ...(f.format ? { format: formatName(f.format) } : {}), ...(f.maxLength !== undefined ? { maxLength: f.maxLength } : {}) });
+      return T.String({ ...(f.format ? { format: formatName(f.format) } : {}), ...(withMaxLength && f.maxLength !== undefined ? { maxLength: f.maxLength } : {}) });
     case "number":
       return T.Number();
     case "integer":
@@ -50,10 +60,10 @@ function fieldType(f: ResolvedField, formatName: (f: string) => string): TSchema
  * body, except for a hand-written Jsonnet body (`jsonnet:`), whose declared fields are checked and
  * anything else is allowed.
  */
-export function bodySchema(hook: Pick<ResolvedHook, "fields" | "jsonnetFile">, formatName: (f: string) => string = (f) => f): TSchema {
+export function bodySchema(hook: Pick<ResolvedHook, "fields" | "jsonnetFile">, formatName: (f: string) => string = (f) => f, withMaxLength = true): TSchema {
   const props: Record<string, TSchema> = {};
   for (const f of hook.fields) {
-    const t = fieldType(f, formatName);
+    const t = fieldType(f, formatName, withMaxLength);
     props[f.name] = f.optional ? T.Optional(f.type === "any" ? t : T.Union([t, T.Null()])) : t;
   }
   return T.Object(props, { additionalProperties: hook.jsonnetFile !== undefined });
@@ -80,10 +90,20 @@ export class InvalidBodyError extends HttpError {
 export type BodyValidator = (body: unknown) => InvalidBodyError | undefined;
 
 export function compileBodyValidator(hook: Pick<ResolvedHook, "fields" | "jsonnetFile">): BodyValidator {
-  const checker = TypeCompiler.Compile(bodySchema(hook, PRIVATE_FORMAT));
+  // max_length is checked here, in code points, after the compiled check (which would count UTF-16 units).
+  const checker = TypeCompiler.Compile(bodySchema(hook, PRIVATE_FORMAT, false));
   const byName = new Map(hook.fields.map((f) => [f.name, f]));
+  const limited = hook.fields.filter((f) => f.type === "string" && f.maxLength !== undefined);
   return (body) => {
-    if (checker.Check(body)) return undefined;
+    if (checker.Check(body)) {
+      for (const f of limited) {
+        const value = (body as Record<string, unknown>)[f.name];
+        if (typeof value !== "string" || codePoints(value) <= f.maxLength!) continue;
+        const message = f.optional ? `body.${f.name}: expected string of at most ${f.maxLength} characters or null` : `body.${f.name}: expected string length less or equal to ${f.maxLength}`;
+        return new InvalidBodyError(message, `body.${f.name}`, f, userText(f, value));
+      }
+      return undefined;
+    }
     const first = checker.Errors(body).First();
     if (!first) return new InvalidBodyError("body: invalid");
     // A declared top-level field: its value is body[name] (fields are top-level names).
@@ -104,7 +124,7 @@ const FORMAT_TEXT: Record<NonNullable<ResolvedField["format"]>, string> = {
 function userText(field: ResolvedField, value: unknown): string {
   if (value === undefined || value === null) return "This field is required.";
   if (field.type === "string" && typeof value === "string") {
-    if (field.maxLength !== undefined && value.length > field.maxLength) return `Enter at most ${field.maxLength} characters.`;
+    if (field.maxLength !== undefined && codePoints(value) > field.maxLength) return `Enter at most ${field.maxLength} characters.`;
     if (field.format) return FORMAT_TEXT[field.format];
   }
   return "This value is not valid here.";

@@ -1,8 +1,9 @@
 // One hook's endpoint: the request pipeline from Kratos's call to the committed answer.
 //
 //   method (TRACE → 405) → auth (401) → content type (415) → body limit (413) → JSON (400)
-//   → body schema (400) → skip_if (204) → rules / enrich → dedupe key → accept (store: dedupe
-//   record + jobs in one commit; 503 when the store fails) → answer (the first answer on a repeat).
+//   → body schema (400) → skip_if (204) → dedupe key → a retry this process answered lately gets
+//   that answer (recent-answers.ts) → rules / enrich → accept (store: dedupe record + jobs in one
+//   commit; 503 when the store fails) → answer (the first answer on a repeat).
 //
 // Every method but TRACE carries the body (CONTRACT §0.19, §8.16); Kratos always uses the configured
 // method, so any other method is accepted rather than refused.
@@ -19,7 +20,9 @@ import { dedupeKey, REQUEST_ID_HEADER, TRIGGER_ID_HEADER } from "./dedupe-key.ts
 import { parseJsonBody } from "./json-body.ts";
 import { parseTraceparent, traceIdOf, TRACEPARENT_HEADER } from "../trace-context.ts";
 import type { RecentRequests, RequestOutcome } from "../admin/recent-requests.ts";
+import { RecentAnswers } from "./recent-answers.ts";
 import type { Logger } from "./log.ts";
+import { capLogValue, type LogBudget } from "./log-budget.ts";
 import type { Metrics } from "./metrics.ts";
 import { compileEnrich, compilePredicate, compileRules, deepEqual, type Body, type CompiledRules, type FileCache, type MetadataPatch, type Predicate } from "./rules.ts";
 
@@ -34,6 +37,8 @@ export type RouteDeps = {
   clock: Clock;
   metrics: Metrics;
   log: Logger;
+  /** Lines about requests refused before authentication go through this budget (log-budget.ts). */
+  refusedLog: LogBudget;
   env: Env;
   files: FileCache;
   newJobId: () => string;
@@ -52,13 +57,13 @@ export function jsonResponse(status: number, body: string, extra?: Record<string
   return new Response(body, { status, headers: { "content-type": JSON_TYPE, ...extra } });
 }
 
-export function errorResponse(e: HttpError): Response {
+export function errorResponse(e: HttpError, headers?: Record<string, string>): Response {
   const extra: Record<string, string> | undefined =
     // Kratos honours Retry-After on 503 without a cap (CONTRACT §4.2). Its own backoff waits 1 s then
     // 2 s; "2" makes that 2 s and 2 s, so its three attempts span a 4 s store outage instead of 3 s,
     // while staying small (§8.13: no large Retry-After; a blocking flow waits through it).
     e.status === 503 ? { "retry-after": "2" } : e.status === 405 ? { allow: "GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS" } : undefined;
-  return jsonResponse(e.status, e.bodyText ?? JSON.stringify(e.body()), extra);
+  return jsonResponse(e.status, e.bodyText ?? JSON.stringify(e.body()), headers ? { ...extra, ...headers } : extra);
 }
 
 function toResponse(r: StoredResponse): Response {
@@ -135,6 +140,18 @@ function asFormMessage(e: InvalidBodyError): HttpError {
 
 export type HookRoute = { hook: ResolvedHook; handle(request: Request): Promise<Response> };
 
+/**
+ * The outcome the admin page's Webhooks view shows. A repeat answered from RecentAnswers ran no
+ * rules, so its outcome is read off the first answer it was given: 422 a deny, 200 an enrich
+ * answer, 204 accepted.
+ */
+function recordedOutcome(outcome: string | undefined, status: number, errorCode: string | undefined, duplicate: boolean): RequestOutcome {
+  if (outcome !== undefined) return outcome as RequestOutcome;
+  if (errorCode !== undefined) return status === DENY_STATUS ? "denied" : "error";
+  if (duplicate) return status === DENY_STATUS ? "denied" : status === 200 ? "enriched" : "accepted";
+  return "error";
+}
+
 export function compileHookRoute(hook: ResolvedHook, d: RouteDeps): HookRoute {
   const c = { dir: d.config.dir, hook: hook.name, loc: hook.loc, files: d.files };
   const auth: AuthCheck = compileAuth(hook.name, hook.auth, d.env, hook.loc);
@@ -151,6 +168,7 @@ export function compileHookRoute(hook: ResolvedHook, d: RouteDeps): HookRoute {
   const accepted: Decision = { response: NO_CONTENT, enqueue: true, outcome: "accepted" };
   // The body field carrying ctx identity.id, if the hook declares one: jobs are searchable by it.
   const identityField = hook.fields.find((f) => f.from?.length === 2 && f.from[0] === "identity" && f.from[1] === "id")?.name;
+  const recent = new RecentAnswers();
 
   const decide = (body: Body): Decision => {
     if (rules) {
@@ -187,11 +205,13 @@ export function compileHookRoute(hook: ResolvedHook, d: RouteDeps): HookRoute {
     let errorField: string | undefined;
     let identityId: string | null = null;
     let jobIds: string[] = [];
+    let authenticated = false;
     let response: Response;
     try {
       if (request.method === "TRACE") throw new HttpError(405, "method_not_allowed", "TRACE carries no body; Kratos calls a hook with its configured method");
       if (d.draining()) throw new HttpError(503, "shutting_down", "the receiver is shutting down; retry");
       if (!auth(headers)) throw new HttpError(401, "unauthorized", "missing or wrong credentials");
+      authenticated = true;
       checkContentType(headers);
       const parsed = parseJsonBody(await readBodyLimited(request, limit));
       const invalid = validate(parsed);
@@ -203,29 +223,42 @@ export function compileHookRoute(hook: ResolvedHook, d: RouteDeps): HookRoute {
         status = 204;
         response = new Response(null, { status: 204 });
       } else {
-        const decision = decide(body);
-        outcome = decision.outcome;
-        rule = decision.rule;
         const now = d.clock.now();
-        const jobs = decision.enqueue ? makeJobs(body, triggerId, requestId, traceparent, now) : [];
-        const acceptance: Acceptance = { hook: name, key: dedupeKey(name, keyFields, triggerId, body).key, response: decision.response, expiresAt: now + windowMs, jobs, now };
-        let result: AcceptResult;
-        try {
-          result = await d.accept(acceptance);
-        } catch (err) {
-          d.metrics.storeError(name);
-          d.log.error("store unavailable", { hook: name, request_id: requestId, error: (err as Error)?.message ?? String(err) });
-          throw new HttpError(503, "store_unavailable", "the outbox store is unavailable; retry");
-        }
-        let answer = decision.response;
-        if (result.duplicate) {
+        const key = dedupeKey(name, keyFields, triggerId, body).key;
+        let answer: StoredResponse;
+        const known = recent.get(key, now);
+        if (known) {
+          // A retry this process answered: the first answer, without running the rules again.
           duplicate = true;
-          answer = result.response;
+          answer = known;
           d.metrics.dedupeHit(name);
-        } else if (jobs.length > 0) {
-          jobIds = jobs.map((j) => j.id);
-          for (const j of jobs) d.metrics.jobsEnqueued(j.action);
-          d.onEnqueued?.();
+        } else {
+          const decision = decide(body);
+          outcome = decision.outcome;
+          rule = decision.rule;
+          const jobs = decision.enqueue ? makeJobs(body, triggerId, requestId, traceparent, now) : [];
+          const acceptance: Acceptance = { hook: name, key, response: decision.response, expiresAt: now + windowMs, jobs, now };
+          let result: AcceptResult;
+          try {
+            result = await d.accept(acceptance);
+          } catch (err) {
+            d.metrics.storeError(name);
+            d.log.error("store unavailable", { hook: name, request_id: capLogValue(requestId), error: (err as Error)?.message ?? String(err) });
+            throw new HttpError(503, "store_unavailable", "the outbox store is unavailable; retry");
+          }
+          answer = decision.response;
+          if (result.duplicate) {
+            duplicate = true;
+            answer = result.response;
+            d.metrics.dedupeHit(name);
+          } else {
+            recent.set(key, answer, acceptance.expiresAt);
+            if (jobs.length > 0) {
+              jobIds = jobs.map((j) => j.id);
+              for (const j of jobs) d.metrics.jobsEnqueued(j.action);
+              d.onEnqueued?.();
+            }
+          }
         }
         status = answer.status;
         response = toResponse(answer);
@@ -240,7 +273,7 @@ export function compileHookRoute(hook: ResolvedHook, d: RouteDeps): HookRoute {
         // A bug, not the caller's mistake: a generic answer, the details only in our log.
         status = 500;
         errorCode = "internal";
-        d.log.error("internal error", { hook: name, request_id: requestId, error: err instanceof Error ? `${err.name}: ${err.message}` : String(err), stack: err instanceof Error ? err.stack : undefined });
+        d.log.error("internal error", { hook: name, request_id: capLogValue(requestId), error: err instanceof Error ? `${err.name}: ${err.message}` : String(err), stack: err instanceof Error ? err.stack : undefined });
         response = errorResponse(new HttpError(500, "internal", "internal error"));
       }
     }
@@ -251,8 +284,9 @@ export function compileHookRoute(hook: ResolvedHook, d: RouteDeps): HookRoute {
       method: request.method,
       status,
       ms: Math.round(seconds * 1e6) / 1000,
-      request_id: requestId,
-      trigger_id: triggerId,
+      // Header values anyone can send: cut (log-budget.ts).
+      request_id: capLogValue(requestId),
+      trigger_id: capLogValue(triggerId),
       trace_id: traceIdOf(traceparent),
       duplicate,
       outcome,
@@ -264,7 +298,7 @@ export function compileHookRoute(hook: ResolvedHook, d: RouteDeps): HookRoute {
       at: d.clock.now(),
       hook: name,
       status,
-      outcome: (errorCode !== undefined && outcome === undefined ? (status === DENY_STATUS ? "denied" : "error") : (outcome ?? "error")) as RequestOutcome,
+      outcome: recordedOutcome(outcome, status, errorCode, duplicate),
       duplicate,
       triggerId,
       requestId,
@@ -273,9 +307,9 @@ export function compileHookRoute(hook: ResolvedHook, d: RouteDeps): HookRoute {
       error: errorCode ?? null,
       jobIds,
     });
-    if (status >= 500) d.log.error("request", fields);
-    else if (errorCode !== undefined) d.log.warn("request", fields);
-    else d.log.info("request", fields);
+    const level = status >= 500 ? "error" : errorCode !== undefined ? "warn" : "info";
+    if (!authenticated && errorCode !== undefined) d.refusedLog.write(level, "request", fields);
+    else d.log[level]("request", fields);
     return response;
   };
 

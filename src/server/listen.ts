@@ -3,13 +3,20 @@
 // Content-Length), while Kratos sends a body on every method but TRACE (CONTRACT §0.19, §8.16).
 // When a hook uses `method: GET`, the app is served through node:http instead, which Bun implements
 // with GET bodies intact; the app and its pipeline are the same.
+//
+// Either way a request-target with dot segments is refused before routing (raw-path.ts says why).
+// On Deno the app is served by Deno.serve (app.handle per request), and through Deno's node:http
+// for GET hooks: Deno.serve drops GET bodies too, its node:http keeps them (checked, Deno 2.9.6).
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
 import { Readable } from "node:stream";
+import { sameRoute } from "../config/resolve.ts";
 import type { ResolvedHook } from "../config/types.ts";
+import { RUNTIME } from "../runtime.ts";
 import type { ReceiverApp } from "./app.ts";
+import { isNonCanonicalTarget, nonCanonicalPathResponse } from "./raw-path.ts";
 
 export type Listening = {
-  kind: "bun" | "node";
+  kind: "bun" | "deno" | "node";
   hostname: string;
   port: number;
   /** Stops accepting, waits up to `timeoutMs` for requests in flight, then cuts the rest. */
@@ -21,12 +28,45 @@ type At = { host: string; port: number };
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms).unref?.());
 
 export async function listen(receiver: ReceiverApp, at: At, hooks: readonly ResolvedHook[]): Promise<Listening> {
-  return hooks.some((h) => h.method === "GET") ? listenNode(receiver, at) : listenBun(receiver, at);
+  if (hooks.some((h) => h.method === "GET")) return listenNode(receiver, at);
+  return RUNTIME === "deno" ? listenDeno(receiver, at) : listenBun(receiver, at);
+}
+
+/** The parsed path, percent-decoded where that is valid (a fallback request's path, rare). */
+function decodedPath(url: string): string {
+  const path = new URL(url).pathname;
+  try {
+    return decodeURIComponent(path);
+  } catch {
+    return path;
+  }
 }
 
 export function listenBun(receiver: ReceiverApp, at: At): Listening {
-  receiver.app.listen({ hostname: at.host, port: at.port });
-  const server = receiver.app.server!;
+  // Bun.serve hands the handler only the parsed URL, dot segments already resolved (checked with Bun
+  // 1.4.5: `GET /hooks/%2e%2e/metrics` arrives as /metrics), but it matches `routes` on the raw
+  // request-target. So every path the app answers is a route, and a request that misses them all
+  // while its parsed path is one of them was spelt otherwise on the wire: 400. test/security/
+  // open-endpoints.test.ts sends such targets over a socket, and fails should a Bun release
+  // start matching routes after resolving them.
+  const handle = (request: Request) => receiver.handle(request);
+  const routes: Record<string, (request: Request) => Promise<Response>> = {};
+  for (const path of receiver.paths) {
+    const bare = sameRoute(path);
+    routes[bare] = handle;
+    if (bare !== "/") routes[`${bare}/`] = handle;
+  }
+  const known = new Set(receiver.paths.map(sameRoute));
+  const server = Bun.serve({
+    hostname: at.host,
+    port: at.port,
+    // As Elysia's listen set them.
+    reusePort: true,
+    idleTimeout: 30,
+    development: false,
+    routes,
+    fetch: (request) => (known.has(sameRoute(decodedPath(request.url))) ? nonCanonicalPathResponse() : handle(request)),
+  });
   return {
     kind: "bun",
     hostname: server.hostname ?? at.host,
@@ -45,11 +85,17 @@ function toRequest(req: IncomingMessage): Request {
   for (let i = 0; i + 1 < raw.length; i += 2) headers.append(raw[i]!, raw[i + 1]!);
   const hasBody = headers.has("content-length") || headers.has("transfer-encoding");
   const method = req.method ?? "GET";
-  return new Request(`http://localhost${req.url ?? "/"}`, {
-    method,
+  const withBody = hasBody && method !== "HEAD";
+  // Deno's Request refuses a GET body (the fetch spec's rule; Bun's allows it): build that one as a
+  // POST and give it back its method, which is all the router and the pipeline read of it.
+  const asPost = withBody && method === "GET" && RUNTIME !== "bun";
+  const request = new Request(`http://localhost${req.url ?? "/"}`, {
+    method: asPost ? "POST" : method,
     headers,
-    ...(hasBody && method !== "HEAD" ? { body: Readable.toWeb(req) as ReadableStream<Uint8Array>, duplex: "half" } : {}),
+    ...(withBody ? { body: Readable.toWeb(req) as ReadableStream<Uint8Array>, duplex: "half" } : {}),
   } as RequestInit);
+  if (asPost) Object.defineProperty(request, "method", { value: method });
+  return request;
 }
 
 async function send(req: IncomingMessage, res: ServerResponse, response: Response): Promise<void> {
@@ -67,6 +113,11 @@ async function send(req: IncomingMessage, res: ServerResponse, response: Respons
 
 export async function listenNode(receiver: ReceiverApp, at: At): Promise<Listening> {
   const server = createServer((req, res) => {
+    // node:http gives the request-target as sent; the Request built from it would resolve it.
+    if (isNonCanonicalTarget(req.url ?? "/")) {
+      void send(req, res, nonCanonicalPathResponse());
+      return;
+    }
     let request: Request;
     try {
       request = toRequest(req);
@@ -98,6 +149,56 @@ export async function listenNode(receiver: ReceiverApp, at: At): Promise<Listeni
       await Promise.race([closed, sleep(timeoutMs)]);
       server.closeAllConnections();
       await closed;
+    },
+  };
+}
+
+/** The part of Deno.serve used here (the project is type-checked against Bun's types). */
+type DenoServe = (
+  options: { hostname: string; port: number; onListen?: () => void },
+  handler: (request: Request) => Response | Promise<Response>,
+) => { addr: { hostname: string; port: number }; shutdown(): Promise<void> };
+
+/** The path and query of an absolute URL string, without parsing it (parsing resolves dot segments). */
+function rawTarget(url: string): string {
+  const start = url.indexOf("/", url.indexOf("//") + 2);
+  return start < 0 ? "/" : url.slice(start);
+}
+
+export function listenDeno(receiver: Pick<ReceiverApp, "handle">, at: At): Listening {
+  const serve = (globalThis as unknown as { Deno: { serve: DenoServe } }).Deno.serve;
+  // A bind failure throws with the same code as Node's and Bun's (EADDRINUSE...), which serve.ts reads.
+  // Deno.serve's request.url keeps the request-target as sent (checked, Deno 2.9.6: `/hooks/%2e%2e/x`
+  // arrives unresolved), so its path is checked as the request line's.
+  const server = serve({ hostname: at.host, port: at.port, onListen: () => {} }, (request) =>
+    isNonCanonicalTarget(rawTarget(request.url)) ? nonCanonicalPathResponse() : receiver.handle(request),
+  );
+  return {
+    kind: "deno",
+    hostname: server.addr.hostname,
+    port: server.addr.port,
+    async stop(timeoutMs) {
+      // shutdown() resolves once requests in flight have been answered; past the timeout the
+      // process exits with whatever is left (Deno.serve has no way to cut connections).
+      await Promise.race([server.shutdown(), sleep(timeoutMs)]);
+    },
+  };
+}
+
+/**
+ * A handler on an address of its own, without the receiver's routes (the admin page): Bun.serve,
+ * or Deno.serve on Deno. Its stop() waits for requests in flight as the receiver's does.
+ */
+export function listenHandler(handle: (request: Request) => Promise<Response>, at: At): Listening {
+  if (RUNTIME === "deno") return listenDeno({ handle }, at);
+  const server = Bun.serve({ hostname: at.host, port: at.port, development: false, fetch: handle });
+  return {
+    kind: "bun",
+    hostname: server.hostname ?? at.host,
+    port: server.port ?? at.port,
+    async stop(timeoutMs) {
+      await Promise.race([server.stop(false), sleep(timeoutMs)]);
+      await server.stop(true);
     },
   };
 }

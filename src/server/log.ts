@@ -1,7 +1,9 @@
 // Structured JSON logs: one object per line, info/debug to stdout, warn/error to stderr.
 // Callers pass only safe fields (no bodies, secrets, cookies or auth headers); as a second line of
 // defence, keys that name credentials are dropped here.
+import type { Redactor } from "../secrets.ts";
 import { isoTime } from "./iso-time.ts";
+import { CappedLogValue } from "./log-budget.ts";
 
 export type LogLevel = "debug" | "info" | "warn" | "error";
 export type LogFields = Record<string, unknown>;
@@ -76,15 +78,27 @@ export function isLogLevel(s: string): s is LogLevel {
   return s in RANK;
 }
 
-export function createLogger(opts: { level?: LogLevel; sink?: LogSink; now?: () => number } = {}): Logger {
+/**
+ * `redactor`: every secret serve knows (src/secrets.ts), masked in each line as written, so a value
+ * echoed into a message or field never reaches the log. A caller that shortens a field (a header
+ * copied into a line) passes a CappedLogValue (capLogValue), which is redacted here before it is cut.
+ */
+export function createLogger(opts: { level?: LogLevel; sink?: LogSink; now?: () => number; redactor?: Redactor } = {}): Logger {
   const min = RANK[opts.level ?? "info"];
+  const redactor = opts.redactor && opts.redactor.size > 0 ? opts.redactor : undefined;
   const sink = opts.sink ?? stdSink;
   const now = opts.now ?? Date.now;
   const emit = (level: LogLevel, msg: string, fields?: LogFields) => {
     if (RANK[level] < min) return;
     const record: LogFields = { time: isoTime(now()), level, msg };
-    if (fields) for (const key in fields) if (fields[key] !== undefined && !isCredentialKey(key)) record[key] = fields[key];
-    sink(`${JSON.stringify(record)}\n`, level);
+    if (fields)
+      for (const key in fields) {
+        const value = fields[key];
+        if (value === undefined || isCredentialKey(key)) continue;
+        record[key] = value instanceof CappedLogValue ? value.render(redactor ? (s) => redactor.redact(s) : (s) => s) : value;
+      }
+    const line = JSON.stringify(record);
+    sink(`${redactor ? redactor.redact(line) : line}\n`, level);
   };
   return {
     debug: (msg, fields) => emit("debug", msg, fields),

@@ -151,9 +151,11 @@ export class Metrics {
   private readonly failures = this.registry.add(new Counter("kratos_hooks_delivery_failures_total", "Failed action delivery attempts, by action.", ["action"]));
   private readonly deliverySeconds = this.registry.add(new Histogram("kratos_hooks_delivery_duration_seconds", "Duration of one action delivery attempt.", ["action"], DELIVERY_BUCKETS));
   private readonly dead = this.registry.add(new Counter("kratos_hooks_jobs_dead_total", "Jobs that exhausted their attempts, by action.", ["action"]));
-  private readonly jobs = this.registry.add(new Gauge("kratos_hooks_jobs", "Outbox jobs by state (from the store, refreshed on scrape).", ["state"]));
+  private readonly jobs = this.registry.add(new Gauge("kratos_hooks_jobs", "Outbox jobs by state (from a store snapshot, refreshed by a scrape at most every 5 s).", ["state"]));
   private readonly oldestDue = this.registry.add(new Gauge("kratos_hooks_outbox_oldest_due_age_seconds", "Age of the oldest pending job that is due (0 if none).", []));
   private readonly storeUp = this.registry.add(new Gauge("kratos_hooks_store_up", "1 if the last store stats query succeeded, else 0.", []));
+  private readonly snapshotAge = this.registry.add(new Gauge("kratos_hooks_store_snapshot_age_seconds", "Age of the store snapshot the job gauges come from (refreshed at most every 5 s).", []));
+  private readonly logDropped = this.registry.add(new Counter("kratos_hooks_log_lines_dropped_total", "Log lines about requests refused before authentication that the log budget dropped.", []));
   // The series each request adds to, per hook: found without building label keys on every request.
   private readonly hookSeries = new Map<string, { statuses: Map<number, CounterCell>; ack: HistogramCell }>();
 
@@ -181,6 +183,9 @@ export class Metrics {
   storeError(hook: string): void {
     this.storeErrors.inc([hook]);
   }
+  logLineDropped(): void {
+    this.logDropped.inc();
+  }
   /** For the outbox worker: one delivery attempt of an action finished; `seconds` is its duration if known. */
   deliveryAttempt(action: string, ok: boolean, seconds?: number): void {
     this.attempts.inc([action, ok ? "ok" : "error"]);
@@ -198,6 +203,9 @@ export class Metrics {
   }
   storeStatsFailed(): void {
     this.storeUp.set([], 0);
+  }
+  storeSnapshotAge(seconds: number): void {
+    this.snapshotAge.set([], seconds);
   }
   render(): string {
     return this.registry.render();

@@ -3,6 +3,7 @@
 // kratos_hooks_build_info gauge whose labels say which build is running. Read at scrape time.
 import { readdirSync, readFileSync } from "node:fs";
 import pkg from "../../package.json" with { type: "json" };
+import { RUNTIME } from "../runtime.ts";
 import { Counter, Gauge, Registry } from "./metrics.ts";
 
 /** When this process started, in epoch seconds (process.uptime counts from the runtime's start). */
@@ -19,8 +20,10 @@ export class ProcessMetrics {
 
   constructor() {
     this.#start.set([], START_SECONDS);
-    const bun = typeof Bun !== "undefined" ? Bun.version : undefined;
-    this.#build.set([pkg.version, bun ? "bun" : "node", bun ?? process.versions.node], 1);
+    // process.versions names each runtime's own version (Deno sets `deno` beside a nominal `node`).
+    const runtime = RUNTIME === "other" ? "node" : RUNTIME;
+    const versions = process.versions as Record<string, string | undefined>;
+    this.#build.set([pkg.version, runtime, versions[runtime] ?? process.versions.node], 1);
   }
 
   render(): string {

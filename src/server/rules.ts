@@ -11,7 +11,12 @@ import { ConfigError } from "../errors.ts";
 import type { EnrichStepDecl, PredicateDecl, RuleDecl } from "../config/model.ts";
 import type { ResolvedField, SourceLoc } from "../config/types.ts";
 import { instancePtrFor, MESSAGE_ID_MIN, messagesBody, type MessageEntry } from "../kratos/responses.ts";
+import { compileLinearRegex, type LinearRegex } from "../linear-regex.ts";
 import { renderNow, templateRefs } from "../template.ts";
+import { comparable, emailDomain } from "./compare-text.ts";
+
+export { emailDomain } from "./compare-text.ts";
+import { enrichPatchRefProblem } from "../template-context.ts";
 
 export type Body = Record<string, unknown>;
 export type Predicate = (body: Body) => boolean;
@@ -34,7 +39,7 @@ export class FileCache {
           .split(/\r?\n/)
           .map((l) => l.replace(/#.*$/, "").trim())
           .filter((l) => l !== "")
-          .map((l) => (lowerCase ? l.toLowerCase() : l)),
+          .map((l) => (lowerCase ? comparable(l) : l)),
       );
       this.lines.set(key, set);
     }
@@ -82,22 +87,18 @@ export function deepEqual(a: unknown, b: unknown): boolean {
   return ak.length === Object.keys(bo).length && ak.every((k) => Object.hasOwn(bo, k) && deepEqual((a as Record<string, unknown>)[k], bo[k]));
 }
 
-/** Lower-cased domain after the last `@`, or undefined when the value is not a string with an @. */
-export function emailDomain(v: unknown): string | undefined {
-  if (typeof v !== "string") return undefined;
-  const at = v.lastIndexOf("@");
-  return at < 0 || at === v.length - 1 ? undefined : v.slice(at + 1).toLowerCase();
+/** `matches`: RE2 semantics, linear time (src/linear-regex.ts). check refuses what RE2 cannot run. */
+function compileRegExp(source: string, where: string, c: CompileContext): LinearRegex {
+  const r = compileLinearRegex(source);
+  if (!r.ok) throw new ConfigError(`'${source}' cannot be used as a rule pattern: ${r.reason}`, c.loc, where, "`matches` runs on RE2, which matches in linear time: no backreferences or lookaround (docs/receiver.md#rules)");
+  return r.regex;
 }
 
-/** `/pattern/flags` or a bare pattern. */
-function compileRegExp(source: string, where: string, c: CompileContext): RegExp {
-  const m = /^\/(.*)\/([dgimsuvy]*)$/s.exec(source);
-  try {
-    // `g`/`y` make test() stateful across calls; drop them.
-    return m ? new RegExp(m[1]!, m[2]!.replace(/[gy]/g, "")) : new RegExp(source);
-  } catch (err) {
-    throw new ConfigError(`invalid regular expression: ${(err as Error).message}`, c.loc, where, "`matches` takes a JavaScript regular expression");
-  }
+/** equals / in: a string compares as Kratos compares identifiers (compare-text.ts), anything else exactly. */
+function sameValueAs(want: unknown): (v: unknown) => boolean {
+  if (typeof want !== "string") return (v) => deepEqual(v, want);
+  const w = comparable(want);
+  return (v) => typeof v === "string" && comparable(v) === w;
 }
 
 const scalarText = (v: unknown): string | undefined => (typeof v === "string" ? v : typeof v === "number" || typeof v === "boolean" ? String(v) : undefined);
@@ -118,27 +119,27 @@ export function compilePredicate(p: PredicateDecl, where: string, c: CompileCont
   const field = p.field;
   const tests: Array<(v: unknown) => boolean> = [];
   if ("equals" in p) {
-    const want = p.equals;
-    tests.push((v) => deepEqual(v, want));
+    tests.push(sameValueAs(p.equals));
   }
   if (p.in !== undefined) {
-    const list = p.in;
-    tests.push((v) => list.some((x) => deepEqual(v, x)));
+    const strings = new Set(p.in.filter((x) => typeof x === "string").map(comparable));
+    const others = p.in.filter((x) => typeof x !== "string").map(sameValueAs);
+    tests.push((v) => (typeof v === "string" && strings.has(comparable(v))) || others.some((t) => t(v)));
   }
   if (p.in_file !== undefined) {
-    const set = c.files.valueSet(p.in_file, `${where}.in_file`, c);
+    const set = c.files.valueSet(p.in_file, `${where}.in_file`, c, true);
     tests.push((v) => {
       const s = scalarText(v);
-      return s !== undefined && set.has(s);
+      return s !== undefined && set.has(comparable(s));
     });
   }
   if (p.starts_with !== undefined) {
-    const s = p.starts_with;
-    tests.push((v) => typeof v === "string" && v.startsWith(s));
+    const s = comparable(p.starts_with);
+    tests.push((v) => typeof v === "string" && comparable(v).startsWith(s));
   }
   if (p.ends_with !== undefined) {
-    const s = p.ends_with;
-    tests.push((v) => typeof v === "string" && v.endsWith(s));
+    const s = comparable(p.ends_with);
+    tests.push((v) => typeof v === "string" && comparable(v).endsWith(s));
   }
   if (p.matches !== undefined) {
     const re = compileRegExp(p.matches, `${where}.matches`, c);
@@ -149,14 +150,14 @@ export function compilePredicate(p: PredicateDecl, where: string, c: CompileCont
     tests.push((v) => (v !== undefined && v !== null) === want);
   }
   if (p.domain_in !== undefined) {
-    const set = new Set(p.domain_in.map((d) => d.toLowerCase()));
+    const set = new Set(p.domain_in.map((d) => emailDomain(`@${d}`) ?? comparable(d)));
     tests.push((v) => {
       const d = emailDomain(v);
       return d !== undefined && set.has(d);
     });
   }
   if (p.domain_in_file !== undefined) {
-    const set = c.files.valueSet(p.domain_in_file, `${where}.domain_in_file`, c, true);
+    const set = new Set([...c.files.valueSet(p.domain_in_file, `${where}.domain_in_file`, c, true)].map((d) => emailDomain(`@${d}`) ?? d));
     tests.push((v) => {
       const d = emailDomain(v);
       return d !== undefined && set.has(d);
@@ -248,13 +249,14 @@ export function compileEnrich(steps: readonly EnrichStepDecl[], hook: string, c:
       if (!patch) continue;
       for (const ref of templateRefs(patch)) {
         if (ref.kind === "invalid") throw new ConfigError(`invalid template ${ref.text}: ${ref.reason}`, c.loc, `${where}.${key}`);
-        if (ref.kind === "env") {
-          throw new ConfigError(`${ref.text} is not allowed in an enrich patch`, c.loc, `${where}.${key}`, "enrich results are stored in Kratos (metadata_public is visible to the user); use {{body.x}} or a constant");
-        }
+        const problem = enrichPatchRefProblem(ref);
+        if (problem) throw new ConfigError(problem.message, c.loc, `${where}.${key}`, problem.hint);
       }
     }
     const lookup = s.lookup;
-    const table = lookup ? (lookup.file !== undefined ? c.files.jsonObject(lookup.file, `${where}.lookup.file`, c) : (lookup.table ?? {})) : undefined;
+    const given = lookup ? (lookup.file !== undefined ? c.files.jsonObject(lookup.file, `${where}.lookup.file`, c) : (lookup.table ?? {})) : undefined;
+    // emailDomain gives comparable text (compare-text.ts): a table keyed "Example.com" still matches.
+    const table = given && lookup?.key === "email_domain" ? Object.fromEntries(Object.entries(given).map(([k, v]) => [emailDomain(`@${k}`) ?? k, v])) : given;
     return { when: s.when ? compilePredicate(s.when, `${where}.when`, c) : undefined, step: s, table };
   });
   return (body) => {

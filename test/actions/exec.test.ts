@@ -77,7 +77,7 @@ describe("exec action", () => {
     expect(error!.message).toContain("timed out after 200ms");
     const [shPid, sleepPid] = readFileSync(pidFile, "utf8").trim().split(" ").map(Number);
     // Give the kernel a moment to reap.
-    for (let i = 0; i < 50 && (alive(shPid!) || alive(sleepPid!)); i++) await Bun.sleep(20);
+    for (let i = 0; i < 50 && (alive(shPid!) || alive(sleepPid!)); i++) await new Promise((r) => setTimeout(r, 20));
     expect(alive(shPid!)).toBe(false);
     expect(alive(sleepPid!)).toBe(false);
     expect(Date.now() - started).toBeLessThan(10_000);

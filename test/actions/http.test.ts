@@ -168,11 +168,12 @@ describe("http action", () => {
 
   test("a header value with a line break (from the body) is refused, not sent", async () => {
     const action = httpAction({ url: base, headers: { "X-Name": "{{body.name}}" } });
-    const payload = buildJobPayload(action, { body: { name: "a\r\nX-Injected: 1" }, hook: "h", jobId: "j-crlf" });
+    // The accepted webhook, as serve stores it: rendered at delivery.
+    const payload = { body: { name: "a\r\nX-Injected: 1" }, hook: "h" };
     const start = seen.length;
     const err = await deliver(action, payload, deliveryContext()).then(() => undefined, (e: unknown) => e as DeliveryError);
     expect(err!.retryable).toBe(false);
-    expect(err!.message).toContain("X-Name");
+    expect(err!.message).toBe("header X-Name: {{body.name}} holds a line break or control character, which an HTTP header cannot carry; refused");
     expect(seen.length).toBe(start);
   });
 
@@ -180,6 +181,14 @@ describe("http action", () => {
     const { error } = await run({ url: "{{body.name}}/x" });
     expect(error!.retryable).toBe(false);
     expect(error!.message).toContain("not an absolute http(s) URL");
+  });
+
+  test("a url without a scheme: the error shows the url (cut before the query and without userinfo), not a placeholder", async () => {
+    const { error } = await run({ url: "crm.example.com/contacts/{{body.name}}?key={{env.CRM_TOKEN}}" });
+    expect(error!.retryable).toBe(false);
+    expect(error!.message).toBe("url 'crm.example.com/contacts/Ada' (not a valid URL) is not an absolute http(s) URL");
+    const withUser = await run({ url: "crm:literal-pw@crm.example.com/x" });
+    expect(withUser.error!.message).toBe("url 'crm:crm.example.com/x' (not a valid URL) is not an absolute http(s) URL");
   });
 
   test("the error text never shows the query string", async () => {

@@ -5,7 +5,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { loadConfig, loadConfigText } from "../../src/config/load.ts";
-import { ConfigErrors } from "../../src/errors.ts";
+import { ConfigErrors, UsageError } from "../../src/errors.ts";
 import { Kind } from "@sinclair/typebox";
 import { HooksFile, REFERENCED } from "../../src/config/model.ts";
 import { EXPLAINED_KINDS } from "../../src/config/schema-errors.ts";
@@ -110,9 +110,9 @@ describe("config/hooks.yaml (the example)", () => {
   });
 
   test("dedupe keys and windows: the hook's own window, else serve.dedupe_window", () => {
-    expect(hook("welcome").dedupe).toEqual({ key: ["identity_id"], windowMs: 86_400_000 });
-    expect(hook("verified").dedupe).toEqual({ key: ["identity_id"], windowMs: 7 * 86_400_000 });
-    expect(hook("plan").dedupe).toEqual({ windowMs: 86_400_000 });
+    expect(hook("welcome").dedupe).toEqual({ key: ["identity_id"], windowMs: 86_400_000, source: "fields", description: "dedupe.key identity_id" });
+    expect(hook("verified").dedupe).toEqual({ key: ["identity_id"], windowMs: 7 * 86_400_000, source: "fields", description: "dedupe.key identity_id" });
+    expect(hook("plan").dedupe).toEqual({ windowMs: 86_400_000, source: "trigger", description: "Ory-Webhook-Trigger-Id header" });
   });
 
   test("rules, enrich, skip_if and auth pass through", () => {
@@ -181,7 +181,7 @@ describe("defaults", () => {
     expect(load(MINIMAL + "serve:\n  store: sqlite:/var/lib/kh.db\n").config.serve.store).toBe("sqlite:/var/lib/kh.db");
   });
 
-  test("action defaults: retry 10 × 1s..10m, concurrency 16, http timeout 10s, exec timeout 30s, index ids", () => {
+  test("action defaults: retry 10 × 1s..10m, concurrency 16, http timeout 10s, exec timeout 25s (under the default lease), index ids", () => {
     const { dir, config } = load(MINIMAL + `    actions:
       - http: { url: "http://127.0.0.1:4460/a" }
       - exec: { command: [/bin/true], cwd: scripts }
@@ -189,7 +189,7 @@ describe("defaults", () => {
 `);
     const [http, exec, email] = config.hooks[0]!.actions;
     expect(http).toEqual({ id: "welcome.0", hook: "welcome", kind: "http", method: "POST", url: "http://127.0.0.1:4460/a", headers: {}, timeoutMs: 10_000, retry4xx: false, retry: { attempts: 10, baseMs: 1000, capMs: 600_000 }, concurrency: 16, destination: "http://127.0.0.1:4460" });
-    expect(exec).toEqual({ id: "welcome.1", hook: "welcome", kind: "exec", command: ["/bin/true"], cwd: join(dir, "scripts"), timeoutMs: 30_000, env: {}, retry: { attempts: 10, baseMs: 1000, capMs: 600_000 }, concurrency: 16 });
+    expect(exec).toEqual({ id: "welcome.1", hook: "welcome", kind: "exec", command: ["/bin/true"], cwd: join(dir, "scripts"), timeoutMs: 25_000, env: {}, retry: { attempts: 10, baseMs: 1000, capMs: 600_000 }, concurrency: 16 });
     expect(email).toMatchObject({ id: "welcome.2", kind: "email" });
   });
 
@@ -244,7 +244,7 @@ describe("body fields", () => {
       session_id: session.id
       aal: session.authenticator_assurance_level
       ua: { from: request_headers.User-Agent, optional: true }
-      csrf: request_cookies.csrf_token
+      theme: request_cookies.theme
       name: identity.traits.name
       metadata: identity.metadata_public
       consent: flow.transient_payload.consent
@@ -259,7 +259,7 @@ describe("body fields", () => {
       session_id: ["string", "uuid", false],
       aal: ["string", "", false],
       ua: ["array", "", true],
-      csrf: ["string", "", false],
+      theme: ["string", "", false],
       name: ["string", "", false],
       metadata: ["any", "", false],
       consent: ["any", "", true],
@@ -381,15 +381,16 @@ describe("serve.retention and serve.admin", () => {
 });
 
 describe("loadConfig errors", () => {
-  test("a missing file is a ConfigErrors, not an exception with a stack", () => {
+  test("a missing file is a UsageError (exit 2, like any command-line mistake), not an exception with a stack", () => {
     let thrown: unknown;
     try {
       loadConfig("/nonexistent/hooks.yaml");
     } catch (err) {
       thrown = err;
     }
-    expect(thrown).toBeInstanceOf(ConfigErrors);
-    expect((thrown as ConfigErrors).message).toBe("cannot read /nonexistent/hooks.yaml: no such file\n  hint: pass the path of your hooks.yaml with --config <file>");
+    expect(thrown).toBeInstanceOf(UsageError);
+    expect((thrown as UsageError).message).toBe("cannot read /nonexistent/hooks.yaml: no such file");
+    expect((thrown as UsageError).hint).toBe("pass the path of your hooks.yaml with --config <file>");
   });
 
   test("a failed load leaves the shared model untouched (TypeBox's Check appends to the references it gets)", () => {
@@ -409,6 +410,19 @@ describe("loadConfig errors", () => {
     };
     walk([HooksFile, ...REFERENCED]);
     expect([...kinds].filter((k) => !(EXPLAINED_KINDS as readonly string[]).includes(k))).toEqual([]);
+  });
+
+  test("a tab used as indentation in the example is one error, not the parser's follow-on errors", () => {
+    const lines = readFileSync(join(import.meta.dir, "../../config/hooks.yaml"), "utf8").split("\n");
+    const i = lines.findIndex((l) => l === "    mode: notify");
+    lines[i] = "\tmode: notify";
+    let thrown: unknown;
+    try {
+      loadConfigText(lines.join("\n"), "hooks.yaml", { env: {} });
+    } catch (err) {
+      thrown = err;
+    }
+    expect((thrown as ConfigErrors).errors.map((e) => e.format())).toEqual([`hooks.yaml:${i + 1}:1: YAML: Tabs are not allowed as indentation\n  hint: indent with spaces, not tabs`]);
   });
 
   test("every error of a stage is reported, in file order", () => {

@@ -44,5 +44,5 @@ describe("mutated config/hooks.yaml", () => {
     }
     // Most mutations break the file; some are harmless (a duplicated comment line).
     expect(failed).toBeGreaterThan(400);
-  });
+  }, 60_000); // 600 synchronous loads: ~3 s alone, several times that on a busy 2-core machine.
 });

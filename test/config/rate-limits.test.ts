@@ -31,7 +31,7 @@ hooks:
       - name: audit
         http: { url: "https://crm.example.com/audit" }
       - name: tenant
-        http: { url: "https://{{body.org}}.example.com/hook" }
+        http: { url: "https://{{env.TENANT}}.example.com/hook" }
       - name: mail
         email: { to: "{{body.email}}", subject: Hi }
       - name: local

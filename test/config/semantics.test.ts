@@ -36,6 +36,8 @@ function outcome(text: string, files: Record<string, string> = {}, keepNoAuth = 
 }
 
 const ok = { errors: [], warnings: [] };
+/** Declares login.after's flow-level list empty, so a per-method list there hides nothing (effects.ts). */
+const NO_FLOW_LEVEL = "  builtin_hooks: { login.after: [] }\n";
 
 describe("accepted where Kratos allows it", () => {
   test("identity.id in a notify hook at registration.after (post-persist: the id is real)", () => {
@@ -44,10 +46,10 @@ describe("accepted where Kratos allows it", () => {
   test("passkey lists from v1.2.0, settings oidc from v1.1.0, code at login from v1.1.0", () => {
     expect(outcome(hooksYaml("v1.2.0", "  h:\n    on: registration.after\n    methods: [passkey]\n    body:\n      e: identity.traits.email\n"))).toEqual(ok);
     expect(outcome(hooksYaml("v1.1.0", "  h:\n    on: settings.after\n    methods: [oidc]\n    body:\n      e: identity.traits.email\n"))).toEqual(ok);
-    expect(outcome(hooksYaml("v1.1.0", "  h:\n    on: login.after\n    methods: [code, totp, lookup_secret]\n    body:\n      e: identity.traits.email\n"))).toEqual(ok);
+    expect(outcome(hooksYaml("v1.1.0", "  h:\n    on: login.after\n    methods: [code, totp, lookup_secret]\n    body:\n      e: identity.traits.email\n", NO_FLOW_LEVEL))).toEqual(ok);
   });
   test("a version between two known tags follows the older one (v1.3.0 → v1.3.1 rules)", () => {
-    expect(outcome(hooksYaml("1.3.0", "  h:\n    on: login.after\n    methods: [passkey]\n    body:\n      e: identity.traits.email\n"))).toEqual(ok);
+    expect(outcome(hooksYaml("1.3.0", "  h:\n    on: login.after\n    methods: [passkey]\n    body:\n      e: identity.traits.email\n", NO_FLOW_LEVEL))).toEqual(ok);
   });
   test("session at settings.before from v26.2.0, at login.after from v1.2.0", () => {
     expect(outcome(hooksYaml("v26.2.0", "  h:\n    on: settings.before\n    body:\n      s: session.id\n      i: flow.identity.id\n"))).toEqual(ok);
@@ -143,9 +145,15 @@ describe("errors beyond the corpus", () => {
   });
   test("endpoint paths are compared as served: receiver.url's path + path, as the URL parser reads it", () => {
     const hooks = "  a:\n    on: login.after\n    body:\n      e: identity.traits.email\n  b:\n    on: login.after\n    path: /x/../hooks/a\n    body:\n      e: identity.traits.email\n";
-    expect(outcome(hooksYaml("v26.2.0", hooks).replace("url: http://127.0.0.1:4459", "url: http://127.0.0.1:4459/kh/")).errors).toEqual([
+    expect(outcome(hooksYaml("v26.2.0", hooks.replace("/x/../hooks/a", "/hooks/a")).replace("url: http://127.0.0.1:4459", "url: http://127.0.0.1:4459/kh/")).errors).toEqual([
       "hooks.yaml:12:11: hooks.b.path: endpoint path /kh/hooks/a is already used by hook 'a'",
     ]);
+  });
+  test("a path with a '.' or '..' segment is refused: serve answers 400 to such request paths", () => {
+    const hook = (path: string) => `  h:\n    on: login.after\n    path: ${path}\n    body:\n      e: identity.traits.email\n`;
+    const at = (path: string) => outcome(hooksYaml("v26.2.0", hook(path))).errors;
+    for (const path of ["/x/../hooks/a", "/hooks/./a", "/hooks/..", "/."]) expect(at(path)[0]).toStartWith(`hooks.yaml:8:11: hooks.h.path: path ${path} has a '.' or '..' segment`);
+    for (const fine of ["/hooks/a.b", "/hooks/...", "/v1.2/hook"]) expect({ fine, errors: at(fine) }).toEqual({ fine, errors: [] });
   });
   test("paths that differ only by a trailing / are one endpoint to the router", () => {
     const hooks = "  a:\n    on: login.after\n    path: /x\n    body:\n      e: identity.traits.email\n  b:\n    on: login.after\n    path: /x/\n    body:\n      e: identity.traits.email\n";

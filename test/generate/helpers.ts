@@ -1,5 +1,5 @@
 // Shared helpers for the generate tests: hand-made ResolvedConfig objects, Kratos's own config
-// schema per tag (from shared/kratos), and the real jsonnet CLI.
+// schema per tag (the copies embedded in src/kratos/schemas/), and the real jsonnet CLI.
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
@@ -8,25 +8,29 @@ import addFormats from "ajv-formats";
 import { parse as parseYaml } from "yaml";
 import type { ResolvedConfig, ResolvedField, ResolvedHook } from "../../src/config/types.ts";
 import { parseVersion } from "../../src/kratos/versions.ts";
+import { MINIMAL_KRATOS_CONFIG, mergeKratosConfigs } from "../../src/kratos/kratos-schema.ts";
 import type { Point } from "../../src/kratos/hook-points.ts";
 import { evalBody, findJsonnet, type JsonnetResult } from "../../src/jsonnet-cli.ts";
 
 export const REPO = resolve(import.meta.dir, "../..");
 export const FIXTURES = join(REPO, "test/fixtures/kratos");
 
-/** shared/kratos: $KRATOS_SPEC_DIR, else found by walking up from the repo (CI clones it elsewhere, shared/ beside it). */
-export function specDir(): string {
+/** Kratos's config schemas as the binary embeds them. */
+export const SCHEMA_DIR = join(REPO, "src/kratos/schemas");
+
+/**
+ * The Kratos spec data the schemas were copied from, when it lies beside the repository
+ * ($KRATOS_SPEC_DIR, else shared/kratos above it); undefined on a plain clone. Only the test that
+ * compares the embedded copies with it needs it.
+ */
+export function specDir(): string | undefined {
   const env = process.env.KRATOS_SPEC_DIR;
-  if (env) {
-    if (!existsSync(join(env, "CONTRACT.md"))) throw new Error(`KRATOS_SPEC_DIR=${env} does not hold the Kratos spec (CONTRACT.md)`);
-    return env;
-  }
+  if (env) return existsSync(join(env, "config.schema.HEAD.json")) ? env : undefined;
   for (let dir = REPO; ; dir = dirname(dir)) {
     const candidate = join(dir, "shared/kratos");
-    if (existsSync(join(candidate, "CONTRACT.md"))) return candidate;
-    if (dirname(dir) === dir) break;
+    if (existsSync(join(candidate, "config.schema.HEAD.json"))) return candidate;
+    if (dirname(dir) === dir) return undefined;
   }
-  throw new Error(`cannot find shared/kratos (Kratos's config schemas) above ${REPO}; set KRATOS_SPEC_DIR to the directory holding config.schema.<tag>.json`);
 }
 
 const validators = new Map<string, ValidateFunction>();
@@ -35,38 +39,24 @@ const validators = new Map<string, ValidateFunction>();
 export function kratosSchema(tag: string): ValidateFunction {
   let v = validators.get(tag);
   if (v) return v;
-  const dir = specDir();
+  const dir = SCHEMA_DIR;
   // Some of Kratos's patterns are not valid with the `u` flag (CONTRACT, companion data note).
   const ajv = new Ajv({ strict: false, allErrors: true, unicodeRegExp: false });
   addFormats(ajv);
-  const tracing = JSON.parse(readFileSync(join(dir, tag === "v1.3.1" ? "tracing-config.v1.3.1.json" : "tracing-config.v25.4.0+.json"), "utf8"));
+  const tracing = JSON.parse(readFileSync(join(dir, ["v1.0.0", "v1.1.0", "v1.2.0", "v1.3.1"].includes(tag) ? "tracing-config.v1.3.1.json" : "tracing-config.v25.4.0+.json"), "utf8"));
   ajv.addSchema(tracing, "ory://tracing-config");
   v = ajv.compile(JSON.parse(readFileSync(join(dir, `config.schema.${tag}.json`), "utf8")));
   validators.set(tag, v);
   return v;
 }
 
-/** The keys every Kratos config needs; the generated file is loaded on top of the user's own (-c a -c b). */
-const BASE = {
-  dsn: "memory",
-  identity: { default_schema_id: "default", schemas: [{ id: "default", url: "file:///etc/config/kratos/identity.schema.json" }] },
-  selfservice: { default_browser_return_url: "http://127.0.0.1:4455/" },
-};
-
-/** Kratos's merge of -c files: maps merge, arrays are replaced wholesale (CONTRACT §7). */
-export function mergeConfigs(a: unknown, b: unknown): unknown {
-  if (a && b && typeof a === "object" && typeof b === "object" && !Array.isArray(a) && !Array.isArray(b)) {
-    const out: Record<string, unknown> = { ...(a as Record<string, unknown>) };
-    for (const [k, v] of Object.entries(b as Record<string, unknown>)) out[k] = k in out ? mergeConfigs(out[k], v) : v;
-    return out;
-  }
-  return b;
-}
+/** Kratos's merge of -c files (maps merge, arrays are replaced wholesale), as generate relies on it. */
+export { mergeKratosConfigs as mergeConfigs };
 
 /** Errors of Kratos's schema for a generated YAML text merged over a minimal base config; [] when valid. */
 export function schemaErrors(tag: string, yamlText: string): string[] {
   const validate = kratosSchema(tag);
-  const ok = validate(mergeConfigs(BASE, parseYaml(yamlText)));
+  const ok = validate(mergeKratosConfigs(MINIMAL_KRATOS_CONFIG, parseYaml(yamlText)));
   return ok ? [] : (validate.errors ?? []).map((e) => `${e.instancePath} ${e.message} ${JSON.stringify(e.params)}`);
 }
 

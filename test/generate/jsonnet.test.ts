@@ -195,7 +195,7 @@ describe("what Kratos rejects, the emitter never produces (CONTRACT §3.1, §8.1
   });
 
   const ALL_POINTS: Point[] = ["registration.before", "registration.after", "login.before", "login.after", "settings.before", "settings.after", "recovery.before", "recovery.after", "verification.before", "verification.after"];
-  const v019 = new Set(["objectHas", "isObject", "isString", "startsWith", "endsWith", "split", "length", "asciiLower"]);
+  const v019 = new Set(["objectHas", "isObject", "isString", "startsWith", "endsWith", "split", "length", "asciiLower", "substr"]);
   for (const point of ALL_POINTS) {
     test(`${point}: function(ctx), no import, no extVar, only std functions go-jsonnet v0.19 has`, () => {
       const h = hook("x", point, {

@@ -1,5 +1,6 @@
 import { describe, expect, test } from "bun:test";
-import { redact, renderNow, renderPhase1, renderTextPhase1, resolveDeferred, templateRefs, MissingEnvError, TemplateError } from "../../src/template.ts";
+import { Redactor } from "../../src/secrets.ts";
+import { renderNow, renderPhase1, renderTextPhase1, resolveDeferred, templateRefs, MissingEnvError, TemplateError } from "../../src/template.ts";
 
 const ctx = {
   body: { email: "ada@example.com", count: 3, vip: true, tags: ["a", "b"], profile: { city: "Paris", zip: null }, name: undefined as unknown },
@@ -109,6 +110,6 @@ describe("env refs resolve only at delivery", () => {
   });
 
   test("redact removes secret values from text", () => {
-    expect(redact("echo: Bearer s3cr3t-token!", ["s3cr3t-token"])).toBe("echo: Bearer ***!");
+    expect(new Redactor(["s3cr3t-token"]).redact("echo: Bearer s3cr3t-token!")).toBe("echo: Bearer ***!");
   });
 });

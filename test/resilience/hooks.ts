@@ -38,7 +38,7 @@ export function writeHooksYaml(sinkUrl: string, opts: { lease?: string } = {}): 
           timeout: 1s
         retry: { attempts: 40, base: 100ms, cap: 1s }`;
   const yaml = `
-kratos: { version: v26.2.0 }
+kratos: { version: v26.2.0, builtin_hooks: { login.after: [] } }
 receiver: { url: http://127.0.0.1:4459 }
 serve:
   lease: ${opts.lease ?? "2s"}
@@ -56,7 +56,7 @@ hooks:
       email: { from: identity.traits.email, format: email }
     actions:${action("crm", "/crm", "identity_id")}${action("audit", "/audit", "identity_id")}
   gate:
-    on: registration.after
+    on: login.after
     methods: [password]
     mode: interrupt
     auth: { type: api_key, in: header, name: X-Hooks-Key, secret_env: KH_RESILIENCE_SECRET }

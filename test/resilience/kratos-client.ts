@@ -68,3 +68,46 @@ export async function waitUntil(cond: () => boolean | Promise<boolean>, what: st
     await Bun.sleep(50);
   }
 }
+
+/** A web_hook of a Kratos hook list, as the client calls it. `blocking`: parse or can_interrupt. */
+export type ListedHook = { path: string; headers: Record<string, string>; body: unknown; blocking: boolean };
+export type FlowRun = { outcome: "refused-by-hook" | "rejected-by-kratos" | "completed"; called: string[]; executions: Execution[] };
+
+/**
+ * Kratos's registration/settings `after` (CONTRACT §1.2-§1.4): the blocking web_hooks of the list,
+ * in order, before the identity is stored (the first answer that is not 2xx ends the flow); then
+ * Kratos validates and stores the identity, which can still fail (`persist` false: a taken address,
+ * the identity schema); only after that the other web_hooks, in order.
+ */
+export async function completeFlowLikeKratos(o: { port: () => number; list: ListedHook[]; persist: () => boolean; backoffMs?: number[] }): Promise<FlowRun> {
+  const run: FlowRun = { outcome: "completed", called: [], executions: [] };
+  const call = async (h: ListedHook) => {
+    run.called.push(h.path);
+    const ex = await sendLikeKratos({ port: o.port, path: h.path, body: h.body, headers: h.headers, trigger: crypto.randomUUID(), backoffMs: o.backoffMs });
+    run.executions.push(ex);
+    return isAck(ex.final);
+  };
+  for (const h of o.list.filter((x) => x.blocking)) {
+    if (!(await call(h))) return { ...run, outcome: "refused-by-hook" };
+  }
+  if (!o.persist()) return { ...run, outcome: "rejected-by-kratos" };
+  for (const h of o.list.filter((x) => !x.blocking)) await call(h);
+  return run;
+}
+
+/**
+ * Every other hook list (login.after, recovery/verification after, before hooks): one sequence in
+ * list order; the first blocking web_hook that does not answer 2xx ends it and fails the flow
+ * (CONTRACT §1.3). A notify web_hook's answer is not waited for (response.ignore) but its call
+ * has been made.
+ */
+export async function runSequenceLikeKratos(o: { port: () => number; list: ListedHook[]; backoffMs?: number[] }): Promise<FlowRun> {
+  const run: FlowRun = { outcome: "completed", called: [], executions: [] };
+  for (const h of o.list) {
+    run.called.push(h.path);
+    const ex = await sendLikeKratos({ port: o.port, path: h.path, body: h.body, headers: h.headers, trigger: crypto.randomUUID(), backoffMs: o.backoffMs });
+    run.executions.push(ex);
+    if (h.blocking && !isAck(ex.final)) return { ...run, outcome: "refused-by-hook" };
+  }
+  return run;
+}

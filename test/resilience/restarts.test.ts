@@ -11,7 +11,7 @@ import { openStore } from "../../src/outbox/open-store.ts";
 import { DENY_BODY, gateAuth, serveEnv, welcomeAuth, writeHooksYaml, pathsOf, type Kind } from "./hooks.ts";
 import { isAck, sendLikeKratos, waitUntil, type Execution } from "./kratos-client.ts";
 import { dropSchema, freshSchema, storeUrl as pgStoreUrl, cleanupsAfterAll } from "./postgres.ts";
-import { ServeProcess, stablePort } from "./serve-process.ts";
+import { ServeProcess, stablePort, type Runtime } from "./serve-process.ts";
 import { startRecordingSink } from "./sink.ts";
 
 const TRIGGERS = 240;
@@ -36,7 +36,7 @@ function plan(i: number): Send {
  * leases left to expire) or SIGTERM (a deploy: graceful drain, exit 0), restarting it on the same
  * file and port each time; then checks that nothing acknowledged was lost or doubled.
  */
-function restartsUnderLoad(signal: "SIGKILL" | "SIGTERM", kind: "sqlite" | "postgres" = "sqlite") {
+function restartsUnderLoad(signal: "SIGKILL" | "SIGTERM", kind: "sqlite" | "postgres" = "sqlite", runtime: Runtime = "bun") {
   return async () => {
     const t0 = performance.now();
     const sink = startRecordingSink({ maxDelayMs: 20 });
@@ -52,11 +52,11 @@ function restartsUnderLoad(signal: "SIGKILL" | "SIGTERM", kind: "sqlite" | "post
     let port = stablePort();
     const start = async () => {
       try {
-        return await ServeProcess.start({ config: file, store: storeUrl, port, env: serveEnv("a") });
+        return await ServeProcess.start({ config: file, store: storeUrl, port, env: serveEnv("a"), runtime });
       } catch {
         // Someone else took the port while serve was down: carry on elsewhere (the client follows `port`).
         port = stablePort();
-        return await ServeProcess.start({ config: file, store: storeUrl, port, env: serveEnv("a") });
+        return await ServeProcess.start({ config: file, store: storeUrl, port, env: serveEnv("a"), runtime });
       }
     };
     let serve = await start();
@@ -173,7 +173,7 @@ function restartsUnderLoad(signal: "SIGKILL" | "SIGTERM", kind: "sqlite" | "post
     expect((statuses.get("undefined") ?? 0) + (statuses.get("503") ?? 0)).toBeGreaterThan(0);
 
     console.log(
-      `[resilience] ${kind} ${signal}: ${kills} stops (pids ${started.map((p) => p.pid).join(",")}); ${sends.length} triggers, ${executions.length} Kratos executions, ` +
+      `[resilience] ${runtime} ${kind} ${signal}: ${kills} stops (pids ${started.map((p) => p.pid).join(",")}); ${sends.length} triggers, ${executions.length} Kratos executions, ` +
         `${executions.reduce((n, e) => n + e.ex.attempts.length, 0)} HTTP attempts ${JSON.stringify(Object.fromEntries(statuses))}; ` +
         `${acked.length} executions acked (${new Set(acked.map((a) => a.send.trigger)).size} triggers); ${jobs.length} jobs committed, ` +
         `${sink.effects.size} delivered (effects), ${sink.deliveries.length} deliveries, ${sink.duplicateDeliveries()} duplicate deliveries; ` +
@@ -187,4 +187,11 @@ describe("serve restarted under load", () => {
   test("SQLite, SIGKILL at random moments: every acknowledged webhook is delivered, effects once, one set of jobs per Trigger-Id", restartsUnderLoad("SIGKILL"), 90_000);
   test("SQLite, SIGTERM at random moments (deploys): each stop drains and exits 0, and the same holds", restartsUnderLoad("SIGTERM"), 90_000);
   test("Postgres, SIGKILL at random moments: the same holds", restartsUnderLoad("SIGKILL", "postgres"), 90_000);
+});
+
+// The same test with serve run by Deno (`deno run -A src/cli.ts serve`, node:sqlite on its store
+// thread); the checks at the end read the file back through bun:sqlite.
+describe("serve on Deno restarted under load", () => {
+  test("Deno, SQLite, SIGKILL at random moments: every acknowledged webhook is delivered, effects once, one set of jobs per Trigger-Id", restartsUnderLoad("SIGKILL", "sqlite", "deno"), 90_000);
+  test("Deno, SQLite, SIGTERM at random moments (deploys): each stop drains and exits 0, and the same holds", restartsUnderLoad("SIGTERM", "sqlite", "deno"), 90_000);
 });

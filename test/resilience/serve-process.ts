@@ -1,4 +1,5 @@
-// `kratos-hooks serve` as a real child process for the resilience tests: started with the real CLI,
+// `kratos-hooks serve` as a real child process for the resilience tests: started with the real CLI
+// (on Bun, or on Deno with the README's `deno run -A src/cli.ts`),
 // its JSON log lines drained continuously (a full stdout pipe would stall the server under load),
 // killed only by its own PID. Every process started here is recorded so afterAll can kill the
 // ones a failed test left behind.
@@ -27,7 +28,18 @@ export type ServeOptions = {
   env?: Record<string, string>;
   /** How long to wait for the "listening" line. */
   startTimeoutMs?: number;
+  /** More serve flags (e.g. --no-worker). */
+  args?: string[];
+  /** Which runtime runs the CLI: `bun src/cli.ts` (default) or `deno run -A src/cli.ts` (README). */
+  runtime?: Runtime;
 };
+
+export type Runtime = "bun" | "deno";
+
+/** The README's command for each runtime. */
+export function cliCommand(runtime: Runtime = "bun"): string[] {
+  return runtime === "deno" ? ["deno", "run", "-A", CLI] : ["bun", CLI];
+}
 
 export class ServeProcess {
   readonly proc: Proc;
@@ -37,7 +49,7 @@ export class ServeProcess {
   port = 0;
 
   private constructor(readonly opts: ServeOptions) {
-    this.proc = Bun.spawn(["bun", CLI, "serve", "--config", opts.config, "--store", opts.store, "--listen", `127.0.0.1:${opts.port ?? 0}`], {
+    this.proc = Bun.spawn([...cliCommand(opts.runtime), "serve", "--config", opts.config, "--store", opts.store, "--listen", `127.0.0.1:${opts.port ?? 0}`, ...(opts.args ?? [])], {
       env: { PATH: process.env.PATH ?? "/usr/bin:/bin", HOME: process.env.HOME ?? "/tmp", ...opts.env },
       stdin: "ignore",
       stdout: "pipe",

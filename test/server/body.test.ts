@@ -103,6 +103,12 @@ describe("schema derived from the body declaration", () => {
   test("the published schema keeps standard format names", () => {
     expect((bodySchema(welcome) as unknown as { properties: { email: { format: string } } }).properties.email.format).toBe("email");
   });
+  test("max_length counts characters (code points), as JSON Schema does: 20 emoji fit in 20, 21 do not", () => {
+    expect(fieldOf({ identity_id: ID, email: "a@b.co", name: "😀".repeat(20) })).toBeUndefined();
+    const err = fieldOf({ identity_id: ID, email: "a@b.co", name: "😀".repeat(21) })!;
+    expect(err.message).toBe("body.name: expected string of at most 20 characters or null");
+    expect(err.userText).toBe("Enter at most 20 characters.");
+  });
   test("optional fields may be absent or null", () => expect(fieldOf({ identity_id: ID, email: "a@b.co", name: null })).toBeUndefined());
   const cases: Array<[string, unknown, string, string]> = [
     ["wrong type names the field", { identity_id: ID, email: 5 }, "body.email", "body.email: expected string"],

@@ -2,12 +2,13 @@
 // loader, and Kratos-shaped requests (CONTRACT §4.1).
 import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
 import { loadConfigText } from "../../src/config/load.ts";
 import type { ResolvedConfig } from "../../src/config/types.ts";
 import { GroupCommitter } from "../../src/outbox/group-commit.ts";
 import type { Acceptance, AcceptResult, Stats, Store, StoredResponse } from "../../src/outbox/store.ts";
 import { createApp, type AppDeps } from "../../src/server/app.ts";
+import { listenBun } from "../../src/server/listen.ts";
 import { memoryLogger } from "../../src/server/log.ts";
 
 export const SECRET = "s3cr3t-key-value";
@@ -55,7 +56,7 @@ hooks:
     body:
       identity_id: identity.id
   gate:
-    on: registration.after
+    on: login.after
     methods: [password]
     mode: interrupt
     auth: { type: api_key, in: header, name: X-Hooks-Key, secret_env: TEST_HOOKS_SECRET }
@@ -96,7 +97,7 @@ hooks:
       - lookup: { field: email, key: email_domain, into: metadata_public, file: orgs.json }
   replace:
     on: registration.after
-    methods: [password]
+    methods: [oidc]
     mode: enrich
     body:
       email: { from: identity.traits.email, format: email }
@@ -124,6 +125,12 @@ hooks:
 
 /** Writes hooks.yaml and the files it names into a fresh temp dir and loads it with the real loader. */
 export function loadTestConfig(yaml = HOOKS_YAML): ResolvedConfig {
+  const file = writeTestConfig(yaml);
+  return loadConfigText(yaml, file, { env: {}, cwd: dirname(file) });
+}
+
+/** Writes hooks.yaml and the files it names into a fresh temp dir; returns the hooks.yaml path (for `serve --config`). */
+export function writeTestConfig(yaml = HOOKS_YAML): string {
   const dir = mkdtempSync(join(tmpdir(), "kh-server-"));
   writeFileSync(join(dir, "vip.txt"), "# VIPs may use any domain\nboss@mailinator.com\n");
   writeFileSync(join(dir, "blocked-domains.txt"), "# one domain a line\nBlocked.example\n\nspam.example # trailing comment\n");
@@ -132,7 +139,7 @@ export function loadTestConfig(yaml = HOOKS_YAML): ResolvedConfig {
   writeFileSync(join(dir, "typed.jsonnet"), "function(ctx) { identity_id: ctx.identity.id, extra: 1 }\n");
   const file = join(dir, "hooks.yaml");
   writeFileSync(file, yaml);
-  return loadConfigText(yaml, file, { env: {}, cwd: dir });
+  return file;
 }
 
 /** An in-memory `accept` with the store's dedupe semantics (first answer wins within the window). */
@@ -216,12 +223,12 @@ export const hooksKey = { "X-Hooks-Key": SECRET };
 export function listenReceiver(store: Store, config: ResolvedConfig, maxWaitMs = 2) {
   const committer = new GroupCommitter(store, { maxWaitMs });
   const receiver = createApp({ config, accept: (a) => committer.accept(a), store, env: ENV, log: memoryLogger() });
-  receiver.app.listen({ hostname: "127.0.0.1", port: 0 });
+  const listening = listenBun(receiver, { host: "127.0.0.1", port: 0 });
   return {
     receiver,
-    port: receiver.app.server!.port!,
+    port: listening.port,
     async stop() {
-      await receiver.app.stop();
+      await listening.stop(1000);
       await committer.close();
     },
   };

@@ -63,3 +63,19 @@ describe("log lines", () => {
     expect(lines.map(([, level]) => level)).toEqual(["warn", "error"]);
   });
 });
+
+describe("a header value cut for the log is redacted first", () => {
+  test("a secret straddling the 128-character cut leaves no prefix behind", async () => {
+    const { Redactor } = await import("../../src/secrets.ts");
+    const { capLogValue } = await import("../../src/server/log-budget.ts");
+    const secret = "crm-t0ken-9f8e7d6c5b4a";
+    const lines: string[] = [];
+    const log = createLogger({ sink: (line) => lines.push(line), redactor: new Redactor([secret]) });
+    log.info("unauthorized", { trigger_id: capLogValue(`${"x".repeat(120)}${secret}${"y".repeat(40)}`) });
+    expect(lines).toHaveLength(1);
+    expect(lines[0]).not.toContain("crm-t");
+    const field = JSON.parse(lines[0]!).trigger_id as string;
+    expect(field.startsWith(`${"x".repeat(120)}***`)).toBe(true);
+    expect(field).toMatch(/…\(\d+ more\)$/);
+  });
+});

@@ -63,7 +63,7 @@ describe("predicate operators", () => {
       expect((e as ConfigError).path).toBe("hooks.t.when.in_file");
     }
   });
-  test("an invalid regular expression fails at startup", () => expect(() => p({ field: "a", matches: "(" })).toThrow(/invalid regular expression/));
+  test("an invalid regular expression fails at startup", () => expect(() => p({ field: "a", matches: "(" })).toThrow(/cannot be used as a rule pattern/));
 });
 
 describe("rules: first match decides", () => {
@@ -268,7 +268,7 @@ hooks:
           tags: [signup, null]
   nick:
     on: registration.after
-    methods: [password]
+    methods: [oidc]
     mode: enrich
     body:
       email: { from: identity.traits.email, format: email }

@@ -159,6 +159,28 @@ describe("kratos-hooks serve", () => {
     expect(stderr).toContain("hooks.welcome.auth.secret_env");
   }, 30_000);
 
+  test("refuses to start listing every env var it lacks (auth and actions), each with its location; nothing is created", async () => {
+    const { dir, file } = setup(`  crm:
+    on: login.after
+    auth: { type: basic_auth, user: kratos, password_env: SERVE_TEST_PASSWORD }
+    body:
+      email: identity.traits.email
+    actions:
+      - http: { url: "https://crm.example.com/{{ env.CRM_PATH }}", headers: { Authorization: "Bearer {{ env.CRM_TOKEN }}" } }
+`);
+    const proc = spawnServe(file, {});
+    expect(await proc.exited).toBe(1);
+    const stderr = await new Response(proc.stderr).text();
+    const firsts = stderr.split("\n").filter((l) => l && !l.startsWith("  hint:"));
+    expect(firsts).toEqual([
+      `${file}:14:68: hooks.welcome.auth.secret_env: environment variable SERVE_TEST_SECRET is not set (the api key of hook 'welcome')`,
+      `${file}:23:59: hooks.crm.auth.password_env: environment variable SERVE_TEST_PASSWORD is not set (the basic auth password of hook 'crm')`,
+      `${file}:27:22: hooks.crm.actions[0].http.url: environment variable CRM_PATH is not set (action 0 of hook 'crm')`,
+      `${file}:27:94: hooks.crm.actions[0].http.headers.Authorization: environment variable CRM_TOKEN is not set (action 0 of hook 'crm')`,
+    ]);
+    expect(existsSync(join(dir, "outbox.db"))).toBe(false);
+  }, 30_000);
+
   test("a hook with method GET is served through node:http so its body arrives", async () => {
     const { file } = setup(`  probe:
     on: login.after

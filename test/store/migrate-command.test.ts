@@ -83,6 +83,29 @@ describe("kratos-hooks migrate", () => {
     expect((await cli(["--store", "sqlite::memory:", "--config", EXAMPLE])).code).toBe(2);
   });
 
+  test("a Postgres database or role that does not exist: one clear line and hint, password shown as ***, no driver dump", async () => {
+    const base = new URL(PG_URL);
+    const noDb = new URL(PG_URL);
+    noDb.pathname = "/kh_no_such_database";
+    noDb.password = "hunter22-secret";
+    const r = await cli(["--store", noDb.toString()]);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toBe(
+      `kratos-hooks: cannot open the store postgres://${base.username}:***@${base.host}/kh_no_such_database: database "kh_no_such_database" does not exist\n` +
+        "  hint: create the database (createdb <name>) or name an existing one in the store URL; set it in serve.store, KRATOS_HOOKS_STORE or --store\n",
+    );
+    const noRole = new URL(PG_URL);
+    noRole.username = "kh_no_such_role";
+    const s = await cli(["--store", noRole.toString()]);
+    expect(s.code).toBe(2);
+    expect(s.stderr).toStartWith(`kratos-hooks: cannot open the store postgres://kh_no_such_role@${base.host}${base.pathname}: role "kh_no_such_role" does not exist\n  hint: create the role`);
+    for (const text of [r.stderr, s.stderr]) {
+      expect(text).not.toContain("PostgresError");
+      expect(text).not.toContain("Bun v");
+      expect(text).not.toContain("hunter22");
+    }
+  });
+
   test("an unknown store scheme is a usage error", async () => {
     const r = await cli(["--store", "mysql://x@y/z"]);
     expect(r.code).toBe(2);

@@ -1,7 +1,10 @@
 // The one behaviour suite every Store implementation must pass. sqlite.test.ts and
-// postgres.test.ts call storeSuite() with a factory; nothing here knows the dialect.
+// postgres.test.ts call storeSuite() with a factory; nothing here knows the dialect. It also runs
+// under Deno on node:sqlite (sqlite.deno.ts, through test/deno/bun-test.ts), so it uses nothing
+// Bun-only.
 import { afterEach, beforeEach, describe, expect, test } from "bun:test";
 import { GroupCommitter } from "../../src/outbox/group-commit.ts";
+import { newUuidV7 } from "../../src/server/job-id.ts";
 import type { Acceptance, AttemptRecord, NewJob, Store } from "../../src/outbox/store.ts";
 
 /** One isolated database (a temp file, a fresh schema). `open()` gives another connection to it. */
@@ -13,7 +16,7 @@ const MIN = 60_000;
 
 let seq = 0;
 export function newJob(over: Partial<NewJob> = {}): NewJob {
-  return { id: Bun.randomUUIDv7(), hook: "welcome", action: "welcome.mail", payload: { n: ++seq }, maxAttempts: 3, runAt: T0, ...over };
+  return { id: newUuidV7(), hook: "welcome", action: "welcome.mail", payload: { n: ++seq }, maxAttempts: 3, runAt: T0, ...over };
 }
 
 export function acceptance(key: string, over: Partial<Acceptance> = {}): Acceptance {

@@ -1,11 +1,11 @@
 // SQLite schema. Times are epoch-ms INTEGERs (the Store interface passes `now` in, so tests control
 // time). The payload is JSON text, stored verbatim so key order survives.
-import type { Database } from "bun:sqlite";
+import type { SqliteDb } from "../sqlite/driver.ts";
 import { keyHash } from "../sqlite/dedupe-log.ts";
 import { checkMigrations, type Migration } from "./migration.ts";
 
 /** A SQLite migration may finish in code what SQL cannot do (hashing, here), in the same transaction. */
-export type SqliteMigration = Migration & { after?: (db: Database) => void };
+export type SqliteMigration = Migration & { after?: (db: SqliteDb) => void };
 
 export const SQLITE_MIGRATIONS: SqliteMigration[] = checkMigrations<SqliteMigration>([
   {

@@ -3,11 +3,11 @@
 // is looked up: a live record of its key makes it a duplicate (its stored response, no jobs);
 // otherwise its record is appended and its jobs inserted. A repeat within the batch finds the
 // record the earlier acceptance just appended. Everything written is an append (dedupe-log.ts).
-import type { Database } from "bun:sqlite";
+import type { SqliteDb } from "./driver.ts";
 import type { Acceptance, AcceptResult } from "../store.ts";
 import type { DedupeLog } from "./dedupe-log.ts";
 
-export function acceptBatch(db: Database, dedupe: DedupeLog, batch: Acceptance[]): AcceptResult[] {
+export function acceptBatch(db: SqliteDb, dedupe: DedupeLog, batch: Acceptance[]): AcceptResult[] {
   const enqueue = db.query(`
     INSERT INTO jobs (id, hook, action, payload, state, attempts, max_attempts, run_at, created_at, updated_at, trigger_id, identity_id, traceparent)
     VALUES (?1, ?2, ?3, ?4, 'pending', 0, ?5, ?6, ?7, ?7, ?8, ?9, ?10)`);

@@ -11,12 +11,12 @@
 // jobs USING INDEX jobs_due). Hence INDEXED BY, which also fails loudly should a migration ever
 // drop those indexes. Jobs due at the same ms go in insertion order (the index's rowid order),
 // which is their creation order.
-import type { Database } from "bun:sqlite";
+import type { SqliteDb } from "./driver.ts";
 import type { ClaimOptions, Job } from "../store.ts";
 import { LEASE_EXPIRED_ON_LAST_ATTEMPT } from "../store-rules.ts";
 import { byDueThenId, toJob, type JobRow } from "./rows.ts";
 
-export function claimDueJobs(db: Database, o: ClaimOptions): Job[] {
+export function claimDueJobs(db: SqliteDb, o: ClaimOptions): Job[] {
   if (o.limit <= 0 || o.actions?.length === 0) return [];
   const actionFilter = o.actions ? "AND action IN (SELECT value FROM json_each($actions))" : "";
   const actionParam: Record<string, string> = o.actions ? { actions: JSON.stringify(o.actions) } : {};

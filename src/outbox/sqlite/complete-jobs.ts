@@ -7,11 +7,11 @@
 // on the batch size. `+jobs.state` keeps the planner off the state index (it would scan every
 // running job and probe json_each for each); checked with EXPLAIN QUERY PLAN on SQLite 3.54.1
 // (Bun 1.4.5): json_each is scanned and each id found through the primary key.
-import type { Database } from "bun:sqlite";
+import type { SqliteDb } from "./driver.ts";
 import type { CompletedJob } from "../store.ts";
 import { recordAttempts } from "./record-attempts.ts";
 
-export function completeJobs(db: Database, items: CompletedJob[], now: number): string[] {
+export function completeJobs(db: SqliteDb, items: CompletedJob[], now: number): string[] {
   if (!items.length) return [];
   return db.transaction(() => {
     const rows = db.query(`

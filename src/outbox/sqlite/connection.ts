@@ -1,11 +1,12 @@
-// Opens the one bun:sqlite connection a SqliteStore writes through, and turns SQLite's "cannot
+// Opens the one SQLite connection a SqliteStore writes through (bun:sqlite, or node:sqlite on Deno:
+// driver.ts), and turns SQLite's "cannot
 // write now" errors into StoreUnavailableError and a store path that can never work (a directory
 // that cannot be made, a file that is not SQLite) into a UsageError naming it.
-import { Database } from "bun:sqlite";
 import { existsSync, mkdirSync } from "node:fs";
 import { dirname, resolve } from "node:path";
 import { UsageError } from "../../errors.ts";
 import { StoreUnavailableError } from "../errors.ts";
+import { sqliteDriver, type SqliteDb } from "./driver.ts";
 
 export type SqliteOptions = {
   /**
@@ -38,12 +39,13 @@ export function sqlitePath(url: string): string {
   return path;
 }
 
-export function openSqlite(path: string, opts: SqliteOptions = {}): Database {
+export function openSqlite(path: string, opts: SqliteOptions = {}): SqliteDb {
   const create = opts.create ?? true;
   if (path !== ":memory:") prepareFile(path, create);
-  let db: Database | undefined;
+  const open = sqliteDriver();
+  let db: SqliteDb | undefined;
   try {
-    db = new Database(path, { create, readwrite: true, strict: true });
+    db = open(path, create);
     // busy_timeout first: switching to WAL itself needs a lock another process may hold.
     const busyTimeoutMs = Math.max(0, Math.trunc(opts.busyTimeoutMs ?? 5000));
     db.run(`PRAGMA busy_timeout = ${busyTimeoutMs}`);
@@ -123,16 +125,21 @@ function unusable(path: string, err: unknown): UsageError | undefined {
  * "SQLITE_BUSY during open" when two store threads opened one new file together). Once either
  * has switched, the file stays in WAL mode and the other's retry succeeds.
  */
-function enableWal(db: Database, busyTimeoutMs: number): string {
+function enableWal(db: SqliteDb, busyTimeoutMs: number): string {
   const until = Date.now() + busyTimeoutMs;
   for (;;) {
     try {
       return (db.query("PRAGMA journal_mode = WAL").get() as { journal_mode: string }).journal_mode;
     } catch (err) {
       if ((err as { code?: unknown }).code !== "SQLITE_BUSY" || Date.now() >= until) throw err;
-      Bun.sleepSync(5);
+      sleepSync(5);
     }
   }
+}
+
+/** Blocks this thread for `ms` (Atomics.wait: Bun and Deno both allow it on any thread). */
+function sleepSync(ms: number): void {
+  Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
 }
 
 // SQLITE_BUSY/LOCKED: another process held the write lock past busy_timeout. IOERR/FULL/CANTOPEN/

@@ -17,7 +17,7 @@
 // against the row, so a hash collision costs one read, never a wrong answer). Live → duplicate;
 // expired or none → new. seq is AUTOINCREMENT: purged rowids are never reused, so "rows after the
 // last one I saw" stays a complete answer.
-import type { Database } from "bun:sqlite";
+import type { SqliteDb } from "./driver.ts";
 import type { Acceptance, StoredResponse } from "../store.ts";
 
 /**
@@ -43,7 +43,7 @@ function recordId(hook: string, key: string): string {
   return `${hook}\u0000${key}`;
 }
 
-function indexedThrough(db: Database): number {
+function indexedThrough(db: SqliteDb): number {
   return (db.query("SELECT through FROM dedupe_indexed WHERE id = 1").get() as { through: number }).through;
 }
 
@@ -73,7 +73,7 @@ export class DedupeLog {
   }
 
   /** Must run inside the write transaction: catches up with rows other connections committed. */
-  sync(db: Database): void {
+  sync(db: SqliteDb): void {
     const through = indexedThrough(db);
     if (this.#seen < through) {
       this.#recent.clear();
@@ -95,7 +95,7 @@ export class DedupeLog {
   }
 
   /** The live record of (hook, key) at `now`, if any. Inside the write transaction, after sync. */
-  lookup(db: Database, hook: string, key: string, now: number): StoredResponse | undefined {
+  lookup(db: SqliteDb, hook: string, key: string, now: number): StoredResponse | undefined {
     const recent = this.#recent.get(recordId(hook, key));
     if (recent !== undefined) return live(this.#row(db, recent), now);
     // Newest first, sorted here: an ORDER BY seq DESC on the (key_hash, seq) key made SQLite's
@@ -110,7 +110,7 @@ export class DedupeLog {
   }
 
   /** Appends the record of a new acceptance. Inside the write transaction, after sync. */
-  append(db: Database, a: Acceptance): void {
+  append(db: SqliteDb, a: Acceptance): void {
     const { lastInsertRowid } = db
       .query("INSERT INTO dedupe_log (hook, key, key_hash, status, body, content_type, expires_at, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)")
       .run(a.hook, a.key, keyHash(a.hook, a.key), a.response.status, a.response.body, a.response.contentType ?? null, a.expiresAt, a.now);
@@ -120,7 +120,7 @@ export class DedupeLog {
   }
 
   /** Moves up to `limit` unindexed rows into dedupe_index, all slices at once. Returns how many. */
-  flushIndex(db: Database, limit = this.flushRows): number {
+  flushIndex(db: SqliteDb, limit = this.flushRows): number {
     const plan = this.planFlush(db, limit);
     if (!plan) return 0;
     let moved = 0;
@@ -130,7 +130,7 @@ export class DedupeLog {
   }
 
   /** The unindexed rows a flush takes now, (through, upTo]; null when there are none. */
-  planFlush(db: Database, limit = this.flushRows): FlushPlan | null {
+  planFlush(db: SqliteDb, limit = this.flushRows): FlushPlan | null {
     const through = indexedThrough(db);
     const upTo = (db.query("SELECT max(seq) AS m FROM (SELECT seq FROM dedupe_log WHERE seq > ? ORDER BY seq LIMIT ?)").get(through, limit) as { m: number | null }).m;
     return upTo === null ? null : { through, upTo };
@@ -142,7 +142,7 @@ export class DedupeLog {
    * transactions (acceptances commit in between) at the same cost per row as one long one.
    * Idempotent (INSERT OR IGNORE): a flush cut short is simply done again.
    */
-  flushSlice(db: Database, plan: FlushPlan, slice: number): number {
+  flushSlice(db: SqliteDb, plan: FlushPlan, slice: number): number {
     const lo = slice === 0 ? -1 : slice * SLICE_WIDTH;
     const hi = slice === FLUSH_SLICES - 1 ? Number.MAX_SAFE_INTEGER + 1 : (slice + 1) * SLICE_WIDTH;
     return db
@@ -155,14 +155,14 @@ export class DedupeLog {
   }
 
   /** After every slice: marks the rows indexed (never moving the mark back) and drops them from memory. */
-  finishFlush(db: Database, plan: FlushPlan): void {
+  finishFlush(db: SqliteDb, plan: FlushPlan): void {
     db.query("UPDATE dedupe_indexed SET through = max(through, ?) WHERE id = 1").run(plan.upTo);
     this.#seen = -1; // the next sync reloads recent from the new mark
     this.#recent.clear();
   }
 
   /** Deletes records expired at `now` (row and index entry), a chunk per transaction. */
-  purgeExpired(db: Database, now: number): number {
+  purgeExpired(db: SqliteDb, now: number): number {
     let total = 0;
     for (;;) {
       const n = db.transaction(() => {
@@ -180,7 +180,7 @@ export class DedupeLog {
     }
   }
 
-  #row(db: Database, seq: number): LogRow | null {
+  #row(db: SqliteDb, seq: number): LogRow | null {
     return db.query("SELECT hook, key, status, body, content_type, expires_at FROM dedupe_log WHERE seq = ?").get(seq) as LogRow | null;
   }
 }

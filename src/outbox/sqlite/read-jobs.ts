@@ -1,5 +1,5 @@
 // Reads for the outbox CLI and the admin surface.
-import type { Database } from "bun:sqlite";
+import type { SqliteDb } from "./driver.ts";
 import type { Attempt, AttemptOutcome, Job, JobFilter, JobState, Stats } from "../store.ts";
 import { jobWhere } from "./job-filter.ts";
 import { toJob, type JobRow } from "./rows.ts";
@@ -7,7 +7,7 @@ import { toJob, type JobRow } from "./rows.ts";
 /** A job row with the length of its history (a primary-key range count per job). */
 const WITH_RECORDED = "*, (SELECT count(*) FROM job_attempts WHERE job_id = jobs.id) AS attempts_recorded";
 
-export function getJob(db: Database, id: string): Job | undefined {
+export function getJob(db: SqliteDb, id: string): Job | undefined {
   const row = db.query(`SELECT ${WITH_RECORDED} FROM jobs WHERE id = $id`).get({ id }) as JobRow | null;
   return row ? toJob(row) : undefined;
 }
@@ -26,14 +26,14 @@ export function listJobsSql(filter: JobFilter): { sql: string; params: Record<st
   return { sql: `SELECT ${WITH_RECORDED} FROM jobs WHERE ${w.sql} ORDER BY ${few ? "+id" : "id"} DESC${limit}`, params: w.params };
 }
 
-export function listJobs(db: Database, filter: JobFilter): Job[] {
+export function listJobs(db: SqliteDb, filter: JobFilter): Job[] {
   const q = listJobsSql(filter);
   return (db.query(q.sql).all(q.params) as JobRow[]).map(toJob);
 }
 
 type AttemptRow = { job_id: string; n: number; started_at: number; duration_ms: number; outcome: AttemptOutcome; code: number | null; detail: string | null };
 
-export function listAttempts(db: Database, jobId: string): Attempt[] {
+export function listAttempts(db: SqliteDb, jobId: string): Attempt[] {
   const rows = db.query("SELECT * FROM job_attempts WHERE job_id = $jobId ORDER BY n").all({ jobId }) as AttemptRow[];
   return rows.map((r) => ({ jobId: r.job_id, n: r.n, startedAt: r.started_at, durationMs: r.duration_ms, outcome: r.outcome, code: r.code, detail: r.detail }));
 }
@@ -43,7 +43,7 @@ export function listAttempts(db: Database, jobId: string): Attempt[] {
  * counted through their partial indexes; done is the rest of count(*), which SQLite reads from
  * the smallest index. There is no (state, created_at) index to group by (migration 3).
  */
-export function stats(db: Database, now: number): Stats {
+export function stats(db: SqliteDb, now: number): Stats {
   return db.transaction(() => {
     const count = (sql: string) => (db.query(sql).get() as { n: number }).n;
     const pending = count("SELECT count(*) AS n FROM jobs INDEXED BY jobs_due WHERE state = 'pending'");

@@ -2,10 +2,10 @@
 // the outcome (completeJobs, failJob), so an attempt is kept exactly when its outcome is. The
 // attempts travel as one JSON parameter (json_each), so the statement text does not depend on how
 // many there are; each gets the next number of its job (max + 1, found through the primary key).
-import type { Database } from "bun:sqlite";
+import type { SqliteDb } from "./driver.ts";
 import type { AttemptRecord } from "../store.ts";
 
-export function recordAttempts(db: Database, attempts: Array<{ id: string; attempt: AttemptRecord }>): void {
+export function recordAttempts(db: SqliteDb, attempts: Array<{ id: string; attempt: AttemptRecord }>): void {
   if (!attempts.length) return;
   const rows = attempts.map(({ id, attempt: a }) => ({ id, s: a.startedAt, d: a.durationMs, o: a.outcome, c: a.code, t: a.detail }));
   db.query(`

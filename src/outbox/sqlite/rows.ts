@@ -1,4 +1,4 @@
-// Row ↔ Job mapping. bun:sqlite returns INTEGER columns as JS numbers (safe for epoch ms until
+// Row ↔ Job mapping. bun:sqlite and node:sqlite (readBigInts off) return INTEGER columns as JS numbers (safe for epoch ms until
 // year 287396), so no conversion beyond the JSON payload.
 import type { Job, JobState } from "../store.ts";
 

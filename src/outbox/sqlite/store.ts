@@ -1,9 +1,9 @@
-// Store over bun:sqlite: one connection, WAL, explicit PRAGMA synchronous. bun:sqlite is
-// synchronous, so each operation runs to completion on the event loop and the single connection
+// Store over SQLite (bun:sqlite on Bun, node:sqlite on Deno: driver.ts): one connection, WAL,
+// explicit PRAGMA synchronous. Both drivers are synchronous, so each operation runs to completion on the event loop and the single connection
 // is the single writer; BEGIN IMMEDIATE and busy_timeout cover other processes on the same file
 // (a second `serve`, or `kratos-hooks outbox retry`). A wait on another process's lock blocks this
 // process's event loop for up to busy_timeout, then surfaces StoreUnavailableError.
-import type { Database } from "bun:sqlite";
+import type { SqliteDb } from "./driver.ts";
 import type { Acceptance, AcceptResult, Attempt, AttemptRecord, ClaimOptions, CompletedJob, Job, JobFilter, Stats, Store } from "../store.ts";
 import { acceptBatch } from "./accept-batch.ts";
 import { claimDueJobs } from "./claim-due-jobs.ts";
@@ -30,7 +30,7 @@ const BOOKKEEPING_LEVEL = "NORMAL";
 
 export class SqliteStore implements Store {
   readonly kind = "sqlite";
-  readonly #db: Database;
+  readonly #db: SqliteDb;
   readonly #ackLevel: "FULL" | "NORMAL";
   #level: "FULL" | "NORMAL";
   readonly #dedupe: DedupeLog;
@@ -43,7 +43,7 @@ export class SqliteStore implements Store {
     this.#dedupe = new DedupeLog(opts.dedupeFlushRows);
   }
 
-  #at(level: "FULL" | "NORMAL"): Database {
+  #at(level: "FULL" | "NORMAL"): SqliteDb {
     if (this.#level !== level) {
       this.#db.run(`PRAGMA synchronous = ${level}`);
       this.#level = level;
@@ -51,11 +51,11 @@ export class SqliteStore implements Store {
     return this.#db;
   }
   /** For acknowledgements and operator writes. */
-  get #ack(): Database {
+  get #ack(): SqliteDb {
     return this.#at(this.#ackLevel);
   }
   /** For the worker's bookkeeping. */
-  get #bookkeeping(): Database {
+  get #bookkeeping(): SqliteDb {
     return this.#at(BOOKKEEPING_LEVEL);
   }
 

@@ -1,5 +1,5 @@
-// SqliteStore on a thread of its own, behind the same Store interface. Why: bun:sqlite is
-// synchronous, so on the event loop every commit (its WAL writes and, at synchronous=full, its
+// SqliteStore on a thread of its own (a Web Worker, on Bun and on Deno), behind the same Store
+// interface. Why: SQLite's drivers are synchronous, so on the event loop every commit (its WAL writes and, at synchronous=full, its
 // fsync) stops the receiver for its whole duration; measured, the commit was a third of serve's
 // time under load (bench/results/ack.md). On the thread the event loop goes on parsing, checking
 // and queueing requests while a batch commits, and Kratos is still answered only after the commit
@@ -29,7 +29,7 @@ export class SqliteThreadStore implements Store {
   #stopped: string | undefined;
 
   constructor(readonly path: string, opts: SqliteOptions = {}) {
-    this.#worker = new Worker(HOST.href);
+    this.#worker = new Worker(HOST.href, { type: "module" }); // Deno requires the type; Bun accepts it
     this.#worker.onmessage = (event: MessageEvent<string>) => this.#settle(JSON.parse(event.data) as Reply);
     this.#worker.onerror = (event) => this.#stop(`the store thread failed: ${event.message}`);
     this.#worker.addEventListener("close", () => this.#stop("the store thread stopped"));

@@ -1,0 +1,78 @@
+// Which idempotency key the receiver uses for a hook (src/server/dedupe-key.ts), decided once from
+// hooks.yaml so that generate, check and serve agree.
+//
+// Kratos retries one execution with the same body and, from v25.4.0 with emit_analytics_event on,
+// the same Ory-Webhook-Trigger-Id (CONTRACT §4.1, §8.13). Without that header the receiver falls
+// back to a hash of the body, and a body without anything per execution would merge two real
+// events (two recoveries of one user). So where there is no Trigger-Id and no declared dedupe.key,
+// the body must carry per-execution ctx values: flow.id (one flow runs its after hooks once), and at
+// settings.after also identity.updated_at (one settings flow can be submitted several times, and
+// each save moves updated_at). generate adds the missing ones to the body; a hand-written Jsonnet
+// body has to send them itself (checked in semantics).
+import type { Point } from "../kratos/hook-points.ts";
+import { supports, type Version } from "../kratos/versions.ts";
+import type { FieldSpecDecl, HookDecl } from "./model.ts";
+import type { ResolvedField } from "./types.ts";
+
+/** ctx paths that tell one execution of a hook from another at `point`. */
+export function executionPaths(point: Point): string[][] {
+  return point === "settings.after" ? [["flow", "id"], ["identity", "updated_at"]] : [["flow", "id"]];
+}
+
+/** Whether Kratos sends Ory-Webhook-Trigger-Id (v25.4.0+, unless emit_analytics_event is false). */
+export function sendsTriggerId(v: Version, emitAnalyticsEvent: boolean | undefined): boolean {
+  return supports(v, "trigger_id_header") && emitAnalyticsEvent !== false;
+}
+
+export type DedupePlan =
+  | { kind: "fields"; fields: string[] }
+  | { kind: "trigger" }
+  /** Hash of the body; `carriers` are the body fields holding each execution path, `added` those generate adds. */
+  | { kind: "body"; carriers: Array<{ field: string; from: string }>; added: ResolvedField[]; missing: string[] };
+
+function fromOf(spec: string | FieldSpecDecl): string | undefined {
+  return typeof spec === "string" ? spec : spec.from;
+}
+
+/** The default name generate gives the field carrying `path`: flow.id → flow_id, unless taken. */
+function addedName(path: string[], taken: Set<string>): string {
+  const base = path.join("_");
+  let name = base;
+  for (let i = 2; taken.has(name); i++) name = `${base}_${i}`;
+  taken.add(name);
+  return name;
+}
+
+export function dedupePlan(hook: HookDecl, v: Version, emitAnalyticsEvent: boolean | undefined): DedupePlan {
+  if (hook.dedupe?.key?.length) return { kind: "fields", fields: hook.dedupe.key };
+  if (sendsTriggerId(v, emitAnalyticsEvent)) return { kind: "trigger" };
+  const body = Object.entries(hook.body ?? {});
+  const taken = new Set(body.map(([name]) => name));
+  const carriers: Array<{ field: string; from: string }> = [];
+  const added: ResolvedField[] = [];
+  const missing: string[] = [];
+  for (const path of executionPaths(hook.on as Point)) {
+    const from = path.join(".");
+    const have = body.find(([, spec]) => fromOf(spec) === from);
+    if (have) {
+      carriers.push({ field: have[0], from });
+    } else if (hook.jsonnet !== undefined) {
+      missing.push(from);
+    } else {
+      const name = addedName(path, taken);
+      // Optional for validation (a body from elsewhere may lack it); Kratos always sets these, so
+      // the generated Jsonnet reads them unguarded.
+      added.push({ name, from: path, type: "string", format: path[1] === "id" ? "uuid" : "date-time", optional: true });
+      carriers.push({ field: name, from });
+    }
+  }
+  return { kind: "body", carriers, added, missing };
+}
+
+/** One line for `check`: which key the receiver dedupes this hook on. */
+export function describeDedupe(plan: DedupePlan): string {
+  if (plan.kind === "fields") return `dedupe.key ${plan.fields.join(", ")}`;
+  if (plan.kind === "trigger") return "Ory-Webhook-Trigger-Id header";
+  const carried = plan.carriers.map((c) => `${c.field} = ${c.from}${plan.added.some((a) => a.name === c.field) ? ", added by generate" : ""}`);
+  return `hash of the body, per execution by ${carried.join("; ")}`;
+}

@@ -1,0 +1,123 @@
+// Every secret value serve knows, and one way to keep them out of text: each env var hooks.yaml
+// names (auth secrets, SMTP passwords, {{ env.X }} in actions), and the store URL's password. Log
+// lines, stored errors (last_error) and CLI output pass through redact() before anything cuts
+// them short, so no prefix of a secret survives a truncation.
+import type { ResolvedConfig } from "./config/types.ts";
+import { templateRefs, type Env } from "./template.ts";
+
+/** Shorter values are not redacted: "***" in place of every "a" would make text unreadable. */
+export const MIN_SECRET_LENGTH = 3;
+const MASK = "***";
+
+export class Redactor {
+  /** Longest first, so a secret that contains another is masked whole. */
+  readonly #values: string[];
+  constructor(values: Iterable<string>) {
+    const set = new Set<string>();
+    for (const v of values) {
+      if (v.length < MIN_SECRET_LENGTH) continue;
+      set.add(v);
+      // As it appears inside a JSON string (a log line, a stored payload).
+      const json = JSON.stringify(v).slice(1, -1);
+      if (json !== v) set.add(json);
+    }
+    this.#values = [...set].sort((a, b) => b.length - a.length);
+  }
+
+  get size(): number {
+    return this.#values.length;
+  }
+
+  /** The longest secret, for windows that must hold one whole. */
+  get longest(): number {
+    return this.#values[0]?.length ?? 0;
+  }
+
+  /** `text` with every secret replaced by `***`. */
+  redact(text: string): string {
+    let out = text;
+    for (const s of this.#values) if (out.includes(s)) out = out.split(s).join(MASK);
+    return out;
+  }
+
+  /** A redactor that also knows `more` (values used by one delivery); itself when it knows them all already (the usual case). */
+  with(more: Iterable<string>): Redactor {
+    const extra = [...more].filter((v) => v.length >= MIN_SECRET_LENGTH && !this.#values.includes(v));
+    return extra.length ? new Redactor([...this.#values, ...extra]) : this;
+  }
+
+  /**
+   * Redacts a stream cut into chunks (exec stderr), where a secret may straddle two chunks: the
+   * last `longest - 1` characters are held back until the next chunk or end() decides them.
+   */
+  stream(): { push(chunk: string): string; end(): string } {
+    let held = "";
+    const keep = Math.max(0, this.longest - 1);
+    return {
+      push: (chunk) => {
+        const text = held + chunk;
+        // Cut where no secret can start and still be incomplete, moved past any secret crossing the cut.
+        let cut = Math.max(0, text.length - keep);
+        for (let moved = true; moved; ) {
+          moved = false;
+          for (const s of this.#values) {
+            for (let i = text.indexOf(s, Math.max(0, cut - s.length + 1)); i >= 0 && i < cut; i = text.indexOf(s, i + 1)) {
+              if (i + s.length > cut) {
+                cut = i + s.length;
+                moved = true;
+              }
+            }
+          }
+        }
+        held = text.slice(cut);
+        return this.redact(text.slice(0, cut));
+      },
+      end: () => {
+        const out = this.redact(held);
+        held = "";
+        return out;
+      },
+    };
+  }
+}
+
+export const NO_SECRETS = new Redactor([]);
+
+/** The names of every env var hooks.yaml names: auth secrets, SMTP passwords, {{ env.X }} refs of actions. */
+export function secretEnvNames(config: ResolvedConfig): string[] {
+  const names = new Set<string>();
+  if (config.serve.smtp?.password_env) names.add(config.serve.smtp.password_env);
+  for (const hook of config.hooks) {
+    if (hook.auth?.type === "api_key") names.add(hook.auth.secret_env);
+    if (hook.auth?.type === "basic_auth") names.add(hook.auth.password_env);
+    for (const a of hook.actions) {
+      if (a.kind === "email" && a.smtp?.password_env) names.add(a.smtp.password_env);
+      const templates = a.kind === "http" ? [a.url, a.headers, a.body] : a.kind === "email" ? [a.to, a.from, a.subject, a.text, a.html] : [a.command, a.env];
+      for (const ref of templateRefs(templates)) if (ref.kind === "env") names.add(ref.name);
+    }
+  }
+  return [...names];
+}
+
+/** The password of a postgres:// store URL, if any. */
+export function storePassword(url: string): string | undefined {
+  const m = /^postgres(?:ql)?:\/\/[^:@/]*:([^@/]*)@/.exec(url);
+  if (!m || !m[1]) return undefined;
+  try {
+    return decodeURIComponent(m[1]);
+  } catch {
+    return m[1];
+  }
+}
+
+/** Every secret value serve knows for this config and environment. */
+export function knownSecrets(config: ResolvedConfig, env: Env): Redactor {
+  const values: string[] = [];
+  for (const name of secretEnvNames(config)) {
+    const v = env[name];
+    if (v) values.push(v);
+  }
+  const pw = storePassword(config.serve.store);
+  if (pw) values.push(pw, encodeURIComponent(pw));
+  return new Redactor(values);
+}

@@ -1,0 +1,191 @@
+// What a template does with a value, by where the value lands. A value from the webhook body may
+// come from a sign-up form (src/kratos/trust.ts), so the encoding is chosen from the place, never
+// from the value:
+//
+//   url      scheme, host and port: never a user-controlled value (`check` refuses it); a path
+//            segment or query value is percent-encoded, and a path value "." or ".." is refused
+//   header   Latin-1 as is; other text as an RFC 8187 ext-value (UTF-8''...); CR, LF or another
+//            control character is refused
+//   address  exactly one addr-spec, passed to the mailer as { name, address }; the display name
+//            is text, never parsed as addresses
+//   subject  one line (controls become spaces), bounded and folded (src/actions/email.ts)
+//   html     escaped
+//   text     as is
+//   argv     one argv element each, no shell
+import { compileString, TemplateError, type TemplateRef } from "./template.ts";
+
+// url -------------------------------------------------------------------------------------------
+
+export type UrlPart = "origin" | "path" | "query" | "fragment";
+
+const urlParts = new Map<string, UrlPart[]>();
+
+/**
+ * The part of the url each ref of a url template lands in (by ref index), read from the literal
+ * text: the origin runs to the first / ? or # after "://". A ref before the path may hold a whole
+ * origin (`{{ env.CRM_URL }}/contacts`), so after one the origin ends at the next literal / ? or #.
+ */
+export function urlRefParts(template: string): UrlPart[] {
+  let out = urlParts.get(template);
+  if (out) return out;
+  out = [];
+  let part: UrlPart = "origin";
+  let afterScheme = false;
+  for (const piece of compileString(template).pieces) {
+    if (typeof piece !== "string") {
+      out.push(part);
+      if (part === "origin") afterScheme = true;
+      continue;
+    }
+    let i = 0;
+    if (part === "origin") {
+      if (!afterScheme) {
+        const s = piece.indexOf("://");
+        if (s < 0) continue;
+        afterScheme = true;
+        i = s + 3;
+      }
+      const end = piece.slice(i).search(/[/?#]/);
+      if (end < 0) continue;
+      i += end;
+      part = piece[i] === "/" ? "path" : piece[i] === "?" ? "query" : "fragment";
+      i++;
+    }
+    for (; i < piece.length; i++) {
+      if (piece[i] === "#") part = "fragment";
+      else if (piece[i] === "?" && part === "path") part = "query";
+    }
+  }
+  if (urlParts.size < 1024) urlParts.set(template, out);
+  return out;
+}
+
+/** A path segment that a URL parser resolves away: ".", "..", or their %2e spellings (WHATWG URL). */
+export function isDotSegment(segment: string): boolean {
+  return /^(\.|%2e){1,2}$/i.test(segment);
+}
+
+/** The first dot segment in a rendered url's path (before any ? or #), or undefined. */
+export function dotSegmentInUrl(url: string): string | undefined {
+  const s = url.indexOf("://");
+  if (s < 0) return undefined;
+  const rest = url.slice(s + 3);
+  const p = rest.search(/[/?#]/);
+  if (p < 0 || rest[p] !== "/") return undefined;
+  const path = rest.slice(p).split(/[?#]/, 1)[0]!;
+  return path.split(/[/\\]/).find(isDotSegment);
+}
+
+/**
+ * The phase-1 encoder of an http url template: every body/hook/job value percent-encoded
+ * (encodeURIComponent: no "/", "?", "#", "@" or ":" survives, so a value stays inside its path
+ * segment or query value), and a path value that is a dot segment refused, as the URL parser
+ * would walk up the path with it.
+ */
+export function urlEncoder(template: string): (s: string, ref: TemplateRef, index: number) => string {
+  const parts = urlRefParts(template);
+  return (s, ref, index) => {
+    const e = encodeURIComponent(s);
+    if (parts[index] === "path" && isDotSegment(e)) {
+      throw new TemplateError(`url: ${ref.text} is '${e}' in the url's path, a dot segment that would walk up the path; refused`);
+    }
+    return e;
+  };
+}
+
+// header ----------------------------------------------------------------------------------------
+
+/** CR, LF and the other controls that no HTTP header value may hold (HTAB is allowed). */
+const HEADER_CONTROL = /[\x00-\x08\x0a-\x1f\x7f]/;
+const NOT_LATIN1 = /[^\x00-\xff]/;
+
+/** Literal header text that cannot be sent as it is: a control character or text outside Latin-1. */
+export function headerTextProblem(text: string): string | undefined {
+  if (HEADER_CONTROL.test(text)) return "a line break or control character";
+  if (NOT_LATIN1.test(text)) return "text outside Latin-1";
+  return undefined;
+}
+
+/** RFC 8187 ext-value: UTF-8'' then every byte outside attr-char percent-encoded. */
+export function rfc8187(text: string): string {
+  let out = "UTF-8''";
+  for (const b of new TextEncoder().encode(text)) {
+    const c = String.fromCharCode(b);
+    out += /[A-Za-z0-9!#$&+\-.^_`|~]/.test(c) ? c : `%${b.toString(16).toUpperCase().padStart(2, "0")}`;
+  }
+  return out;
+}
+
+/**
+ * The phase-1 encoder of a header value template: a value in Latin-1 goes as is, other text as an
+ * RFC 8187 ext-value; a value with CR, LF or another control character fails the job (it would
+ * split the header or be refused by fetch), with a reason naming the header and the ref.
+ */
+export function headerEncoder(header: string): (s: string, ref: TemplateRef) => string {
+  return (s, ref) => {
+    if (HEADER_CONTROL.test(s)) throw new TemplateError(`header ${header}: ${ref.text} holds a line break or control character, which an HTTP header cannot carry; refused`);
+    return NOT_LATIN1.test(s) ? rfc8187(s) : s;
+  };
+}
+
+// email -----------------------------------------------------------------------------------------
+
+/** A mailbox template: the display name's template (text, never parsed) and the address's. */
+export type MailboxTemplate = { name?: string; address: string };
+
+/**
+ * Splits `Name <address>` at the template's own angle brackets (literal text), or takes the whole
+ * template as the address. Values rendered into either part can never move that boundary.
+ */
+export function splitMailbox(template: string): MailboxTemplate {
+  const m = /^\s*([^<>]*?)\s*<([^<>]*)>\s*$/s.exec(template);
+  if (!m) return { address: template.trim() };
+  let name = m[1]!;
+  const quoted = /^"(.*)"$/s.exec(name);
+  if (quoted) name = quoted[1]!.replace(/\\(.)/g, "$1");
+  return name ? { name, address: m[2]!.trim() } : { address: m[2]!.trim() };
+}
+
+/** Where a display name or subject value goes: one line, so controls become spaces. */
+export function oneLine(s: string): string {
+  return s.replace(/[\x00-\x1f\x7f\u2028\u2029]+/g, " ");
+}
+
+const ATOM = "[\\p{L}\\p{N}!#$%&'*+/=?^_`{|}~-]+";
+const LABEL = "[\\p{L}\\p{N}](?:[\\p{L}\\p{N}-]{0,61}[\\p{L}\\p{N}])?";
+const ADDR_SPEC = new RegExp(`^${ATOM}(?:\\.${ATOM})*@${LABEL}(?:\\.${LABEL})+$`, "u");
+
+/**
+ * Exactly one addr-spec (RFC 5322 dot-atom local part @ a domain name, RFC 5321 lengths), no
+ * display name, no comment, no list: `a@x.org,evil@y.test` and `Evil <e@y>` are not one.
+ */
+export function isAddrSpec(s: string): boolean {
+  if (s.length > 254) return false;
+  const at = s.lastIndexOf("@");
+  return at > 0 && at <= 64 && ADDR_SPEC.test(s);
+}
+
+/** Literal address text that can never be one addr-spec, whatever the refs hold. */
+export function addressTextProblem(text: string): string | undefined {
+  if (/[\s,;<>"()[\]\\]/.test(text)) return "more than one address, a display name or a comment";
+  return undefined;
+}
+
+// html ------------------------------------------------------------------------------------------
+
+const HTML_ESCAPES: Record<string, string> = { "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" };
+
+export function escapeHtml(s: string): string {
+  return s.replace(/[&<>"']/g, (c) => HTML_ESCAPES[c]!);
+}
+
+// enrich ----------------------------------------------------------------------------------------
+
+/**
+ * The one rule `check` and `serve` share for enrich patches: the patch is stored in Kratos
+ * (metadata_public is shown to the user), so it may not hold an env value.
+ */
+export function enrichPatchRefProblem(ref: TemplateRef): { message: string; hint: string } | undefined {
+  if (ref.kind !== "env") return undefined;
+  return { message: `${ref.text} is not allowed in an enrich patch`, hint: "enrich results are stored in Kratos (metadata_public is visible to the user); use {{ body.x }} or a constant" };
+}

@@ -1,0 +1,131 @@
+// Hostile values against the http action, through the real loader, a real SQLite outbox, the
+// worker and a real HTTP sink on 127.0.0.1: a URL's origin, a path segment, a query value, a
+// header value, and an echoed secret in an error.
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { cleanupDirs, deliverThroughOutbox, hookYaml, load } from "./harness.ts";
+
+type Seen = { path: string; headers: Record<string, string> };
+const seen: Seen[] = [];
+let sink: ReturnType<typeof Bun.serve>;
+let base = "";
+
+beforeAll(() => {
+  sink = Bun.serve({
+    hostname: "127.0.0.1",
+    port: 0,
+    async fetch(req) {
+      const url = new URL(req.url);
+      seen.push({ path: url.pathname + url.search, headers: Object.fromEntries(req.headers) });
+      // An error page that echoes the request's Authorization header after some text, as a
+      // debugging proxy might: the secret crosses the 200-character excerpt of the error.
+      if (url.pathname === "/echo") return new Response(`${"x".repeat(170)} got header: ${req.headers.get("authorization")}`, { status: 400 });
+      return new Response("ok");
+    },
+  });
+  base = `http://127.0.0.1:${sink.port}`;
+});
+afterAll(() => {
+  sink.stop(true);
+  cleanupDirs();
+});
+
+const ENV = { KRATOS_HOOKS_SECRET: "hook-secret-value", CRM_TOKEN: "crm-t0ken-7f3a9c2e1b5d4f6a8c0e", CRM_URL: "" };
+const ada = { identity_id: "5ff66179-c240-4703-b0d8-494592cefff5", email: "ada@example.org", name: "Ada" };
+
+describe("url: scheme, host and port", () => {
+  test("a user-controlled value in the host, port, scheme or userinfo is refused by check, naming file:line:col; after the origin it passes", () => {
+    for (const url of ["http://{{body.name}}/internal/admin", "http://127.0.0.1:{{body.name}}/x", "{{body.name}}://crm.example.com/x", "https://u:{{body.name}}@crm.example.com/", "https://crm.{{body.name}}.example.com/", "{{env.CRM_URL}}{{body.name}}/x"]) {
+      const { errors } = load(hookYaml(`      - http: { url: "${url}", headers: { Authorization: "Bearer {{env.CRM_TOKEN}}" } }\n`));
+      // (A template in the userinfo is also refused as credentials in a url: either error may come first.)
+      const trust = errors.find((e) => e.includes("would set the URL's scheme, host or port"));
+      expect([url, trust?.split("\n")[0]]).toEqual([url, "hooks.yaml:13:22: hooks.welcome.actions[0].http.url: {{body.name}} would set the URL's scheme, host or port, and identity.traits.name is typed by the user"]);
+      expect(trust).toContain("hint: a sign-up form must not choose where a delivery goes");
+    }
+    // The origin from literal text or an env var, body values after it, passes.
+    for (const url of ["https://crm.example.com/u/{{body.name}}", "{{env.CRM_URL}}/u/{{body.name}}", "https://{{env.CRM_HOST}}/u?n={{body.name}}", "https://crm.example.com/{{body.identity_id}}"]) {
+      const { errors } = load(hookYaml(`      - http: { url: "${url}" }\n`));
+      expect([url, errors]).toEqual([url, []]);
+    }
+  });
+});
+
+describe("url: path segments and query values", () => {
+  test("a path value '..' or '.' kills the job with a clear reason and sends nothing; other values stay inside their segment or query value", async () => {
+    const { config } = load(hookYaml(`      - name: crm\n        http: { url: "${base}/api/users/{{body.name}}/profile?tag={{body.name}}" }\n`));
+    const hostile = ["..", ".", "../../admin", "a/b?x=1#y", "%2e%2e", "x@evil.test:80"];
+    const start = seen.length;
+    const jobs = await deliverThroughOutbox(config!, "welcome.crm", hostile.map((name) => ({ ...ada, name })), ENV);
+    expect(jobs.map((j) => [j.state, j.lastError])).toEqual([
+      ["dead", "url: {{body.name}} is '..' in the url's path, a dot segment that would walk up the path; refused"],
+      ["dead", "url: {{body.name}} is '.' in the url's path, a dot segment that would walk up the path; refused"],
+      ["done", null],
+      ["done", null],
+      ["done", null],
+      ["done", null],
+    ]);
+    expect(seen.slice(start).map((s) => s.path).sort()).toEqual(
+      [
+        "/api/users/..%2F..%2Fadmin/profile?tag=..%2F..%2Fadmin",
+        "/api/users/a%2Fb%3Fx%3D1%23y/profile?tag=a%2Fb%3Fx%3D1%23y",
+        "/api/users/%252e%252e/profile?tag=%252e%252e",
+        "/api/users/x%40evil.test%3A80/profile?tag=x%40evil.test%3A80",
+      ].sort(),
+    );
+  });
+
+  test("a constant dot segment, or one in the literal path, is refused by check", () => {
+    const constant = load(`${KRATOS_CONSTANT}      - http: { url: "https://crm.example.com/a/{{body.up}}/b" }\n`);
+    expect(constant.errors[0]?.split("\n")[0]).toBe("hooks.yaml:11:22: hooks.welcome.actions[0].http.url: {{body.up}} is '..', a dot segment in the URL's path");
+    const literal = load(hookYaml(`      - http: { url: "https://crm.example.com/a/../admin/{{body.name}}" }\n`));
+    expect(literal.errors[0]?.split("\n")[0]).toBe("hooks.yaml:13:22: hooks.welcome.actions[0].http.url: the URL's path has a '.' or '..' segment");
+  });
+});
+
+const KRATOS_CONSTANT = `kratos: { version: v26.2.0 }
+receiver: { url: http://127.0.0.1:4459 }
+hooks:
+  welcome:
+    on: registration.after
+    auth: { type: api_key, in: header, name: X-Key, secret_env: KRATOS_HOOKS_SECRET }
+    body:
+      email: { from: identity.traits.email }
+      up: { value: ".." }
+    actions:
+`;
+
+describe("header values", () => {
+  test("text outside Latin-1 arrives RFC 8187-encoded, Latin-1 as is, and CR/LF kills the job naming the header; nothing is injected", async () => {
+    const { config } = load(hookYaml(`      - name: crm\n        http: { url: "${base}/h", headers: { X-Name: "{{body.name}}" } }\n`));
+    const names = ["Łukasz 漢字", "José Ñúñez", "a\r\nX-Injected: 1", "b\nSet-Cookie: x=1"];
+    const start = seen.length;
+    const jobs = await deliverThroughOutbox(config!, "welcome.crm", names.map((name) => ({ ...ada, name })), ENV);
+    expect(jobs.map((j) => [j.state, j.lastError])).toEqual([
+      ["done", null],
+      ["done", null],
+      ["dead", "header X-Name: {{body.name}} holds a line break or control character, which an HTTP header cannot carry; refused"],
+      ["dead", "header X-Name: {{body.name}} holds a line break or control character, which an HTTP header cannot carry; refused"],
+    ]);
+    const got = seen.slice(start);
+    expect(got.map((s) => s.headers["x-name"]).sort()).toEqual(["UTF-8''%C5%81ukasz%20%E6%BC%A2%E5%AD%97", Buffer.from("José Ñúñez", "latin1").toString("latin1")].sort());
+    expect(got.some((s) => "x-injected" in s.headers || "set-cookie" in s.headers)).toBe(false);
+  });
+
+  test("check refuses literal text a header cannot carry, and warns about user text in a header", () => {
+    const literal = load(hookYaml(`      - http: { url: "https://crm.example.com/", headers: { X-Team: "Łódź" } }\n`));
+    expect(literal.errors[0]?.split("\n")[0]).toBe("hooks.yaml:13:69: hooks.welcome.actions[0].http.headers.X-Team: header X-Team has text outside Latin-1");
+    const { config } = load(hookYaml(`      - http: { url: "https://crm.example.com/", headers: { X-Name: "{{body.name}}" } }\n`));
+    expect(config!.warnings!.map((w) => w.format().split("\n")[0]!.replace(/^[^ ]+ /, ""))).toContain(
+      "hooks.welcome.actions[0].http.headers.X-Name: header X-Name takes {{body.name}}, which is user-controlled text (identity.traits.name is typed by the user)",
+    );
+  });
+});
+
+describe("redaction before truncation", () => {
+  test("a secret echoed by the destination is masked whole before the error is cut: no prefix of it is stored", async () => {
+    const { config } = load(hookYaml(`      - name: crm\n        http: { url: "${base}/echo", headers: { Authorization: "Bearer {{env.CRM_TOKEN}}" } }\n`));
+    const [job] = await deliverThroughOutbox(config!, "welcome.crm", [ada], ENV);
+    expect(job!.state).toBe("dead");
+    expect(job!.lastError).toContain("got header: Bearer ***");
+    for (let n = 4; n <= ENV.CRM_TOKEN.length; n++) expect(job!.lastError).not.toContain(ENV.CRM_TOKEN.slice(0, n));
+  });
+});
