@@ -4,13 +4,14 @@
 // traceparent), so a line joins the request line of its webhook and Kratos's own trace.
 import type { JobEvent, WorkerEvents } from "../outbox/worker.ts";
 import type { Logger } from "./log.ts";
+import { capLogValue } from "./log-budget.ts";
 import type { Metrics } from "./metrics.ts";
 
 type Emitter = { on<K extends keyof WorkerEvents>(name: K, fn: (event: WorkerEvents[K]) => void): () => void };
 
-/** The fields every job log line starts with. */
+/** The fields every job log line starts with. The trigger id is the webhook's header value: cut as on the request line. */
 function jobFields(e: JobEvent) {
-  return { job_id: e.jobId, hook: e.hook, action: e.action, trigger_id: e.triggerId, trace_id: e.traceId };
+  return { job_id: e.jobId, hook: e.hook, action: e.action, trigger_id: capLogValue(e.triggerId), trace_id: e.traceId };
 }
 
 /** Subscribes; returns a function that unsubscribes. */
@@ -37,7 +38,7 @@ export function observeWorker(events: Emitter, metrics: Metrics, log: Logger): (
       else log.debug("job given back: it waited in the worker's queue until half its lease was gone", fields);
     }),
     events.on("worker:error", (e) =>
-      log.warn("worker error", { op: e.op, error: e.error, job_id: e.jobId, hook: e.hook, action: e.action, trigger_id: e.triggerId, retry_in_ms: e.retryInMs }),
+      log.warn("worker error", { op: e.op, error: e.error, job_id: e.jobId, hook: e.hook, action: e.action, trigger_id: capLogValue(e.triggerId ?? null), retry_in_ms: e.retryInMs }),
     ),
   ];
   return () => {

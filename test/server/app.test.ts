@@ -214,4 +214,19 @@ describe("worker events → metrics and logs", () => {
     // Every job line joins its webhook and its trace.
     for (const l of log.lines) expect(l).toMatchObject({ job_id: "j1", hook: "welcome", action: "welcome.crm", trigger_id: "trig-1", trace_id: "4bf92f3577b34da6a3ce929d0e0e4736" });
   });
+
+  test("a job line cuts its trigger id (a header anyone could send) as the request line does", async () => {
+    const { WorkerEventEmitter } = await import("../../src/outbox/worker.ts");
+    const { observeWorker } = await import("../../src/server/observe-worker.ts");
+    const { Metrics } = await import("../../src/server/metrics.ts");
+    const { memoryLogger } = await import("../../src/server/log.ts");
+    const events = new WorkerEventEmitter();
+    const log = memoryLogger();
+    const off = observeWorker(events, new Metrics(), log);
+    const ev = { jobId: "j1", hook: "welcome", action: "welcome.crm", attempt: 1, maxAttempts: 3, triggerId: "t".repeat(8192) };
+    events.emit("job:delivered", { ...ev, durationMs: 1 });
+    events.emit("worker:error", { op: "complete", error: "store down", jobId: "j1", hook: "welcome", action: "welcome.crm", triggerId: ev.triggerId });
+    off();
+    expect(log.lines.map((l) => l.trigger_id)).toEqual([`${"t".repeat(128)}…(8064 more)`, `${"t".repeat(128)}…(8064 more)`]);
+  });
 });
