@@ -65,7 +65,7 @@ export function createApp(deps: AppDeps) {
   const readyTimeoutMs = deps.readyTimeoutMs ?? 2000;
   let draining = false;
   const files = new FileCache();
-  const processMetrics = new ProcessMetrics();
+  const processMetrics = new ProcessMetrics({ now: clock.now });
   const refusedLog = deps.refusedLog ?? new LogBudget(log, { onDrop: () => metrics.logLineDropped() });
   const metricsAuth = compileMetricsAuth(config.serve.metricsTokenEnv, env);
   const snapshot = new StoreSnapshot(deps.statsStore ?? store, { maxAgeMs: deps.snapshotMaxAgeMs, now: clock.now });

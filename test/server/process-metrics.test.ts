@@ -22,7 +22,7 @@ async function scrape(app: ReturnType<typeof testApp>["app"]): Promise<Record<st
 
 describe("process metrics", () => {
   test("CPU seconds, resident memory, open and max fds, start time, and build info", async () => {
-    const { app } = testApp();
+    const { app, advance } = testApp();
     const before = await scrape(app);
     expect(before.build).toBe(1);
     expect(before.process_resident_memory_bytes).toBeGreaterThan(10 * 1024 * 1024);
@@ -36,6 +36,9 @@ describe("process metrics", () => {
     const end = performance.now() + 50;
     let spin = 0;
     while (performance.now() < end) spin++;
+    // Within the second the same sample is served again; after it, a new one.
+    expect(await scrape(app)).toEqual(before);
+    advance(1000);
     const during = await scrape(app);
     for (const fd of fds) closeSync(fd);
     expect(during.process_open_fds! - before.process_open_fds!).toBeGreaterThanOrEqual(8);
