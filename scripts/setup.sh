@@ -17,11 +17,13 @@ if ! command -v deno >/dev/null 2>&1; then
   npm install -g --no-fund --no-audit "deno@$DENO_VERSION" || echo "setup: deno could not be installed; the Deno parity check will fail"
 fi
 # jsonnet: the real Jsonnet engine for `render` and the body tests; curl: the compiled-binary smoke
-# test; systemd: `systemd-analyze verify` of deploy/systemd/kratos-hooks.service.
+# test; systemd: `systemd-analyze verify` of deploy/systemd/kratos-hooks.service; chromium: the real
+# browser the admin page is tested in (headless, driven by puppeteer-core).
 missing=""
 command -v jsonnet >/dev/null 2>&1 || missing="$missing jsonnet"
 command -v curl >/dev/null 2>&1 || missing="$missing curl"
 command -v systemd-analyze >/dev/null 2>&1 || missing="$missing systemd"
+command -v chromium >/dev/null 2>&1 || missing="$missing chromium"
 if [ -n "$missing" ]; then
   echo "setup: installing Debian packages:$missing"
   SUDO=""; [ "$(id -u)" = 0 ] || SUDO=sudo

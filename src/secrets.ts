@@ -83,10 +83,12 @@ export class Redactor {
 
 export const NO_SECRETS = new Redactor([]);
 
-/** The names of every env var hooks.yaml names: auth secrets, SMTP passwords, {{ env.X }} refs of actions. */
+/** The names of every env var hooks.yaml names: auth secrets, SMTP passwords, {{ env.X }} refs of actions, the /metrics and admin tokens. */
 export function secretEnvNames(config: ResolvedConfig): string[] {
   const names = new Set<string>();
   if (config.serve.smtp?.password_env) names.add(config.serve.smtp.password_env);
+  if (config.serve.metricsTokenEnv) names.add(config.serve.metricsTokenEnv.name);
+  if (config.serve.admin) names.add(config.serve.admin.tokenEnv);
   for (const hook of config.hooks) {
     if (hook.auth?.type === "api_key") names.add(hook.auth.secret_env);
     if (hook.auth?.type === "basic_auth") names.add(hook.auth.password_env);

@@ -7,7 +7,7 @@ import type { ResolvedEmailAction } from "../config/types.ts";
 import type { SmtpDecl } from "../config/model.ts";
 import type { Env } from "../template.ts";
 import { isAddrSpec, oneLine, splitMailbox } from "../template-context.ts";
-import { DeliveryError, excerpt, type DeliveryContext, type EmailInput, type Mailbox } from "./types.ts";
+import { DeliveryError, excerpt, type DeliveryContext, type DeliveryResult, type EmailInput, type Mailbox } from "./types.ts";
 
 /** Socket timeouts; a delivery is also cut by the worker's deadline (ctx.signal). */
 const SMTP_TIMEOUT_MS = 30_000;
@@ -121,7 +121,7 @@ function mailboxFor(m: Mailbox, what: string): { name: string; address: string }
   return { name: bounded(oneLine(m.name ?? "").trim(), MAX_DISPLAY_NAME_CHARS), address };
 }
 
-export async function deliverEmail(action: ResolvedEmailAction, input: EmailInput, ctx: DeliveryContext, defaultSmtp: SmtpDecl | undefined): Promise<void> {
+export async function deliverEmail(action: ResolvedEmailAction, input: EmailInput, ctx: DeliveryContext, defaultSmtp: SmtpDecl | undefined): Promise<DeliveryResult> {
   const smtp = action.smtp ?? defaultSmtp;
   if (!smtp) throw new DeliveryError("no smtp server: set serve.smtp or the action's smtp", false);
   const fromBox = input.from ?? (smtp.from !== undefined ? splitMailbox(smtp.from) : undefined);
@@ -146,14 +146,17 @@ export async function deliverEmail(action: ResolvedEmailAction, input: EmailInpu
     else ctx.signal.addEventListener("abort", onAbort, { once: true });
   });
   try {
-    await Promise.race([send, aborted]);
+    const info = (await Promise.race([send, aborted])) as { response?: string };
+    // The server's final reply, e.g. "250 2.0.0 Ok: queued as ...".
+    const code = Number(/^([2-5][0-9][0-9])/.exec(info?.response ?? "")?.[1]);
+    return Number.isFinite(code) ? { code } : {};
   } catch (err) {
     if (err instanceof DeliveryError) throw err;
     const e = err as { responseCode?: number; code?: string; message?: string };
     const text = `smtp ${smtp.host}: ${e.code ? `${e.code} ` : ""}${excerpt(e.message ?? String(err), ctx)}`;
     // SMTP 5xx is a permanent refusal (RFC 5321 §4.2.1): bad recipient, auth rejected. Everything
     // else (4xx, connection, TLS, timeouts) may pass later.
-    throw new DeliveryError(text, !(e.responseCode !== undefined && e.responseCode >= 500));
+    throw new DeliveryError(text, !(e.responseCode !== undefined && e.responseCode >= 500), undefined, e.responseCode);
   } finally {
     if (onAbort) ctx.signal.removeEventListener("abort", onAbort);
     send.catch(() => {});

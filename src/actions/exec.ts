@@ -4,7 +4,7 @@ import { spawn } from "node:child_process";
 import type { ResolvedExecAction } from "../config/types.ts";
 import { NO_SECRETS } from "../secrets.ts";
 import type { Env } from "../template.ts";
-import { DeliveryError, excerpt, snippet, type DeliveryContext, type ExecInput } from "./types.ts";
+import { DeliveryError, excerpt, snippet, type DeliveryContext, type DeliveryResult, type ExecInput } from "./types.ts";
 
 /** Time between SIGTERM and SIGKILL when a command overruns its timeout. */
 export const KILL_GRACE_MS = 2_000;
@@ -26,12 +26,12 @@ export function baseEnv(env: Env): Record<string, string> {
 /** What the command reads on stdin. */
 export type ExecStdin = { job_id: string; hook: string; action: string; attempt: number; body: unknown };
 
-export function deliverExec(action: ResolvedExecAction, input: ExecInput, ctx: DeliveryContext, killGraceMs = KILL_GRACE_MS): Promise<void> {
+export function deliverExec(action: ResolvedExecAction, input: ExecInput, ctx: DeliveryContext, killGraceMs = KILL_GRACE_MS): Promise<DeliveryResult> {
   const [file, ...args] = input.argv;
   if (!file) return Promise.reject(new DeliveryError("empty command", false));
   const stdin: ExecStdin = { job_id: ctx.jobId, hook: ctx.hook, action: ctx.action, attempt: ctx.attempt, body: input.body };
 
-  return new Promise<void>((resolve, reject) => {
+  return new Promise<DeliveryResult>((resolve, reject) => {
     // detached: the command leads its own process group, so a timeout kills what it started too
     // (a shell's children) by signalling -PID.
     const env = { ...baseEnv(ctx.env), ...input.env, KRATOS_HOOKS_JOB_ID: ctx.jobId, KRATOS_HOOKS_ATTEMPT: String(ctx.attempt) };
@@ -93,8 +93,8 @@ export function deliverExec(action: ResolvedExecAction, input: ExecInput, ctx: D
       const tail = stderr ? `; stderr: ${snippet(stderr.slice(-400), 400)}` : "";
       if (killedFor === "timeout") reject(new DeliveryError(`${file} timed out after ${action.timeoutMs}ms and was killed${tail}`, true));
       else if (killedFor === "abort") reject(new DeliveryError(`${file} was killed (worker deadline or shutdown)${tail}`, true));
-      else if (code === 0) resolve();
-      else reject(new DeliveryError(`${file} exited with ${code !== null ? `code ${code}` : `signal ${signal}`}${tail}`, true));
+      else if (code === 0) resolve({ code: 0 });
+      else reject(new DeliveryError(`${file} exited with ${code !== null ? `code ${code}` : `signal ${signal}`}${tail}`, true, undefined, code ?? undefined));
     };
   });
 }

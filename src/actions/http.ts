@@ -2,14 +2,15 @@
 // destination can drop the duplicates that at-least-once delivery implies.
 import type { ResolvedHttpAction } from "../config/types.ts";
 import pkg from "../../package.json" with { type: "json" };
+import { childTraceparent } from "../trace-context.ts";
 import { dotSegmentInUrl } from "../template-context.ts";
-import { DeliveryError, DeliveryTimeout, excerpt, snippet, type DeliveryContext, type HttpInput } from "./types.ts";
+import { DeliveryError, DeliveryTimeout, excerpt, snippet, type DeliveryContext, type DeliveryResult, type HttpInput } from "./types.ts";
 
 const USER_AGENT = `kratos-hooks/${pkg.version}`;
 /** Bytes of a failed response read for the error text; the rest is discarded. */
 const ERROR_BODY_BYTES = 2048;
 
-export async function deliverHttp(action: ResolvedHttpAction, input: HttpInput, ctx: DeliveryContext): Promise<void> {
+export async function deliverHttp(action: ResolvedHttpAction, input: HttpInput, ctx: DeliveryContext): Promise<DeliveryResult> {
   // A plain object: fetch builds its headers from it natively, cheaper than a Headers filled by
   // set() calls. Names are lower-cased so a header given twice in different case is sent once,
   // the later one winning, as Headers.set did.
@@ -28,6 +29,8 @@ export async function deliverHttp(action: ResolvedHttpAction, input: HttpInput, 
     headers[k.toLowerCase()] = v;
   }
   headers["idempotency-key"] = ctx.jobId;
+  // The destination's spans join the trace of the Kratos request that caused the job.
+  if (ctx.traceparent) headers.traceparent = childTraceparent(ctx.traceparent);
   if (!isHttpUrl(input.url)) {
     throw new DeliveryError(`url ${displayUrl(input.url)} is not an absolute http(s) URL`, false);
   }
@@ -55,7 +58,7 @@ export async function deliverHttp(action: ResolvedHttpAction, input: HttpInput, 
   if (res.status >= 200 && res.status < 300) {
     // Drain so the connection is reused; the content does not matter.
     await res.body?.cancel().catch(() => {});
-    return;
+    return { code: res.status };
   }
   let text = "";
   try {
@@ -66,11 +69,11 @@ export async function deliverHttp(action: ResolvedHttpAction, input: HttpInput, 
   }
   const what = `${input.method} ${displayUrl(input.url)} answered ${res.status}${text ? `: ${excerpt(text, ctx)}` : ""}`;
   const retryAfter = res.status === 429 || res.status === 503 ? retryAfterMs(res.headers.get("retry-after")) : undefined;
-  if (res.status >= 500) throw new DeliveryError(what, true, retryAfter);
+  if (res.status >= 500) throw new DeliveryError(what, true, retryAfter, res.status);
   // 408 and 429 ask to come back later; other 4xx say the request itself is wrong.
-  if (res.status === 408 || res.status === 429) throw new DeliveryError(what, true, retryAfter);
-  if (res.status >= 400) throw new DeliveryError(what, action.retry4xx);
-  throw new DeliveryError(`${what} (redirects are not followed; point the url at the final address)`, false);
+  if (res.status === 408 || res.status === 429) throw new DeliveryError(what, true, retryAfter, res.status);
+  if (res.status >= 400) throw new DeliveryError(what, action.retry4xx, undefined, res.status);
+  throw new DeliveryError(`${what} (redirects are not followed; point the url at the final address)`, false, undefined, res.status);
 }
 
 /** What fetch accepts as a header name (an RFC 9110 token) and rejects in a value (as Headers.set does). */

@@ -9,9 +9,9 @@ import { escapeHtml, headerEncoder, oneLine, splitMailbox, urlEncoder } from "..
 import { deliverEmail } from "./email.ts";
 import { deliverExec } from "./exec.ts";
 import { deliverHttp } from "./http.ts";
-import { DeliveryError, snippet, type AcceptedWebhook, type DeliveryContext, type JobPayload } from "./types.ts";
+import { DeliveryError, snippet, type AcceptedWebhook, type DeliveryContext, type DeliveryResult, type JobPayload } from "./types.ts";
 
-export { DeliveryError, DeliveryTimeout, type AcceptedWebhook, type DeliveryContext, type JobPayload } from "./types.ts";
+export { DeliveryError, DeliveryTimeout, type AcceptedWebhook, type DeliveryContext, type DeliveryResult, type JobPayload } from "./types.ts";
 
 /** Collects phase-1 results of several template pieces into one input object with prefixed paths. */
 class InputBuilder {
@@ -107,10 +107,10 @@ function isJobPayload(p: unknown): p is JobPayload {
 }
 
 /**
- * Delivers one job payload with its action. Resolves on success; rejects with a DeliveryError
- * whose text has every env value used by this delivery replaced by `***`.
+ * Delivers one job payload with its action. Resolves on success (with the destination's code, if
+ * any); rejects with a DeliveryError whose text has every env value used by this delivery replaced by `***`.
  */
-export async function deliver(action: ResolvedAction, stored: unknown, ctx: DeliveryContext, opts: DeliverOptions = {}): Promise<void> {
+export async function deliver(action: ResolvedAction, stored: unknown, ctx: DeliveryContext, opts: DeliverOptions = {}): Promise<DeliveryResult> {
   const payload = jobPayloadOf(action, stored, ctx);
   if (payload.kind !== action.kind) {
     throw new DeliveryError(`payload is for a ${payload.kind} action but ${action.id} is now ${action.kind}; the config changed since the job was accepted`, false);
@@ -140,7 +140,7 @@ export async function deliver(action: ResolvedAction, stored: unknown, ctx: Deli
     }
   } catch (err) {
     const all = redactor.with(secrets);
-    if (err instanceof DeliveryError) throw new DeliveryError(all.redact(err.message), err.retryable, err.retryAfterMs);
+    if (err instanceof DeliveryError) throw new DeliveryError(all.redact(err.message), err.retryable, err.retryAfterMs, err.code);
     throw new DeliveryError(snippet(all.redact(`unexpected: ${(err as Error)?.message ?? String(err)}`), 400), true);
   }
 }

@@ -44,6 +44,8 @@ export type DeliveryContext = {
    * signal and a signal combining it with the worker's.
    */
   signalHasTimeout?: boolean;
+  /** The W3C traceparent the webhook came with; http deliveries send a child of it (src/trace-context.ts). */
+  traceparent?: string | null;
   /**
    * Every secret serve knows (src/secrets.ts). Error text is redacted with it before it is cut
    * short (excerpt), so no prefix of a secret survives; deliver() adds the values it used.
@@ -70,10 +72,15 @@ export class DeliveryError extends Error {
     readonly retryable: boolean,
     /** The destination asked to wait this long (http Retry-After); the worker waits at least that, up to the retry cap. */
     readonly retryAfterMs?: number,
+    /** The HTTP status, SMTP reply code or exit code of the failure, when there was one (attempt history). */
+    readonly code?: number,
   ) {
     super(message);
   }
 }
+
+/** What a successful delivery reports for the attempt history: the HTTP status, SMTP reply code or exit code. */
+export type DeliveryResult = { code?: number };
 
 /** Redacts `text` with the context's secrets, then cuts it short (snippet): never the other way round. */
 export function excerpt(text: string, ctx: Pick<DeliveryContext, "redactor">, max = 200): string {

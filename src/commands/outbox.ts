@@ -8,7 +8,8 @@ import { UsageError } from "../errors.ts";
 import { StoreUnavailableError } from "../outbox/errors.ts";
 import { openStore, redactStoreUrl, type OpenStoreOptions } from "../outbox/open-store.ts";
 import { knownSecrets, Redactor, storePassword } from "../secrets.ts";
-import type { Job, JobFilter, JobState, Store } from "../outbox/store.ts";
+import type { Attempt, Job, JobFilter, JobState, Store } from "../outbox/store.ts";
+import { traceIdOf } from "../trace-context.ts";
 import { defineCommand, configFlag, configPath } from "./command.ts";
 
 const STATES: JobState[] = ["pending", "running", "done", "dead"];
@@ -21,6 +22,11 @@ type Flags = {
   hook?: string;
   action?: string;
   limit?: string;
+  before?: string;
+  "trigger-id"?: string;
+  "identity-id"?: string;
+  since?: string;
+  until?: string;
   json?: boolean;
   "all-dead"?: boolean;
   "older-than"?: string;
@@ -30,7 +36,8 @@ export const command = defineCommand({
   name: "outbox",
   summary: "Inspect and manage outbox jobs: list, show, retry, purge, stats.",
   usage: [
-    "kratos-hooks outbox list [--state pending|running|done|dead] [--hook <h>] [--action <a>] [--limit <n>] [--json]",
+    "kratos-hooks outbox list [--state pending|running|done|dead] [--hook <h>] [--action <a>] [--trigger-id <id>]",
+    "         [--identity-id <id>] [--since <time>] [--until <time>] [--limit <n>] [--before <job id>] [--json]",
     "       kratos-hooks outbox show <id> [--json]",
     "       kratos-hooks outbox retry <id>... | --all-dead [--hook <h>] [--action <a>]",
     "       kratos-hooks outbox purge [--state done|dead] [--older-than <duration>] [--hook <h>] [--action <a>]",
@@ -42,17 +49,25 @@ export const command = defineCommand({
     state: { type: "string", placeholder: "<state>", description: "Only jobs in this state (list: any; purge: done or dead, default done)." },
     hook: { type: "string", placeholder: "<hook>", description: "Only jobs of this hook." },
     action: { type: "string", placeholder: "<action>", description: "Only jobs of this action id (<hook>.<name>)." },
-    limit: { type: "string", placeholder: "<n>", description: "list: at most n jobs, oldest first (default 50)." },
-    json: { type: "boolean", description: "Print JSON (one array for list, one object for show and stats)." },
+    "trigger-id": { type: "string", placeholder: "<id>", description: "list: only the jobs of the webhook with this Ory-Webhook-Trigger-Id." },
+    "identity-id": { type: "string", placeholder: "<id>", description: "list: only jobs about this identity (hooks whose body has identity.id)." },
+    since: { type: "string", placeholder: "<time>", description: "list: only jobs created at or after this: an ISO time (2026-01-02T15:04:05Z) or an age (30m, 12h, 7d)." },
+    until: { type: "string", placeholder: "<time>", description: "list: only jobs created before this (same forms as --since)." },
+    limit: { type: "string", placeholder: "<n>", description: "list: at most n jobs, newest first (default 50)." },
+    before: { type: "string", placeholder: "<job id>", description: "list: the next page: jobs older than this id (the last id of the previous page)." },
+    json: { type: "boolean", description: "Print JSON (one array for list, one object for show, with its attempts, and stats)." },
     "all-dead": { type: "boolean", description: "retry: every dead job (narrow with --hook/--action)." },
     "older-than": { type: "string", placeholder: "<duration>", description: "purge: only jobs finished longer ago than this, e.g. 7d, 12h." },
   },
   details: [
     "Subcommands:",
-    "  list    Jobs oldest first, with state, attempts, next run and last error.",
-    "  show    One job in full, payload included (the accepted webhook; never an env value).",
-    "  retry   Puts dead (or named) jobs back to pending, attempts reset, due now. A running",
-    "          serve picks them up within its poll interval.",
+    "  list    Jobs newest first, with state, attempts, next run and last error. A full page",
+    "          ends with the --before value that shows the next one.",
+    "  show    One job in full: its attempts (time, duration, outcome, HTTP status or SMTP",
+    "          code, error excerpt) and its payload (the accepted webhook; never an env value).",
+    "  retry   Puts dead (or named) jobs back to pending, due now, with a fresh attempt budget.",
+    "          Their attempt history is kept. A running serve picks them up within its poll",
+    "          interval.",
     "  purge   Deletes finished jobs: done by default, dead letters only with --state dead.",
     "  stats   Jobs per state and the age of the oldest due job.",
     "",
@@ -94,10 +109,21 @@ function planFor(sub: (typeof SUBCOMMANDS)[number], args: string[], flags: Flags
     case "list": {
       noArgs("list", args);
       const limit = flags.limit !== undefined ? positiveInt(flags.limit, "--limit") : 50;
+      const now = Date.now();
+      const list: JobFilter = { ...filter, limit };
+      if (flags["trigger-id"] !== undefined) list.triggerId = flags["trigger-id"];
+      if (flags["identity-id"] !== undefined) list.identityId = flags["identity-id"];
+      if (flags.since !== undefined) list.createdFrom = pointInTime(flags.since, "--since", now);
+      if (flags.until !== undefined) list.createdBefore = pointInTime(flags.until, "--until", now);
+      if (flags.before !== undefined) list.beforeId = flags.before;
       return async (store) => {
         // Redacted before the table cuts the last error short.
-        const jobs = (await store.listJobs({ ...filter, limit })).map((j) => redactJob(j, redactor));
-        process.stdout.write(flags.json ? `${JSON.stringify(jobs.map(jobJson), null, 2)}\n` : jobTable(jobs));
+        const jobs = (await store.listJobs(list)).map((j) => redactJob(j, redactor));
+        if (flags.json) process.stdout.write(`${JSON.stringify(jobs.map(jobJson), null, 2)}\n`);
+        else {
+          process.stdout.write(jobTable(jobs));
+          if (jobs.length === limit) process.stdout.write(`more: --before ${jobs.at(-1)!.id}\n`);
+        }
         return 0;
       };
     }
@@ -111,7 +137,8 @@ function planFor(sub: (typeof SUBCOMMANDS)[number], args: string[], flags: Flags
           process.stderr.write(`kratos-hooks: no job with id ${id}\n  hint: 'kratos-hooks outbox list' shows the ids\n`);
           return 1;
         }
-        process.stdout.write(flags.json ? `${JSON.stringify(jobJson(job), null, 2)}\n` : jobDetail(job));
+        const attempts = (await store.listAttempts(id)).map((a) => (a.detail === null || redactor.size === 0 ? a : { ...a, detail: redactor.redact(a.detail) }));
+        process.stdout.write(flags.json ? `${JSON.stringify({ ...jobJson(job), attemptHistory: attempts.map(attemptJson) }, null, 2)}\n` : jobDetail(job, attempts));
         return 0;
       };
     }
@@ -169,6 +196,14 @@ function commonFilter(flags: Flags): JobFilter {
   return f;
 }
 
+/** An ISO time, or an age counted back from now (30m, 12h, 7d). */
+function pointInTime(v: string, flag: string, now: number): number {
+  if (/^[0-9]+(ms|s|m|h|d)$/.test(v)) return now - durationMs(v);
+  const t = /^\d{4}-\d{2}-\d{2}/.test(v) ? Date.parse(v) : NaN;
+  if (Number.isNaN(t)) throw new UsageError(`${flag} must be an ISO time like 2026-01-02T15:04:05Z or an age like 30m, 12h, 7d, not '${v}'`);
+  return t;
+}
+
 /**
  * The store to open. `create: false`: only an existing SQLite file; its pending migrations are
  * still applied (default `migrate`), as serve would on start, so an older store can be read.
@@ -217,32 +252,51 @@ function jobJson(j: Job) {
   return { ...j, runAtIso: iso(j.runAt), createdAtIso: iso(j.createdAt), updatedAtIso: iso(j.updatedAt), lockedUntilIso: iso(j.lockedUntil) };
 }
 
+function attemptJson(a: Attempt) {
+  return { ...a, startedAtIso: new Date(a.startedAt).toISOString() };
+}
+
 function time(t: number): string {
   return new Date(t).toISOString().replace(/\.\d{3}Z$/, "Z");
 }
 
 function jobTable(jobs: Job[]): string {
   if (!jobs.length) return "no jobs\n";
-  const rows = jobs.map((j) => [j.id, j.state, j.action, `${j.attempts}/${j.maxAttempts}`, j.state === "pending" ? time(j.runAt) : "", time(j.updatedAt), oneLine(j.lastError ?? "", 60)]);
+  const rows = jobs.map((j) => [j.id, j.state, j.action, attemptsText(j), j.state === "pending" ? time(j.runAt) : "", time(j.updatedAt), oneLine(j.lastError ?? "", 60)]);
   const head = ["ID", "STATE", "ACTION", "ATTEMPTS", "NEXT RUN", "UPDATED", "LAST ERROR"];
   const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
   const line = (r: string[]) => r.map((c, i) => (i === r.length - 1 ? c : c.padEnd(widths[i]!))).join("  ").trimEnd();
   return `${[line(head), ...rows.map(line)].join("\n")}\n`;
 }
 
-function jobDetail(j: Job): string {
+/** `used/budget`, and the lifetime total when a retry gave the job a fresh budget. */
+function attemptsText(j: Job): string {
+  const total = j.attemptsRecorded ?? 0;
+  return total > j.attempts ? `${j.attempts}/${j.maxAttempts} (${total} total)` : `${j.attempts}/${j.maxAttempts}`;
+}
+
+function jobDetail(j: Job, attempts: Attempt[]): string {
+  const total = j.attemptsRecorded ?? attempts.length;
   const lines = [
     `id:           ${j.id}`,
     `state:        ${j.state}`,
     `hook:         ${j.hook}`,
     `action:       ${j.action}`,
-    `attempts:     ${j.attempts} of ${j.maxAttempts}`,
+    `trigger id:   ${j.triggerId ?? "-"}`,
+    `attempts:     ${j.attempts} of ${j.maxAttempts}${total > j.attempts ? ` since the last retry; ${total} in total` : ""}`,
     `run at:       ${time(j.runAt)}`,
     `created:      ${time(j.createdAt)}`,
     `updated:      ${time(j.updatedAt)}`,
   ];
   if (j.lockedBy) lines.push(`leased by:    ${j.lockedBy} until ${j.lockedUntil !== null ? time(j.lockedUntil) : "?"}`);
+  if (j.identityId) lines.push(`identity id:  ${j.identityId}`);
+  const traceId = traceIdOf(j.traceparent);
+  if (traceId) lines.push(`trace id:     ${traceId}`);
   if (j.lastError) lines.push(`last error:   ${j.lastError}`);
+  lines.push(attempts.length ? "attempt history:" : "attempt history: none yet");
+  for (const a of attempts) {
+    lines.push(`  #${a.n}  ${time(a.startedAt)}  ${`${a.durationMs}ms`.padStart(7)}  ${a.outcome.padEnd(9)}  ${a.code !== null ? String(a.code).padEnd(3) : "-  "}${a.detail ? `  ${oneLine(a.detail, 200)}` : ""}`);
+  }
   lines.push("payload:", ...JSON.stringify(j.payload, null, 2).split("\n").map((l) => `  ${l}`));
   return `${lines.join("\n")}\n`;
 }

@@ -11,9 +11,13 @@ import { GroupCommitter } from "../outbox/group-commit.ts";
 import { openStatsReader, openStore, redactStoreUrl } from "../outbox/open-store.ts";
 import { StoreUnavailableError, type Store } from "../outbox/store.ts";
 import { Worker } from "../outbox/worker.ts";
+import { RetentionSweeper } from "../outbox/retention.ts";
+import { createAdminApp } from "../admin/app.ts";
+import { RecentRequests } from "../admin/recent-requests.ts";
+import pkg from "../../package.json" with { type: "json" };
 import { parseListen } from "../config/resolve.ts";
 import { createApp } from "../server/app.ts";
-import { listen, type Listening } from "../server/listen.ts";
+import { listen, listenHandler, type Listening } from "../server/listen.ts";
 import { knownSecrets } from "../secrets.ts";
 import { createLogger, flushLogs, isLogLevel, type Logger } from "../server/log.ts";
 import { Metrics } from "../server/metrics.ts";
@@ -33,6 +37,8 @@ export type ServeOptions = {
 
 export type RunningServer = {
   listening: Listening;
+  /** The admin page's listener, when serve.admin is on. */
+  admin?: { hostname: string; port: number };
   /** Graceful shutdown; resolves when everything is closed. Safe to call twice. */
   shutdown(reason: string): Promise<void>;
 };
@@ -47,6 +53,7 @@ export async function startServer(opts: ServeOptions): Promise<RunningServer> {
   const missing = missingEnv(config.envNeeds ?? [], env, { worker: opts.worker !== false });
   if (missing.length > 0) throw new ConfigErrors(missing);
   const shownStore = redactStoreUrl(config.serve.store);
+  const adminSetup = config.serve.admin ? adminSettings(config.serve.admin, env) : undefined;
   const store: Store = await openStore(config.serve.store, { synchronous: config.serve.synchronous, thread: true });
   const statsReader = await openStatsReader(config.serve.store, store);
   const metrics = new Metrics();
@@ -61,11 +68,12 @@ export async function startServer(opts: ServeOptions): Promise<RunningServer> {
     ...(store.kind === "sqlite" ? { maxBatch: 32, maxInFlight: 2, goWhenIdle: true } : {}),
   });
   let worker: Worker | undefined;
+  const recent = adminSetup ? new RecentRequests() : undefined;
   let receiver: ReturnType<typeof createApp>;
   try {
     // Either may throw (a secret unset, a permission Deno was not given): the store thread must not keep the process up.
     const w = (worker = opts.worker === false ? undefined : Worker.fromConfig(config, store, { env }));
-    receiver = createApp({ config, accept: (a) => committer.accept(a), store, statsStore: statsReader, metrics, log, env, onEnqueued: w ? () => w.wake() : undefined });
+    receiver = createApp({ config, accept: (a) => committer.accept(a), store, statsStore: statsReader, metrics, log, env, onEnqueued: w ? () => w.wake() : undefined, recent });
   } catch (err) {
     await statsReader.close();
     await store.close();
@@ -86,19 +94,52 @@ export async function startServer(opts: ServeOptions): Promise<RunningServer> {
       "pick another address with --listen, serve.listen or KRATOS_HOOKS_LISTEN",
     );
   }
+  let admin: { listening: Listening; app: ReturnType<typeof createAdminApp> } | undefined;
+  if (adminSetup) {
+    // Job counts from the stats reader, as /metrics reads them: a page load never waits behind acks.
+    const adminStore = {
+      stats: (now: number) => statsReader.stats(now),
+      listJobs: store.listJobs.bind(store),
+      getJob: store.getJob.bind(store),
+      listAttempts: store.listAttempts.bind(store),
+      retryJobs: store.retryJobs.bind(store),
+      purgeJobs: store.purgeJobs.bind(store),
+    };
+    const app = createAdminApp({ config, store: adminStore, recent: recent!, metricsText: () => metrics.render(), token: adminSetup.token, onRetried: worker ? () => worker!.wake() : undefined, log });
+    try {
+      admin = { app, listening: listenHandler(app.handle, { host: adminSetup.host, port: adminSetup.port }) };
+    } catch (err) {
+      await listening.stop(0);
+      await statsReader.close();
+      await store.close();
+      const code = (err as NodeJS.ErrnoException)?.code;
+      throw new UsageError(`cannot listen on ${adminSetup.host}:${adminSetup.port} for the admin page: ${code === "EADDRINUSE" ? "the address is already in use" : ((err as Error)?.message ?? String(err))}`, "pick another serve.admin.listen, or `off`");
+    }
+    app.start();
+    log.info("admin page listening", { host: admin.listening.hostname, port: admin.listening.port });
+  }
   const unobserve = worker ? observeWorker(worker.events, metrics, log) : undefined;
   worker?.start();
   const purge = setInterval(() => {
     store.purgeExpiredDedupe(Date.now()).catch((err) => log.warn("dedupe purge failed", { error: (err as Error)?.message ?? String(err) }));
   }, DEDUPE_PURGE_EVERY_MS);
   purge.unref?.();
+  const retention = new RetentionSweeper(store, {
+    ...config.serve.retention,
+    onSweep: (r) => log.info("retention: deleted finished jobs", { done: r.done, dead: r.dead, ms: r.ms }),
+    onError: (err) => log.warn("retention sweep failed; next one in a minute", { error: (err as Error)?.message ?? String(err) }),
+  });
+  retention.start();
   log.info("listening", {
+    version: pkg.version,
+    store_kind: store.kind,
     host: listening.hostname,
     port: listening.port,
     server: listening.kind,
     store: shownStore,
     hooks: config.hooks.map((h) => `${h.method} ${h.routePath}`),
     worker: worker !== undefined,
+    retention: { done: keptFor(config.serve.retention.doneMs), dead: keptFor(config.serve.retention.deadMs) },
   });
 
   let closing: Promise<void> | undefined;
@@ -108,10 +149,12 @@ export async function startServer(opts: ServeOptions): Promise<RunningServer> {
       log.info("shutting down", { reason, timeout_ms: timeoutMs });
       clearInterval(purge);
       receiver.drain();
+      const retentionStopped = retention.stop();
+      admin?.app.stop();
       // Both within one timeout: in-flight requests finish (their commit included; after the
       // timeout connections are cut), and meanwhile the worker stops claiming and finishes or gives
       // back its deliveries. Jobs committed during the drain wait for the next start.
-      await Promise.all([listening.stop(timeoutMs).then(() => committer.close()), worker?.stop(timeoutMs)]);
+      await Promise.all([listening.stop(timeoutMs).then(() => committer.close()), worker?.stop(timeoutMs), retentionStopped, admin?.listening.stop(0)]);
       unobserve?.();
       receiver.refusedLog.flush();
       await statsReader.close();
@@ -119,7 +162,24 @@ export async function startServer(opts: ServeOptions): Promise<RunningServer> {
       log.info("stopped", {});
       flushLogs();
     })());
-  return { listening, shutdown };
+  return { listening, shutdown, ...(admin ? { admin: { hostname: admin.listening.hostname, port: admin.listening.port } } : {}) };
+}
+
+/** A retention for the start-up line, in the largest whole unit: 7d, 12h, 90m, forever. */
+function keptFor(ms: number | null): string {
+  if (ms === null) return "forever";
+  for (const [unit, size] of [["d", 86_400_000], ["h", 3_600_000], ["m", 60_000], ["s", 1000]] as const) if (ms >= size && ms % size === 0) return `${ms / size}${unit}`;
+  return `${ms}ms`;
+}
+
+/** The admin page's address and token, checked before anything starts: a page without its token never listens. */
+function adminSettings(admin: { listen: string; tokenEnv: string }, env: Record<string, string | undefined>): { host: string; port: number; token: string } {
+  const at = parseListen(admin.listen);
+  if (!at) throw new UsageError(`serve.admin.listen '${admin.listen}' is not host:port`, "e.g. 127.0.0.1:4460, or `off`");
+  const token = env[admin.tokenEnv];
+  if (!token) throw new UsageError(`environment variable ${admin.tokenEnv} (serve.admin.token_env) is not set`, "set it to a long random value, e.g. openssl rand -hex 32; the admin page signs in with it");
+  if (token.length < 16) throw new UsageError(`environment variable ${admin.tokenEnv} (serve.admin.token_env) is shorter than 16 characters`, "use a long random value, e.g. openssl rand -hex 32");
+  return { host: at.host, port: at.port, token };
 }
 
 export const command = defineCommand({
@@ -152,7 +212,12 @@ declared env only (docs/security.md). SIGTERM/SIGINT: graceful shutdown within s
 --dev starts the sink (HTTP and SMTP) on each loopback address the config's http and email
 actions deliver to, prints one 'sink:' line per delivery, and sends one Kratos-shaped sample
 webhook to each notify hook whose actions all deliver there (none that would reach a real service or
-run a command). Never in production.`,
+run a command). Never in production.
+Retention: done jobs are deleted 7 days after they finished, dead ones after 30 days
+(serve.retention), in the background in small batches.
+Admin page: with serve.admin.listen (e.g. 127.0.0.1:4460) serve also answers an admin page on that
+address, signed in with the value of serve.admin.token_env (hooks, live counts, recent webhooks,
+jobs with their attempts, retry and discard of dead letters). Off by default.`,
   async run({ flags }) {
     const level = (flags["log-level"] as string | undefined) ?? "info";
     if (!isLogLevel(level)) throw new UsageError(`serve: unknown log level '${level}'`, "use debug, info, warn or error");

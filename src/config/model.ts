@@ -19,6 +19,7 @@ const EnvName = T.String({
 export const Duration = T.Union([T.Integer({ minimum: 0, description: "milliseconds" }), T.String({ pattern: "^[0-9]+(ms|s|m|h|d)$" })], {
   description: "A duration: an integer number of milliseconds, or a string like 500ms, 30s, 10m, 24h, 7d.",
 });
+const Retention = T.Union([Duration, T.Literal("forever")], { description: "A duration (7d, 12h, ...) or `forever`." });
 const ByteSize = T.Union([T.Integer({ minimum: 1 }), T.String({ pattern: "^[0-9]+(b|kb|mb)$" })], {
   description: "A size in bytes: an integer, or a string like 64kb, 1mb.",
 });
@@ -317,6 +318,28 @@ export const HooksFile = T.Object(
           lease: T.Optional(Duration),
           poll: T.Optional(Duration),
           shutdown_timeout: T.Optional(Duration),
+          retention: T.Optional(
+            T.Object(
+              {
+                done: T.Optional(Retention),
+                dead: T.Optional(Retention),
+              },
+              {
+                additionalProperties: false,
+                description:
+                  "How long finished jobs are kept, counted from when they finished: their payload (the accepted webhook: traits, email addresses) and attempt history. serve deletes older ones in the background, in small batches. Defaults: done 7d, dead 30d. `forever` keeps them (then purge with `kratos-hooks outbox purge`).",
+              },
+            ),
+          ),
+          admin: T.Optional(
+            T.Object(
+              {
+                listen: T.String({ description: "host:port of the admin page's own listener, e.g. 127.0.0.1:4460, or `off` (the default when serve.admin is absent). Keep it on a private address." }),
+                token_env: T.String({ pattern: EnvName.pattern, description: "Environment variable holding the admin token (at least 16 characters); serve refuses to start when it is unset or shorter." }),
+              },
+              { additionalProperties: false, description: "The admin page: hooks, live counts, webhooks and jobs, retry and discard of dead letters. Off unless listen is set." },
+            ),
+          ),
           metrics: T.Optional(
             T.Object(
               {

@@ -31,6 +31,8 @@ export const DEFAULTS = {
   lease: "30s",
   poll: "200ms",
   shutdownTimeout: "10s",
+  /** Finished jobs hold the accepted webhook (traits, email addresses): kept long enough to look into, not forever. */
+  retention: { done: "7d", dead: "30d" },
 } as const;
 
 /** Environment variables that win over hooks.yaml (deployment-specific settings). */
@@ -76,6 +78,11 @@ export const RESERVED_PATHS = ["/health/live", "/health/ready", "/metrics"] as c
  * Whether a hook served at `routePath` would take a built-in endpoint's place. Trailing slashes
  * are ignored: Elysia (strictPath off) also answers /metrics on a route added as /metrics/.
  */
+/** A retention setting in ms; null keeps jobs forever. */
+function retentionMs(v: number | string): number | null {
+  return v === "forever" ? null : durationMs(v);
+}
+
 export function isReservedPath(routePath: string): boolean {
   return (RESERVED_PATHS as readonly string[]).includes(sameRoute(routePath));
 }
@@ -117,6 +124,11 @@ export function resolveConfig(raw: HooksFile, file: string, map: SourceMap, env:
       leaseMs: durationMs(serve.lease ?? DEFAULTS.lease),
       pollMs: durationMs(serve.poll ?? DEFAULTS.poll),
       shutdownTimeoutMs: durationMs(serve.shutdown_timeout ?? DEFAULTS.shutdownTimeout),
+      retention: {
+        doneMs: retentionMs(serve.retention?.done ?? DEFAULTS.retention.done),
+        deadMs: retentionMs(serve.retention?.dead ?? DEFAULTS.retention.dead),
+      },
+      ...(serve.admin && serve.admin.listen !== "off" ? { admin: { listen: serve.admin.listen, tokenEnv: serve.admin.token_env } } : {}),
       ...(serve.metrics ? { metricsTokenEnv: { name: serve.metrics.token_env, loc: map.at(["serve", "metrics", "token_env"]) } } : {}),
       // Keys as destinationOf writes them (a key that is not one is reported by checkSemantics).
       rateLimits: Object.fromEntries(Object.entries(serve.rate_limits ?? {}).map(([k, v]) => { const d = destinationKey(k); return ["key" in d ? d.key : k, v]; })),

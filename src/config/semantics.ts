@@ -25,7 +25,7 @@ import { templateRefs, type TemplateRef } from "../template.ts";
 import { PATH_PATTERN, PREDICATE_OPERATORS, type FieldSpecDecl, type HookDecl, type HooksFile, type PredicateDecl } from "./model.ts";
 import { destinationKey, destinationOf } from "./destination.ts";
 import { checkEffects } from "./effects.ts";
-import { ENV_OVERRIDES, hookUrl, isReservedPath, parseListen, sameRoute, resolveStore, RESERVED_PATHS, type Env } from "./resolve.ts";
+import { DEFAULTS, ENV_OVERRIDES, hookUrl, isReservedPath, parseListen, sameRoute, resolveStore, RESERVED_PATHS, type Env } from "./resolve.ts";
 import { checkKratosSafety } from "./kratos-safety.ts";
 import { closest } from "./schema-errors.ts";
 import { hookTrustProblems, mailboxProblems } from "./trust.ts";
@@ -180,6 +180,15 @@ function checkReceiverAndServe(raw: HooksFile, c: SemanticsContext, r: Report): 
     if (!resolveStore(storeEnv, c.cwd)) r.envError(ENV_OVERRIDES.store, `'${storeEnv}' is not a store URL`, storeHint);
   } else if (raw.serve?.store !== undefined && !resolveStore(raw.serve.store, c.cwd)) {
     r.error(["serve", "store"], "value", `'${raw.serve.store}' is not a store URL`, storeHint);
+  }
+  const admin = raw.serve?.admin;
+  if (admin && admin.listen !== "off") {
+    const at = parseListen(admin.listen);
+    const receiver = parseListen(raw.serve?.listen ?? DEFAULTS.listen);
+    if (!at) r.error(["serve", "admin", "listen"], "value", `'${admin.listen}' is not host:port or off`, "e.g. 127.0.0.1:4460 (keep the admin page on a private address), or off");
+    else if (receiver && at.port !== 0 && at.port === receiver.port && at.host === receiver.host) {
+      r.error(["serve", "admin", "listen"], "value", `the admin page needs its own address, not serve.listen's ${admin.listen}`, "e.g. 127.0.0.1:4460");
+    }
   }
   checkRateLimits(raw, r);
   if (raw.serve?.smtp?.from !== undefined) for (const p of mailboxProblems(raw.serve.smtp.from, ["serve", "smtp", "from"])) r.error(p.path, p.part, p.message, p.hint);

@@ -127,6 +127,10 @@ export type ResolvedConfig = {
     metricsTokenEnv?: { name: string; loc: SourceLoc };
     /** serve.rate_limits by destination key (destination.ts): deliveries per second per process. */
     rateLimits: Record<string, number>;
+    /** serve.retention: how long done and dead jobs are kept after they finished; null = forever. */
+    retention: { doneMs: number | null; deadMs: number | null };
+    /** serve.admin, when its listen is not `off`: the admin page's listener (host:port text, checked at start) and token variable. */
+    admin?: { listen: string; tokenEnv: string };
   };
   hooks: ResolvedHook[];
   /** Every env var serve reads, with where hooks.yaml asks for it (src/config/env-needs.ts). */

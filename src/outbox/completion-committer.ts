@@ -3,13 +3,14 @@
 // WAL flush and round trip (Postgres) each, and one per delivery capped the worker's drain rate at
 // the commit rate. Completions arriving within `maxWaitMs` of the first one (or until `maxBatch`
 // are queued) go to Store.completeJobs together; each caller learns whether its own lease was
-// still held. The batching itself is batcher.ts.
+// still held. Each completion carries its attempt record, written in the same transaction, so the
+// attempt history adds a statement to the batch, not a commit. The batching itself is batcher.ts.
 //
 // A batch that fails rejects every caller in it, and nothing of it is recorded (completeJobs is
 // one transaction). The committer does not retry by itself: the worker retries each completion
 // until its lease would run out (Worker#settle), and those retries batch again here.
 import { Batcher } from "./batcher.ts";
-import type { CompletedJob, Store } from "./store.ts";
+import type { AttemptRecord, CompletedJob, Store } from "./store.ts";
 
 export type CompletionCommitOptions = {
   /** How long the first completion of a batch waits for company (ms). Default 1; 0 = next tick. */
@@ -66,8 +67,8 @@ export class CompletionCommitter {
    * Queues one completion. Resolves true once the batch holding it has committed it as done,
    * false if `worker` no longer held the job's lease; rejects with the store's error.
    */
-  complete(id: string, worker: string): Promise<boolean> {
-    return this.#batcher.submit({ id, worker });
+  complete(id: string, worker: string, attempt?: AttemptRecord): Promise<boolean> {
+    return this.#batcher.submit(attempt ? { id, worker, attempt } : { id, worker });
   }
 
   /** Commits whatever is queued and waits for it (and for the batch in flight). */

@@ -19,16 +19,29 @@ export type NewJob = {
   maxAttempts: number;
   /** Epoch ms when the job is first due. */
   runAt: number;
+  /** The webhook's Ory-Webhook-Trigger-Id, for search and for every log line of the job. */
+  triggerId?: string | null;
+  /** The identity the webhook was about (its ctx identity.id, when the hook's body carries it), for search. */
+  identityId?: string | null;
+  /** The W3C traceparent Kratos sent with the webhook; http deliveries carry a child of it. */
+  traceparent?: string | null;
 };
 
-export type Job = NewJob & {
+export type Job = Omit<NewJob, "triggerId" | "identityId" | "traceparent"> & {
+  triggerId: string | null;
+  identityId: string | null;
+  traceparent: string | null;
   state: JobState;
   /**
-   * Attempts started, counting the one in progress: claimDueJobs adds 1 (so a job whose worker
-   * dies still uses up attempts), releaseJob takes it back, retryJobs resets it to 0. A worker
-   * that fails a job dead-letters it (retryAt = null) when `attempts >= maxAttempts`.
+   * Attempts started against the budget, counting the one in progress: claimDueJobs adds 1 (so a
+   * job whose worker dies still uses up attempts), releaseJob takes it back, retryJobs resets it
+   * to 0 (a new budget; the attempt history is kept). A worker that fails a job dead-letters it
+   * (retryAt = null) when `attempts >= maxAttempts`.
    */
   attempts: number;
+  /** Attempts recorded in its history over its whole life, retries included. Set by getJob and listJobs. */
+  attemptsRecorded?: number;
+  /** The error of the last failed attempt; cleared when the job is done (the history keeps it). */
   lastError: string | null;
   createdAt: number;
   updatedAt: number;
@@ -58,14 +71,46 @@ export type ClaimOptions = {
   actions?: string[];
 };
 
-/** A job a worker delivered and wants marked done (Store.completeJobs). */
-export type CompletedJob = { id: string; worker: string };
+/** How one delivery attempt ended: done, failed with a retry scheduled, or failed for good. */
+export type AttemptOutcome = "delivered" | "retry" | "dead";
+
+/**
+ * One delivery attempt as the worker saw it. It is recorded by the same write that records the
+ * outcome (completeJobs, failJob), so the history costs no extra commit.
+ */
+export type AttemptRecord = {
+  /** Epoch ms when the delivery started. */
+  startedAt: number;
+  durationMs: number;
+  outcome: AttemptOutcome;
+  /** The HTTP status, SMTP reply code or exit code, when there was one. */
+  code: number | null;
+  /** The error or response excerpt: secrets already redacted, at most ATTEMPT_DETAIL_MAX characters. */
+  detail: string | null;
+};
+
+/** An attempt in a job's history; `n` counts from 1 over the job's whole life (retries keep counting). */
+export type Attempt = AttemptRecord & { jobId: string; n: number };
+
+/** The longest attempt detail kept (characters); longer text is cut with an ellipsis. */
+export const ATTEMPT_DETAIL_MAX = 1024;
+
+/** A job a worker delivered and wants marked done (Store.completeJobs), with the attempt to record. */
+export type CompletedJob = { id: string; worker: string; attempt?: AttemptRecord };
 
 export type JobFilter = {
   state?: JobState;
   hook?: string;
   action?: string;
   ids?: string[];
+  triggerId?: string;
+  identityId?: string;
+  /** Only jobs created at or after this epoch ms. */
+  createdFrom?: number;
+  /** Only jobs created before this epoch ms. */
+  createdBefore?: number;
+  /** listJobs paging: only jobs older than this job id (ids are uuid v7, ordered by creation). */
+  beforeId?: string;
   limit?: number;
   /** Only jobs last changed before this epoch ms (for done/dead: when they finished). `outbox purge --older-than`. */
   updatedBefore?: number;
@@ -100,16 +145,31 @@ export interface Store {
    * from the result had lost its lease (or was not running). All or nothing: on an error, none is.
    */
   completeJobs(items: CompletedJob[], now: number): Promise<string[]>;
-  /** Records a failed attempt: back to pending at `retryAt`, or dead when `retryAt` is null. */
-  failJob(id: string, worker: string, error: string, retryAt: number | null, now: number): Promise<boolean>;
+  /**
+   * Records a failed attempt: back to pending at `retryAt`, or dead when `retryAt` is null. With
+   * `attempt`, the attempt joins the job's history in the same transaction.
+   */
+  failJob(id: string, worker: string, error: string, retryAt: number | null, now: number, attempt?: AttemptRecord): Promise<boolean>;
   /** Gives a leased job back without counting an attempt (shutdown). */
   releaseJob(id: string, worker: string, now: number): Promise<boolean>;
   getJob(id: string): Promise<Job | undefined>;
+  /** Jobs matching the filter, newest first (by id: uuid v7), up to `limit`. */
   listJobs(filter: JobFilter): Promise<Job[]>;
-  /** Dead (or given) jobs back to pending, attempts reset, due now. Returns how many. */
+  /** A job's attempt history, oldest first. */
+  listAttempts(jobId: string): Promise<Attempt[]>;
+  /**
+   * Dead (or given) jobs back to pending with a fresh attempt budget (attempts 0), due now. Their
+   * attempt history is kept. Returns how many.
+   */
   retryJobs(filter: JobFilter, now: number): Promise<number>;
-  /** Deletes jobs matching the filter (done/dead only unless ids are given). Returns how many. */
+  /** Deletes jobs matching the filter (done/dead only unless ids are given), with their attempts. Returns how many. */
   purgeJobs(filter: JobFilter): Promise<number>;
+  /**
+   * Retention: deletes up to `limit` jobs in `state` that finished before `before` (epoch ms),
+   * with their attempts, in one short transaction. Returns how many; fewer than `limit` means
+   * none is left.
+   */
+  expireJobs(state: "done" | "dead", before: number, limit: number): Promise<number>;
   /** Deletes dedupe records that expired before `now`. */
   purgeExpiredDedupe(now: number): Promise<number>;
   stats(now: number): Promise<Stats>;

@@ -34,17 +34,21 @@
 import { hostname } from "node:os";
 import type { SmtpDecl } from "../config/model.ts";
 import type { ResolvedAction, ResolvedConfig } from "../config/types.ts";
-import { deliver, DeliveryError, DeliveryTimeout } from "../actions/index.ts";
+import { deliver, DeliveryError, DeliveryTimeout, type DeliveryResult } from "../actions/index.ts";
 import { closeEmailTransports } from "../actions/email.ts";
 import type { Env } from "../template.ts";
 import { knownSecrets, NO_SECRETS, type Redactor } from "../secrets.ts";
 import { CompletionCommitter } from "./completion-committer.ts";
 import { leaseMarginMs } from "./lease.ts";
 import { nextRetryAt, type Random } from "./retry.ts";
-import type { Job, Store } from "./store.ts";
+import { traceIdOf } from "../trace-context.ts";
+import { ATTEMPT_DETAIL_MAX, type AttemptOutcome, type AttemptRecord, type Job, type Store } from "./store.ts";
 
-/** What every job event carries. Never payload contents: they may hold personal data. */
-export type JobEvent = { jobId: string; hook: string; action: string; attempt: number; maxAttempts: number };
+/**
+ * What every job event carries: enough to join a log line to its webhook (trigger id) and its
+ * trace. Never payload contents: they may hold personal data.
+ */
+export type JobEvent = { jobId: string; hook: string; action: string; attempt: number; maxAttempts: number; triggerId: string | null; traceId?: string };
 
 export type WorkerEvents = {
   "job:claimed": JobEvent;
@@ -60,7 +64,7 @@ export type WorkerEvents = {
    * The worker could not do something and will try again: a store call failed (it backs off and
    * keeps running), a lease was lost, a listener threw. `error` is text without secrets.
    */
-  "worker:error": { op: "claim" | "complete" | "fail" | "release" | "lease" | "listener"; error: string; jobId?: string; action?: string; retryInMs?: number };
+  "worker:error": { op: "claim" | "complete" | "fail" | "release" | "lease" | "listener"; error: string; jobId?: string; hook?: string; action?: string; triggerId?: string | null; retryInMs?: number };
 };
 
 type Listener<T> = (event: T) => void;
@@ -331,7 +335,7 @@ export class Worker {
       if (ok) this.events.emit("job:released", { ...jobEvent(job), reason });
     } catch (err) {
       // The lease runs out and another worker reclaims the job; nothing is lost.
-      this.events.emit("worker:error", { op: "release", error: this.#redactor.redact(errorText(err)), jobId: job.id, action: job.action });
+      this.events.emit("worker:error", { op: "release", error: this.#redactor.redact(errorText(err)), ...jobRef(job) });
     }
   }
 
@@ -527,9 +531,11 @@ export class Worker {
     const http = action.kind === "http";
     const deadline = http && action.timeoutMs < leaseLeft ? setTimeout(abortTimedOut, action.timeoutMs, controller, action.timeoutMs) : setTimeout(abortCut, leaseLeft, controller);
     const started = performance.now();
+    const startedAt = this.#now();
     let failure: DeliveryError | undefined;
+    let result: DeliveryResult | undefined;
     try {
-      await deliver(action, job.payload, { jobId: job.id, hook: job.hook, action: job.action, attempt: job.attempts, env: this.#env, signal: controller.signal, signalHasTimeout: http, redactor: this.#redactor }, { defaultSmtp: this.#defaultSmtp });
+      result = await deliver(action, job.payload, { jobId: job.id, hook: job.hook, action: job.action, attempt: job.attempts, env: this.#env, signal: controller.signal, signalHasTimeout: http, traceparent: job.traceparent, redactor: this.#redactor }, { defaultSmtp: this.#defaultSmtp });
     } catch (err) {
       failure = err instanceof DeliveryError ? err : new DeliveryError(this.#redactor.redact(`unexpected: ${errorText(err)}`), true);
     } finally {
@@ -539,7 +545,7 @@ export class Worker {
     if (f.released) return;
     this.#recording++;
     try {
-      await this.#record(f, failure, Math.round(performance.now() - started));
+      await this.#record(f, failure, { startedAt, durationMs: Math.round(performance.now() - started), code: (failure ? failure.code : result?.code) ?? null });
     } finally {
       // Back under the cap on unrecorded outcomes: the loop may be waiting for that.
       if (this.#recording-- === 2 * this.#totalConcurrency) this.#nudge?.();
@@ -564,12 +570,14 @@ export class Worker {
     if (free === 1 || quarter || held === 0 || this.#limits.has(action.id)) this.#nudge?.();
   }
 
-  /** Records a delivery's outcome (done, retry or dead) and emits its event. */
-  async #record(f: InFlight, failure: DeliveryError | undefined, durationMs: number): Promise<void> {
+  /** Records a delivery's outcome (done, retry or dead) with its attempt, and emits its event. */
+  async #record(f: InFlight, failure: DeliveryError | undefined, seen: { startedAt: number; durationMs: number; code: number | null }): Promise<void> {
     const { job, action } = f;
     const ev = jobEvent(job);
+    const { durationMs } = seen;
+    const attempt = (outcome: AttemptOutcome, detail: string | null): AttemptRecord => ({ ...seen, outcome, detail: detail === null ? null : cut(detail, ATTEMPT_DETAIL_MAX) });
     if (!failure) {
-      const ok = await this.#settle("complete", f, () => this.#completions.complete(job.id, this.id));
+      const ok = await this.#settle("complete", f, () => this.#completions.complete(job.id, this.id, attempt("delivered", null)));
       if (ok) this.events.emit("job:delivered", { ...ev, durationMs });
       return;
     }
@@ -578,7 +586,8 @@ export class Worker {
     // The destination's Retry-After is honoured up to the retry cap (an hour-long Retry-After must
     // not park the job beyond what the operator configured).
     if (retryAt !== null && failure.retryAfterMs !== undefined) retryAt = Math.max(retryAt, now + Math.min(failure.retryAfterMs, action.retry.capMs));
-    const ok = await this.#settle("fail", f, () => this.#store.failJob(job.id, this.id, failure.message, retryAt, this.#now()));
+    const tried = attempt(retryAt === null ? "dead" : "retry", failure.message);
+    const ok = await this.#settle("fail", f, () => this.#store.failJob(job.id, this.id, failure.message, retryAt, this.#now(), tried));
     if (!ok) return;
     if (retryAt !== null) {
       this.#dueHints.push(retryAt);
@@ -599,12 +608,12 @@ export class Worker {
       if (f.released) return false;
       try {
         const ok = await write();
-        if (!ok) this.events.emit("worker:error", { op: "lease", error: `lease on job ${f.job.id} was lost before it could be marked ${op === "complete" ? "done" : "failed"}; another worker may deliver it again`, jobId: f.job.id, action: f.job.action });
+        if (!ok) this.events.emit("worker:error", { op: "lease", error: `lease on job ${f.job.id} was lost before it could be marked ${op === "complete" ? "done" : "failed"}; another worker may deliver it again`, ...jobRef(f.job) });
         return ok;
       } catch (err) {
         const wait = Math.min(this.#maxStoreBackoffMs, 100 * 2 ** i);
         const giveUp = this.#now() + wait >= leaseEnd;
-        this.events.emit("worker:error", { op, error: this.#redactor.redact(errorText(err)), jobId: f.job.id, action: f.job.action, ...(giveUp ? {} : { retryInMs: wait }) });
+        this.events.emit("worker:error", { op, error: this.#redactor.redact(errorText(err)), ...jobRef(f.job), ...(giveUp ? {} : { retryInMs: wait }) });
         if (giveUp) return false;
         await new Promise((resolve) => setTimeout(resolve, wait));
       }
@@ -633,7 +642,20 @@ const abortTimedOut = (c: AbortController, timeoutMs: number) => c.abort(new Del
 const abortCut = (c: AbortController) => c.abort();
 
 function jobEvent(job: Job): JobEvent {
-  return { jobId: job.id, hook: job.hook, action: job.action, attempt: job.attempts, maxAttempts: job.maxAttempts };
+  const ev: JobEvent = { jobId: job.id, hook: job.hook, action: job.action, attempt: job.attempts, maxAttempts: job.maxAttempts, triggerId: job.triggerId ?? null };
+  const traceId = traceIdOf(job.traceparent);
+  if (traceId) ev.traceId = traceId;
+  return ev;
+}
+
+/** The ids a worker:error about one job carries. */
+function jobRef(job: Job) {
+  return { jobId: job.id, hook: job.hook, action: job.action, triggerId: job.triggerId ?? null };
+}
+
+/** Text cut to `max` characters (the store keeps attempt details bounded). */
+function cut(text: string, max: number): string {
+  return text.length <= max ? text : `${text.slice(0, max - 1)}…`;
 }
 
 function errorText(err: unknown): string {

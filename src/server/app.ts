@@ -13,10 +13,12 @@ import { compileMetricsAuth } from "./auth.ts";
 import { createLogger, type Logger } from "./log.ts";
 import { LogBudget } from "./log-budget.ts";
 import { Metrics, PROMETHEUS_CONTENT_TYPE } from "./metrics.ts";
+import { ProcessMetrics } from "./process-metrics.ts";
 import { Readiness } from "./readiness.ts";
 import { FileCache } from "./rules.ts";
 import { StoreSnapshot } from "./store-snapshot.ts";
 import { newUuidV7 } from "./job-id.ts";
+import type { RecentRequests } from "../admin/recent-requests.ts";
 
 export type { Accept, Clock } from "./hook-route.ts";
 
@@ -42,6 +44,8 @@ export type AppDeps = {
   onEnqueued?: () => void;
   /** How long /health/ready waits for store.ping() or its probe commit; default 2 s. */
   readyTimeoutMs?: number;
+  /** Where the admin page reads recent requests from (serve.admin on). */
+  recent?: RecentRequests;
   /** The budget of log lines about requests refused before authentication; 20 then 5 a second by default. */
   refusedLog?: LogBudget;
 };
@@ -61,6 +65,7 @@ export function createApp(deps: AppDeps) {
   const readyTimeoutMs = deps.readyTimeoutMs ?? 2000;
   let draining = false;
   const files = new FileCache();
+  const processMetrics = new ProcessMetrics({ now: clock.now });
   const refusedLog = deps.refusedLog ?? new LogBudget(log, { onDrop: () => metrics.logLineDropped() });
   const metricsAuth = compileMetricsAuth(config.serve.metricsTokenEnv, env);
   const snapshot = new StoreSnapshot(deps.statsStore ?? store, { maxAgeMs: deps.snapshotMaxAgeMs, now: clock.now });
@@ -98,7 +103,7 @@ export function createApp(deps: AppDeps) {
     const other = seen.get(sameRoute(hook.routePath));
     if (other) throw new ConfigError(`path ${hook.routePath} is also used by hook '${other}'`, hook.loc, `hooks.${hook.name}.path`, "give each hook its own path");
     seen.set(sameRoute(hook.routePath), hook.name);
-    return compileHookRoute(hook, { config, accept, clock, metrics, log, refusedLog, env, files, newJobId, draining: () => draining, onEnqueued: deps.onEnqueued });
+    return compileHookRoute(hook, { config, accept, clock, metrics, log, refusedLog, env, files, newJobId, draining: () => draining, onEnqueued: deps.onEnqueued, recent: deps.recent });
   });
 
   const app = new Elysia({ handler: { standardHostname: false } });
@@ -127,7 +132,7 @@ export function createApp(deps: AppDeps) {
       if (!snap.ok) metrics.storeStatsFailed();
       if (snap.ageMs !== undefined) metrics.storeSnapshotAge(snap.ageMs / 1000);
       if (snap.error) log.warn("metrics: store stats failed", { error: snap.error });
-      return new Response(metrics.render(), { headers: { "content-type": PROMETHEUS_CONTENT_TYPE } });
+      return new Response(metrics.render() + processMetrics.render(), { headers: { "content-type": PROMETHEUS_CONTENT_TYPE } });
     })
     .onError(({ code, error }) => {
       if (code === "NOT_FOUND") return errorResponse(new HttpError(404, "not_found", "no hook at this path"));

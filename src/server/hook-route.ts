@@ -18,6 +18,8 @@ import { readBodyLimited } from "./body-limit.ts";
 import { compileBodyValidator, type BodyValidator, type InvalidBodyError } from "./body-schema.ts";
 import { dedupeKey, REQUEST_ID_HEADER, TRIGGER_ID_HEADER } from "./dedupe-key.ts";
 import { parseJsonBody } from "./json-body.ts";
+import { parseTraceparent, traceIdOf, TRACEPARENT_HEADER } from "../trace-context.ts";
+import type { RecentRequests, RequestOutcome } from "../admin/recent-requests.ts";
 import { RecentAnswers } from "./recent-answers.ts";
 import type { Logger } from "./log.ts";
 import { capLogValue, type LogBudget } from "./log-budget.ts";
@@ -44,6 +46,8 @@ export type RouteDeps = {
   draining: () => boolean;
   /** Called after a commit that enqueued jobs (serve wakes the outbox worker). */
   onEnqueued?: () => void;
+  /** The admin page's recent requests (src/admin/recent-requests.ts), when it is on. */
+  recent?: RecentRequests;
 };
 
 const JSON_TYPE = "application/json";
@@ -136,6 +140,18 @@ function asFormMessage(e: InvalidBodyError): HttpError {
 
 export type HookRoute = { hook: ResolvedHook; handle(request: Request): Promise<Response> };
 
+/**
+ * The outcome the admin page's Webhooks view shows. A repeat answered from RecentAnswers ran no
+ * rules, so its outcome is read off the first answer it was given: 422 a deny, 200 an enrich
+ * answer, 204 accepted.
+ */
+function recordedOutcome(outcome: string | undefined, status: number, errorCode: string | undefined, duplicate: boolean): RequestOutcome {
+  if (outcome !== undefined) return outcome as RequestOutcome;
+  if (errorCode !== undefined) return status === DENY_STATUS ? "denied" : "error";
+  if (duplicate) return status === DENY_STATUS ? "denied" : status === 200 ? "enriched" : "accepted";
+  return "error";
+}
+
 export function compileHookRoute(hook: ResolvedHook, d: RouteDeps): HookRoute {
   const c = { dir: d.config.dir, hook: hook.name, loc: hook.loc, files: d.files };
   const auth: AuthCheck = compileAuth(hook.name, hook.auth, d.env, hook.loc);
@@ -150,6 +166,8 @@ export function compileHookRoute(hook: ResolvedHook, d: RouteDeps): HookRoute {
   const keyFields = hook.dedupe.key;
   const name = hook.name;
   const accepted: Decision = { response: NO_CONTENT, enqueue: true, outcome: "accepted" };
+  // The body field carrying ctx identity.id, if the hook declares one: jobs are searchable by it.
+  const identityField = hook.fields.find((f) => f.from?.length === 2 && f.from[0] === "identity" && f.from[1] === "id")?.name;
   const recent = new RecentAnswers();
 
   const decide = (body: Body): Decision => {
@@ -165,10 +183,12 @@ export function compileHookRoute(hook: ResolvedHook, d: RouteDeps): HookRoute {
     return accepted;
   };
 
-  const makeJobs = (body: Body, triggerId: string | null, requestId: string | null, now: number): NewJob[] => {
+  const makeJobs = (body: Body, triggerId: string | null, requestId: string | null, traceparent: string | null, now: number): NewJob[] => {
     if (hook.actions.length === 0) return [];
     const payload = acceptedWebhook(body, name, triggerId, requestId, isoTime(now));
-    return hook.actions.map((a) => ({ id: d.newJobId(), hook: name, action: a.id, payload, maxAttempts: a.retry.attempts, runAt: now }));
+    const id = identityField !== undefined ? body[identityField] : undefined;
+    const identityId = typeof id === "string" ? id : null;
+    return hook.actions.map((a) => ({ id: d.newJobId(), hook: name, action: a.id, payload, maxAttempts: a.retry.attempts, runAt: now, triggerId, identityId, traceparent }));
   };
 
   const handle = async (request: Request): Promise<Response> => {
@@ -176,12 +196,15 @@ export function compileHookRoute(hook: ResolvedHook, d: RouteDeps): HookRoute {
     const headers = request.headers;
     const requestId = headers.get(REQUEST_ID_HEADER);
     const triggerId = headers.get(TRIGGER_ID_HEADER);
+    const traceparent = parseTraceparent(headers.get(TRACEPARENT_HEADER));
     let status = 500;
     let duplicate = false;
     let outcome: string | undefined;
     let rule: string | undefined;
     let errorCode: string | undefined;
     let errorField: string | undefined;
+    let identityId: string | null = null;
+    let jobIds: string[] = [];
     let authenticated = false;
     let response: Response;
     try {
@@ -194,6 +217,7 @@ export function compileHookRoute(hook: ResolvedHook, d: RouteDeps): HookRoute {
       const invalid = validate(parsed);
       if (invalid) throw blocking ? asFormMessage(invalid) : invalid;
       const body = parsed as Body;
+      if (identityField !== undefined && typeof body[identityField] === "string") identityId = body[identityField] as string;
       if (skipIf?.(body)) {
         outcome = "skipped";
         status = 204;
@@ -212,7 +236,7 @@ export function compileHookRoute(hook: ResolvedHook, d: RouteDeps): HookRoute {
           const decision = decide(body);
           outcome = decision.outcome;
           rule = decision.rule;
-          const jobs = decision.enqueue ? makeJobs(body, triggerId, requestId, now) : [];
+          const jobs = decision.enqueue ? makeJobs(body, triggerId, requestId, traceparent, now) : [];
           const acceptance: Acceptance = { hook: name, key, response: decision.response, expiresAt: now + windowMs, jobs, now };
           let result: AcceptResult;
           try {
@@ -230,6 +254,7 @@ export function compileHookRoute(hook: ResolvedHook, d: RouteDeps): HookRoute {
           } else {
             recent.set(key, answer, acceptance.expiresAt);
             if (jobs.length > 0) {
+              jobIds = jobs.map((j) => j.id);
               for (const j of jobs) d.metrics.jobsEnqueued(j.action);
               d.onEnqueued?.();
             }
@@ -262,12 +287,26 @@ export function compileHookRoute(hook: ResolvedHook, d: RouteDeps): HookRoute {
       // Header values anyone can send: cut (log-budget.ts).
       request_id: capLogValue(requestId),
       trigger_id: capLogValue(triggerId),
+      trace_id: traceIdOf(traceparent),
       duplicate,
       outcome,
       rule,
       error: errorCode,
       field: errorField,
     };
+    d.recent?.record({
+      at: d.clock.now(),
+      hook: name,
+      status,
+      outcome: recordedOutcome(outcome, status, errorCode, duplicate),
+      duplicate,
+      triggerId,
+      requestId,
+      identityId,
+      traceId: traceIdOf(traceparent) ?? null,
+      error: errorCode ?? null,
+      jobIds,
+    });
     const level = status >= 500 ? "error" : errorCode !== undefined ? "warn" : "info";
     if (!authenticated && errorCode !== undefined) d.refusedLog.write(level, "request", fields);
     else d.log[level]("request", fields);

@@ -165,7 +165,7 @@ function rawTarget(url: string): string {
   return start < 0 ? "/" : url.slice(start);
 }
 
-export function listenDeno(receiver: ReceiverApp, at: At): Listening {
+export function listenDeno(receiver: Pick<ReceiverApp, "handle">, at: At): Listening {
   const serve = (globalThis as unknown as { Deno: { serve: DenoServe } }).Deno.serve;
   // A bind failure throws with the same code as Node's and Bun's (EADDRINUSE...), which serve.ts reads.
   // Deno.serve's request.url keeps the request-target as sent (checked, Deno 2.9.6: `/hooks/%2e%2e/x`
@@ -181,6 +181,24 @@ export function listenDeno(receiver: ReceiverApp, at: At): Listening {
       // shutdown() resolves once requests in flight have been answered; past the timeout the
       // process exits with whatever is left (Deno.serve has no way to cut connections).
       await Promise.race([server.shutdown(), sleep(timeoutMs)]);
+    },
+  };
+}
+
+/**
+ * A handler on an address of its own, without the receiver's routes (the admin page): Bun.serve,
+ * or Deno.serve on Deno. Its stop() waits for requests in flight as the receiver's does.
+ */
+export function listenHandler(handle: (request: Request) => Promise<Response>, at: At): Listening {
+  if (RUNTIME === "deno") return listenDeno({ handle }, at);
+  const server = Bun.serve({ hostname: at.host, port: at.port, development: false, fetch: handle });
+  return {
+    kind: "bun",
+    hostname: server.hostname ?? at.host,
+    port: server.port ?? at.port,
+    async stop(timeoutMs) {
+      await Promise.race([server.stop(false), sleep(timeoutMs)]);
+      await server.stop(true);
     },
   };
 }

@@ -149,7 +149,7 @@ describe("email action", () => {
     const smtp: SmtpDecl = { host: "127.0.0.1", port: plain.port, security: "none", user: "mailer", password_env: "WRONG_PASSWORD", from: "a@example.com" };
     const action = emailAction({ smtp });
     const payload = buildJobPayload(action, { body, hook: "h", jobId: "j-auth" });
-    const err = await deliver(action, payload, deliveryContext({ jobId: "j-auth", env: { WRONG_PASSWORD: "not-the-pa55word" } })).catch((e) => e as DeliveryError);
+    const err = await deliver(action, payload, deliveryContext({ jobId: "j-auth", env: { WRONG_PASSWORD: "not-the-pa55word" } })).then(() => undefined, (e: unknown) => e as DeliveryError);
     expect(err).toBeInstanceOf(DeliveryError);
     expect(err!.retryable).toBe(false);
     expect(err!.message).not.toContain("not-the-pa55word");

@@ -103,7 +103,7 @@ describe("the timeout carried by the caller's signal", () => {
     const action = httpAction({ url: `${base}/slow`, timeoutMs: 150 });
     const ac = new AbortController();
     setTimeout(() => ac.abort(new DeliveryTimeout(150)), 150);
-    const err = await deliver(action, buildJobPayload(action, { body: {}, hook: "h", jobId: "j" }), deliveryContext({ signal: ac.signal, signalHasTimeout: true })).catch((e) => e as DeliveryError);
+    const err = await deliver(action, buildJobPayload(action, { body: {}, hook: "h", jobId: "j" }), deliveryContext({ signal: ac.signal, signalHasTimeout: true })).then(() => undefined, (e: unknown) => e as DeliveryError);
     expect(err!.retryable).toBe(true);
     expect(err!.message).toContain("timed out after 150ms");
   });
@@ -112,7 +112,7 @@ describe("the timeout carried by the caller's signal", () => {
     const action = httpAction({ url: `${base}/slow`, timeoutMs: 150 });
     const ac = new AbortController();
     setTimeout(() => ac.abort(), 100);
-    const err = await deliver(action, buildJobPayload(action, { body: {}, hook: "h", jobId: "j" }), deliveryContext({ signal: ac.signal, signalHasTimeout: true })).catch((e) => e as DeliveryError);
+    const err = await deliver(action, buildJobPayload(action, { body: {}, hook: "h", jobId: "j" }), deliveryContext({ signal: ac.signal, signalHasTimeout: true })).then(() => undefined, (e: unknown) => e as DeliveryError);
     expect(err!.retryable).toBe(true);
     expect(err!.message).toContain("aborted after");
   });

@@ -161,7 +161,7 @@ describe("http action", () => {
   });
 
   test("a payload of neither form is not retryable", async () => {
-    const err = await deliver(httpAction({ url: base }), { nope: 1 }, deliveryContext()).catch((e) => e as DeliveryError);
+    const err = await deliver(httpAction({ url: base }), { nope: 1 }, deliveryContext()).then(() => undefined, (e: unknown) => e as DeliveryError);
     expect(err).toBeInstanceOf(DeliveryError);
     expect(err!.retryable).toBe(false);
   });
@@ -171,7 +171,7 @@ describe("http action", () => {
     // The accepted webhook, as serve stores it: rendered at delivery.
     const payload = { body: { name: "a\r\nX-Injected: 1" }, hook: "h" };
     const start = seen.length;
-    const err = await deliver(action, payload, deliveryContext()).catch((e) => e as DeliveryError);
+    const err = await deliver(action, payload, deliveryContext()).then(() => undefined, (e: unknown) => e as DeliveryError);
     expect(err!.retryable).toBe(false);
     expect(err!.message).toBe("header X-Name: {{body.name}} holds a line break or control character, which an HTTP header cannot carry; refused");
     expect(seen.length).toBe(start);

@@ -70,12 +70,12 @@ describe("kratos-hooks check", () => {
     expect(r.stdout).toStartWith("config/hooks.yaml: ok, 7 hooks for Kratos v26.2.0, 3 warnings\n");
     const firsts = r.stderr.split("\n").filter((l) => !l.startsWith("  hint:"));
     expect(firsts).toEqual([
-      "config/hooks.yaml:43:98: warning: hooks.welcome.auth.secret_env: environment variable KRATOS_HOOKS_SECRET is not set (the api key of hook 'welcome' and 5 more)",
-      "config/hooks.yaml:65:37: warning: hooks.welcome.actions[1].http.headers.Authorization: environment variable CRM_TOKEN is not set (action crm of hook 'welcome' and 1 more)",
-      "config/hooks.yaml:123:59: warning: hooks.profile-sync.auth.password_env: environment variable KRATOS_HOOKS_BASIC_PASSWORD is not set (the basic auth password of hook 'profile-sync')",
+      "config/hooks.yaml:45:98: warning: hooks.welcome.auth.secret_env: environment variable KRATOS_HOOKS_SECRET is not set (the api key of hook 'welcome' and 5 more)",
+      "config/hooks.yaml:67:37: warning: hooks.welcome.actions[1].http.headers.Authorization: environment variable CRM_TOKEN is not set (action crm of hook 'welcome' and 1 more)",
+      "config/hooks.yaml:125:59: warning: hooks.profile-sync.auth.password_env: environment variable KRATOS_HOOKS_BASIC_PASSWORD is not set (the basic auth password of hook 'profile-sync')",
       "",
     ]);
-    expect(r.stderr).toContain("also used by 132:37 hooks.profile-sync.actions[0].http.headers.Authorization; serve refuses to start without it\n");
+    expect(r.stderr).toContain("also used by 134:37 hooks.profile-sync.actions[0].http.headers.Authorization; serve refuses to start without it\n");
   });
 
   test("a missing file is an error, not a crash", () => {

@@ -135,6 +135,7 @@ describe("config/hooks.yaml (the example)", () => {
       pollMs: 200,
       shutdownTimeoutMs: 10000,
       rateLimits: {},
+      retention: { doneMs: 7 * 86_400_000, deadMs: 30 * 86_400_000 },
     });
   });
 });
@@ -157,6 +158,7 @@ describe("defaults", () => {
       pollMs: 200,
       shutdownTimeoutMs: 10_000,
       rateLimits: {},
+      retention: { doneMs: 7 * 86_400_000, deadMs: 30 * 86_400_000 },
     });
     const [hook] = config.hooks;
     expect(hook).toMatchObject({ name: "welcome", mode: "notify", wait: false, method: "POST", path: "/hooks/welcome", url: "http://hooks.internal:8080/hooks/welcome", methods: [], rules: [], enrich: [], actions: [] });
@@ -337,6 +339,44 @@ hooks:
     expect(hook.jsonnetFile).toBe(join(dir, "body.jsonnet"));
     expect(hook.rules[0]!.when).toEqual({ any: [{ field: "email", in_file: join(dir, "blocked.txt") }, { field: "email", domain_in_file: join(dir, "domains.txt") }] });
     expect(hook.enrich[0]!.lookup).toEqual({ field: "email", into: "metadata_public", key: "email_domain", file: join(dir, "plans.json") });
+  });
+});
+
+describe("serve.retention and serve.admin", () => {
+  const withServe = (serve: string) => MINIMAL.replace("hooks:\n", `serve:\n${serve}hooks:\n`);
+
+  test("retention takes durations or forever; admin is off unless its listen is set", () => {
+    const { config } = load(withServe("  retention: { done: 12h, dead: forever }\n  admin: { listen: 127.0.0.1:4460, token_env: ADMIN_TOKEN }\n"));
+    expect(config.serve.retention).toEqual({ doneMs: 12 * 3_600_000, deadMs: null });
+    expect(config.serve.admin).toEqual({ listen: "127.0.0.1:4460", tokenEnv: "ADMIN_TOKEN" });
+    expect(load(withServe("  admin: { listen: \"off\", token_env: ADMIN_TOKEN }\n")).config.serve.admin).toBeUndefined();
+  });
+
+  test("an admin listen that is not host:port, or is serve.listen's address, is an error at its field", () => {
+    const errorOf = (serve: string) => {
+      try {
+        load(withServe(serve));
+      } catch (err) {
+        return (err as ConfigErrors).errors.map((e) => `${e.path}: ${e.message}`);
+      }
+      return [];
+    };
+    expect(errorOf("  admin: { listen: nowhere, token_env: T }\n")).toEqual([expect.stringMatching(/^serve\.admin\.listen: .*'nowhere' is not host:port or off/)]);
+    expect(errorOf("  listen: 127.0.0.1:4459\n  admin: { listen: 127.0.0.1:4459, token_env: T }\n")).toEqual([expect.stringMatching(/^serve\.admin\.listen: .*needs its own address/)]);
+    expect(errorOf("  admin: { listen: 127.0.0.1:4460 }\n")).toEqual([expect.stringMatching(/^serve\.admin/)]);
+  });
+
+  test("a retention that is not a duration is an error at its line, naming the field", () => {
+    let thrown: unknown;
+    try {
+      load(withServe("  retention:\n    done: 7 days\n"));
+    } catch (err) {
+      thrown = err;
+    }
+    expect(thrown).toBeInstanceOf(ConfigErrors);
+    const e = (thrown as ConfigErrors).errors[0]!;
+    expect(e.path).toBe("serve.retention.done");
+    expect(e.at!.line).toBe(7);
   });
 });
 

@@ -105,6 +105,7 @@ export function config(version: string, hooks: ResolvedHook[], kratos: Partial<R
       pollMs: 1000,
       shutdownTimeoutMs: 10_000,
       rateLimits: {},
+      retention: { doneMs: 7 * 86_400_000, deadMs: 30 * 86_400_000 },
     },
     hooks,
   };

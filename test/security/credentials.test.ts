@@ -115,4 +115,14 @@ describe("logs", () => {
     for (const secret of ["crm-t0ken-xyz", "smtp-pa55word", "pg-pa55", "basic", JSON.stringify(env.BASIC_PW).slice(1, -1)]) expect(lines[0]).not.toContain(secret);
     expect(JSON.parse(lines[0]!)).toMatchObject({ msg: "delivery failed: got header: Bearer ***", error: "*** / *** / ***" });
   });
+
+  test("the /metrics bearer token and the admin page's token are masked too", () => {
+    const yaml = `${KRATOS}serve:\n  metrics: { token_env: METRICS_TOKEN }\n  admin: { listen: 127.0.0.1:4460, token_env: ADMIN_TOKEN }\nhooks:\n  h:\n    on: login.after\n    body: { id: identity.id }\n`;
+    const env = { METRICS_TOKEN: "metrics-t0ken-abc", ADMIN_TOKEN: "admin-t0ken-0123456789" };
+    const { config } = load(yaml, env);
+    const lines: string[] = [];
+    const log = createLogger({ sink: (l) => lines.push(l), redactor: knownSecrets(config!, env) });
+    log.warn("echoed", { a: "Bearer metrics-t0ken-abc", b: "token=admin-t0ken-0123456789" });
+    expect(JSON.parse(lines[0]!)).toMatchObject({ a: "Bearer ***", b: "token=***" });
+  });
 });

@@ -141,16 +141,20 @@ describe("a 401 flood keeps the log bounded", () => {
   });
 });
 
-/** A migrated SQLite store file holding `n` done jobs, inserted directly (one statement). */
+/**
+ * A migrated SQLite store file holding `n` done jobs, inserted directly (one statement). They
+ * finished just now: older ones would be serve.retention's to delete while the test counts them.
+ */
 async function storeWithDoneJobs(n: number): Promise<{ url: string; dir: string }> {
   const dir = mkdtempSync(join(tmpdir(), "kh-open-endpoints-"));
   const file = join(dir, "store.db");
   await (await openStore(`sqlite:${file}`)).close();
   const db = new Database(file);
+  const now = Date.now();
   db.run(`
     WITH RECURSIVE c(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM c LIMIT ${n})
     INSERT INTO jobs (id, hook, action, payload, state, attempts, max_attempts, run_at, created_at, updated_at)
-    SELECT printf('done-%08d', i), 'open', 'open.note', '{}', 'done', 1, 5, 0, 0, 0 FROM c`);
+    SELECT printf('done-%08d', i), 'open', 'open.note', '{}', 'done', 1, 5, ${now}, ${now}, ${now} FROM c`);
   db.close();
   return { url: `sqlite:${file}`, dir };
 }

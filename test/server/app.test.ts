@@ -190,7 +190,7 @@ describe("worker events → metrics and logs", () => {
     const metrics = new Metrics();
     const log = memoryLogger();
     const off = observeWorker(events, metrics, log);
-    const ev = { jobId: "j1", hook: "welcome", action: "welcome.crm", attempt: 1, maxAttempts: 3 };
+    const ev = { jobId: "j1", hook: "welcome", action: "welcome.crm", attempt: 1, maxAttempts: 3, triggerId: "trig-1", traceId: "4bf92f3577b34da6a3ce929d0e0e4736" };
     events.emit("job:delivered", { ...ev, durationMs: 120 });
     events.emit("job:retry", { ...ev, attempt: 2, durationMs: 30, error: "HTTP 502", retryAt: 0, delayMs: 1000 });
     events.emit("job:dead", { ...ev, attempt: 3, durationMs: 30, error: "HTTP 502", reason: "max_attempts" });
@@ -211,5 +211,22 @@ describe("worker events → metrics and logs", () => {
       ["debug", "job given back: it waited in the worker's queue until half its lease was gone"],
     ]);
     expect(log.lines.slice(-2).map((l) => l.reason)).toEqual(["shutdown", "lease"]);
+    // Every job line joins its webhook and its trace.
+    for (const l of log.lines) expect(l).toMatchObject({ job_id: "j1", hook: "welcome", action: "welcome.crm", trigger_id: "trig-1", trace_id: "4bf92f3577b34da6a3ce929d0e0e4736" });
+  });
+
+  test("a job line cuts its trigger id (a header anyone could send) as the request line does", async () => {
+    const { WorkerEventEmitter } = await import("../../src/outbox/worker.ts");
+    const { observeWorker } = await import("../../src/server/observe-worker.ts");
+    const { Metrics } = await import("../../src/server/metrics.ts");
+    const { memoryLogger } = await import("../../src/server/log.ts");
+    const events = new WorkerEventEmitter();
+    const log = memoryLogger();
+    const off = observeWorker(events, new Metrics(), log);
+    const ev = { jobId: "j1", hook: "welcome", action: "welcome.crm", attempt: 1, maxAttempts: 3, triggerId: "t".repeat(8192) };
+    events.emit("job:delivered", { ...ev, durationMs: 1 });
+    events.emit("worker:error", { op: "complete", error: "store down", jobId: "j1", hook: "welcome", action: "welcome.crm", triggerId: ev.triggerId });
+    off();
+    expect(log.lines.map((l) => l.trigger_id)).toEqual([`${"t".repeat(128)}…(8064 more)`, `${"t".repeat(128)}…(8064 more)`]);
   });
 });

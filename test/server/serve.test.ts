@@ -104,13 +104,15 @@ describe("kratos-hooks serve", () => {
     const { line } = await waitForLine(proc, "listening");
     const base = `http://127.0.0.1:${line.port}`;
     expect(line.server).toBe("bun");
+    expect(line).toMatchObject({ version: expect.stringMatching(/^\d+\.\d+\.\d+/), store_kind: "sqlite", retention: { done: "7d", dead: "30d" } });
 
+    const traceparent = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
     const identity = crypto.randomUUID();
     const trigger = crypto.randomUUID();
     for (let attempt = 0; attempt < 3; attempt++) {
       const res = await fetch(`${base}/hooks/welcome`, {
         method: "POST",
-        headers: { "Content-Type": "application/json", "X-Secret": SECRET, "Ory-Webhook-Request-Id": crypto.randomUUID(), "Ory-Webhook-Trigger-Id": trigger, "User-Agent": "Go-http-client/1.1" },
+        headers: { "Content-Type": "application/json", "X-Secret": SECRET, "Ory-Webhook-Request-Id": crypto.randomUUID(), "Ory-Webhook-Trigger-Id": trigger, "User-Agent": "Go-http-client/1.1", traceparent },
         body: kratosJson({ identity_id: identity, email: "ann@example.org" }),
       });
       expect(res.status).toBe(204);
@@ -135,8 +137,17 @@ describe("kratos-hooks serve", () => {
     expect(await proc.exited).toBe(0);
     const rest = await readRest(proc.stdout);
     expect(rest).toContain('"msg":"stopped"');
+    // The request lines and the job's line join on the trigger id and on Kratos's trace id.
+    const logged = rest.split("\n").filter(Boolean).map((l) => JSON.parse(l) as Record<string, unknown>);
+    expect(logged.filter((l) => l.msg === "request")).toHaveLength(3);
+    expect(logged.filter((l) => l.msg === "request").every((l) => l.trigger_id === trigger && l.trace_id === "4bf92f3577b34da6a3ce929d0e0e4736")).toBe(true);
+    expect(logged.find((l) => l.msg === "job delivered")).toMatchObject({ hook: "welcome", action: "welcome.record", trigger_id: trigger, trace_id: "4bf92f3577b34da6a3ce929d0e0e4736", job_id: expect.any(String) });
     const stderr = await new Response(proc.stderr).text();
     expect(rest + stderr).not.toContain(SECRET);
+    // The job is found by the identity the webhook was about, and by its trigger id.
+    const list = (...args: string[]) => JSON.parse(Bun.spawnSync([process.execPath, CLI, "outbox", "list", "--config", file, "--json", ...args], { stdout: "pipe" }).stdout.toString()) as Array<{ triggerId: string; identityId: string; traceparent: string }>;
+    expect(list("--identity-id", identity)).toEqual([expect.objectContaining({ triggerId: trigger, identityId: identity, traceparent })]);
+    expect(list("--trigger-id", trigger)).toHaveLength(1);
   }, 30_000);
 
   test("refuses to start when a secret env var is unset, naming it", async () => {

@@ -39,16 +39,16 @@ describe("kratos-hooks migrate", () => {
     const path = join(tempDir(), "sub", "outbox.db");
     const first = await cli(["--store", `sqlite:${path}`]);
     expect(first).toMatchObject({ code: 0, stdout: `sqlite:${path}: schema up to date\n` });
-    expect(versions(path)).toEqual([{ version: 1 }, { version: 2 }, { version: 3 }]);
+    expect(versions(path)).toEqual([{ version: 1 }, { version: 2 }, { version: 3 }, { version: 4 }]);
     expect((await cli(["--store", `sqlite:${path}`])).code).toBe(0);
-    expect(versions(path)).toEqual([{ version: 1 }, { version: 2 }, { version: 3 }]);
+    expect(versions(path)).toEqual([{ version: 1 }, { version: 2 }, { version: 3 }, { version: 4 }]);
   });
 
   test("--config reads the store from hooks.yaml (here overridden by KRATOS_HOOKS_STORE)", async () => {
     const path = join(tempDir(), "from-config.db");
     const r = await cli(["--config", EXAMPLE], { KRATOS_HOOKS_STORE: `sqlite:${path}` });
     expect(r).toMatchObject({ code: 0 });
-    expect(versions(path)).toEqual([{ version: 1 }, { version: 2 }, { version: 3 }]);
+    expect(versions(path)).toEqual([{ version: 1 }, { version: 2 }, { version: 3 }, { version: 4 }]);
   });
 
   describe("on postgres", () => {
@@ -67,7 +67,7 @@ describe("kratos-hooks migrate", () => {
       expect(r.code).toBe(0);
       expect(r.stdout).toContain("***@");
       expect(r.stdout + r.stderr).not.toContain("hunter2-not-real");
-      expect([...(await admin`SELECT version FROM ${admin(schema)}.schema_migrations`)]).toEqual([{ version: 1 }]);
+      expect([...(await admin`SELECT version FROM ${admin(schema)}.schema_migrations`)]).toEqual([{ version: 1 }, { version: 2 }]);
     });
 
     test("an unreachable database exits 1 with the reason and no password", async () => {

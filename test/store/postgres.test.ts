@@ -70,7 +70,7 @@ describe("postgres specifics", () => {
     expect(s.kind).toBe("postgres");
     expect(await s.acceptBatch([acceptance("k1")])).toEqual([{ duplicate: false }]);
     const tables = await admin`SELECT table_name FROM information_schema.tables WHERE table_schema = ${schema} ORDER BY 1`;
-    expect(tables.map((t: { table_name: string }) => t.table_name)).toEqual(["dedupe", "jobs", "schema_migrations"]);
+    expect(tables.map((t: { table_name: string }) => t.table_name)).toEqual(["dedupe", "job_attempts", "jobs", "schema_migrations"]);
   });
 
   test("epoch-ms times are stored as bigint and read back as exact numbers", async () => {

@@ -8,8 +8,9 @@ import { join } from "node:path";
 import { UsageError } from "../../src/errors.ts";
 import { StoreUnavailableError } from "../../src/outbox/errors.ts";
 import { SQLITE_MIGRATIONS } from "../../src/outbox/migrations/sqlite.ts";
-import { jobIdsIn, jobWhere } from "../../src/outbox/sqlite/job-filter.ts";
-import type { JobState } from "../../src/outbox/store.ts";
+import { jobIdsIn } from "../../src/outbox/sqlite/job-filter.ts";
+import { listJobsSql } from "../../src/outbox/sqlite/read-jobs.ts";
+import type { JobFilter } from "../../src/outbox/store.ts";
 import { retryableStates } from "../../src/outbox/store-rules.ts";
 import { openStore } from "../../src/outbox/open-store.ts";
 import { sqlitePath } from "../../src/outbox/sqlite/connection.ts";
@@ -143,12 +144,34 @@ describe("sqlite specifics", () => {
     await store.migrate();
     expect((await store.stats(5000)).byState).toEqual(states);
     const indexes = new Database(path).query("SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'jobs' AND name NOT LIKE 'sqlite_%' ORDER BY name").values().flat();
-    expect(indexes).toEqual(["jobs_dead", "jobs_due", "jobs_lease"]);
+    expect(indexes).toEqual(["jobs_dead", "jobs_done", "jobs_due", "jobs_identity", "jobs_lease", "jobs_trigger"]);
     expect((await store.listJobs({ state: "dead" })).map((j) => j.id)).toEqual(["job-9"]);
     // A new job and a claim move the counts as before.
     await store.acceptBatch([acceptance("k1", { jobs: [{ id: "new", hook: "welcome", action: "welcome.http", payload: {}, maxAttempts: 5, runAt: 0 }] })]);
     await store.claimDueJobs({ worker: "w2", now: 5000, leaseMs: 1000, limit: 2 });
     expect((await store.stats(5000)).byState).toEqual({ pending: 2, running: 4, done: 4, dead: 1 });
+    await store.close();
+  });
+
+  test("migration 4 on a v3 store: done jobs lose their stale error, every job gets an empty history and no ids", async () => {
+    const path = join(tempDir(), "v3.db");
+    const raw = new Database(path);
+    raw.run("PRAGMA journal_mode = WAL");
+    raw.run("CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at INTEGER NOT NULL)");
+    for (const m of SQLITE_MIGRATIONS.slice(0, 3)) {
+      raw.run(m.sql);
+      m.after?.(raw);
+      raw.query("INSERT INTO schema_migrations VALUES (?, ?, 0)").run(m.version, m.name);
+    }
+    const insert = raw.query(`INSERT INTO jobs (id, hook, action, payload, state, attempts, max_attempts, run_at, created_at, updated_at, last_error)
+      VALUES (?, 'welcome', 'welcome.http', '{}', ?, 2, 5, 1, 1, 1, 'answered 503')`);
+    insert.run("done-job", "done");
+    insert.run("dead-job", "dead");
+    raw.close();
+    const store = new SqliteStore(path);
+    await store.migrate();
+    expect(await store.getJob("done-job")).toMatchObject({ state: "done", lastError: null, attemptsRecorded: 0, triggerId: null, identityId: null, traceparent: null });
+    expect(await store.getJob("dead-job")).toMatchObject({ state: "dead", lastError: "answered 503" });
     await store.close();
   });
 
@@ -160,13 +183,18 @@ describe("sqlite specifics", () => {
     const db = new Database(path);
     const plan = (sql: string, params: Record<string, string | number>) =>
       (db.query(`EXPLAIN QUERY PLAN ${sql}`).all(params) as Array<{ detail: string }>).map((r) => r.detail).join(" | ");
-    const list = (state: JobState) => {
-      const w = jobWhere({ state });
-      return plan(`SELECT * FROM jobs WHERE ${w.sql} ORDER BY created_at, id`, w.params);
+    const list = (filter: JobFilter) => {
+      const q = listJobsSql({ ...filter, limit: 50 });
+      return plan(q.sql, q.params);
     };
-    expect(list("dead")).toContain("USING INDEX jobs_dead");
-    expect(list("pending")).toContain("USING INDEX jobs_due");
-    expect(list("running")).toContain("USING INDEX jobs_lease");
+    expect(list({ state: "dead" })).toContain("USING INDEX jobs_dead");
+    expect(list({ state: "pending" })).toContain("USING INDEX jobs_due");
+    expect(list({ state: "running" })).toContain("USING INDEX jobs_lease");
+    expect(list({ triggerId: "t" })).toContain("USING INDEX jobs_trigger");
+    expect(list({ identityId: "i" })).toContain("USING INDEX jobs_identity");
+    // Unfiltered (and done, most of the table): newest first straight off the primary key, no sort.
+    expect(list({})).not.toContain("TEMP B-TREE");
+    expect(list({ beforeId: "x" })).toMatch(/sqlite_autoindex_jobs_1 \(id<\?\)/);
     // `outbox retry --all-dead`: the states retryJobs picks without ids.
     const retry = jobIdsIn({}, retryableStates({}));
     expect(plan(`UPDATE jobs SET state = 'pending' WHERE ${retry.sql}`, retry.params)).toContain("USING INDEX jobs_dead");

@@ -5,7 +5,7 @@
 import { afterEach, beforeEach, describe, expect, test } from "bun:test";
 import { GroupCommitter } from "../../src/outbox/group-commit.ts";
 import { newUuidV7 } from "../../src/server/job-id.ts";
-import type { Acceptance, NewJob, Store } from "../../src/outbox/store.ts";
+import type { Acceptance, AttemptRecord, NewJob, Store } from "../../src/outbox/store.ts";
 
 /** One isolated database (a temp file, a fresh schema). `open()` gives another connection to it. */
 export type StoreEnv = { open(): Promise<Store>; cleanup(): Promise<void> };
@@ -400,6 +400,70 @@ export function storeSuite(name: string, factory: StoreFactory): void {
       });
     });
 
+    describe("attempt history", () => {
+      const attempt = (over: Partial<AttemptRecord> = {}): AttemptRecord => ({ startedAt: T0, durationMs: 12, outcome: "retry", code: 503, detail: "POST https://x/ answered 503: busy", ...over });
+      const leased = async (s: Store, job = newJob()) => {
+        await s.acceptBatch([acceptance(`k-${job.id}`, { jobs: [job] })]);
+        await s.claimDueJobs({ worker: "w1", now: T0, leaseMs: MIN, limit: 10 });
+        return job;
+      };
+
+      test("failJob and completeJobs record the attempt with the outcome, numbered over the job's life", async () => {
+        const s = await fresh();
+        const job = await leased(s);
+        expect(await s.failJob(job.id, "w1", "busy", T0 + 10, T0 + 1, attempt())).toBe(true);
+        await s.claimDueJobs({ worker: "w1", now: T0 + 10, leaseMs: MIN, limit: 10 });
+        expect(await s.completeJobs([{ id: job.id, worker: "w1", attempt: attempt({ startedAt: T0 + 10, outcome: "delivered", code: 204, detail: null, durationMs: 3 }) }], T0 + 20)).toEqual([job.id]);
+        expect(await s.listAttempts(job.id)).toEqual([
+          { jobId: job.id, n: 1, startedAt: T0, durationMs: 12, outcome: "retry", code: 503, detail: "POST https://x/ answered 503: busy" },
+          { jobId: job.id, n: 2, startedAt: T0 + 10, durationMs: 3, outcome: "delivered", code: 204, detail: null },
+        ]);
+        expect(await s.getJob(job.id)).toMatchObject({ state: "done", attempts: 2, attemptsRecorded: 2, lastError: null });
+      });
+
+      test("an attempt whose lease was lost is not recorded (its outcome is not either)", async () => {
+        const s = await fresh();
+        const job = await leased(s);
+        expect(await s.failJob(job.id, "w2", "busy", T0 + 10, T0 + 1, attempt())).toBe(false);
+        expect(await s.completeJobs([{ id: job.id, worker: "w2", attempt: attempt({ outcome: "delivered" }) }], T0 + 1)).toEqual([]);
+        expect(await s.listAttempts(job.id)).toEqual([]);
+      });
+
+      test("retry keeps the history and gives a fresh budget; the attempts recorded still count every one", async () => {
+        const s = await fresh();
+        const job = await leased(s, newJob({ maxAttempts: 1 }));
+        await s.failJob(job.id, "w1", "gone", null, T0 + 1, attempt({ outcome: "dead", code: 410 }));
+        expect(await s.getJob(job.id)).toMatchObject({ state: "dead", attempts: 1, attemptsRecorded: 1, lastError: "gone" });
+        expect(await s.retryJobs({ ids: [job.id] }, T0 + 5)).toBe(1);
+        expect(await s.getJob(job.id)).toMatchObject({ state: "pending", attempts: 0, attemptsRecorded: 1 });
+        await s.claimDueJobs({ worker: "w1", now: T0 + 5, leaseMs: MIN, limit: 10 });
+        await s.failJob(job.id, "w1", "gone again", null, T0 + 6, attempt({ outcome: "dead", code: 410, startedAt: T0 + 5 }));
+        expect((await s.listAttempts(job.id)).map((a) => [a.n, a.startedAt])).toEqual([[1, T0], [2, T0 + 5]]);
+        expect(await s.getJob(job.id)).toMatchObject({ state: "dead", attempts: 1, attemptsRecorded: 2, lastError: "gone again" });
+      });
+
+      test("a done job shows no stale error from an earlier failed attempt", async () => {
+        const s = await fresh();
+        const job = await leased(s);
+        await s.failJob(job.id, "w1", "busy", T0 + 10, T0 + 1, attempt());
+        await s.claimDueJobs({ worker: "w1", now: T0 + 10, leaseMs: MIN, limit: 10 });
+        expect(await s.completeJob(job.id, "w1", T0 + 11)).toBe(true);
+        expect((await s.getJob(job.id))!.lastError).toBeNull();
+      });
+
+      test("purging a job deletes its attempts", async () => {
+        const s = await fresh();
+        const job = await leased(s, newJob({ maxAttempts: 1 }));
+        await s.failJob(job.id, "w1", "gone", null, T0 + 1, attempt({ outcome: "dead" }));
+        expect(await s.purgeJobs({ ids: [job.id] })).toBe(1);
+        expect(await s.listAttempts(job.id)).toEqual([]);
+        const other = await leased(s, newJob({ maxAttempts: 1 }));
+        await s.failJob(other.id, "w1", "gone", null, T0 + 1, attempt({ outcome: "dead" }));
+        expect(await s.expireJobs("dead", T0 + 2, 10)).toBe(1);
+        expect(await s.listAttempts(other.id)).toEqual([]);
+      });
+    });
+
     describe("operator actions", () => {
       /** One job in each state: pending, running, done, dead. */
       const oneOfEach = async (s: Store, key = "k1") => {
@@ -411,14 +475,31 @@ export function storeSuite(name: string, factory: StoreFactory): void {
         return { pending, running, done, dead };
       };
 
-      test("listJobs filters by state, hook, action and ids, oldest first, with a limit", async () => {
+      test("listJobs filters by state, hook, action and ids, newest first, with a limit", async () => {
         const s = await fresh();
         const j = await oneOfEach(s);
         expect((await s.listJobs({ state: "dead" })).map((x) => x.id)).toEqual([j.dead.id]);
         expect((await s.listJobs({ action: "welcome.http" })).map((x) => x.id)).toEqual([j.dead.id]);
         expect(await s.listJobs({ hook: "other" })).toEqual([]);
         expect((await s.listJobs({ ids: [j.done.id, j.pending.id] })).map((x) => x.id).sort()).toEqual([j.done.id, j.pending.id].sort());
-        expect((await s.listJobs({ limit: 2 })).map((x) => x.id)).toEqual([j.pending.id, j.running.id]);
+        expect((await s.listJobs({ limit: 2 })).map((x) => x.id)).toEqual([j.dead.id, j.done.id]);
+      });
+
+      test("listJobs finds jobs by trigger id, identity id and creation time, and pages with beforeId", async () => {
+        const s = await fresh();
+        const jobs = Array.from({ length: 5 }, (_, i) => newJob({ triggerId: `t-${i % 2}`, identityId: i === 3 ? "id-3" : null, traceparent: null }));
+        for (const [i, job] of jobs.entries()) await s.acceptBatch([acceptance(`k${i}`, { jobs: [job], now: T0 + i * MIN })]);
+        const ids = (f: Parameters<Store["listJobs"]>[0]) => s.listJobs(f).then((l) => l.map((x) => x.id));
+        const newest = [...jobs].reverse().map((x) => x.id);
+        expect(await ids({})).toEqual(newest);
+        expect(await ids({ triggerId: "t-1" })).toEqual([jobs[3]!.id, jobs[1]!.id]);
+        expect(await ids({ identityId: "id-3" })).toEqual([jobs[3]!.id]);
+        expect(await ids({ createdFrom: T0 + MIN, createdBefore: T0 + 3 * MIN })).toEqual([jobs[2]!.id, jobs[1]!.id]);
+        const page1 = await ids({ limit: 2 });
+        const page2 = await ids({ limit: 2, beforeId: page1.at(-1)! });
+        const page3 = await ids({ limit: 2, beforeId: page2.at(-1)! });
+        expect([...page1, ...page2, ...page3]).toEqual(newest);
+        expect(await s.getJob(jobs[3]!.id)).toMatchObject({ triggerId: "t-1", identityId: "id-3", traceparent: null, attemptsRecorded: 0 });
       });
 
       test("retryJobs without ids revives dead jobs: pending, attempts reset, due now", async () => {
@@ -465,6 +546,20 @@ export function storeSuite(name: string, factory: StoreFactory): void {
         expect(await s.purgeJobs({ updatedBefore: T0 + 1 })).toBe(0);
         expect(await s.purgeJobs({ state: "done", updatedBefore: T0 + 2 })).toBe(1);
         expect((await s.getJob(j.dead.id))!.state).toBe("dead");
+      });
+
+      test("expireJobs deletes at most `limit` jobs of one state finished before the cutoff, with their attempts", async () => {
+        const s = await fresh();
+        await oneOfEach(s, "k1");
+        await oneOfEach(s, "k2");
+        await oneOfEach(s, "k3"); // three done and three dead, finished at T0 + 1
+        expect(await s.expireJobs("done", T0 + 1, 10)).toBe(0);
+        expect(await s.expireJobs("done", T0 + 2, 2)).toBe(2);
+        expect(await s.expireJobs("done", T0 + 2, 2)).toBe(1);
+        expect(await s.expireJobs("done", T0 + 2, 2)).toBe(0);
+        expect((await s.stats(T0)).byState).toEqual({ pending: 3, running: 3, done: 0, dead: 3 });
+        expect(await s.expireJobs("dead", T0 + 2, 10)).toBe(3);
+        expect((await s.stats(T0)).byState).toEqual({ pending: 3, running: 3, done: 0, dead: 0 });
       });
 
       test("purgeExpiredDedupe drops expired records only, so their keys are new again", async () => {

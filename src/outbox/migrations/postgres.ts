@@ -42,4 +42,29 @@ CREATE INDEX jobs_lease ON jobs (locked_until) WHERE state = 'running';
 CREATE INDEX jobs_state_created ON jobs (state, created_at);
 `,
   },
+  {
+    version: 2,
+    name: "jobs: attempt history, search columns, retention index",
+    // See the SQLite migration 4 for why each piece exists.
+    sql: `
+ALTER TABLE jobs ADD COLUMN trigger_id text;
+ALTER TABLE jobs ADD COLUMN identity_id text;
+ALTER TABLE jobs ADD COLUMN traceparent text;
+CREATE INDEX jobs_trigger  ON jobs (trigger_id)  WHERE trigger_id IS NOT NULL;
+CREATE INDEX jobs_identity ON jobs (identity_id) WHERE identity_id IS NOT NULL;
+CREATE INDEX jobs_done     ON jobs (updated_at)  WHERE state = 'done';
+CREATE INDEX jobs_dead     ON jobs (updated_at)  WHERE state = 'dead';
+UPDATE jobs SET last_error = NULL WHERE state = 'done' AND last_error IS NOT NULL;
+CREATE TABLE job_attempts (
+  job_id      text    NOT NULL,
+  n           integer NOT NULL,
+  started_at  bigint  NOT NULL,
+  duration_ms integer NOT NULL,
+  outcome     text    NOT NULL CHECK (outcome IN ('delivered', 'retry', 'dead')),
+  code        integer,
+  detail      text,
+  PRIMARY KEY (job_id, n)
+);
+`,
+  },
 ]);

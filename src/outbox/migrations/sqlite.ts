@@ -89,4 +89,34 @@ DROP INDEX jobs_state_created;
 CREATE INDEX jobs_dead ON jobs (created_at) WHERE state = 'dead';
 `,
   },
+  {
+    version: 4,
+    name: "jobs: attempt history, search columns, retention index",
+    // Plain SQL, no `after`: every SQLite driver runs it as is.
+    // job_attempts rows are written by the same statement batch that records an outcome
+    // (complete-jobs.ts, finish-job.ts). trigger_id / identity_id are searched by `outbox list`
+    // and the admin page; their partial indexes hold only jobs that have one. jobs_done lets
+    // retention find old done jobs without reading every job (expire-jobs.ts); it changes once per
+    // job, at completion.
+    sql: `
+ALTER TABLE jobs ADD COLUMN trigger_id TEXT;
+ALTER TABLE jobs ADD COLUMN identity_id TEXT;
+ALTER TABLE jobs ADD COLUMN traceparent TEXT;
+CREATE INDEX jobs_trigger  ON jobs (trigger_id)  WHERE trigger_id IS NOT NULL;
+CREATE INDEX jobs_identity ON jobs (identity_id) WHERE identity_id IS NOT NULL;
+CREATE INDEX jobs_done     ON jobs (updated_at)  WHERE state = 'done';
+-- A done job no longer shows the error of an earlier failed attempt (completions now clear it).
+UPDATE jobs SET last_error = NULL WHERE state = 'done' AND last_error IS NOT NULL;
+CREATE TABLE job_attempts (
+  job_id      TEXT    NOT NULL,
+  n           INTEGER NOT NULL,
+  started_at  INTEGER NOT NULL,
+  duration_ms INTEGER NOT NULL,
+  outcome     TEXT    NOT NULL CHECK (outcome IN ('delivered', 'retry', 'dead')),
+  code        INTEGER,
+  detail      TEXT,
+  PRIMARY KEY (job_id, n)
+) WITHOUT ROWID;
+`,
+  },
 ]);

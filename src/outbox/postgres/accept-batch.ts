@@ -86,8 +86,8 @@ async function enqueueJobs(tx: TransactionSQL, list: Acceptance[]): Promise<void
   if (!jobs.length) return;
   const col = <T>(f: (j: (typeof jobs)[number]) => T) => jobs.map(f);
   await tx`
-    INSERT INTO jobs (id, hook, action, payload, state, attempts, max_attempts, run_at, created_at, updated_at)
-    SELECT id, hook, action, payload::json, 'pending', 0, max_attempts, run_at, now, now
+    INSERT INTO jobs (id, hook, action, payload, state, attempts, max_attempts, run_at, created_at, updated_at, trigger_id, identity_id, traceparent)
+    SELECT id, hook, action, payload::json, 'pending', 0, max_attempts, run_at, now, now, trigger_id, identity_id, traceparent
     FROM unnest(
       ${tx.array(col((j) => j.id), "TEXT")}::text[],
       ${tx.array(col((j) => j.hook), "TEXT")}::text[],
@@ -95,6 +95,9 @@ async function enqueueJobs(tx: TransactionSQL, list: Acceptance[]): Promise<void
       ${tx.array(col((j) => JSON.stringify(j.payload ?? null)), "TEXT")}::text[],
       ${tx.array(col((j) => j.maxAttempts), "INT")}::int[],
       ${tx.array(col((j) => j.runAt), "BIGINT")}::bigint[],
-      ${tx.array(col((j) => j.now), "BIGINT")}::bigint[]
-    ) AS t(id, hook, action, payload, max_attempts, run_at, now)`;
+      ${tx.array(col((j) => j.now), "BIGINT")}::bigint[],
+      ${tx.array(col((j) => j.triggerId ?? null), "TEXT")}::text[],
+      ${tx.array(col((j) => j.identityId ?? null), "TEXT")}::text[],
+      ${tx.array(col((j) => j.traceparent ?? null), "TEXT")}::text[]
+    ) AS t(id, hook, action, payload, max_attempts, run_at, now, trigger_id, identity_id, traceparent)`;
 }

@@ -8,16 +8,20 @@
 // connection is retried only when the statement provably did not commit (see connection.ts).
 import type { CompletedJob } from "../store.ts";
 import type { PgDb } from "./connection.ts";
+import { recordAttempts } from "./record-attempts.ts";
 
 export function completeJobs(db: PgDb, items: CompletedJob[], now: number): Promise<string[]> {
   if (!items.length) return Promise.resolve([]);
   const sorted = [...items].sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
   return db.tx("completeJobs", async (tx) => {
     const rows = (await tx`
-      UPDATE jobs SET state = 'done', locked_by = NULL, locked_until = NULL, updated_at = ${now}
+      UPDATE jobs SET state = 'done', last_error = NULL, locked_by = NULL, locked_until = NULL, updated_at = ${now}
       FROM unnest(${tx.array(sorted.map((i) => i.id), "TEXT")}::text[], ${tx.array(sorted.map((i) => i.worker), "TEXT")}::text[]) AS done(id, worker)
       WHERE jobs.id = done.id AND jobs.locked_by = done.worker AND jobs.state = 'running'
       RETURNING jobs.id`) as Array<{ id: string }>;
+    const done = new Set(rows.map((r) => r.id));
+    // The attempts of the jobs marked done, in the same transaction (one more statement, no more commits).
+    await recordAttempts(tx, sorted.filter((i) => i.attempt && done.has(i.id)) as Array<{ id: string; attempt: NonNullable<CompletedJob["attempt"]> }>);
     return rows.map((r) => r.id);
   });
 }

@@ -10,6 +10,11 @@ export function jobWhere(sql: SQL, filter: JobFilter, states?: JobState[]) {
     ${filter.hook ? sql`AND hook = ${filter.hook}` : sql``}
     ${filter.action ? sql`AND action = ${filter.action}` : sql``}
     ${filter.ids ? sql`AND id = ANY(${sql.array(filter.ids, "TEXT")})` : sql``}
+    ${filter.triggerId !== undefined ? sql`AND trigger_id = ${filter.triggerId}` : sql``}
+    ${filter.identityId !== undefined ? sql`AND identity_id = ${filter.identityId}` : sql``}
+    ${filter.createdFrom !== undefined ? sql`AND created_at >= ${filter.createdFrom}` : sql``}
+    ${filter.createdBefore !== undefined ? sql`AND created_at < ${filter.createdBefore}` : sql``}
+    ${filter.beforeId !== undefined ? sql`AND id < ${filter.beforeId}` : sql``}
     ${filter.updatedBefore !== undefined ? sql`AND updated_at < ${filter.updatedBefore}` : sql``}`;
 }
 

@@ -9,7 +9,7 @@ import { num } from "./connection.ts";
 /** The select list every job query returns (qualified: claimDueJobs joins a subquery that also has `id`). */
 export const JOB_COLUMNS =
   "jobs.id, jobs.hook, jobs.action, jobs.payload::text AS payload, jobs.state, jobs.attempts, jobs.max_attempts, jobs.run_at, " +
-  "jobs.last_error, jobs.created_at, jobs.updated_at, jobs.locked_by, jobs.locked_until";
+  "jobs.last_error, jobs.created_at, jobs.updated_at, jobs.locked_by, jobs.locked_until, jobs.trigger_id, jobs.identity_id, jobs.traceparent";
 
 export type JobRow = {
   id: string;
@@ -25,6 +25,11 @@ export type JobRow = {
   updated_at: string;
   locked_by: string | null;
   locked_until: string | null;
+  trigger_id: string | null;
+  identity_id: string | null;
+  traceparent: string | null;
+  /** Only in reads that count the history (read-jobs.ts). */
+  attempts_recorded?: number;
 };
 
 export function toJob(r: JobRow): Job {
@@ -42,5 +47,9 @@ export function toJob(r: JobRow): Job {
     updatedAt: num(r.updated_at),
     lockedBy: r.locked_by,
     lockedUntil: r.locked_until === null ? null : num(r.locked_until),
+    triggerId: r.trigger_id ?? null,
+    identityId: r.identity_id ?? null,
+    traceparent: r.traceparent ?? null,
+    ...(r.attempts_recorded !== undefined ? { attemptsRecorded: r.attempts_recorded } : {}),
   };
 }

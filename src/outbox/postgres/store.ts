@@ -3,15 +3,15 @@
 // Workers poll claimDueJobs. Bun 1.4.5 does have sql.listen/notify, but the store does not use
 // them: polling works the same on SQLite, and a NOTIFY lost across a reconnect would stall work
 // until the next poll anyway.
-import type { Acceptance, AcceptResult, ClaimOptions, CompletedJob, Job, JobFilter, Stats, Store } from "../store.ts";
+import type { Acceptance, AcceptResult, Attempt, AttemptRecord, ClaimOptions, CompletedJob, Job, JobFilter, Stats, Store } from "../store.ts";
 import { acceptBatch } from "./accept-batch.ts";
 import { claimDueJobs } from "./claim-due-jobs.ts";
 import { completeJobs } from "./complete-jobs.ts";
 import { PgDb, type PostgresOptions } from "./connection.ts";
 import { completeJob, failJob, releaseJob } from "./finish-job.ts";
-import { purgeExpiredDedupe, purgeJobs, retryJobs } from "./manage-jobs.ts";
+import { expireJobs, purgeExpiredDedupe, purgeJobs, retryJobs } from "./manage-jobs.ts";
 import { migrate } from "./migrate.ts";
-import { getJob, listJobs, stats } from "./read-jobs.ts";
+import { getJob, listAttempts, listJobs, stats } from "./read-jobs.ts";
 
 export type { PostgresOptions };
 
@@ -42,8 +42,8 @@ export class PostgresStore implements Store {
   async completeJobs(items: CompletedJob[], now: number): Promise<string[]> {
     return items.length ? completeJobs(this.#db, items, now) : [];
   }
-  failJob(id: string, worker: string, error: string, retryAt: number | null, now: number): Promise<boolean> {
-    return failJob(this.#db, id, worker, error, retryAt, now);
+  failJob(id: string, worker: string, error: string, retryAt: number | null, now: number, attempt?: AttemptRecord): Promise<boolean> {
+    return failJob(this.#db, id, worker, error, retryAt, now, attempt);
   }
   releaseJob(id: string, worker: string, now: number): Promise<boolean> {
     return releaseJob(this.#db, id, worker, now);
@@ -54,11 +54,17 @@ export class PostgresStore implements Store {
   listJobs(filter: JobFilter): Promise<Job[]> {
     return listJobs(this.#db, filter);
   }
+  listAttempts(jobId: string): Promise<Attempt[]> {
+    return listAttempts(this.#db, jobId);
+  }
   retryJobs(filter: JobFilter, now: number): Promise<number> {
     return retryJobs(this.#db, filter, now);
   }
   purgeJobs(filter: JobFilter): Promise<number> {
     return purgeJobs(this.#db, filter);
+  }
+  expireJobs(state: "done" | "dead", before: number, limit: number): Promise<number> {
+    return expireJobs(this.#db, state, before, limit);
   }
   purgeExpiredDedupe(now: number): Promise<number> {
     return purgeExpiredDedupe(this.#db, now);

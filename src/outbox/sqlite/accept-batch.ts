@@ -9,8 +9,8 @@ import type { DedupeLog } from "./dedupe-log.ts";
 
 export function acceptBatch(db: SqliteDb, dedupe: DedupeLog, batch: Acceptance[]): AcceptResult[] {
   const enqueue = db.query(`
-    INSERT INTO jobs (id, hook, action, payload, state, attempts, max_attempts, run_at, created_at, updated_at)
-    VALUES (?1, ?2, ?3, ?4, 'pending', 0, ?5, ?6, ?7, ?7)`);
+    INSERT INTO jobs (id, hook, action, payload, state, attempts, max_attempts, run_at, created_at, updated_at, trigger_id, identity_id, traceparent)
+    VALUES (?1, ?2, ?3, ?4, 'pending', 0, ?5, ?6, ?7, ?7, ?8, ?9, ?10)`);
   try {
     return db.transaction(() => {
       dedupe.sync(db);
@@ -18,7 +18,7 @@ export function acceptBatch(db: SqliteDb, dedupe: DedupeLog, batch: Acceptance[]
         const stored = dedupe.lookup(db, a.hook, a.key, a.now);
         if (stored) return { duplicate: true, response: stored };
         dedupe.append(db, a);
-        for (const j of a.jobs) enqueue.run(j.id, j.hook, j.action, JSON.stringify(j.payload ?? null), j.maxAttempts, j.runAt, a.now);
+        for (const j of a.jobs) enqueue.run(j.id, j.hook, j.action, JSON.stringify(j.payload ?? null), j.maxAttempts, j.runAt, a.now, j.triggerId ?? null, j.identityId ?? null, j.traceparent ?? null);
         return { duplicate: false };
       });
     }).immediate();

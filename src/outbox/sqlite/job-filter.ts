@@ -30,6 +30,26 @@ export function jobWhere(filter: JobFilter, states?: JobState[]): Where {
     parts.push("id IN (SELECT value FROM json_each($ids))");
     params.ids = JSON.stringify(filter.ids);
   }
+  if (filter.triggerId !== undefined) {
+    parts.push("trigger_id = $triggerId");
+    params.triggerId = filter.triggerId;
+  }
+  if (filter.identityId !== undefined) {
+    parts.push("identity_id = $identityId");
+    params.identityId = filter.identityId;
+  }
+  if (filter.createdFrom !== undefined) {
+    parts.push("created_at >= $createdFrom");
+    params.createdFrom = filter.createdFrom;
+  }
+  if (filter.createdBefore !== undefined) {
+    parts.push("created_at < $createdBefore");
+    params.createdBefore = filter.createdBefore;
+  }
+  if (filter.beforeId !== undefined) {
+    parts.push("id < $beforeId");
+    params.beforeId = filter.beforeId;
+  }
   if (filter.updatedBefore !== undefined) {
     parts.push("updated_at < $updatedBefore");
     params.updatedBefore = filter.updatedBefore;

@@ -16,6 +16,11 @@ export type JobRow = {
   updated_at: number;
   locked_by: string | null;
   locked_until: number | null;
+  trigger_id: string | null;
+  identity_id: string | null;
+  traceparent: string | null;
+  /** Only in reads that count the history (read-jobs.ts). */
+  attempts_recorded?: number;
 };
 
 export function toJob(r: JobRow): Job {
@@ -33,6 +38,10 @@ export function toJob(r: JobRow): Job {
     updatedAt: r.updated_at,
     lockedBy: r.locked_by,
     lockedUntil: r.locked_until,
+    triggerId: r.trigger_id ?? null,
+    identityId: r.identity_id ?? null,
+    traceparent: r.traceparent ?? null,
+    ...(r.attempts_recorded !== undefined ? { attemptsRecorded: r.attempts_recorded } : {}),
   };
 }
 

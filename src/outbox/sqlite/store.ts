@@ -4,16 +4,16 @@
 // (a second `serve`, or `kratos-hooks outbox retry`). A wait on another process's lock blocks this
 // process's event loop for up to busy_timeout, then surfaces StoreUnavailableError.
 import type { SqliteDb } from "./driver.ts";
-import type { Acceptance, AcceptResult, ClaimOptions, CompletedJob, Job, JobFilter, Stats, Store } from "../store.ts";
+import type { Acceptance, AcceptResult, Attempt, AttemptRecord, ClaimOptions, CompletedJob, Job, JobFilter, Stats, Store } from "../store.ts";
 import { acceptBatch } from "./accept-batch.ts";
 import { claimDueJobs } from "./claim-due-jobs.ts";
 import { completeJobs } from "./complete-jobs.ts";
 import { guard, openSqlite, type SqliteOptions } from "./connection.ts";
 import { DedupeLog, FLUSH_SLICES } from "./dedupe-log.ts";
 import { completeJob, failJob, releaseJob } from "./finish-job.ts";
-import { purgeJobs, retryJobs } from "./manage-jobs.ts";
+import { expireJobs, purgeJobs, retryJobs } from "./manage-jobs.ts";
 import { migrate } from "./migrate.ts";
-import { getJob, listJobs, stats } from "./read-jobs.ts";
+import { getJob, listAttempts, listJobs, stats } from "./read-jobs.ts";
 
 export type { SqliteOptions };
 
@@ -106,8 +106,8 @@ export class SqliteStore implements Store {
   async completeJobs(items: CompletedJob[], now: number): Promise<string[]> {
     return items.length ? guard("completeJobs", () => completeJobs(this.#bookkeeping, items, now)) : [];
   }
-  async failJob(id: string, worker: string, error: string, retryAt: number | null, now: number): Promise<boolean> {
-    return guard("failJob", () => failJob(this.#bookkeeping, id, worker, error, retryAt, now));
+  async failJob(id: string, worker: string, error: string, retryAt: number | null, now: number, attempt?: AttemptRecord): Promise<boolean> {
+    return guard("failJob", () => failJob(this.#bookkeeping, id, worker, error, retryAt, now, attempt));
   }
   async releaseJob(id: string, worker: string, now: number): Promise<boolean> {
     return guard("releaseJob", () => releaseJob(this.#bookkeeping, id, worker, now));
@@ -118,11 +118,18 @@ export class SqliteStore implements Store {
   async listJobs(filter: JobFilter): Promise<Job[]> {
     return guard("listJobs", () => listJobs(this.#db, filter));
   }
+  async listAttempts(jobId: string): Promise<Attempt[]> {
+    return guard("listAttempts", () => listAttempts(this.#db, jobId));
+  }
   async retryJobs(filter: JobFilter, now: number): Promise<number> {
     return guard("retryJobs", () => retryJobs(this.#ack, filter, now));
   }
   async purgeJobs(filter: JobFilter): Promise<number> {
     return guard("purgeJobs", () => purgeJobs(this.#ack, filter));
+  }
+  /** Retention's deletes are derived housekeeping, like the dedupe purge: NORMAL is enough. */
+  async expireJobs(state: "done" | "dead", before: number, limit: number): Promise<number> {
+    return guard("expireJobs", () => expireJobs(this.#bookkeeping, state, before, limit));
   }
   async purgeExpiredDedupe(now: number): Promise<number> {
     return guard("purgeExpiredDedupe", () => this.#dedupe.purgeExpired(this.#bookkeeping, now));

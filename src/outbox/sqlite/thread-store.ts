@@ -9,7 +9,7 @@
 // One connection, on the thread, as before: the thread runs one call at a time in arrival order.
 import { UsageError } from "../../errors.ts";
 import { StoreUnavailableError } from "../errors.ts";
-import type { Acceptance, AcceptResult, ClaimOptions, CompletedJob, Job, JobFilter, Stats, Store } from "../store.ts";
+import type { Acceptance, AcceptResult, Attempt, AttemptRecord, ClaimOptions, CompletedJob, Job, JobFilter, Stats, Store } from "../store.ts";
 import type { SqliteOptions } from "./connection.ts";
 import type { Call, Reply } from "./thread-host.ts";
 
@@ -51,8 +51,8 @@ export class SqliteThreadStore implements Store {
   completeJobs(items: CompletedJob[], now: number): Promise<string[]> {
     return items.length ? this.#call("completeJobs", items, now) : Promise.resolve([]);
   }
-  failJob(id: string, worker: string, error: string, retryAt: number | null, now: number): Promise<boolean> {
-    return this.#call("failJob", id, worker, error, retryAt, now);
+  failJob(id: string, worker: string, error: string, retryAt: number | null, now: number, attempt?: AttemptRecord): Promise<boolean> {
+    return this.#call("failJob", id, worker, error, retryAt, now, attempt);
   }
   releaseJob(id: string, worker: string, now: number): Promise<boolean> {
     return this.#call("releaseJob", id, worker, now);
@@ -63,11 +63,17 @@ export class SqliteThreadStore implements Store {
   listJobs(filter: JobFilter): Promise<Job[]> {
     return this.#call("listJobs", filter);
   }
+  listAttempts(jobId: string): Promise<Attempt[]> {
+    return this.#call("listAttempts", jobId);
+  }
   retryJobs(filter: JobFilter, now: number): Promise<number> {
     return this.#call("retryJobs", filter, now);
   }
   purgeJobs(filter: JobFilter): Promise<number> {
     return this.#call("purgeJobs", filter);
+  }
+  expireJobs(state: "done" | "dead", before: number, limit: number): Promise<number> {
+    return this.#call("expireJobs", state, before, limit);
   }
   purgeExpiredDedupe(now: number): Promise<number> {
     return this.#call("purgeExpiredDedupe", now);
