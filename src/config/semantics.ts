@@ -332,7 +332,8 @@ function checkBody(h: HookCtx): void {
       continue;
     }
     if (spec.from === undefined && spec.value === undefined) {
-      r.error(fieldPath, "key", `body field '${field}' has neither 'from' nor 'value'`, "add from: <ctx path>, e.g. identity.traits.email, or value: <constant>");
+      // A hand-written body computes its fields itself: there `body` only types them (model.ts).
+      if (hook.jsonnet === undefined) r.error(fieldPath, "key", `body field '${field}' has neither 'from' nor 'value'`, "add from: <ctx path>, e.g. identity.traits.email, or value: <constant>; only with a hand-written jsonnet body may a field just declare its type");
       continue;
     }
     if (spec.from === undefined) continue;
