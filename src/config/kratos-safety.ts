@@ -12,7 +12,7 @@ import { readFileSync } from "node:fs";
 import { resolve as resolvePath } from "node:path";
 import { BYTES_PER_CODE_POINT, bytesText, worstCaseOutput, kib } from "../kratos/output-size.ts";
 import type { Version } from "../kratos/versions.ts";
-import { dedupePlan } from "./dedupe-plan.ts";
+import { addedFields, dedupePlan, missingCarriers } from "./dedupe-plan.ts";
 import type { HookDecl, HooksFile } from "./model.ts";
 import { ENV_OVERRIDES, DEFAULTS, parseListen, resolveField, type Env } from "./resolve.ts";
 import type { ConfigPath } from "./source-map.ts";
@@ -173,7 +173,7 @@ function checkOutputSize(hook: HookDecl, at: ConfigPath, v: Version, emit: boole
   // A hand-written body's output cannot be known from its declaration.
   if (hook.jsonnet !== undefined || !hook.body) return;
   const plan = dedupePlan(hook, v, emit);
-  const fields = [...Object.entries(hook.body).map(([name, spec]) => resolveField(name, spec)), ...(plan.kind === "body" ? plan.added : [])];
+  const fields = [...Object.entries(hook.body).map(([name, spec]) => resolveField(name, spec)), ...addedFields(plan)];
   const size = worstCaseOutput(fields, v, BYTES_PER_CODE_POINT.text);
   const control = worstCaseOutput(fields, v, BYTES_PER_CODE_POINT.control);
   const limit = `Kratos ${v.text} accepts less than ${kib(size.limit)} (${bytesText(size.limit)}) from a Jsonnet body`;
@@ -213,7 +213,7 @@ function readText(file: string): string | undefined {
  */
 function checkExecutionCarried(hook: HookDecl, at: ConfigPath, v: Version, emit: boolean | undefined, dir: string, r: Reporter): void {
   const plan = dedupePlan(hook, v, emit);
-  if (plan.kind !== "body" || plan.missing.length === 0 || hook.jsonnet === undefined) return;
+  if (missingCarriers(plan).length === 0 || hook.jsonnet === undefined) return;
   const text = readText(resolvePath(dir, hook.jsonnet));
   if (text === undefined) return; // reported by semantics.ts
   // `flow.id` or `flow["id"]`, `identity.updated_at`: the last two segments of the path, as Jsonnet writes member access.
@@ -221,7 +221,7 @@ function checkExecutionCarried(hook: HookDecl, at: ConfigPath, v: Version, emit:
     const [a, b] = p.split(".").slice(-2) as [string, string];
     return new RegExp(`\\b${a}\\s*(\\.\\s*${b}\\b|\\[\\s*["']${b}["']\\s*\\])`).test(text);
   };
-  const missing = plan.missing.filter((p) => !mentions(p));
+  const missing = missingCarriers(plan).filter((p) => !mentions(p));
   if (missing.length === 0) return;
   r.warn(
     [...at, "jsonnet"],

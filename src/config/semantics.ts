@@ -4,7 +4,7 @@
 import { existsSync, readFileSync, statSync } from "node:fs";
 import { resolve as resolvePath } from "node:path";
 import { ConfigError } from "../errors.ts";
-import { ctxPathAvailable, headerAllowlistAt, isHeaderToken, requestHeaderKey, transientPayloadPossible } from "../kratos/ctx.ts";
+import { ctxListPrefix, ctxPathAvailable, headerAllowlistAt, isHeaderToken, requestHeaderKey, transientPayloadPossible } from "../kratos/ctx.ts";
 import {
   allowedHooks,
   ctxPresence,
@@ -21,6 +21,8 @@ import {
 import { MESSAGE_ID_MAX, MESSAGE_ID_MIN, RECEIVER_MESSAGE_ID_MIN } from "../kratos/responses.ts";
 import { compareVersions, FEATURE_MIN_VERSION, hookListsAt, isKnownRelease, KNOWN_RELEASES, KNOWN_TAGS, parseVersion, rulesTag, supports, type Version } from "../kratos/versions.ts";
 import { compileLinearRegex } from "../linear-regex.ts";
+import { missingStdFunction } from "../kratos/jsonnet-stdlib.ts";
+import { outgoingHeaderProblem } from "../kratos/outgoing-headers.ts";
 import { templateRefs, type TemplateRef } from "../template.ts";
 import { PATH_PATTERN, PREDICATE_OPERATORS, type FieldSpecDecl, type HookDecl, type HooksFile, type PredicateDecl } from "./model.ts";
 import { destinationKey, destinationOf } from "./destination.ts";
@@ -251,10 +253,26 @@ function checkHook(name: string, hook: HookDecl, raw: HooksFile, v: Version | un
     r.error([...h.at, "skip_if"], "key", "skip_if has no effect with a hand-written jsonnet body", 'write the condition in the Jsonnet file: if <cond> then error "cancel" else {...} (docs/kratos.md#cancel)');
   } else if (hook.skip_if) checkPredicate(h, hook.skip_if, [...h.at, "skip_if"], true);
   for (const [i, key] of (hook.dedupe?.key ?? []).entries()) checkFieldRef(h, key, [...h.at, "dedupe", "key", i], "dedupe.key");
+  checkDedupeKeyVaries(h);
   checkRules(h, mode);
   checkEnrich(h, mode);
   checkActions(h);
   checkTrust(h);
+}
+
+/**
+ * A dedupe.key made only of constants is the same for every event: the receiver would run the
+ * actions for the first one in each window and answer every later one as a retry of it.
+ */
+function checkDedupeKeyVaries(h: HookCtx): void {
+  const key = h.hook.dedupe?.key;
+  if (!key?.length) return;
+  const constant = (f: string) => {
+    const spec = h.hook.body?.[f];
+    return spec !== undefined && typeof spec !== "string" && spec.from === undefined && spec.value !== undefined;
+  };
+  if (!key.every(constant)) return;
+  h.r.error([...h.at, "dedupe", "key"], "value", `dedupe.key ${key.join(", ")} is a constant, the same for every event: all but the first event in each dedupe window would be dropped as retries`, "key on what tells events apart, e.g. identity_id (once per identity) or flow_id, or remove dedupe.key to dedupe Kratos's retries only (docs/kratos.md#retries)");
 }
 
 /** Credentials never read, user-controlled values never where they steer a delivery (trust.ts). */
@@ -315,6 +333,8 @@ function checkHeaders(h: HookCtx): void {
     r.error([...h.at, "headers"], "key", `headers need Kratos ${FEATURE_MIN_VERSION.headers} or later (target ${v.text})`, "Kratos v1.0/v1.1 reject the key; put the secret in auth instead (docs/kratos.md#web-hook-config)");
   }
   for (const [name, value] of Object.entries(hook.headers)) {
+    const problem = outgoingHeaderProblem(name);
+    if (problem) r.error([...h.at, "headers", name], "key", `header ${name} cannot be set here: ${problem.why}`, problem.hint);
     if (name.toLowerCase() === "content-type" && value !== "application/json") {
       r.error([...h.at, "headers", name], "value", `Content-Type must be exactly application/json, got '${value}'`, "Kratos fails the call for any other value (even with '; charset=') and the receiver reads JSON; remove the header (docs/kratos.md#content-type)");
     }
@@ -338,6 +358,11 @@ function checkBody(h: HookCtx): void {
     }
     if (spec.from === undefined) continue;
     const path = spec.from.split(".");
+    const list = ctxListPrefix(path);
+    if (list) {
+      r.error(fromPath, "value", `${spec.from} reads into the list ${list.join(".")}, which Kratos's Jsonnet cannot index by name`, `every call would fail ("attempted index an array with string"); send the whole list instead: from: ${list.join(".")}, type: array (docs/kratos.md#ctx-per-hook-point)`);
+      continue;
+    }
     if (v) {
       const available = ctxPathAvailable(path, point, blocking, v);
       if (!available.ok) {
@@ -406,7 +431,7 @@ function checkJsonnet(h: HookCtx): void {
     r.error(at, "value", `Jsonnet file ${hook.jsonnet} does not exist`, `looked at ${file}: paths in hooks.yaml are relative to its directory`);
     return;
   }
-  for (const problem of jsonnetProblems(text)) {
+  for (const problem of jsonnetProblems(text, h.v)) {
     r.error(at, "value", `${hook.jsonnet}:${problem.line}: ${problem.message}`, problem.hint);
   }
 }
@@ -423,7 +448,7 @@ function readTextFile(file: string): string | undefined {
  * What Kratos's Jsonnet VM refuses: `std.extVar` (ctx is a top-level argument, never an ext var)
  * and imports (disabled in the worker). CONTRACT §3.1. Strings and comments are skipped.
  */
-export function jsonnetProblems(text: string): Array<{ line: number; message: string; hint: string }> {
+export function jsonnetProblems(text: string, v?: Version): Array<{ line: number; message: string; hint: string }> {
   const out: Array<{ line: number; message: string; hint: string }> = [];
   const code = blankStringsAndComments(text);
   const lineOf = (i: number) => text.slice(0, i).split("\n").length;
@@ -436,6 +461,18 @@ export function jsonnetProblems(text: string): Array<{ line: number; message: st
   // Kratos strips these from every identity in ctx (CONTRACT §0.4, §3.2): reading one is a runtime error.
   for (const m of code.matchAll(/\.\s*(metadata_admin|credentials)\b/g)) {
     out.push({ line: lineOf(m.index), message: `reads .${m[1]}, which Kratos removes from the identity it passes to webhooks`, hint: `the body fails with "field does not exist" and so does every flow with this hook; ${m[1] === "metadata_admin" ? "keep what the receiver needs in metadata_public or traits" : "read identity.id, traits or verifiable_addresses instead"} (docs/kratos.md#ctx-per-hook-point)` });
+  }
+  // Kratos's go-jsonnet lacks the std functions added after it (CONTRACT §3.1): "field does not exist".
+  if (v) {
+    for (const m of code.matchAll(/\bstd\s*\.\s*([A-Za-z0-9_]+)\b/g)) {
+      const missing = missingStdFunction(m[1]!, v);
+      if (!missing) continue;
+      out.push({
+        line: lineOf(m.index),
+        message: `uses std.${m[1]}, which Kratos ${v.text}'s Jsonnet (go-jsonnet ${missing.engine}) does not have`,
+        hint: `it came with go-jsonnet ${missing.addedIn} (Kratos ${missing.kratosSince}); every call of this body would fail with "field does not exist": write it with older std functions, or target Kratos ${missing.kratosSince} or later (docs/kratos.md#jsonnet-bodies)`,
+      });
+    }
   }
   if (!/\bfunction\s*\(\s*ctx\s*\)/.test(code)) {
     out.push({ line: 1, message: "is not function(ctx) ...", hint: "Kratos passes ctx as a top-level argument named ctx; the body must be function(ctx) { ... } (docs/kratos.md#jsonnet-bodies)" });
@@ -484,6 +521,12 @@ function checkAuth(h: HookCtx): void {
   if (auth.type !== "api_key") return;
   if (!isHeaderToken(auth.name)) {
     h.r.error([...h.at, "auth", "name"], "value", `'${auth.name}' is not a valid ${auth.in} name`, "use letters, digits and !#$%&'*+-.^_`|~ only, no spaces or ':' (RFC 9110 token; docs/kratos.md#auth)");
+    return;
+  }
+  // Kratos applies auth after Content-Type and before it encodes the body, which reads Content-Type (CONTRACT §2.3, §3.7).
+  const problem = auth.in !== "header" ? undefined : auth.name.toLowerCase() === "content-type" ? { why: "Kratos then reads the secret as the body's content type and fails every call", hint: "name the header e.g. X-Kratos-Hooks-Key (docs/kratos.md#auth)" } : outgoingHeaderProblem(auth.name);
+  if (problem) {
+    h.r.error([...h.at, "auth", "name"], "value", `'${auth.name}' cannot carry the api key: ${problem.why}`, problem.hint);
     return;
   }
   const clash = auth.in === "header" ? Object.keys(h.hook.headers ?? {}).find((k) => k.toLowerCase() === auth.name.toLowerCase()) : undefined;

@@ -99,6 +99,17 @@ export function ctxFieldType(path: readonly string[]): CtxFieldType {
 }
 
 /**
+ * The part of `path` that is a list in ctx when the path goes on past it
+ * (identity.verifiable_addresses.0.value → identity.verifiable_addresses), else undefined. A body
+ * reads each key of a path as a name (`x["0"]`), and Jsonnet refuses to index a list by a string:
+ * "attempted index an array with string", on every call (CONTRACT §3.2, §3.6).
+ */
+export function ctxListPrefix(path: readonly string[]): string[] | undefined {
+  for (let i = 1; i < path.length; i++) if (ctxFieldType(path.slice(0, i)).type === "array") return path.slice(0, i);
+  return undefined;
+}
+
+/**
  * `flow.transient_payload` is omitted unless the client sent one on this request (CONTRACT §3.2),
  * so a field read from it is always optional.
  */

@@ -180,4 +180,16 @@ describe("default dedupe key without Ory-Webhook-Trigger-Id", () => {
     expect(fields(yaml("v1.3.1", `${hook}    dedupe: { key: [identity_id] }\n`))).toEqual(["identity_id=identity.id", "email=identity.traits.email"]);
     expect(fields(yaml("v1.3.1", `${hook}      flow_id: request_url\n`))).toContain("flow_id_2=flow.id");
   });
+
+  test("a dedupe.key with an optional field falls back to the body when it is missing: that body carries flow.id too (v1.3.1, real jsonnet)", () => {
+    const keyed = `  recovered:\n    on: recovery.after\n    body:\n      identity_id: identity.id\n      nick: { from: identity.traits.nick, optional: true }\n    dedupe: { key: [nick] }\n`;
+    const { config } = load(yaml("v1.3.1", keyed));
+    expect(config!.hooks[0]!.fields.map((f) => f.name)).toEqual(["identity_id", "nick", "flow_id"]);
+    const ctx = exampleCtx("recovery.after", false, v("v1.3.1"));
+    const second = { ...ctx, flow: { ...(ctx.flow as object), id: "9d2a5c3e-1111-4c8e-9d5e-0d1f8c2b6a22" } };
+    const key = (c: unknown) => dedupeKey("recovered", ["nick"], null, JSON.parse(render(config!, "recovered", c))).key;
+    expect(key(ctx)).not.toBe(key(second));
+    // With a Trigger-Id the fallback is the header: nothing is added.
+    expect(load(yaml("v26.2.0", keyed)).config!.hooks[0]!.fields.map((f) => f.name)).toEqual(["identity_id", "nick"]);
+  });
 });
