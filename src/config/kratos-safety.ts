@@ -15,6 +15,7 @@ import type { Version } from "../kratos/versions.ts";
 import { addedFields, dedupePlan, missingCarriers } from "./dedupe-plan.ts";
 import type { HookDecl, HooksFile } from "./model.ts";
 import { ENV_OVERRIDES, DEFAULTS, parseListen, resolveField, type Env } from "./resolve.ts";
+import { byteSize } from "./units.ts";
 import type { ConfigPath } from "./source-map.ts";
 
 /** What semantics.ts's Report offers; structural, so this module needs nothing from semantics.ts. */
@@ -32,7 +33,7 @@ export function checkKratosSafety(raw: HooksFile, v: Version | undefined, env: E
     checkActionUrls(hook, at, r);
     checkReplaces(hook, at, r);
     if (v) {
-      checkOutputSize(hook, at, v, raw.kratos.emit_analytics_event, r);
+      checkOutputSize(hook, at, v, raw.kratos.emit_analytics_event, byteSize(raw.serve?.body_limit ?? DEFAULTS.bodyLimit), raw.serve?.body_limit !== undefined, r);
       checkExecutionCarried(hook, at, v, raw.kratos.emit_analytics_event, dir, r);
     }
   }
@@ -169,7 +170,7 @@ function checkReplaces(hook: HookDecl, at: ConfigPath, r: Reporter): void {
 
 // Output size --------------------------------------------------------------------------------------
 
-function checkOutputSize(hook: HookDecl, at: ConfigPath, v: Version, emit: boolean | undefined, r: Reporter): void {
+function checkOutputSize(hook: HookDecl, at: ConfigPath, v: Version, emit: boolean | undefined, bodyLimit: number, bodyLimitSet: boolean, r: Reporter): void {
   // A hand-written body's output cannot be known from its declaration.
   if (hook.jsonnet !== undefined || !hook.body) return;
   const plan = dedupePlan(hook, v, emit);
@@ -181,6 +182,16 @@ function checkOutputSize(hook: HookDecl, at: ConfigPath, v: Version, emit: boole
   const unbounded = size.fields.filter((f) => f.bytes === undefined);
   const biggest = bounded.slice(0, 3).map((f) => `${f.name} (${f.how}, ${kib(f.bytes)})`).join(", ");
   const fail = "Kratos then fails every flow with this hook (\"token too long\")";
+  // The receiver answers a larger body 413, which Kratos does not retry: a notify event is lost, a
+  // blocking hook fails the flow (src/server/body-limit.ts, CONTRACT §4.2).
+  if (size.bounded > bodyLimit && size.bounded < size.limit) {
+    r.error(
+      bodyLimitSet ? ["serve", "body_limit"] : [...at, "body"],
+      bodyLimitSet ? "value" : "key",
+      `the body of hook '${at[1]}' can be ${bytesText(size.bounded)}, more than serve.body_limit (${bytesText(bodyLimit)})`,
+      `the receiver would answer 413, which Kratos does not retry: a notify event is lost and a blocking hook fails the flow; raise serve.body_limit to at least ${Math.ceil(size.bounded / 1024)}kb, or shrink the body (largest: ${biggest}) (docs/config.md#body-size)`,
+    );
+  }
   if (size.bounded >= size.limit) {
     r.error([...at, "body"], "key", `the body can be ${bytesText(size.bounded)}; ${limit}`, `${fail}; largest: ${biggest}; shrink constants or lower max_length (a max_length character counts 4 bytes, as an emoji does; docs/kratos.md#jsonnet-bodies)`);
     return;

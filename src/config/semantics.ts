@@ -22,7 +22,7 @@ import { MESSAGE_ID_MAX, MESSAGE_ID_MIN, RECEIVER_MESSAGE_ID_MIN } from "../krat
 import { compareVersions, FEATURE_MIN_VERSION, hookListsAt, isKnownRelease, KNOWN_RELEASES, KNOWN_TAGS, parseVersion, rulesTag, supports, type Version } from "../kratos/versions.ts";
 import { compileLinearRegex } from "../linear-regex.ts";
 import { missingStdFunction } from "../kratos/jsonnet-stdlib.ts";
-import { outgoingHeaderProblem } from "../kratos/outgoing-headers.ts";
+import { headerValueProblem, outgoingHeaderProblem } from "../kratos/outgoing-headers.ts";
 import { templateRefs, type TemplateRef } from "../template.ts";
 import { PATH_PATTERN, PREDICATE_OPERATORS, type FieldSpecDecl, type HookDecl, type HooksFile, type PredicateDecl } from "./model.ts";
 import { destinationKey, destinationOf } from "./destination.ts";
@@ -335,6 +335,8 @@ function checkHeaders(h: HookCtx): void {
   for (const [name, value] of Object.entries(hook.headers)) {
     const problem = outgoingHeaderProblem(name);
     if (problem) r.error([...h.at, "headers", name], "key", `header ${name} cannot be set here: ${problem.why}`, problem.hint);
+    const valueProblem = headerValueProblem(value);
+    if (valueProblem) r.error([...h.at, "headers", name], "value", `the value of header ${name} cannot be sent: ${valueProblem.why}`, valueProblem.hint);
     if (name.toLowerCase() === "content-type" && value !== "application/json") {
       r.error([...h.at, "headers", name], "value", `Content-Type must be exactly application/json, got '${value}'`, "Kratos fails the call for any other value (even with '; charset=') and the receiver reads JSON; remove the header (docs/kratos.md#content-type)");
     }
@@ -519,6 +521,9 @@ function checkAuth(h: HookCtx): void {
     return;
   }
   if (auth.type !== "api_key") return;
+  // In a cookie Go drops such bytes instead (the receiver does the same: src/server/auth.ts).
+  const prefixProblem = auth.in === "header" && auth.value_prefix !== undefined ? headerValueProblem(auth.value_prefix) : undefined;
+  if (prefixProblem) h.r.error([...h.at, "auth", "value_prefix"], "value", `value_prefix cannot be sent: ${prefixProblem.why}`, prefixProblem.hint);
   if (!isHeaderToken(auth.name)) {
     h.r.error([...h.at, "auth", "name"], "value", `'${auth.name}' is not a valid ${auth.in} name`, "use letters, digits and !#$%&'*+-.^_`|~ only, no spaces or ':' (RFC 9110 token; docs/kratos.md#auth)");
     return;

@@ -23,3 +23,15 @@ export function outgoingHeaderProblem(name: string): HeaderProblem | undefined {
   }
   return undefined;
 }
+
+/**
+ * Go's transport refuses a header value holding a control character other than tab ("invalid
+ * header field value"), before anything is sent and without a retry: every call fails.
+ */
+export function headerValueProblem(value: string): HeaderProblem | undefined {
+  const bad = /[\x00-\x08\x0a-\x1f\x7f]/.exec(value);
+  if (!bad) return undefined;
+  const code = bad[0].charCodeAt(0);
+  const shown = code === 10 ? "a line break" : code === 13 ? "a carriage return" : `control character U+${code.toString(16).toUpperCase().padStart(4, "0")}`;
+  return { why: `it holds ${shown}, and Kratos's HTTP client (Go) refuses to send such a header, so every call would fail`, hint: "keep a header value on one line, without control characters (docs/kratos.md#the-request)" };
+}
