@@ -27,6 +27,7 @@ import { templateRefs, type TemplateRef } from "../template.ts";
 import { PATH_PATTERN, PREDICATE_OPERATORS, type FieldSpecDecl, type HookDecl, type HooksFile, type PredicateDecl } from "./model.ts";
 import { destinationKey, destinationOf } from "./destination.ts";
 import { checkEffects } from "./effects.ts";
+import { addedFields, dedupePlan } from "./dedupe-plan.ts";
 import { ENV_OVERRIDES, hookUrl, isReservedPath, parseListen, sameRoute, resolveStore, RESERVED_PATHS, type Env } from "./resolve.ts";
 import { checkKratosSafety } from "./kratos-safety.ts";
 import { closest } from "./schema-errors.ts";
@@ -235,7 +236,8 @@ function checkHook(name: string, hook: HookDecl, raw: HooksFile, v: Version | un
     at: ["hooks", name],
     point: hook.on as Point,
     blocking: mode !== "notify",
-    fields: Object.keys(hook.body ?? {}),
+    // The fields generate adds for the dedupe key are in the body too (dedupe-plan.ts, docs/config.md#dedupe-key).
+    fields: [...Object.keys(hook.body ?? {}), ...(v ? addedFields(dedupePlan(hook, v, raw.kratos.emit_analytics_event)).map((f) => f.name) : [])],
     v,
     headerAllowlist: v ? headerAllowlistAt(v, raw.kratos.header_allowlist) : undefined,
     sessionCookie: raw.kratos.session_cookie,

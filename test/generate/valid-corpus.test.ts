@@ -21,7 +21,11 @@ import { outputLimitBytes } from "../../src/kratos/output-size.ts";
 import { supports } from "../../src/kratos/versions.ts";
 import { openStore } from "../../src/outbox/open-store.ts";
 import type { Store } from "../../src/outbox/store.ts";
-import { ENV, listenReceiver } from "../server/helpers.ts";
+import { GroupCommitter } from "../../src/outbox/group-commit.ts";
+import { createApp } from "../../src/server/app.ts";
+import { listen } from "../../src/server/listen.ts";
+import { memoryLogger } from "../../src/server/log.ts";
+import { ENV } from "../server/helpers.ts";
 import { goRequest, rawRequest } from "../server/raw-http.ts";
 import { evaluate, schemaErrors } from "./helpers.ts";
 
@@ -80,7 +84,11 @@ describe("valid hooks.yaml corpus: check, generate, Kratos's schema, jsonnet and
       // generate's own gate (precompiled validators) agrees: it writes nothing when it throws.
       await validateGenerated(config, lists);
 
-      const listening = listenReceiver(store, config);
+      // The receiver as serve runs it: the server listen() picks (node:http when a hook uses GET, whose body Bun.serve drops).
+      const committer = new GroupCommitter(store, { maxWaitMs: 2 });
+      const receiver = createApp({ config, accept: (a) => committer.accept(a), store, env: ENV, log: memoryLogger() });
+      const server = await listen(receiver, { host: "127.0.0.1", port: 0 }, config.hooks);
+      const listening = { port: server.port, stop: async () => (await server.stop(1000), await committer.close()) };
       try {
         let sent = 0;
         for (const [key, entries] of lists) {
