@@ -4,7 +4,7 @@
 import { existsSync, readFileSync, statSync } from "node:fs";
 import { resolve as resolvePath } from "node:path";
 import { ConfigError } from "../errors.ts";
-import { ctxListPrefix, ctxPathAvailable, headerAllowlistAt, isHeaderToken, requestHeaderKey, transientPayloadPossible } from "../kratos/ctx.ts";
+import { ctxListPrefix, ctxPathAvailable, ctxPathMayBeMissing, headerAllowlistAt, isHeaderToken, requestHeaderKey, transientPayloadPossible } from "../kratos/ctx.ts";
 import {
   allowedHooks,
   ctxPresence,
@@ -377,6 +377,11 @@ function checkBody(h: HookCtx): void {
         r.error(fromPath, "value", `identity.id is the all-zero UUID at ${point} for ${hook.mode} hooks: the identity is not stored yet`, "key on identity.traits (e.g. the email) or flow.id instead (docs/kratos.md#pre-persist-identity)");
         continue;
       }
+    }
+    // A hand-written body reads ctx itself: its `body` only types the fields.
+    const missing = spec.optional === true || hook.jsonnet !== undefined ? undefined : ctxPathMayBeMissing(path, point);
+    if (missing) {
+      (missing.level === "error" ? r.error : r.warn).call(r, fromPath, "value", `${spec.from} is missing ${missing.when}, and a body field without optional then fails the body and the flow`, "add optional: true: the body then leaves the field out (docs/kratos.md#ctx-per-hook-point)");
     }
     if (path[0] === "flow" && path[1] === "transient_payload" && v && !transientPayloadPossible(point, v)) {
       const before = splitPoint(point).phase === "before";

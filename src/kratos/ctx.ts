@@ -195,6 +195,30 @@ export function ctxPathAvailable(path: readonly string[], point: Point, blocking
 }
 
 /**
+ * ctx paths Kratos leaves out (omitempty) or sets to null in ordinary flows, though the key exists
+ * (CONTRACT §3.2): a body field that reads one without `optional` fails to build ("field does not
+ * exist", or indexing null) whenever it is missing, and so does the flow. `level` error: missing
+ * for most users or flows; warning: present with the usual identity schema.
+ */
+export function ctxPathMayBeMissing(path: readonly string[], point: Point): { level: "error" | "warning"; when: string } | undefined {
+  const rest = identityRest(path);
+  if (rest !== undefined) {
+    const where = path.slice(0, path.length - rest.length).join(".");
+    if (rest[0] === "external_id") return { level: "error", when: `for every identity without an external id (Kratos omits ${where}.external_id then)` };
+    if (rest[0] === "metadata_public" && rest.length > 1) return { level: "error", when: `while ${where}.metadata_public is null, as it is for every new identity` };
+    if ((rest[0] === "verifiable_addresses" || rest[0] === "recovery_addresses") && rest.length === 1) {
+      return { level: "warning", when: `when the identity schema marks no trait for ${rest[0] === "verifiable_addresses" ? "verification" : "recovery"} (Kratos omits ${where}.${rest[0]} then)` };
+    }
+    return undefined;
+  }
+  if (path[0] !== "flow") return undefined;
+  if (path[1] === "return_to") return { level: "error", when: "unless the flow was started with ?return_to= (Kratos omits flow.return_to then)" };
+  if (path[1] === "oauth2_login_challenge") return { level: "error", when: "outside OAuth2 logins (Kratos omits flow.oauth2_login_challenge then)" };
+  if (path[1] === "active" && splitPoint(point).phase === "before") return { level: "error", when: `at ${point}: no method is chosen when the flow is created` };
+  return undefined;
+}
+
+/**
  * Kratos's default `clients.web_hook.header_allowlist` (= the fixed list of v1.3.x). CONTRACT §3.4.
  */
 export const DEFAULT_HEADER_ALLOWLIST = [
