@@ -67,6 +67,7 @@ export function checkSemantics(raw: HooksFile, map: SourceMap, c: SemanticsConte
   checkReceiverAndServe(raw, c, r);
   checkEffects(raw, v, r);
   checkKratosSafety(raw, v, c.env, c.dir, r);
+  checkMessageIds(raw, r);
   const paths = new Map<string, string>();
   for (const [name, hook] of Object.entries(raw.hooks)) {
     checkHook(name, hook, raw, v, c, r);
@@ -84,6 +85,25 @@ export function checkSemantics(raw: HooksFile, map: SourceMap, c: SemanticsConte
     } else paths.set(sameRoute(path), name);
   }
   return { errors: r.errors, warnings: r.warnings };
+}
+
+/**
+ * One message id, one text: UIs show and translate Kratos's form messages by id (Ory's own UIs
+ * look the id up in their translations), so two texts under one id show as the same message.
+ */
+function checkMessageIds(raw: HooksFile, r: Report): void {
+  const seen = new Map<number, { text: string; where: string }>();
+  for (const [name, hook] of Object.entries(raw.hooks)) {
+    (hook.rules ?? []).forEach((rule, i) => {
+      if (!("deny" in rule) || rule.deny.id === undefined) return;
+      const first = seen.get(rule.deny.id);
+      const where = `hooks.${name}.rules[${i}]`;
+      if (!first) seen.set(rule.deny.id, { text: rule.deny.text, where });
+      else if (first.text !== rule.deny.text) {
+        r.warn(["hooks", name, "rules", i, "deny", "id"], "value", `message id ${rule.deny.id} already stands for "${first.text}" (${first.where})`, "give each distinct text its own id: UIs show and translate form messages by id (docs/kratos.md#messages)");
+      }
+    });
+  }
 }
 
 /** The path serve answers on (see hookUrl); the bare path when receiver.url is invalid (reported by checkReceiverAndServe). */

@@ -89,6 +89,14 @@ describe("accepted where Kratos allows it", () => {
 });
 
 describe("warnings", () => {
+  test("one deny message id with two texts: UIs show and translate messages by id; the same text twice is fine", () => {
+    const rules = (second: string) =>
+      `  gate:\n    on: login.after\n    methods: [password]\n    mode: interrupt\n    body:\n      email: identity.traits.email\n    rules:\n      - when: { field: email, ends_with: "@a.example" }\n        deny: { id: 9000001, text: Blocked. }\n      - when: { field: email, ends_with: "@b.example" }\n        deny: { id: 9000001, text: ${second} }\n`;
+    const r = outcome(hooksYaml("v26.2.0", rules("Not allowed.")));
+    expect(r.errors).toEqual([]);
+    expect(r.warnings).toContain('hooks.yaml:16:21: hooks.gate.rules[1].deny.id: message id 9000001 already stands for "Blocked." (hooks.gate.rules[0])');
+    expect(outcome(hooksYaml("v26.2.0", rules("Blocked."))).warnings.filter((w) => w.includes("already stands for"))).toEqual([]);
+  });
   test("interrupt at a before hook: messages may surface as an error page [inferred]", () => {
     const r = outcome(hooksYaml("v26.2.0", "  h:\n    on: login.before\n    mode: interrupt\n    body:\n      f: flow.id\n    rules:\n      - when: { field: f, exists: true }\n        deny: { text: Closed. }\n"));
     expect(r.errors).toEqual([]);
