@@ -579,6 +579,7 @@ function checkPredicate(h: HookCtx, p: PredicateDecl, at: ConfigPath, inSkipIf: 
     h.r.error([...at, ops[1]!], "key", `'${ops[0]}' and '${ops[1]}' in one condition: use exactly one operator`, `combine several with all: [...] or any: [...]; operators: ${list}`);
   }
   checkFieldRef(h, p.field, [...at, "field"], "the condition");
+  checkFieldEverPresent(h, p.field, [...at, "field"]);
   for (const op of ops) {
     if (inSkipIf && (NOT_IN_JSONNET as readonly string[]).includes(op)) {
       h.r.error([...at, op], "key", `skip_if cannot use '${op}'`, `skip_if runs inside Kratos as Jsonnet, which has no ${op === "matches" ? "regular expressions" : "file access"}; use it in rules (checked by the receiver) or use ${op === "matches" ? "starts_with / ends_with / in" : "in / domain_in"} (docs/kratos.md#jsonnet-bodies)`);
@@ -589,6 +590,20 @@ function checkPredicate(h: HookCtx, p: PredicateDecl, at: ConfigPath, inSkipIf: 
       const re = compileLinearRegex(p.matches!);
       if (!re.ok) h.r.error([...at, op], "value", `'${p.matches}' cannot be used as a rule pattern: ${re.reason}`, "rules match with RE2, in time linear in the input: no backreferences or lookaround (docs/receiver.md#rules)");
     }
+  }
+}
+
+/**
+ * A condition on a field Kratos never sends at this point and version is decided before any
+ * sign-up: a deny rule on its absence refuses every flow, one on its value never fires.
+ */
+function checkFieldEverPresent(h: HookCtx, field: string, at: ConfigPath): void {
+  const raw = h.hook.body?.[field];
+  const from = typeof raw === "string" ? raw : raw?.from;
+  if (!from || !h.v || h.hook.jsonnet !== undefined) return;
+  const path = from.split(".");
+  if (path[0] === "flow" && path[1] === "transient_payload" && !transientPayloadPossible(h.point, h.v)) {
+    h.r.error(at, "value", `the condition reads '${field}' (${from}), which Kratos ${h.v.text} never sends at ${h.point}: the condition has the same outcome for every flow`, "read it where Kratos sends flow.transient_payload (after hooks; outside registration only from v1.2.0), or drop the condition (docs/kratos.md#ctx-per-hook-point)");
   }
 }
 
