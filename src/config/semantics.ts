@@ -463,6 +463,36 @@ function checkJsonnet(h: HookCtx): void {
   for (const problem of jsonnetProblems(text, h.v)) {
     r.error(at, "value", `${hook.jsonnet}:${problem.line}: ${problem.message}`, problem.hint);
   }
+  if (h.v) {
+    for (const problem of jsonnetCtxProblems(text, h.point, h.blocking, h.v)) r.error(at, "value", `${hook.jsonnet}:${problem.line}: ${problem.message}`, problem.hint);
+  }
+}
+
+/**
+ * A hand-written body that reads a ctx key Kratos leaves out, without a guard: `ctx.identity` or
+ * `ctx.session` where the presence matrix has none (CONTRACT §3.2), and `ctx.flow.transient_payload`,
+ * which is there only when the client sent one. Reading it fails the body, and the flow, on every
+ * such call. A guard is std.objectHas / `in` / std.get on the key anywhere in the file.
+ */
+export function jsonnetCtxProblems(text: string, point: Point, blocking: boolean, v: Version): Array<{ line: number; message: string; hint: string }> {
+  const out: Array<{ line: number; message: string; hint: string }> = [];
+  const code = blankStringsAndComments(text);
+  const lineOf = (i: number) => text.slice(0, i).split("\n").length;
+  const presence = ctxPresence(point, blocking, v);
+  const guarded = (parent: string, key: string) =>
+    new RegExp(`objectHas(All)?\\s*\\(\\s*${parent}\\s*,\\s*["']${key}["']|["']${key}["']\\s+in\\s+${parent}\\b|std\\s*\\.\\s*get\\s*\\(\\s*${parent}\\s*,\\s*["']${key}["']`).test(text);
+  const reads = (parent: string, key: string) => new RegExp(`\\b${parent}\\s*(\\.\\s*${key}\\b|\\[\\s*["']${key}["'])`).exec(code);
+  for (const [key, present] of [["identity", presence.identity], ["session", presence.session]] as const) {
+    const m = reads("ctx", key);
+    if (!present && m && !guarded("ctx", key)) {
+      out.push({ line: lineOf(m.index), message: `reads ctx.${key}, which Kratos ${v.text} never sends at ${point}${blocking ? " to interrupt/enrich hooks" : ""}`, hint: `every call would fail with "field does not exist"; ${ctxHint(point, blocking, v)}; guard it with std.objectHas(ctx, "${key}") if the body serves several points (docs/kratos.md#ctx-per-hook-point)` });
+    }
+  }
+  const tp = reads("ctx\\s*\\.\\s*flow", "transient_payload");
+  if (tp && !guarded("ctx\\s*\\.\\s*flow", "transient_payload")) {
+    out.push({ line: lineOf(tp.index), message: "reads ctx.flow.transient_payload without a guard, and Kratos sends it only when the client sent one", hint: 'every call without one would fail with "field does not exist"; write std.get(ctx.flow, "transient_payload", {}) or guard with std.objectHas(ctx.flow, "transient_payload") (docs/kratos.md#ctx-per-hook-point)' });
+  }
+  return out;
 }
 
 function readTextFile(file: string): string | undefined {
