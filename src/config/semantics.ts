@@ -203,6 +203,9 @@ function checkReceiverAndServe(raw: HooksFile, c: SemanticsContext, r: Report): 
     if (!resolveStore(storeEnv, c.cwd)) r.envError(ENV_OVERRIDES.store, `'${storeEnv}' is not a store URL`, storeHint);
   } else if (raw.serve?.store !== undefined && !resolveStore(raw.serve.store, c.cwd)) {
     r.error(["serve", "store"], "value", `'${raw.serve.store}' is not a store URL`, storeHint);
+  } else if (raw.serve?.store === "sqlite::memory:") {
+    // serve answers Kratos 2xx once a job is committed, and Kratos never resends an acked call.
+    r.warn(["serve", "store"], "value", "an in-memory store loses every job not yet delivered when serve stops, though Kratos was told it arrived and will not send it again", "use sqlite:<file> or postgres://... outside tests (docs/durability.md)");
   }
   checkRateLimits(raw, r);
   if (raw.serve?.smtp?.from !== undefined) for (const p of mailboxProblems(raw.serve.smtp.from, ["serve", "smtp", "from"])) r.error(p.path, p.part, p.message, p.hint);

@@ -89,6 +89,13 @@ describe("accepted where Kratos allows it", () => {
 });
 
 describe("warnings", () => {
+  test("an in-memory store: acked jobs are lost when serve stops", () => {
+    const r = outcome(hooksYaml("v26.2.0", "  h:\n    on: recovery.after\n    body:\n      id: identity.id\n").replace("hooks:\n", "serve:\n  store: \"sqlite::memory:\"\nhooks:\n"));
+    expect(r.errors).toEqual([]);
+    expect(r.warnings.filter((w) => w.includes("serve.store"))).toEqual([
+      "hooks.yaml:6:10: serve.store: an in-memory store loses every job not yet delivered when serve stops, though Kratos was told it arrived and will not send it again",
+    ]);
+  });
   test("one deny message id with two texts: UIs show and translate messages by id; the same text twice is fine", () => {
     const rules = (second: string) =>
       `  gate:\n    on: login.after\n    methods: [password]\n    mode: interrupt\n    body:\n      email: identity.traits.email\n    rules:\n      - when: { field: email, ends_with: "@a.example" }\n        deny: { id: 9000001, text: Blocked. }\n      - when: { field: email, ends_with: "@b.example" }\n        deny: { id: 9000001, text: ${second} }\n`;
