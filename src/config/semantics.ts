@@ -28,7 +28,7 @@ import { PATH_PATTERN, PREDICATE_OPERATORS, type FieldSpecDecl, type HookDecl, t
 import { destinationKey, destinationOf } from "./destination.ts";
 import { checkEffects } from "./effects.ts";
 import { addedFields, dedupePlan } from "./dedupe-plan.ts";
-import { ENV_OVERRIDES, hookUrl, isReservedPath, parseListen, sameRoute, resolveStore, RESERVED_PATHS, type Env } from "./resolve.ts";
+import { ENV_OVERRIDES, hookUrl, isReservedPath, parseListen, resolveField, sameRoute, resolveStore, RESERVED_PATHS, type Env } from "./resolve.ts";
 import { checkKratosSafety } from "./kratos-safety.ts";
 import { closest } from "./schema-errors.ts";
 import { hookTrustProblems, mailboxProblems } from "./trust.ts";
@@ -613,6 +613,7 @@ function checkPredicate(h: HookCtx, p: PredicateDecl, at: ConfigPath, inSkipIf: 
   }
   checkFieldRef(h, p.field, [...at, "field"], "the condition");
   checkFieldEverPresent(h, p.field, [...at, "field"]);
+  checkTextOperators(h, p.field, ops, at);
   for (const op of ops) {
     if (inSkipIf && (NOT_IN_JSONNET as readonly string[]).includes(op)) {
       h.r.error([...at, op], "key", `skip_if cannot use '${op}'`, `skip_if runs inside Kratos as Jsonnet, which has no ${op === "matches" ? "regular expressions" : "file access"}; use it in rules (checked by the receiver) or use ${op === "matches" ? "starts_with / ends_with / in" : "in / domain_in"} (docs/kratos.md#jsonnet-bodies)`);
@@ -623,6 +624,25 @@ function checkPredicate(h: HookCtx, p: PredicateDecl, at: ConfigPath, inSkipIf: 
       const re = compileLinearRegex(p.matches!);
       if (!re.ok) h.r.error([...at, op], "value", `'${p.matches}' cannot be used as a rule pattern: ${re.reason}`, "rules match with RE2, in time linear in the input: no backreferences or lookaround (docs/receiver.md#rules)");
     }
+  }
+}
+
+/** Operators that compare text: on a value of another JSON type they are never true (src/server/rules.ts). */
+const TEXT_OPERATORS = ["starts_with", "ends_with", "matches", "domain_in", "domain_in_file", "in_file"];
+
+/**
+ * A text operator on a field whose type is not a string never matches: a deny rule that never
+ * fires, a skip_if that never skips. The usual trap is a request header, which Kratos passes as a
+ * list of strings (CONTRACT §3.2).
+ */
+function checkTextOperators(h: HookCtx, name: string, ops: string[], at: ConfigPath): void {
+  const spec = h.hook.body?.[name];
+  if (spec === undefined) return;
+  const field = resolveField(name, spec);
+  if (field.type === "string" || field.type === "any") return;
+  for (const op of ops.filter((o) => TEXT_OPERATORS.includes(o))) {
+    const header = field.from?.[0] === "request_headers" ? "; Kratos passes each request header as a list of strings (one per occurrence), so a text operator never sees the text" : "";
+    h.r.error([...at, op], "key", `'${op}' compares text, but '${name}' is ${field.type === "array" || field.type === "object" ? `an ${field.type}` : `a ${field.type}`}${field.from ? ` (${field.from.join(".")})` : ""}: the condition is never true`, `use equals: or in: for non-text values${header} (docs/receiver.md#rules)`);
   }
 }
 
