@@ -132,8 +132,19 @@ function checkReachable(raw: HooksFile, env: Env, r: Reporter): void {
   }
   const fromEnv = env[ENV_OVERRIDES.listen];
   const listen = parseListen(fromEnv || raw.serve?.listen || DEFAULTS.listen);
-  if (!listen || !isLoopbackHost(listen.host) || isLoopbackHost(host)) return;
   const where = fromEnv ? `${ENV_OVERRIDES.listen}=${fromEnv}` : raw.serve?.listen !== undefined ? `serve.listen ${raw.serve.listen}` : `the default listen address ${DEFAULTS.listen}`;
+  // Both on this host: the ports must meet too, unless a proxy here forwards one to the other.
+  const url = new URL(raw.receiver.url);
+  const port = Number(url.port || (url.protocol === "https:" ? 443 : 80));
+  if (listen && isLoopbackHost(host) && port !== listen.port) {
+    r.warn(
+      ["receiver", "url"],
+      "value",
+      `Kratos calls ${host} on port ${port}, but serve listens on port ${listen.port} (${where})`,
+      `use the same port in receiver.url and serve.listen, unless a proxy on this host forwards port ${port} to ${listen.port}`,
+    );
+  }
+  if (!listen || !isLoopbackHost(listen.host) || isLoopbackHost(host)) return;
   r.warn(
     raw.serve?.listen !== undefined && !fromEnv ? ["serve", "listen"] : ["receiver", "url"],
     "value",

@@ -115,6 +115,12 @@ describe("serve.listen and receiver.url", () => {
     expect(load(remote("")).warnings[0]).toContain("serve listens on loopback (the default listen address 127.0.0.1:4459)");
     expect(load(remote(""), { KRATOS_HOOKS_LISTEN: "[::1]:4459" }).warnings[0]).toContain("(KRATOS_HOOKS_LISTEN=[::1]:4459)");
   });
+  test("a loopback receiver.url on another port than serve listens on is a warning; the same port is fine", () => {
+    const local = (url: string) => `kratos:\n  version: v26.2.0\nreceiver:\n  url: ${url}\nserve:\n  listen: 127.0.0.1:4459\nhooks:\n  h:\n    on: login.after\n    body:\n      email: identity.traits.email\n`;
+    expect(load(local("http://127.0.0.1:8080")).warnings).toEqual(["hooks.yaml:4:8: receiver.url: Kratos calls 127.0.0.1 on port 8080, but serve listens on port 4459 (serve.listen 127.0.0.1:4459)"]);
+    expect(load(local("http://localhost")).warnings[0]).toContain("on port 80, but serve listens on port 4459");
+    expect(load(local("http://127.0.0.1:4459/kh")).warnings).toEqual([]);
+  });
   test("all interfaces, or a loopback receiver.url, is fine", () => {
     expect(load(remote("serve:\n  listen: 0.0.0.0:4459\n")).warnings).toEqual([]);
     expect(load(remote(""), { KRATOS_HOOKS_LISTEN: ":4459" }).warnings).toEqual([]);
