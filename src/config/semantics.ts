@@ -613,7 +613,7 @@ function checkPredicate(h: HookCtx, p: PredicateDecl, at: ConfigPath, inSkipIf: 
   }
   checkFieldRef(h, p.field, [...at, "field"], "the condition");
   checkFieldEverPresent(h, p.field, [...at, "field"]);
-  checkTextOperators(h, p.field, ops, at);
+  checkTextOperators(h, p.field, ops, at, p);
   for (const op of ops) {
     if (inSkipIf && (NOT_IN_JSONNET as readonly string[]).includes(op)) {
       h.r.error([...at, op], "key", `skip_if cannot use '${op}'`, `skip_if runs inside Kratos as Jsonnet, which has no ${op === "matches" ? "regular expressions" : "file access"}; use it in rules (checked by the receiver) or use ${op === "matches" ? "starts_with / ends_with / in" : "in / domain_in"} (docs/kratos.md#jsonnet-bodies)`);
@@ -635,11 +635,21 @@ const TEXT_OPERATORS = ["starts_with", "ends_with", "matches", "domain_in", "dom
  * fires, a skip_if that never skips. The usual trap is a request header, which Kratos passes as a
  * list of strings (CONTRACT §3.2).
  */
-function checkTextOperators(h: HookCtx, name: string, ops: string[], at: ConfigPath): void {
+function checkTextOperators(h: HookCtx, name: string, ops: string[], at: ConfigPath, p: PredicateDecl): void {
   const spec = h.hook.body?.[name];
   if (spec === undefined) return;
   const field = resolveField(name, spec);
-  if (field.type === "string" || field.type === "any") return;
+  if (field.type === "any") return;
+  // equals / in compare exactly, except text with text (src/server/rules.ts): another JSON type never matches.
+  const kind = (x: unknown) => (x === null ? "null" : Array.isArray(x) ? "array" : typeof x === "number" ? "number" : typeof x);
+  const fieldKind = field.type === "integer" ? "number" : field.type;
+  for (const op of ops.filter((o) => o === "equals" || o === "in")) {
+    const values: unknown[] = op === "equals" ? [(p as { equals?: unknown }).equals] : ((p as { in?: unknown[] }).in ?? []);
+    if (values.length === 0 || values.some((x) => kind(x) === fieldKind || kind(x) === "null")) continue;
+    const shown = values.map((x) => JSON.stringify(x)).join(", ");
+    h.r.error([...at, op], "value", `'${name}' is ${field.type === "array" || field.type === "object" || field.type === "integer" ? `an ${field.type}` : `a ${field.type}`}${field.from ? ` (${field.from.join(".")})` : ""}, and ${op} ${shown} is ${values.length === 1 ? `a ${kind(values[0])}` : "of other types"}: the condition is never true`, `write the value as the field's type${field.type === "boolean" ? " (true or false, unquoted)" : field.type === "string" ? ' (quoted, e.g. "18")' : ""}, or declare the field's type (docs/receiver.md#rules)`);
+  }
+  if (field.type === "string") return;
   for (const op of ops.filter((o) => TEXT_OPERATORS.includes(o))) {
     const header = field.from?.[0] === "request_headers" ? "; Kratos passes each request header as a list of strings (one per occurrence), so a text operator never sees the text" : "";
     h.r.error([...at, op], "key", `'${op}' compares text, but '${name}' is ${field.type === "array" || field.type === "object" ? `an ${field.type}` : `a ${field.type}`}${field.from ? ` (${field.from.join(".")})` : ""}: the condition is never true`, `use equals: or in: for non-text values${header} (docs/receiver.md#rules)`);
