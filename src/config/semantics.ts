@@ -4,7 +4,7 @@
 import { existsSync, readFileSync, statSync } from "node:fs";
 import { resolve as resolvePath } from "node:path";
 import { ConfigError } from "../errors.ts";
-import { ctxListPrefix, ctxPathAvailable, ctxPathMayBeMissing, headerAllowlistAt, isHeaderToken, requestHeaderKey, transientPayloadPossible } from "../kratos/ctx.ts";
+import { ctxFixedType, ctxListPrefix, ctxPathAvailable, ctxPathMayBeMissing, headerAllowlistAt, isHeaderToken, requestHeaderKey, transientPayloadPossible } from "../kratos/ctx.ts";
 import {
   allowedHooks,
   ctxPresence,
@@ -385,6 +385,18 @@ function checkBody(h: HookCtx): void {
     }
     if (spec.from === undefined) continue;
     const path = spec.from.split(".");
+    // A declared type or format Kratos's value never has: the receiver refuses every body (a 400
+    // Kratos does not retry: a notify event is lost, a blocking hook fails the flow).
+    const fixed = ctxFixedType(path);
+    const typePath: ConfigPath = [...fieldPath, typeof raw === "string" ? "from" : "type"];
+    if (fixed && spec.type !== undefined && spec.type !== "any" && spec.type !== fixed.type && !(spec.type === "number" && fixed.type === "integer")) {
+      r.error(typePath, "value", `${spec.from} is ${fixed.type === "array" || fixed.type === "object" || fixed.type === "integer" ? "an" : "a"} ${fixed.type} in every ctx Kratos sends, but the field declares type ${spec.type}: the receiver would refuse every body`, `remove type: (it defaults to the ctx's type) or write type: ${fixed.type} (docs/kratos.md#ctx-per-hook-point)`);
+      continue;
+    }
+    if (fixed?.format && spec.format !== undefined && spec.format !== fixed.format) {
+      r.error([...fieldPath, "format"], "value", `${spec.from} is a ${fixed.format} string, but the field declares format ${spec.format}: the receiver would refuse every body`, `remove format: (it defaults to ${fixed.format}) (docs/kratos.md#ctx-per-hook-point)`);
+      continue;
+    }
     const list = ctxListPrefix(path);
     if (list) {
       r.error(fromPath, "value", `${spec.from} reads into the list ${list.join(".")}, which Kratos's Jsonnet cannot index by name`, `every call would fail ("attempted index an array with string"); send the whole list instead: from: ${list.join(".")}, type: array (docs/kratos.md#ctx-per-hook-point)`);

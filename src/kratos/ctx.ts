@@ -110,6 +110,18 @@ export function ctxListPrefix(path: readonly string[]): string[] | undefined {
 }
 
 /**
+ * The JSON type (and format) Kratos itself fixes for a ctx path, or undefined where the type is not
+ * Kratos's to fix: keys below identity.traits follow the identity schema (ctxFieldType's `string`
+ * there is only a default), and `any` paths (transient_payload, metadata_public, unknown keys).
+ */
+export function ctxFixedType(path: readonly string[]): CtxFieldType | undefined {
+  const rest = identityRest(path);
+  if (rest !== undefined && rest[0] === "traits" && rest.length > 1) return undefined;
+  const t = ctxFieldType(path);
+  return t.type === "any" ? undefined : t;
+}
+
+/**
  * `flow.transient_payload` is omitted unless the client sent one on this request (CONTRACT §3.2),
  * so a field read from it is always optional.
  */
