@@ -26,7 +26,7 @@ import { createApp } from "../../src/server/app.ts";
 import { listen } from "../../src/server/listen.ts";
 import { memoryLogger } from "../../src/server/log.ts";
 import { ENV } from "../server/helpers.ts";
-import { goRequest, rawRequest } from "../server/raw-http.ts";
+import { sendLikeKratos } from "../resilience/kratos-client.ts";
 import { evaluate, schemaErrors } from "./helpers.ts";
 
 const DIR = join(import.meta.dir, "../fixtures/valid");
@@ -116,7 +116,6 @@ describe("valid hooks.yaml corpus: check, generate, Kratos's schema, jsonnet and
             expect(Buffer.byteLength(json)).toBeLessThan(outputLimitBytes(v));
 
             const headers: Record<string, string> = { ...(c.headers ?? {}) };
-            if (!Object.keys(headers).some((h) => h.toLowerCase() === "content-type")) headers["Content-Type"] = "application/json";
             if (c.auth?.type === "api_key") {
               const value = secretOf(config, lists, secretEnvName(key, i, "value"));
               if (c.auth.config.in === "cookie") headers.Cookie = `${c.auth.config.name}=${value}`;
@@ -125,12 +124,12 @@ describe("valid hooks.yaml corpus: check, generate, Kratos's schema, jsonnet and
               headers.Authorization = `Basic ${Buffer.from(`${c.auth.config.user}:${secretOf(config, lists, secretEnvName(key, i, "password"))}`).toString("base64")}`;
             }
             // Ory-Webhook-Request-Id from v1.1.0, Trigger-Id from v25.4.0, both unless emit_analytics_event is false (CONTRACT §4.1).
-            if (c.emit_analytics_event !== false && supports(v, "emit_analytics_event")) headers["Ory-Webhook-Request-Id"] = crypto.randomUUID();
-            if (c.emit_analytics_event !== false && supports(v, "trigger_id_header")) headers["Ory-Webhook-Trigger-Id"] = crypto.randomUUID();
-
+            const emit = c.emit_analytics_event !== false;
+            const ids = { requestId: emit && supports(v, "request_id_header"), triggerId: emit && supports(v, "trigger_id_header") };
             const url = new URL(String(c.url));
-            const res = await rawRequest(listening.port, goRequest(String(c.method), url.pathname, listening.port, json, headers), 10_000);
-            expect(`${hook.name} in ${key}: ${res?.status} ${res?.body ?? ""}`).toMatch(new RegExp(`^${hook.name} in ${key}: 20[04] `));
+            const ex = await sendLikeKratos({ port: () => listening.port, path: url.pathname, method: String(c.method), text: json, body: undefined, headers, trigger: crypto.randomUUID(), ids, timeoutMs: 10_000 });
+            expect(`${hook.name} in ${key}: ${ex.final.status} ${ex.final.body}`).toMatch(new RegExp(`^${hook.name} in ${key}: 20[04] `));
+            expect(ex.attempts).toHaveLength(1);
             sent++;
           }
         }
