@@ -641,6 +641,8 @@ function checkPredicate(h: HookCtx, p: PredicateDecl, at: ConfigPath, inSkipIf: 
 
 /** Operators that compare text: on a value of another JSON type they are never true (src/server/rules.ts). */
 const TEXT_OPERATORS = ["starts_with", "ends_with", "matches", "domain_in", "domain_in_file", "in_file"];
+/** in_file also reads a number or boolean as its text; only a list or an object never matches. */
+const SCALAR_TEXT_OPERATORS = ["in_file"];
 
 /**
  * A text operator on a field whose type is not a string never matches: a deny rule that never
@@ -662,7 +664,8 @@ function checkTextOperators(h: HookCtx, name: string, ops: string[], at: ConfigP
     h.r.error([...at, op], "value", `'${name}' is ${field.type === "array" || field.type === "object" || field.type === "integer" ? `an ${field.type}` : `a ${field.type}`}${field.from ? ` (${field.from.join(".")})` : ""}, and ${op} ${shown} is ${values.length === 1 ? `a ${kind(values[0])}` : "of other types"}: the condition is never true`, `write the value as the field's type${field.type === "boolean" ? " (true or false, unquoted)" : field.type === "string" ? ' (quoted, e.g. "18")' : ""}, or declare the field's type (docs/receiver.md#rules)`);
   }
   if (field.type === "string") return;
-  for (const op of ops.filter((o) => TEXT_OPERATORS.includes(o))) {
+  const scalar = field.type === "number" || field.type === "integer" || field.type === "boolean";
+  for (const op of ops.filter((o) => TEXT_OPERATORS.includes(o) && !(scalar && SCALAR_TEXT_OPERATORS.includes(o)))) {
     const header = field.from?.[0] === "request_headers" ? "; Kratos passes each request header as a list of strings (one per occurrence), so a text operator never sees the text" : "";
     h.r.error([...at, op], "key", `'${op}' compares text, but '${name}' is ${field.type === "array" || field.type === "object" ? `an ${field.type}` : `a ${field.type}`}${field.from ? ` (${field.from.join(".")})` : ""}: the condition is never true`, `use equals: or in: for non-text values${header} (docs/receiver.md#rules)`);
   }
