@@ -6,6 +6,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { loadConfig } from "../../src/config/load.ts";
 import { jsonnetProblems } from "../../src/config/semantics.ts";
+import { parseVersion } from "../../src/kratos/versions.ts";
 import { ConfigErrors } from "../../src/errors.ts";
 
 const dirs: string[] = [];
@@ -206,6 +207,13 @@ describe("errors beyond the corpus", () => {
     expect(jsonnetProblems("function(context) context\n").map((p) => p.message)).toEqual(["is not function(ctx) ..."]);
     expect(jsonnetProblems("local x = importstr 'a.txt';\nfunction(ctx) x\n")).toEqual([{ line: 1, message: "uses importstr, which Kratos disables", hint: expect.any(String) }]);
     expect(jsonnetProblems("function(ctx) { a: |||\n  std.extVar('x') in a text block\n|||, b: ctx.flow.id }\n")).toEqual([]);
+    // std functions by the go-jsonnet each Kratos ships: v0.19.0 (v1.0.0), v0.20.0 (v1.1.0-v1.3.1), v0.21.0 (v25.4.0+).
+    const trim = "function(ctx) { e: std.trim(ctx.identity.traits.email), r: std.round(1.5), g: std.get(ctx.flow, 'x', null) }\n";
+    const std = (v: string) => jsonnetProblems(trim, parseVersion(v)!).map((p) => p.message);
+    expect(std("v1.0.0")).toEqual(["uses std.trim, which Kratos v1.0.0's Jsonnet (go-jsonnet v0.19.0) does not have", "uses std.round, which Kratos v1.0.0's Jsonnet (go-jsonnet v0.19.0) does not have"]);
+    expect(std("v1.3.1")).toEqual(["uses std.trim, which Kratos v1.3.1's Jsonnet (go-jsonnet v0.20.0) does not have"]);
+    expect(std("v25.4.0")).toEqual([]);
+    expect(std("HEAD")).toEqual([]);
   });
   test("every semantic error of a file is reported together, in file order", () => {
     const hooks = "  a:\n    on: login.before\n    methods: [password]\n    body:\n      e: identity.traits.email\n  b:\n    on: login.after\n    mode: enrich\n    body:\n      e: identity.traits.email\n";
