@@ -393,6 +393,10 @@ function checkBody(h: HookCtx): void {
       r.error(typePath, "value", `${spec.from} is ${fixed.type === "array" || fixed.type === "object" || fixed.type === "integer" ? "an" : "a"} ${fixed.type} in every ctx Kratos sends, but the field declares type ${spec.type}: the receiver would refuse every body`, `remove type: (it defaults to the ctx's type) or write type: ${fixed.type} (docs/kratos.md#ctx-per-hook-point)`);
       continue;
     }
+    if (fixed?.format === "uuid" && spec.max_length !== undefined && spec.max_length < 36) {
+      r.error([...fieldPath, "max_length"], "value", `${spec.from} is a uuid, 36 characters long, but max_length is ${spec.max_length}: the receiver would refuse every body`, "remove max_length: Kratos fixes the length of a uuid (docs/kratos.md#ctx-per-hook-point)");
+      continue;
+    }
     if (fixed?.format && spec.format !== undefined && spec.format !== fixed.format) {
       r.error([...fieldPath, "format"], "value", `${spec.from} is a ${fixed.format} string, but the field declares format ${spec.format}: the receiver would refuse every body`, `remove format: (it defaults to ${fixed.format}) (docs/kratos.md#ctx-per-hook-point)`);
       continue;
