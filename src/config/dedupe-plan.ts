@@ -24,11 +24,24 @@ export function sendsTriggerId(v: Version, emitAnalyticsEvent: boolean | undefin
   return supports(v, "trigger_id_header") && emitAnalyticsEvent !== false;
 }
 
+/** Hash of the body; `carriers` are the body fields holding each execution path, `added` those generate adds. */
+export type BodyKey = { carriers: Array<{ field: string; from: string }>; added: ResolvedField[]; missing: string[] };
+
 export type DedupePlan =
-  | { kind: "fields"; fields: string[] }
+  /** `fallback`: the body key used when an optional key field is missing and Kratos sends no Trigger-Id. */
+  | { kind: "fields"; fields: string[]; fallback?: BodyKey }
   | { kind: "trigger" }
-  /** Hash of the body; `carriers` are the body fields holding each execution path, `added` those generate adds. */
-  | { kind: "body"; carriers: Array<{ field: string; from: string }>; added: ResolvedField[]; missing: string[] };
+  | ({ kind: "body" } & BodyKey);
+
+/** Fields generate adds to the body so that a body key tells executions apart. */
+export function addedFields(plan: DedupePlan): ResolvedField[] {
+  return plan.kind === "body" ? plan.added : plan.kind === "fields" ? (plan.fallback?.added ?? []) : [];
+}
+
+/** Execution paths a hand-written body must send itself for its body key. */
+export function missingCarriers(plan: DedupePlan): string[] {
+  return plan.kind === "body" ? plan.missing : plan.kind === "fields" ? (plan.fallback?.missing ?? []) : [];
+}
 
 function fromOf(spec: string | FieldSpecDecl): string | undefined {
   return typeof spec === "string" ? spec : spec.from;
@@ -44,8 +57,21 @@ function addedName(path: string[], taken: Set<string>): string {
 }
 
 export function dedupePlan(hook: HookDecl, v: Version, emitAnalyticsEvent: boolean | undefined): DedupePlan {
-  if (hook.dedupe?.key?.length) return { kind: "fields", fields: hook.dedupe.key };
-  if (sendsTriggerId(v, emitAnalyticsEvent)) return { kind: "trigger" };
+  const trigger = sendsTriggerId(v, emitAnalyticsEvent);
+  if (hook.dedupe?.key?.length) {
+    // The receiver uses the key fields only when all are present (src/server/dedupe-key.ts); an
+    // optional one may be missing, and then the body key must still tell executions apart.
+    const optional = hook.dedupe.key.some((f) => {
+      const spec = hook.body?.[f];
+      return spec !== undefined && typeof spec !== "string" && (spec.optional === true || spec.from?.startsWith("flow.transient_payload") === true);
+    });
+    return { kind: "fields", fields: hook.dedupe.key, ...(optional && !trigger ? { fallback: bodyKey(hook) } : {}) };
+  }
+  if (trigger) return { kind: "trigger" };
+  return { kind: "body", ...bodyKey(hook) };
+}
+
+function bodyKey(hook: HookDecl): BodyKey {
   const body = Object.entries(hook.body ?? {});
   const taken = new Set(body.map(([name]) => name));
   const carriers: Array<{ field: string; from: string }> = [];
@@ -66,13 +92,17 @@ export function dedupePlan(hook: HookDecl, v: Version, emitAnalyticsEvent: boole
       carriers.push({ field: name, from });
     }
   }
-  return { kind: "body", carriers, added, missing };
+  return { carriers, added, missing };
 }
 
 /** One line for `check`: which key the receiver dedupes this hook on. */
 export function describeDedupe(plan: DedupePlan): string {
-  if (plan.kind === "fields") return `dedupe.key ${plan.fields.join(", ")}`;
+  if (plan.kind === "fields") return `dedupe.key ${plan.fields.join(", ")}${plan.fallback ? `, else (a key field missing) the ${describeBody(plan.fallback)}` : ""}`;
   if (plan.kind === "trigger") return "Ory-Webhook-Trigger-Id header";
-  const carried = plan.carriers.map((c) => `${c.field} = ${c.from}${plan.added.some((a) => a.name === c.field) ? ", added by generate" : ""}`);
+  return describeBody(plan);
+}
+
+function describeBody(key: BodyKey): string {
+  const carried = key.carriers.map((c) => `${c.field} = ${c.from}${key.added.some((a) => a.name === c.field) ? ", added by generate" : ""}`);
   return `hash of the body, per execution by ${carried.join("; ")}`;
 }

@@ -12,9 +12,10 @@ import { readFileSync } from "node:fs";
 import { resolve as resolvePath } from "node:path";
 import { BYTES_PER_CODE_POINT, bytesText, worstCaseOutput, kib } from "../kratos/output-size.ts";
 import type { Version } from "../kratos/versions.ts";
-import { dedupePlan } from "./dedupe-plan.ts";
+import { addedFields, dedupePlan, missingCarriers } from "./dedupe-plan.ts";
 import type { HookDecl, HooksFile } from "./model.ts";
 import { ENV_OVERRIDES, DEFAULTS, parseListen, resolveField, type Env } from "./resolve.ts";
+import { byteSize } from "./units.ts";
 import type { ConfigPath } from "./source-map.ts";
 
 /** What semantics.ts's Report offers; structural, so this module needs nothing from semantics.ts. */
@@ -32,7 +33,7 @@ export function checkKratosSafety(raw: HooksFile, v: Version | undefined, env: E
     checkActionUrls(hook, at, r);
     checkReplaces(hook, at, r);
     if (v) {
-      checkOutputSize(hook, at, v, raw.kratos.emit_analytics_event, r);
+      checkOutputSize(hook, at, v, raw.kratos.emit_analytics_event, byteSize(raw.serve?.body_limit ?? DEFAULTS.bodyLimit), raw.serve?.body_limit !== undefined, r);
       checkExecutionCarried(hook, at, v, raw.kratos.emit_analytics_event, dir, r);
     }
   }
@@ -131,8 +132,20 @@ function checkReachable(raw: HooksFile, env: Env, r: Reporter): void {
   }
   const fromEnv = env[ENV_OVERRIDES.listen];
   const listen = parseListen(fromEnv || raw.serve?.listen || DEFAULTS.listen);
-  if (!listen || !isLoopbackHost(listen.host) || isLoopbackHost(host)) return;
   const where = fromEnv ? `${ENV_OVERRIDES.listen}=${fromEnv}` : raw.serve?.listen !== undefined ? `serve.listen ${raw.serve.listen}` : `the default listen address ${DEFAULTS.listen}`;
+  // Both on this host: the ports must meet too, unless a proxy here forwards one to the other.
+  const url = new URL(raw.receiver.url);
+  const port = Number(url.port || (url.protocol === "https:" ? 443 : 80));
+  // Port 0 lets the system pick (tests): nothing to compare.
+  if (listen && listen.port !== 0 && isLoopbackHost(host) && port !== listen.port) {
+    r.warn(
+      ["receiver", "url"],
+      "value",
+      `Kratos calls ${host} on port ${port}, but serve listens on port ${listen.port} (${where})`,
+      `use the same port in receiver.url and serve.listen, unless a proxy on this host forwards port ${port} to ${listen.port}`,
+    );
+  }
+  if (!listen || !isLoopbackHost(listen.host) || isLoopbackHost(host)) return;
   r.warn(
     raw.serve?.listen !== undefined && !fromEnv ? ["serve", "listen"] : ["receiver", "url"],
     "value",
@@ -169,11 +182,11 @@ function checkReplaces(hook: HookDecl, at: ConfigPath, r: Reporter): void {
 
 // Output size --------------------------------------------------------------------------------------
 
-function checkOutputSize(hook: HookDecl, at: ConfigPath, v: Version, emit: boolean | undefined, r: Reporter): void {
+function checkOutputSize(hook: HookDecl, at: ConfigPath, v: Version, emit: boolean | undefined, bodyLimit: number, bodyLimitSet: boolean, r: Reporter): void {
   // A hand-written body's output cannot be known from its declaration.
   if (hook.jsonnet !== undefined || !hook.body) return;
   const plan = dedupePlan(hook, v, emit);
-  const fields = [...Object.entries(hook.body).map(([name, spec]) => resolveField(name, spec)), ...(plan.kind === "body" ? plan.added : [])];
+  const fields = [...Object.entries(hook.body).map(([name, spec]) => resolveField(name, spec)), ...addedFields(plan)];
   const size = worstCaseOutput(fields, v, BYTES_PER_CODE_POINT.text);
   const control = worstCaseOutput(fields, v, BYTES_PER_CODE_POINT.control);
   const limit = `Kratos ${v.text} accepts less than ${kib(size.limit)} (${bytesText(size.limit)}) from a Jsonnet body`;
@@ -181,6 +194,16 @@ function checkOutputSize(hook: HookDecl, at: ConfigPath, v: Version, emit: boole
   const unbounded = size.fields.filter((f) => f.bytes === undefined);
   const biggest = bounded.slice(0, 3).map((f) => `${f.name} (${f.how}, ${kib(f.bytes)})`).join(", ");
   const fail = "Kratos then fails every flow with this hook (\"token too long\")";
+  // The receiver answers a larger body 413, which Kratos does not retry: a notify event is lost, a
+  // blocking hook fails the flow (src/server/body-limit.ts, CONTRACT §4.2).
+  if (size.bounded > bodyLimit && size.bounded < size.limit) {
+    r.error(
+      bodyLimitSet ? ["serve", "body_limit"] : [...at, "body"],
+      bodyLimitSet ? "value" : "key",
+      `the body of hook '${at[1]}' can be ${bytesText(size.bounded)}, more than serve.body_limit (${bytesText(bodyLimit)})`,
+      `the receiver would answer 413, which Kratos does not retry: a notify event is lost and a blocking hook fails the flow; raise serve.body_limit to at least ${Math.ceil(size.bounded / 1024)}kb, or shrink the body (largest: ${biggest}) (docs/config.md#body-size)`,
+    );
+  }
   if (size.bounded >= size.limit) {
     r.error([...at, "body"], "key", `the body can be ${bytesText(size.bounded)}; ${limit}`, `${fail}; largest: ${biggest}; shrink constants or lower max_length (a max_length character counts 4 bytes, as an emoji does; docs/kratos.md#jsonnet-bodies)`);
     return;
@@ -213,7 +236,7 @@ function readText(file: string): string | undefined {
  */
 function checkExecutionCarried(hook: HookDecl, at: ConfigPath, v: Version, emit: boolean | undefined, dir: string, r: Reporter): void {
   const plan = dedupePlan(hook, v, emit);
-  if (plan.kind !== "body" || plan.missing.length === 0 || hook.jsonnet === undefined) return;
+  if (missingCarriers(plan).length === 0 || hook.jsonnet === undefined) return;
   const text = readText(resolvePath(dir, hook.jsonnet));
   if (text === undefined) return; // reported by semantics.ts
   // `flow.id` or `flow["id"]`, `identity.updated_at`: the last two segments of the path, as Jsonnet writes member access.
@@ -221,7 +244,7 @@ function checkExecutionCarried(hook: HookDecl, at: ConfigPath, v: Version, emit:
     const [a, b] = p.split(".").slice(-2) as [string, string];
     return new RegExp(`\\b${a}\\s*(\\.\\s*${b}\\b|\\[\\s*["']${b}["']\\s*\\])`).test(text);
   };
-  const missing = plan.missing.filter((p) => !mentions(p));
+  const missing = missingCarriers(plan).filter((p) => !mentions(p));
   if (missing.length === 0) return;
   r.warn(
     [...at, "jsonnet"],

@@ -4,7 +4,7 @@
 import { isAbsolute, resolve as resolvePath } from "node:path";
 import { ctxFieldType, ctxPathAlwaysOptional } from "../kratos/ctx.ts";
 import { parseVersion, type Version } from "../kratos/versions.ts";
-import { dedupePlan, describeDedupe } from "./dedupe-plan.ts";
+import { addedFields, dedupePlan, describeDedupe } from "./dedupe-plan.ts";
 import type { Point } from "../kratos/hook-points.ts";
 import type { ActionDecl, SmtpDecl, EnrichStepDecl, FieldSpecDecl, HookDecl, HooksFile, PredicateDecl, RetryPolicyDecl, RuleDecl } from "./model.ts";
 import { destinationKey, destinationOf } from "./destination.ts";
@@ -151,7 +151,7 @@ function resolveHook(name: string, hook: HookDecl, c: { receiverUrl: string; dir
     ...hookUrl(c.receiverUrl, path),
     method: hook.method ?? DEFAULTS.method,
     headers: hook.headers ?? {},
-    fields: [...Object.entries(hook.body ?? {}).map(([field, spec]) => resolveField(field, spec)), ...(plan.kind === "body" ? plan.added : [])],
+    fields: [...Object.entries(hook.body ?? {}).map(([field, spec]) => resolveField(field, spec)), ...addedFields(plan)],
     ...(hook.jsonnet !== undefined ? { jsonnetFile: file(hook.jsonnet) } : {}),
     ...(hook.auth ? { auth: hook.auth } : {}),
     ...(hook.skip_if ? { skipIf: withAbsoluteFiles(hook.skip_if, file) } : {}),

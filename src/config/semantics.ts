@@ -4,7 +4,7 @@
 import { existsSync, readFileSync, statSync } from "node:fs";
 import { resolve as resolvePath } from "node:path";
 import { ConfigError } from "../errors.ts";
-import { ctxPathAvailable, headerAllowlistAt, isHeaderToken, requestHeaderKey, transientPayloadPossible } from "../kratos/ctx.ts";
+import { ctxFixedType, ctxListPrefix, ctxPathAvailable, ctxPathMayBeMissing, headerAllowlistAt, isHeaderToken, requestHeaderKey, transientPayloadPossible } from "../kratos/ctx.ts";
 import {
   allowedHooks,
   ctxPresence,
@@ -21,11 +21,14 @@ import {
 import { MESSAGE_ID_MAX, MESSAGE_ID_MIN, RECEIVER_MESSAGE_ID_MIN } from "../kratos/responses.ts";
 import { compareVersions, FEATURE_MIN_VERSION, hookListsAt, isKnownRelease, KNOWN_RELEASES, KNOWN_TAGS, parseVersion, rulesTag, supports, type Version } from "../kratos/versions.ts";
 import { compileLinearRegex } from "../linear-regex.ts";
+import { missingStdFunction } from "../kratos/jsonnet-stdlib.ts";
+import { headerValueProblem, outgoingHeaderProblem } from "../kratos/outgoing-headers.ts";
 import { templateRefs, type TemplateRef } from "../template.ts";
 import { PATH_PATTERN, PREDICATE_OPERATORS, type FieldSpecDecl, type HookDecl, type HooksFile, type PredicateDecl } from "./model.ts";
 import { destinationKey, destinationOf } from "./destination.ts";
 import { checkEffects } from "./effects.ts";
-import { DEFAULTS, ENV_OVERRIDES, hookUrl, isReservedPath, parseListen, sameRoute, resolveStore, RESERVED_PATHS, type Env } from "./resolve.ts";
+import { addedFields, dedupePlan } from "./dedupe-plan.ts";
+import { DEFAULTS, ENV_OVERRIDES, hookUrl, isReservedPath, parseListen, resolveField, sameRoute, resolveStore, RESERVED_PATHS, type Env } from "./resolve.ts";
 import { checkKratosSafety } from "./kratos-safety.ts";
 import { closest } from "./schema-errors.ts";
 import { hookTrustProblems, mailboxProblems } from "./trust.ts";
@@ -64,6 +67,7 @@ export function checkSemantics(raw: HooksFile, map: SourceMap, c: SemanticsConte
   checkReceiverAndServe(raw, c, r);
   checkEffects(raw, v, r);
   checkKratosSafety(raw, v, c.env, c.dir, r);
+  checkMessageIds(raw, r);
   const paths = new Map<string, string>();
   for (const [name, hook] of Object.entries(raw.hooks)) {
     checkHook(name, hook, raw, v, c, r);
@@ -81,6 +85,25 @@ export function checkSemantics(raw: HooksFile, map: SourceMap, c: SemanticsConte
     } else paths.set(sameRoute(path), name);
   }
   return { errors: r.errors, warnings: r.warnings };
+}
+
+/**
+ * One message id, one text: UIs show and translate Kratos's form messages by id (Ory's own UIs
+ * look the id up in their translations), so two texts under one id show as the same message.
+ */
+function checkMessageIds(raw: HooksFile, r: Report): void {
+  const seen = new Map<number, { text: string; where: string }>();
+  for (const [name, hook] of Object.entries(raw.hooks)) {
+    (hook.rules ?? []).forEach((rule, i) => {
+      if (!("deny" in rule) || rule.deny.id === undefined) return;
+      const first = seen.get(rule.deny.id);
+      const where = `hooks.${name}.rules[${i}]`;
+      if (!first) seen.set(rule.deny.id, { text: rule.deny.text, where });
+      else if (first.text !== rule.deny.text) {
+        r.warn(["hooks", name, "rules", i, "deny", "id"], "value", `message id ${rule.deny.id} already stands for "${first.text}" (${first.where})`, "give each distinct text its own id: UIs show and translate form messages by id (docs/kratos.md#messages)");
+      }
+    });
+  }
 }
 
 /** The path serve answers on (see hookUrl); the bare path when receiver.url is invalid (reported by checkReceiverAndServe). */
@@ -180,6 +203,9 @@ function checkReceiverAndServe(raw: HooksFile, c: SemanticsContext, r: Report): 
     if (!resolveStore(storeEnv, c.cwd)) r.envError(ENV_OVERRIDES.store, `'${storeEnv}' is not a store URL`, storeHint);
   } else if (raw.serve?.store !== undefined && !resolveStore(raw.serve.store, c.cwd)) {
     r.error(["serve", "store"], "value", `'${raw.serve.store}' is not a store URL`, storeHint);
+  } else if (raw.serve?.store === "sqlite::memory:") {
+    // serve answers Kratos 2xx once a job is committed, and Kratos never resends an acked call.
+    r.warn(["serve", "store"], "value", "an in-memory store loses every job not yet delivered when serve stops, though Kratos was told it arrived and will not send it again", "use sqlite:<file> or postgres://... outside tests (docs/durability.md)");
   }
   const admin = raw.serve?.admin;
   if (admin && admin.listen !== "off") {
@@ -242,7 +268,8 @@ function checkHook(name: string, hook: HookDecl, raw: HooksFile, v: Version | un
     at: ["hooks", name],
     point: hook.on as Point,
     blocking: mode !== "notify",
-    fields: Object.keys(hook.body ?? {}),
+    // The fields generate adds for the dedupe key are in the body too (dedupe-plan.ts, docs/config.md#dedupe-key).
+    fields: [...Object.keys(hook.body ?? {}), ...(v ? addedFields(dedupePlan(hook, v, raw.kratos.emit_analytics_event)).map((f) => f.name) : [])],
     v,
     headerAllowlist: v ? headerAllowlistAt(v, raw.kratos.header_allowlist) : undefined,
     sessionCookie: raw.kratos.session_cookie,
@@ -260,10 +287,26 @@ function checkHook(name: string, hook: HookDecl, raw: HooksFile, v: Version | un
     r.error([...h.at, "skip_if"], "key", "skip_if has no effect with a hand-written jsonnet body", 'write the condition in the Jsonnet file: if <cond> then error "cancel" else {...} (docs/kratos.md#cancel)');
   } else if (hook.skip_if) checkPredicate(h, hook.skip_if, [...h.at, "skip_if"], true);
   for (const [i, key] of (hook.dedupe?.key ?? []).entries()) checkFieldRef(h, key, [...h.at, "dedupe", "key", i], "dedupe.key");
+  checkDedupeKeyVaries(h);
   checkRules(h, mode);
   checkEnrich(h, mode);
   checkActions(h);
   checkTrust(h);
+}
+
+/**
+ * A dedupe.key made only of constants is the same for every event: the receiver would run the
+ * actions for the first one in each window and answer every later one as a retry of it.
+ */
+function checkDedupeKeyVaries(h: HookCtx): void {
+  const key = h.hook.dedupe?.key;
+  if (!key?.length) return;
+  const constant = (f: string) => {
+    const spec = h.hook.body?.[f];
+    return spec !== undefined && typeof spec !== "string" && spec.from === undefined && spec.value !== undefined;
+  };
+  if (!key.every(constant)) return;
+  h.r.error([...h.at, "dedupe", "key"], "value", `dedupe.key ${key.join(", ")} is a constant, the same for every event: all but the first event in each dedupe window would be dropped as retries`, "key on what tells events apart, e.g. identity_id (once per identity) or flow_id, or remove dedupe.key to dedupe Kratos's retries only (docs/kratos.md#retries)");
 }
 
 /** Credentials never read, user-controlled values never where they steer a delivery (trust.ts). */
@@ -324,6 +367,10 @@ function checkHeaders(h: HookCtx): void {
     r.error([...h.at, "headers"], "key", `headers need Kratos ${FEATURE_MIN_VERSION.headers} or later (target ${v.text})`, "Kratos v1.0/v1.1 reject the key; put the secret in auth instead (docs/kratos.md#web-hook-config)");
   }
   for (const [name, value] of Object.entries(hook.headers)) {
+    const problem = outgoingHeaderProblem(name);
+    if (problem) r.error([...h.at, "headers", name], "key", `header ${name} cannot be set here: ${problem.why}`, problem.hint);
+    const valueProblem = headerValueProblem(value);
+    if (valueProblem) r.error([...h.at, "headers", name], "value", `the value of header ${name} cannot be sent: ${valueProblem.why}`, valueProblem.hint);
     if (name.toLowerCase() === "content-type" && value !== "application/json") {
       r.error([...h.at, "headers", name], "value", `Content-Type must be exactly application/json, got '${value}'`, "Kratos fails the call for any other value (even with '; charset=') and the receiver reads JSON; remove the header (docs/kratos.md#content-type)");
     }
@@ -341,11 +388,33 @@ function checkBody(h: HookCtx): void {
       continue;
     }
     if (spec.from === undefined && spec.value === undefined) {
-      r.error(fieldPath, "key", `body field '${field}' has neither 'from' nor 'value'`, "add from: <ctx path>, e.g. identity.traits.email, or value: <constant>");
+      // A hand-written body computes its fields itself: there `body` only types them (model.ts).
+      if (hook.jsonnet === undefined) r.error(fieldPath, "key", `body field '${field}' has neither 'from' nor 'value'`, "add from: <ctx path>, e.g. identity.traits.email, or value: <constant>; only with a hand-written jsonnet body may a field just declare its type");
       continue;
     }
     if (spec.from === undefined) continue;
     const path = spec.from.split(".");
+    // A declared type or format Kratos's value never has: the receiver refuses every body (a 400
+    // Kratos does not retry: a notify event is lost, a blocking hook fails the flow).
+    const fixed = ctxFixedType(path);
+    const typePath: ConfigPath = [...fieldPath, typeof raw === "string" ? "from" : "type"];
+    if (fixed && spec.type !== undefined && spec.type !== "any" && spec.type !== fixed.type && !(spec.type === "number" && fixed.type === "integer")) {
+      r.error(typePath, "value", `${spec.from} is ${fixed.type === "array" || fixed.type === "object" || fixed.type === "integer" ? "an" : "a"} ${fixed.type} in every ctx Kratos sends, but the field declares type ${spec.type}: the receiver would refuse every body`, `remove type: (it defaults to the ctx's type) or write type: ${fixed.type} (docs/kratos.md#ctx-per-hook-point)`);
+      continue;
+    }
+    if (fixed?.format === "uuid" && spec.max_length !== undefined && spec.max_length < 36) {
+      r.error([...fieldPath, "max_length"], "value", `${spec.from} is a uuid, 36 characters long, but max_length is ${spec.max_length}: the receiver would refuse every body`, "remove max_length: Kratos fixes the length of a uuid (docs/kratos.md#ctx-per-hook-point)");
+      continue;
+    }
+    if (fixed?.format && spec.format !== undefined && spec.format !== fixed.format) {
+      r.error([...fieldPath, "format"], "value", `${spec.from} is a ${fixed.format} string, but the field declares format ${spec.format}: the receiver would refuse every body`, `remove format: (it defaults to ${fixed.format}) (docs/kratos.md#ctx-per-hook-point)`);
+      continue;
+    }
+    const list = ctxListPrefix(path);
+    if (list) {
+      r.error(fromPath, "value", `${spec.from} reads into the list ${list.join(".")}, which Kratos's Jsonnet cannot index by name`, `every call would fail ("attempted index an array with string"); send the whole list instead: from: ${list.join(".")}, type: array (docs/kratos.md#ctx-per-hook-point)`);
+      continue;
+    }
     if (v) {
       const available = ctxPathAvailable(path, point, blocking, v);
       if (!available.ok) {
@@ -356,6 +425,11 @@ function checkBody(h: HookCtx): void {
         r.error(fromPath, "value", `identity.id is the all-zero UUID at ${point} for ${hook.mode} hooks: the identity is not stored yet`, "key on identity.traits (e.g. the email) or flow.id instead (docs/kratos.md#pre-persist-identity)");
         continue;
       }
+    }
+    // A hand-written body reads ctx itself: its `body` only types the fields.
+    const missing = spec.optional === true || hook.jsonnet !== undefined ? undefined : ctxPathMayBeMissing(path, point);
+    if (missing) {
+      (missing.level === "error" ? r.error : r.warn).call(r, fromPath, "value", `${spec.from} is missing ${missing.when}, and a body field without optional then fails the body and the flow`, "add optional: true: the body then leaves the field out (docs/kratos.md#ctx-per-hook-point)");
     }
     if (path[0] === "flow" && path[1] === "transient_payload" && v && !transientPayloadPossible(point, v)) {
       const before = splitPoint(point).phase === "before";
@@ -414,9 +488,39 @@ function checkJsonnet(h: HookCtx): void {
     r.error(at, "value", `Jsonnet file ${hook.jsonnet} does not exist`, `looked at ${file}: paths in hooks.yaml are relative to its directory`);
     return;
   }
-  for (const problem of jsonnetProblems(text)) {
+  for (const problem of jsonnetProblems(text, h.v)) {
     r.error(at, "value", `${hook.jsonnet}:${problem.line}: ${problem.message}`, problem.hint);
   }
+  if (h.v) {
+    for (const problem of jsonnetCtxProblems(text, h.point, h.blocking, h.v)) r.error(at, "value", `${hook.jsonnet}:${problem.line}: ${problem.message}`, problem.hint);
+  }
+}
+
+/**
+ * A hand-written body that reads a ctx key Kratos leaves out, without a guard: `ctx.identity` or
+ * `ctx.session` where the presence matrix has none (CONTRACT §3.2), and `ctx.flow.transient_payload`,
+ * which is there only when the client sent one. Reading it fails the body, and the flow, on every
+ * such call. A guard is std.objectHas / `in` / std.get on the key anywhere in the file.
+ */
+export function jsonnetCtxProblems(text: string, point: Point, blocking: boolean, v: Version): Array<{ line: number; message: string; hint: string }> {
+  const out: Array<{ line: number; message: string; hint: string }> = [];
+  const code = blankStringsAndComments(text);
+  const lineOf = (i: number) => text.slice(0, i).split("\n").length;
+  const presence = ctxPresence(point, blocking, v);
+  const guarded = (parent: string, key: string) =>
+    new RegExp(`objectHas(All)?\\s*\\(\\s*${parent}\\s*,\\s*["']${key}["']|["']${key}["']\\s+in\\s+${parent}\\b|std\\s*\\.\\s*get\\s*\\(\\s*${parent}\\s*,\\s*["']${key}["']`).test(text);
+  const reads = (parent: string, key: string) => new RegExp(`\\b${parent}\\s*(\\.\\s*${key}\\b|\\[\\s*["']${key}["'])`).exec(code);
+  for (const [key, present] of [["identity", presence.identity], ["session", presence.session]] as const) {
+    const m = reads("ctx", key);
+    if (!present && m && !guarded("ctx", key)) {
+      out.push({ line: lineOf(m.index), message: `reads ctx.${key}, which Kratos ${v.text} never sends at ${point}${blocking ? " to interrupt/enrich hooks" : ""}`, hint: `every call would fail with "field does not exist"; ${ctxHint(point, blocking, v)}; guard it with std.objectHas(ctx, "${key}") if the body serves several points (docs/kratos.md#ctx-per-hook-point)` });
+    }
+  }
+  const tp = reads("ctx\\s*\\.\\s*flow", "transient_payload");
+  if (tp && !guarded("ctx\\s*\\.\\s*flow", "transient_payload")) {
+    out.push({ line: lineOf(tp.index), message: "reads ctx.flow.transient_payload without a guard, and Kratos sends it only when the client sent one", hint: 'every call without one would fail with "field does not exist"; write std.get(ctx.flow, "transient_payload", {}) or guard with std.objectHas(ctx.flow, "transient_payload") (docs/kratos.md#ctx-per-hook-point)' });
+  }
+  return out;
 }
 
 function readTextFile(file: string): string | undefined {
@@ -431,7 +535,7 @@ function readTextFile(file: string): string | undefined {
  * What Kratos's Jsonnet VM refuses: `std.extVar` (ctx is a top-level argument, never an ext var)
  * and imports (disabled in the worker). CONTRACT §3.1. Strings and comments are skipped.
  */
-export function jsonnetProblems(text: string): Array<{ line: number; message: string; hint: string }> {
+export function jsonnetProblems(text: string, v?: Version): Array<{ line: number; message: string; hint: string }> {
   const out: Array<{ line: number; message: string; hint: string }> = [];
   const code = blankStringsAndComments(text);
   const lineOf = (i: number) => text.slice(0, i).split("\n").length;
@@ -444,6 +548,18 @@ export function jsonnetProblems(text: string): Array<{ line: number; message: st
   // Kratos strips these from every identity in ctx (CONTRACT §0.4, §3.2): reading one is a runtime error.
   for (const m of code.matchAll(/\.\s*(metadata_admin|credentials)\b/g)) {
     out.push({ line: lineOf(m.index), message: `reads .${m[1]}, which Kratos removes from the identity it passes to webhooks`, hint: `the body fails with "field does not exist" and so does every flow with this hook; ${m[1] === "metadata_admin" ? "keep what the receiver needs in metadata_public or traits" : "read identity.id, traits or verifiable_addresses instead"} (docs/kratos.md#ctx-per-hook-point)` });
+  }
+  // Kratos's go-jsonnet lacks the std functions added after it (CONTRACT §3.1): "field does not exist".
+  if (v) {
+    for (const m of code.matchAll(/\bstd\s*\.\s*([A-Za-z0-9_]+)\b/g)) {
+      const missing = missingStdFunction(m[1]!, v);
+      if (!missing) continue;
+      out.push({
+        line: lineOf(m.index),
+        message: `uses std.${m[1]}, which Kratos ${v.text}'s Jsonnet (go-jsonnet ${missing.engine}) does not have`,
+        hint: `it came with go-jsonnet ${missing.addedIn} (Kratos ${missing.kratosSince}); every call of this body would fail with "field does not exist": write it with older std functions, or target Kratos ${missing.kratosSince} or later (docs/kratos.md#jsonnet-bodies)`,
+      });
+    }
   }
   if (!/\bfunction\s*\(\s*ctx\s*\)/.test(code)) {
     out.push({ line: 1, message: "is not function(ctx) ...", hint: "Kratos passes ctx as a top-level argument named ctx; the body must be function(ctx) { ... } (docs/kratos.md#jsonnet-bodies)" });
@@ -490,8 +606,17 @@ function checkAuth(h: HookCtx): void {
     return;
   }
   if (auth.type !== "api_key") return;
+  // In a cookie Go drops such bytes instead (the receiver does the same: src/server/auth.ts).
+  const prefixProblem = auth.in === "header" && auth.value_prefix !== undefined ? headerValueProblem(auth.value_prefix) : undefined;
+  if (prefixProblem) h.r.error([...h.at, "auth", "value_prefix"], "value", `value_prefix cannot be sent: ${prefixProblem.why}`, prefixProblem.hint);
   if (!isHeaderToken(auth.name)) {
     h.r.error([...h.at, "auth", "name"], "value", `'${auth.name}' is not a valid ${auth.in} name`, "use letters, digits and !#$%&'*+-.^_`|~ only, no spaces or ':' (RFC 9110 token; docs/kratos.md#auth)");
+    return;
+  }
+  // Kratos applies auth after Content-Type and before it encodes the body, which reads Content-Type (CONTRACT §2.3, §3.7).
+  const problem = auth.in !== "header" ? undefined : auth.name.toLowerCase() === "content-type" ? { why: "Kratos then reads the secret as the body's content type and fails every call", hint: "name the header e.g. X-Kratos-Hooks-Key (docs/kratos.md#auth)" } : outgoingHeaderProblem(auth.name);
+  if (problem) {
+    h.r.error([...h.at, "auth", "name"], "value", `'${auth.name}' cannot carry the api key: ${problem.why}`, problem.hint);
     return;
   }
   const clash = auth.in === "header" ? Object.keys(h.hook.headers ?? {}).find((k) => k.toLowerCase() === auth.name.toLowerCase()) : undefined;
@@ -512,6 +637,8 @@ function checkPredicate(h: HookCtx, p: PredicateDecl, at: ConfigPath, inSkipIf: 
     h.r.error([...at, ops[1]!], "key", `'${ops[0]}' and '${ops[1]}' in one condition: use exactly one operator`, `combine several with all: [...] or any: [...]; operators: ${list}`);
   }
   checkFieldRef(h, p.field, [...at, "field"], "the condition");
+  checkFieldEverPresent(h, p.field, [...at, "field"]);
+  checkTextOperators(h, p.field, ops, at, p);
   for (const op of ops) {
     if (inSkipIf && (NOT_IN_JSONNET as readonly string[]).includes(op)) {
       h.r.error([...at, op], "key", `skip_if cannot use '${op}'`, `skip_if runs inside Kratos as Jsonnet, which has no ${op === "matches" ? "regular expressions" : "file access"}; use it in rules (checked by the receiver) or use ${op === "matches" ? "starts_with / ends_with / in" : "in / domain_in"} (docs/kratos.md#jsonnet-bodies)`);
@@ -522,6 +649,52 @@ function checkPredicate(h: HookCtx, p: PredicateDecl, at: ConfigPath, inSkipIf: 
       const re = compileLinearRegex(p.matches!);
       if (!re.ok) h.r.error([...at, op], "value", `'${p.matches}' cannot be used as a rule pattern: ${re.reason}`, "rules match with RE2, in time linear in the input: no backreferences or lookaround (docs/receiver.md#rules)");
     }
+  }
+}
+
+/** Operators that compare text: on a value of another JSON type they are never true (src/server/rules.ts). */
+const TEXT_OPERATORS = ["starts_with", "ends_with", "matches", "domain_in", "domain_in_file", "in_file"];
+/** in_file also reads a number or boolean as its text; only a list or an object never matches. */
+const SCALAR_TEXT_OPERATORS = ["in_file"];
+
+/**
+ * A text operator on a field whose type is not a string never matches: a deny rule that never
+ * fires, a skip_if that never skips. The usual trap is a request header, which Kratos passes as a
+ * list of strings (CONTRACT §3.2).
+ */
+function checkTextOperators(h: HookCtx, name: string, ops: string[], at: ConfigPath, p: PredicateDecl): void {
+  const spec = h.hook.body?.[name];
+  if (spec === undefined) return;
+  const field = resolveField(name, spec);
+  if (field.type === "any") return;
+  // equals / in compare exactly, except text with text (src/server/rules.ts): another JSON type never matches.
+  const kind = (x: unknown) => (x === null ? "null" : Array.isArray(x) ? "array" : typeof x === "number" ? "number" : typeof x);
+  const fieldKind = field.type === "integer" ? "number" : field.type;
+  for (const op of ops.filter((o) => o === "equals" || o === "in")) {
+    const values: unknown[] = op === "equals" ? [(p as { equals?: unknown }).equals] : ((p as { in?: unknown[] }).in ?? []);
+    if (values.length === 0 || values.some((x) => kind(x) === fieldKind || kind(x) === "null")) continue;
+    const shown = values.map((x) => JSON.stringify(x)).join(", ");
+    h.r.error([...at, op], "value", `'${name}' is ${field.type === "array" || field.type === "object" || field.type === "integer" ? `an ${field.type}` : `a ${field.type}`}${field.from ? ` (${field.from.join(".")})` : ""}, and ${op} ${shown} is ${values.length === 1 ? `a ${kind(values[0])}` : "of other types"}: the condition is never true`, `write the value as the field's type${field.type === "boolean" ? " (true or false, unquoted)" : field.type === "string" ? ' (quoted, e.g. "18")' : ""}, or declare the field's type (docs/receiver.md#rules)`);
+  }
+  if (field.type === "string") return;
+  const scalar = field.type === "number" || field.type === "integer" || field.type === "boolean";
+  for (const op of ops.filter((o) => TEXT_OPERATORS.includes(o) && !(scalar && SCALAR_TEXT_OPERATORS.includes(o)))) {
+    const header = field.from?.[0] === "request_headers" ? "; Kratos passes each request header as a list of strings (one per occurrence), so a text operator never sees the text" : "";
+    h.r.error([...at, op], "key", `'${op}' compares text, but '${name}' is ${field.type === "array" || field.type === "object" ? `an ${field.type}` : `a ${field.type}`}${field.from ? ` (${field.from.join(".")})` : ""}: the condition is never true`, `use equals: or in: for non-text values${header} (docs/receiver.md#rules)`);
+  }
+}
+
+/**
+ * A condition on a field Kratos never sends at this point and version is decided before any
+ * sign-up: a deny rule on its absence refuses every flow, one on its value never fires.
+ */
+function checkFieldEverPresent(h: HookCtx, field: string, at: ConfigPath): void {
+  const raw = h.hook.body?.[field];
+  const from = typeof raw === "string" ? raw : raw?.from;
+  if (!from || !h.v || h.hook.jsonnet !== undefined) return;
+  const path = from.split(".");
+  if (path[0] === "flow" && path[1] === "transient_payload" && !transientPayloadPossible(h.point, h.v)) {
+    h.r.error(at, "value", `the condition reads '${field}' (${from}), which Kratos ${h.v.text} never sends at ${h.point}: the condition has the same outcome for every flow`, "read it where Kratos sends flow.transient_payload (after hooks; outside registration only from v1.2.0), or drop the condition (docs/kratos.md#ctx-per-hook-point)");
   }
 }
 

@@ -99,6 +99,29 @@ export function ctxFieldType(path: readonly string[]): CtxFieldType {
 }
 
 /**
+ * The part of `path` that is a list in ctx when the path goes on past it
+ * (identity.verifiable_addresses.0.value → identity.verifiable_addresses), else undefined. A body
+ * reads each key of a path as a name (`x["0"]`), and Jsonnet refuses to index a list by a string:
+ * "attempted index an array with string", on every call (CONTRACT §3.2, §3.6).
+ */
+export function ctxListPrefix(path: readonly string[]): string[] | undefined {
+  for (let i = 1; i < path.length; i++) if (ctxFieldType(path.slice(0, i)).type === "array") return path.slice(0, i);
+  return undefined;
+}
+
+/**
+ * The JSON type (and format) Kratos itself fixes for a ctx path, or undefined where the type is not
+ * Kratos's to fix: keys below identity.traits follow the identity schema (ctxFieldType's `string`
+ * there is only a default), and `any` paths (transient_payload, metadata_public, unknown keys).
+ */
+export function ctxFixedType(path: readonly string[]): CtxFieldType | undefined {
+  const rest = identityRest(path);
+  if (rest !== undefined && rest[0] === "traits" && rest.length > 1) return undefined;
+  const t = ctxFieldType(path);
+  return t.type === "any" ? undefined : t;
+}
+
+/**
  * `flow.transient_payload` is omitted unless the client sent one on this request (CONTRACT §3.2),
  * so a field read from it is always optional.
  */
@@ -181,6 +204,30 @@ export function ctxPathAvailable(path: readonly string[], point: Point, blocking
     return { ok: false, reason: `only settings flows carry flow.identity, not ${point}` };
   }
   return strippedField(path, v);
+}
+
+/**
+ * ctx paths Kratos leaves out (omitempty) or sets to null in ordinary flows, though the key exists
+ * (CONTRACT §3.2): a body field that reads one without `optional` fails to build ("field does not
+ * exist", or indexing null) whenever it is missing, and so does the flow. `level` error: missing
+ * for most users or flows; warning: present with the usual identity schema.
+ */
+export function ctxPathMayBeMissing(path: readonly string[], point: Point): { level: "error" | "warning"; when: string } | undefined {
+  const rest = identityRest(path);
+  if (rest !== undefined) {
+    const where = path.slice(0, path.length - rest.length).join(".");
+    if (rest[0] === "external_id") return { level: "error", when: `for every identity without an external id (Kratos omits ${where}.external_id then)` };
+    if (rest[0] === "metadata_public" && rest.length > 1) return { level: "error", when: `while ${where}.metadata_public is null, as it is for every new identity` };
+    if ((rest[0] === "verifiable_addresses" || rest[0] === "recovery_addresses") && rest.length === 1) {
+      return { level: "warning", when: `when the identity schema marks no trait for ${rest[0] === "verifiable_addresses" ? "verification" : "recovery"} (Kratos omits ${where}.${rest[0]} then)` };
+    }
+    return undefined;
+  }
+  if (path[0] !== "flow") return undefined;
+  if (path[1] === "return_to") return { level: "error", when: "unless the flow was started with ?return_to= (Kratos omits flow.return_to then)" };
+  if (path[1] === "oauth2_login_challenge") return { level: "error", when: "outside OAuth2 logins (Kratos omits flow.oauth2_login_challenge then)" };
+  if (path[1] === "active" && splitPoint(point).phase === "before") return { level: "error", when: `at ${point}: no method is chosen when the flow is created` };
+  return undefined;
 }
 
 /**

@@ -1,6 +1,7 @@
 // Kratos's own config JSON schema per supported version, embedded in the binary (src/kratos/schemas/,
 // Apache-2.0, LICENSE.kratos beside them) so generate and check validate offline. Each schema and
 // ajv load only when asked for: the CLI's startup pays nothing, a validation pays for one version.
+import { kratosUriFormat } from "./uri-format.ts";
 import { rulesTag, type KnownTag, type Version } from "./versions.ts";
 
 type JsonModule = Promise<{ default: unknown }>;
@@ -108,6 +109,7 @@ async function compileFull(tag: KnownTag): Promise<ValidateFn> {
   // Some of Kratos's patterns are not valid regular expressions with the `u` flag.
   const ajv = new Ajv({ strict: false, allErrors: true, unicodeRegExp: false });
   addFormats(ajv);
+  ajv.addFormat("uri", kratosUriFormat);
   ajv.addSchema(tracing.default as object, "ory://tracing-config");
   return ajv.compile(schema.default as object) as ValidateFn;
 }

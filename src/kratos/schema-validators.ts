@@ -25,6 +25,7 @@ export async function validatorSource(tag: KnownTag): Promise<string> {
   const ajv = new Ajv({ strict: false, allErrors: true, unicodeRegExp: false, code: { source: true, esm: true, lines: false } });
   addFormats(ajv);
   const code = standaloneCode(ajv, ajv.compile(hooksSubschema(full)))
+    .replace(/require\("ajv-formats\/dist\/formats"\)\.fullFormats\.uri\b/g, "kratosUriFormat")
     .replace(/require\("ajv-formats\/dist\/formats"\)\.fullFormats\./g, "fullFormats.")
     .replace(/require\("ajv\/dist\/runtime\/equal"\)\.default/g, "equal");
   if (code.includes("require(")) throw new Error(`validate-hooks.${tag}.js: unexpected require() in ajv's standalone code`);
@@ -33,6 +34,8 @@ export async function validatorSource(tag: KnownTag): Promise<string> {
     "// @ts-nocheck",
     'import * as equalModule from "ajv/dist/runtime/equal.js";',
     'import * as formatsModule from "ajv-formats/dist/formats.js";',
+    // Kratos's own uri check (uri-format.ts), not ajv-formats' regex.
+    'import { kratosUriFormat } from "../uri-format.ts";',
     // CommonJS interop differs between runtimes: the function may sit one `default` deeper.
     "const equal = typeof equalModule.default === \"function\" ? equalModule.default : equalModule.default.default;",
     "const fullFormats = formatsModule.fullFormats ?? formatsModule.default.fullFormats;",

@@ -115,6 +115,12 @@ describe("serve.listen and receiver.url", () => {
     expect(load(remote("")).warnings[0]).toContain("serve listens on loopback (the default listen address 127.0.0.1:4459)");
     expect(load(remote(""), { KRATOS_HOOKS_LISTEN: "[::1]:4459" }).warnings[0]).toContain("(KRATOS_HOOKS_LISTEN=[::1]:4459)");
   });
+  test("a loopback receiver.url on another port than serve listens on is a warning; the same port is fine", () => {
+    const local = (url: string) => `kratos:\n  version: v26.2.0\nreceiver:\n  url: ${url}\nserve:\n  listen: 127.0.0.1:4459\nhooks:\n  h:\n    on: login.after\n    body:\n      email: identity.traits.email\n`;
+    expect(load(local("http://127.0.0.1:8080")).warnings).toEqual(["hooks.yaml:4:8: receiver.url: Kratos calls 127.0.0.1 on port 8080, but serve listens on port 4459 (serve.listen 127.0.0.1:4459)"]);
+    expect(load(local("http://localhost")).warnings[0]).toContain("on port 80, but serve listens on port 4459");
+    expect(load(local("http://127.0.0.1:4459/kh")).warnings).toEqual([]);
+  });
   test("all interfaces, or a loopback receiver.url, is fine", () => {
     expect(load(remote("serve:\n  listen: 0.0.0.0:4459\n")).warnings).toEqual([]);
     expect(load(remote(""), { KRATOS_HOOKS_LISTEN: ":4459" }).warnings).toEqual([]);
@@ -179,5 +185,17 @@ describe("default dedupe key without Ory-Webhook-Trigger-Id", () => {
     expect(fields(yaml("v1.3.1", `${hook}      flow: flow.id\n`))).toEqual(["identity_id=identity.id", "email=identity.traits.email", "flow=flow.id"]);
     expect(fields(yaml("v1.3.1", `${hook}    dedupe: { key: [identity_id] }\n`))).toEqual(["identity_id=identity.id", "email=identity.traits.email"]);
     expect(fields(yaml("v1.3.1", `${hook}      flow_id: request_url\n`))).toContain("flow_id_2=flow.id");
+  });
+
+  test("a dedupe.key with an optional field falls back to the body when it is missing: that body carries flow.id too (v1.3.1, real jsonnet)", () => {
+    const keyed = `  recovered:\n    on: recovery.after\n    body:\n      identity_id: identity.id\n      nick: { from: identity.traits.nick, optional: true }\n    dedupe: { key: [nick] }\n`;
+    const { config } = load(yaml("v1.3.1", keyed));
+    expect(config!.hooks[0]!.fields.map((f) => f.name)).toEqual(["identity_id", "nick", "flow_id"]);
+    const ctx = exampleCtx("recovery.after", false, v("v1.3.1"));
+    const second = { ...ctx, flow: { ...(ctx.flow as object), id: "9d2a5c3e-1111-4c8e-9d5e-0d1f8c2b6a22" } };
+    const key = (c: unknown) => dedupeKey("recovered", ["nick"], null, JSON.parse(render(config!, "recovered", c))).key;
+    expect(key(ctx)).not.toBe(key(second));
+    // With a Trigger-Id the fallback is the header: nothing is added.
+    expect(load(yaml("v26.2.0", keyed)).config!.hooks[0]!.fields.map((f) => f.name)).toEqual(["identity_id", "nick"]);
   });
 });

@@ -6,6 +6,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { loadConfig } from "../../src/config/load.ts";
 import { jsonnetProblems } from "../../src/config/semantics.ts";
+import { parseVersion } from "../../src/kratos/versions.ts";
 import { ConfigErrors } from "../../src/errors.ts";
 
 const dirs: string[] = [];
@@ -89,6 +90,21 @@ describe("accepted where Kratos allows it", () => {
 });
 
 describe("warnings", () => {
+  test("an in-memory store: acked jobs are lost when serve stops", () => {
+    const r = outcome(hooksYaml("v26.2.0", "  h:\n    on: recovery.after\n    body:\n      id: identity.id\n").replace("hooks:\n", "serve:\n  store: \"sqlite::memory:\"\nhooks:\n"));
+    expect(r.errors).toEqual([]);
+    expect(r.warnings.filter((w) => w.includes("serve.store"))).toEqual([
+      "hooks.yaml:6:10: serve.store: an in-memory store loses every job not yet delivered when serve stops, though Kratos was told it arrived and will not send it again",
+    ]);
+  });
+  test("one deny message id with two texts: UIs show and translate messages by id; the same text twice is fine", () => {
+    const rules = (second: string) =>
+      `  gate:\n    on: login.after\n    methods: [password]\n    mode: interrupt\n    body:\n      email: identity.traits.email\n    rules:\n      - when: { field: email, ends_with: "@a.example" }\n        deny: { id: 9000001, text: Blocked. }\n      - when: { field: email, ends_with: "@b.example" }\n        deny: { id: 9000001, text: ${second} }\n`;
+    const r = outcome(hooksYaml("v26.2.0", rules("Not allowed.")));
+    expect(r.errors).toEqual([]);
+    expect(r.warnings).toContain('hooks.yaml:16:21: hooks.gate.rules[1].deny.id: message id 9000001 already stands for "Blocked." (hooks.gate.rules[0])');
+    expect(outcome(hooksYaml("v26.2.0", rules("Blocked."))).warnings.filter((w) => w.includes("already stands for"))).toEqual([]);
+  });
   test("interrupt at a before hook: messages may surface as an error page [inferred]", () => {
     const r = outcome(hooksYaml("v26.2.0", "  h:\n    on: login.before\n    mode: interrupt\n    body:\n      f: flow.id\n    rules:\n      - when: { field: f, exists: true }\n        deny: { text: Closed. }\n"));
     expect(r.errors).toEqual([]);
@@ -191,6 +207,13 @@ describe("errors beyond the corpus", () => {
     expect(jsonnetProblems("function(context) context\n").map((p) => p.message)).toEqual(["is not function(ctx) ..."]);
     expect(jsonnetProblems("local x = importstr 'a.txt';\nfunction(ctx) x\n")).toEqual([{ line: 1, message: "uses importstr, which Kratos disables", hint: expect.any(String) }]);
     expect(jsonnetProblems("function(ctx) { a: |||\n  std.extVar('x') in a text block\n|||, b: ctx.flow.id }\n")).toEqual([]);
+    // std functions by the go-jsonnet each Kratos ships: v0.19.0 (v1.0.0), v0.20.0 (v1.1.0-v1.3.1), v0.21.0 (v25.4.0+).
+    const trim = "function(ctx) { e: std.trim(ctx.identity.traits.email), r: std.round(1.5), g: std.get(ctx.flow, 'x', null) }\n";
+    const std = (v: string) => jsonnetProblems(trim, parseVersion(v)!).map((p) => p.message);
+    expect(std("v1.0.0")).toEqual(["uses std.trim, which Kratos v1.0.0's Jsonnet (go-jsonnet v0.19.0) does not have", "uses std.round, which Kratos v1.0.0's Jsonnet (go-jsonnet v0.19.0) does not have"]);
+    expect(std("v1.3.1")).toEqual(["uses std.trim, which Kratos v1.3.1's Jsonnet (go-jsonnet v0.20.0) does not have"]);
+    expect(std("v25.4.0")).toEqual([]);
+    expect(std("HEAD")).toEqual([]);
   });
   test("every semantic error of a file is reported together, in file order", () => {
     const hooks = "  a:\n    on: login.before\n    methods: [password]\n    body:\n      e: identity.traits.email\n  b:\n    on: login.after\n    mode: enrich\n    body:\n      e: identity.traits.email\n";

@@ -8,6 +8,7 @@ import addFormats from "ajv-formats";
 import { parse as parseYaml } from "yaml";
 import type { ResolvedConfig, ResolvedField, ResolvedHook } from "../../src/config/types.ts";
 import { parseVersion } from "../../src/kratos/versions.ts";
+import { kratosUriFormat } from "../../src/kratos/uri-format.ts";
 import { MINIMAL_KRATOS_CONFIG, mergeKratosConfigs } from "../../src/kratos/kratos-schema.ts";
 import type { Point } from "../../src/kratos/hook-points.ts";
 import { evalBody, findJsonnet, type JsonnetResult } from "../../src/jsonnet-cli.ts";
@@ -43,6 +44,8 @@ export function kratosSchema(tag: string): ValidateFunction {
   // Some of Kratos's patterns are not valid with the `u` flag (CONTRACT, companion data note).
   const ajv = new Ajv({ strict: false, allErrors: true, unicodeRegExp: false });
   addFormats(ajv);
+  // Kratos asserts format uri with Go's url.Parse, not ajv-formats' regex (src/kratos/uri-format.ts).
+  ajv.addFormat("uri", kratosUriFormat);
   const tracing = JSON.parse(readFileSync(join(dir, ["v1.0.0", "v1.1.0", "v1.2.0", "v1.3.1"].includes(tag) ? "tracing-config.v1.3.1.json" : "tracing-config.v25.4.0+.json"), "utf8"));
   ajv.addSchema(tracing, "ory://tracing-config");
   v = ajv.compile(JSON.parse(readFileSync(join(dir, `config.schema.${tag}.json`), "utf8")));

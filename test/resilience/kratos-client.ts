@@ -25,16 +25,28 @@ export async function sendLikeKratos(o: {
   /** Waits between attempts; Kratos: 1 s, 2 s (RetryMax 2). */
   backoffMs?: number[];
   timeoutMs?: number;
+  /** The web_hook's configured method; default POST. */
+  method?: string;
+  /** The body bytes as the Jsonnet engine printed them; default `body` pretty-printed as go-jsonnet does. */
+  text?: string;
+  /** Which Ory-Webhook-* ids the version sends (v1.0.0 none, v1.1.0+ Request-Id, v25.4.0+ Trigger-Id; none with emit_analytics_event false). Default both. */
+  ids?: { requestId: boolean; triggerId: boolean };
 }): Promise<Execution> {
   const backoff = o.backoffMs ?? [1000, 2000];
-  const text = kratosJson(o.body);
+  const text = o.text ?? kratosJson(o.body);
+  const ids = o.ids ?? { requestId: true, triggerId: true };
   const attempts: Attempt[] = [];
   for (let i = 0; ; i++) {
     const port = o.port();
     const sentAt = Date.now();
     const res: RawResponse | undefined = await rawRequest(
       port,
-      goRequest("POST", o.path, port, text, { "Content-Type": "application/json", ...o.headers, "Ory-Webhook-Request-Id": crypto.randomUUID(), "Ory-Webhook-Trigger-Id": o.trigger }),
+      goRequest(o.method ?? "POST", o.path, port, text, {
+        "Content-Type": "application/json",
+        ...o.headers,
+        ...(ids.requestId ? { "Ory-Webhook-Request-Id": crypto.randomUUID() } : {}),
+        ...(ids.triggerId ? { "Ory-Webhook-Trigger-Id": o.trigger } : {}),
+      }),
       o.timeoutMs ?? 15_000,
     );
     const a: Attempt = { status: res?.status, body: res?.body ?? "", retryAfter: res?.headers["retry-after"], sentAt, at: Date.now() };
