@@ -179,6 +179,154 @@ export function escapeHtml(s: string): string {
   return s.replace(/[&<>"']/g, (c) => HTML_ESCAPES[c]!);
 }
 
+/**
+ * Where a ref of an html template lands, read from the template's literal text as an HTML parser
+ * reads it (a small tokenizer: text, comments, tags, attributes, and the raw text of script and
+ * style). Escaping (escapeHtml) makes a value plain text only where the parser treats it as text:
+ *
+ *   text       between tags, in a comment, in a title or textarea
+ *   attribute  inside a quoted attribute value (`name` says whose)
+ *   unquoted   an attribute value without quotes: a space in the value starts a new attribute
+ *   tag        a tag name, an attribute name, or between attributes: the value writes markup
+ *   raw        the body of a script or style element: the value is code or CSS
+ */
+export type HtmlSpot = { kind: "text" } | { kind: "attribute"; name: string } | { kind: "unquoted"; name: string } | { kind: "tag" } | { kind: "raw"; element: string };
+
+/** Elements whose content the parser does not read as markup, and which run it (script) or apply it (style). */
+const RAW_TEXT = /^(script|style)$/i;
+
+export function htmlRefSpots(template: string): HtmlSpot[] {
+  const out: HtmlSpot[] = [];
+  type State = "text" | "comment" | "tagName" | "inTag" | "attrName" | "afterAttrName" | "beforeValue" | "dq" | "sq" | "unquoted" | "raw";
+  let state: State = "text";
+  let tag = ""; // the open tag's name, lower-cased
+  let closing = false;
+  let attr = "";
+  let raw = ""; // the raw text element we are in
+  let text = ""; // literal text seen since the raw element opened
+  const spot = (): HtmlSpot => {
+    switch (state) {
+      case "text":
+      case "comment":
+        return { kind: "text" };
+      case "dq":
+      case "sq":
+        return { kind: "attribute", name: attr };
+      case "unquoted":
+      case "beforeValue":
+        return { kind: "unquoted", name: attr };
+      case "raw":
+        return { kind: "raw", element: raw };
+      default:
+        return { kind: "tag" };
+    }
+  };
+  const endTag = () => {
+    state = "text";
+    if (!closing && RAW_TEXT.test(tag)) {
+      state = "raw";
+      raw = tag.toLowerCase();
+      text = "";
+    }
+  };
+  for (const piece of compileString(template).pieces) {
+    if (typeof piece !== "string") {
+      out.push(spot());
+      // An escaped value holds no < > " ' &, so it moves no boundary; it is name or value characters.
+      if (state === "tagName") tag += "x";
+      else if (state === "attrName") attr += "x";
+      else if (state === "beforeValue") state = "unquoted";
+      else if (state === "afterAttrName") ((state = "attrName"), (attr = "x"));
+      continue;
+    }
+    for (let i = 0; i < piece.length; i++) {
+      const c = piece[i]!;
+      const space = /\s/.test(c);
+      switch (state) {
+        case "text":
+          if (piece.startsWith("<!--", i)) {
+            state = "comment";
+            i += 3;
+          } else if (c === "<" && (/[A-Za-z/!?]/.test(piece[i + 1] ?? "") || i === piece.length - 1)) {
+            // `<` right before a ref: the value would be the tag's name.
+            closing = piece[i + 1] === "/";
+            if (closing) i++;
+            state = "tagName";
+            tag = "";
+          }
+          break;
+        case "comment":
+          if (piece.startsWith("-->", i)) ((state = "text"), (i += 2));
+          break;
+        case "raw":
+          text += c;
+          if (text.toLowerCase().endsWith(`</${raw}`)) ((state = "tagName"), (closing = true), (tag = raw));
+          break;
+        case "tagName":
+          if (c === ">") endTag();
+          else if (space) state = "inTag";
+          else tag += c;
+          break;
+        case "inTag":
+          if (c === ">") endTag();
+          else if (!space && c !== "/") ((state = "attrName"), (attr = c));
+          break;
+        case "attrName":
+          if (c === ">") endTag();
+          else if (c === "=") state = "beforeValue";
+          else if (space) state = "afterAttrName";
+          else attr += c;
+          break;
+        case "afterAttrName":
+          if (c === ">") endTag();
+          else if (c === "=") state = "beforeValue";
+          else if (!space) ((state = "attrName"), (attr = c));
+          break;
+        case "beforeValue":
+          if (c === '"') state = "dq";
+          else if (c === "'") state = "sq";
+          else if (c === ">") endTag();
+          else if (!space) state = "unquoted";
+          break;
+        case "dq":
+          if (c === '"') state = "inTag";
+          break;
+        case "sq":
+          if (c === "'") state = "inTag";
+          break;
+        case "unquoted":
+          if (c === ">") endTag();
+          else if (space) state = "inTag";
+          break;
+      }
+    }
+  }
+  return out;
+}
+
+/**
+ * Attributes whose value is inert text: an escaped value there is shown or ignored, never followed,
+ * run, parsed as HTML or applied as style. Any other attribute (href, src, srcdoc, style, on*,
+ * content, formaction, values, ...) may turn a value into a link, code or markup.
+ */
+const INERT_ATTRIBUTE = /^(title|alt|class|id|name|value|placeholder|label|lang|dir|width|height|align|valign|colspan|rowspan|border|cellpadding|cellspacing|abbr|headers|scope|summary|color|bgcolor|face|size|(data|aria)-[a-z0-9_.-]+)$/i;
+
+/** Why a user-controlled value cannot go to this spot of an html template, or undefined when escaping makes it text. */
+export function htmlSpotProblem(spot: HtmlSpot): string | undefined {
+  switch (spot.kind) {
+    case "text":
+      return undefined;
+    case "attribute":
+      return INERT_ATTRIBUTE.test(spot.name) ? undefined : `is in the html attribute ${spot.name}`;
+    case "unquoted":
+      return INERT_ATTRIBUTE.test(spot.name) ? `is in the html attribute ${spot.name} without quotes, where a space would start another attribute` : `is in the html attribute ${spot.name}`;
+    case "tag":
+      return "is inside an html tag, where it would write a tag or attribute name";
+    case "raw":
+      return `is inside a ${spot.element} element, whose content is ${spot.element === "script" ? "code" : "CSS"}, not text`;
+  }
+}
+
 // enrich ----------------------------------------------------------------------------------------
 
 /**

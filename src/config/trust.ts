@@ -7,7 +7,7 @@ import { readFileSync } from "node:fs";
 import { basename, resolve as resolvePath } from "node:path";
 import { ctxPathTrust, isCredentialCookie, isCredentialHeader, type TrustOptions, type TrustVerdict } from "../kratos/trust.ts";
 import { compileString, templateRefs, type TemplateRef } from "../template.ts";
-import { addressTextProblem, headerTextProblem, isAddrSpec, isDotSegment, splitMailbox, urlRefParts } from "../template-context.ts";
+import { addressTextProblem, headerTextProblem, htmlRefSpots, htmlSpotProblem, isAddrSpec, isDotSegment, splitMailbox, urlRefParts } from "../template-context.ts";
 import type { FieldSpecDecl, HookDecl } from "./model.ts";
 import type { ConfigPath } from "./source-map.ts";
 
@@ -51,7 +51,7 @@ export function hookTrustProblems(name: string, hook: HookDecl, o: TrustOptions 
     } else if ("email" in action) {
       out.push(...mailboxProblems(action.email.to, [...a, "email", "to"]));
       if (action.email.from !== undefined) out.push(...mailboxProblems(action.email.from, [...a, "email", "from"]));
-      if (action.email.html !== undefined) out.push(...htmlAttributeProblems(action.email.html, [...a, "email", "html"], fields));
+      if (action.email.html !== undefined) out.push(...htmlProblems(action.email.html, [...a, "email", "html"], fields));
     } else {
       out.push(...programProblems(action.exec.command, [...a, "exec", "command"], fields));
       out.push(...inlineScriptProblems(action.exec.command, [...a, "exec", "command"], fields));
@@ -202,32 +202,27 @@ function execEnvProblems(name: string, value: string, at: ConfigPath, fields: Ma
   return [{ level: "error", path: at, part: "value", message: `${name} takes ${user[0].text}, and ${user[1]!.why}`, hint: `${name} decides what code the command (or its loader or interpreter) runs; pass the value in a variable of your own, e.g. USER_VALUE (${SECURITY_DOC}#what-exec-sees)` }];
 }
 
-/** Attributes whose value is a URL, code or style: an escaped value there still makes a live link or runs. */
-const ACTIVE_ATTRIBUTE = /^(href|src|srcset|action|formaction|background|poster|cite|data|ping|xlink:href|style|on[a-z]+)$/i;
-
-/** In html, a user-controlled value is text or a plain attribute, never a link target, a handler or a style. */
-function htmlAttributeProblems(html: string, at: ConfigPath, fields: Map<string, FieldTrust>): TrustProblem[] {
+/**
+ * In html, a user-controlled value is text or the quoted value of an inert attribute (alt, title,
+ * ...): escaping keeps it there. Anywhere else it would be a link target, code, style or markup.
+ */
+function htmlProblems(html: string, at: ConfigPath, fields: Map<string, FieldTrust>): TrustProblem[] {
   const out: TrustProblem[] = [];
-  let before = "";
-  for (const piece of compileString(html).pieces) {
-    if (typeof piece === "string") {
-      before += piece;
-      continue;
-    }
-    const user = userRef(piece, fields);
-    const inTag = before.lastIndexOf("<") > before.lastIndexOf(">");
-    const attr = inTag ? /([A-Za-z_:][-A-Za-z0-9_:.]*)\s*=\s*["']?[^"'<>]*$/.exec(before)?.[1] : undefined;
-    if (user && attr !== undefined && ACTIVE_ATTRIBUTE.test(attr)) {
+  const spots = htmlRefSpots(html);
+  compileString(html)
+    .pieces.filter((p): p is TemplateRef => typeof p !== "string")
+    .forEach((ref, i) => {
+      const user = userRef(ref, fields);
+      const problem = user ? htmlSpotProblem(spots[i]!) : undefined;
+      if (!user || !problem) return;
       out.push({
         level: "error",
         path: at,
         part: "value",
-        message: `${piece.text} is in the html attribute ${attr}, and ${user.why}`,
-        hint: `escaping keeps it inside the attribute, but a sign-up could still set a link (${attr}="https://evil.test") or code; put the value in the text, or build the link from trusted fields such as {{ body.identity_id }} (${SECURITY_DOC}#html-text)`,
+        message: `${ref.text} ${problem}, and ${user.why}`,
+        hint: `escaping makes a value text only between tags or inside a quoted alt, title or similar attribute; there a sign-up could still set a link (href="https://evil.test"), code, style or markup. Put the value in the text, or build the link from trusted fields such as {{ body.identity_id }} (${SECURITY_DOC}#html-text)`,
       });
-    }
-    before += "x";
-  }
+    });
   return out;
 }
 

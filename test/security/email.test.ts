@@ -111,6 +111,33 @@ describe("html attributes", () => {
   });
 });
 
+describe("html: where escaping is not enough", () => {
+  test("check refuses a user-controlled value inside a tag, an unquoted attribute, a script or style, or an attribute that is not inert text", () => {
+    const refused: [string, RegExp][] = [
+      // Escaping leaves letters, spaces and = alone: these would write markup or attributes.
+      [`<a {{body.name}}>x</a>`, /is inside an html tag/],
+      [`<{{body.name}}>`, /is inside an html tag/],
+      [`<img alt={{body.name}}>`, /is in the html attribute alt without quotes/],
+      [`<a href='https://x.test/' title={{body.name}}>x</a>`, /is in the html attribute title without quotes/],
+      // CSS and code need no < > or quotes.
+      [`<style>p { color: {{body.name}} }</style>`, /is inside a style element/],
+      [`<script>var x = 1 + {{body.name}}</script>`, /is inside a script element/],
+      // Attributes that parse their value as HTML, a refresh target, or an animation value.
+      [`<iframe srcdoc='<p>{{body.name}}</p>'></iframe>`, /is in the html attribute srcdoc/],
+      [`<meta http-equiv=refresh content='0;url={{body.name}}'>`, /is in the html attribute content/],
+      // A '>' inside a quoted value does not end the tag.
+      [`<a title='a>b' href='{{body.name}}'>x</a>`, /is in the html attribute href/],
+    ];
+    for (const [html, why] of refused) {
+      const { errors } = load(hookYaml(`      - email: { to: "{{body.email}}", subject: Hi, html: "${html}" }\n`, serve()));
+      expect([html, errors[0]?.split("\n")[0]]).toEqual([html, expect.stringMatching(why)]);
+    }
+    for (const html of [`<p title='{{body.name}}' class=\\"x\\">Hi {{body.name}}</p>`, `<!-- {{body.name}} -->`, `<textarea>{{body.name}}</textarea>`, `<style>p { color: red }</style><p>{{body.name}}</p>`, `<a href='https://x.test/u/{{body.identity_id}}'>{{body.name}}</a>`]) {
+      expect([html, load(hookYaml(`      - email: { to: "{{body.email}}", subject: Hi, html: "${html}" }\n`, serve())).errors]).toEqual([html, []]);
+    }
+  });
+});
+
 describe("subject", () => {
   test("a 60,000-character name is cut to the documented maximum and folded: no header line passes 78 octets, and a line break adds no header", async () => {
     const { config } = load(hookYaml(`      - name: mail\n        email: { to: "{{body.email}}", subject: "Welcome {{body.name}}", text: Hi }\n`, serve()));
