@@ -16,10 +16,7 @@ export class Redactor {
     const set = new Set<string>();
     for (const v of values) {
       if (v.length < MIN_SECRET_LENGTH) continue;
-      set.add(v);
-      // As it appears inside a JSON string (a log line, a stored payload).
-      const json = JSON.stringify(v).slice(1, -1);
-      if (json !== v) set.add(json);
+      for (const form of spellings(v)) set.add(form);
     }
     this.#values = [...set].sort((a, b) => b.length - a.length);
   }
@@ -79,6 +76,31 @@ export class Redactor {
       },
     };
   }
+}
+
+/**
+ * The ways a secret is spelt in the text serve writes or reads back: as it is; inside a JSON string
+ * (a log line, a stored payload); and percent-encoded as a URL carries it (a url shown in an error
+ * is the parsed one, and a destination's error page may echo the path or query it got):
+ * encodeURIComponent, encodeURI, the URL parser's path encoding, and form encoding (`+` for space).
+ */
+function spellings(v: string): Set<string> {
+  const forms = new Set([v, JSON.stringify(v).slice(1, -1)]);
+  for (const encode of [encodeURIComponent, encodeURI, urlPathEncoded, (x: string) => new URLSearchParams({ k: x }).toString().slice(2)]) {
+    try {
+      forms.add(encode(v));
+    } catch {
+      // A lone surrogate: no URL spells it.
+    }
+  }
+  return forms;
+}
+
+/** The WHATWG URL path percent-encode set (C0 controls, space, " # < > ? ` { } and non-ASCII); `/` stays. */
+function urlPathEncoded(v: string): string {
+  let out = "";
+  for (const ch of v) out += /^[\x21\x24-\x3b\x3d\x40-\x5f\x61-\x7a\x7c\x7e]$/.test(ch) ? ch : encodeURIComponent(ch);
+  return out;
 }
 
 export const NO_SECRETS = new Redactor([]);

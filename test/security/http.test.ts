@@ -18,6 +18,8 @@ beforeAll(() => {
       seen.push({ path: url.pathname + url.search, headers: Object.fromEntries(req.headers) });
       // An error page that echoes the request's Authorization header after some text, as a
       // debugging proxy might: the secret crosses the 200-character excerpt of the error.
+      // A 404 page that echoes the path and query as they came, percent-encoded.
+      if (url.pathname.startsWith("/missing/")) return new Response(`no route for ${url.pathname}${url.search}`, { status: 404 });
       if (url.pathname === "/echo") return new Response(`${"x".repeat(170)} got header: ${req.headers.get("authorization")}`, { status: 400 });
       return new Response("ok");
     },
@@ -127,5 +129,20 @@ describe("redaction before truncation", () => {
     expect(job!.state).toBe("dead");
     expect(job!.lastError).toContain("got header: Bearer ***");
     for (let n = 4; n <= ENV.CRM_TOKEN.length; n++) expect(job!.lastError).not.toContain(ENV.CRM_TOKEN.slice(0, n));
+  });
+});
+
+describe("redaction of encoded secrets", () => {
+  test("a secret in the url is masked in the forms a url gives it: percent-encoded in the path and query, form-encoded", async () => {
+    const key = "k3y wïth/slash+plus&amp";
+    const env = { ...ENV, CRM_KEY: key };
+    const { config } = load(hookYaml(`      - name: crm\n        http: { url: "${base}/missing/{{env.CRM_KEY}}?key={{env.CRM_KEY}}" }\n`));
+    const [job] = await deliverThroughOutbox(config!, "welcome.crm", [ada], env);
+    expect(job!.state).toBe("dead");
+    // What the destination saw, echoed back, and the url the error names, masked in every spelling.
+    expect(job!.lastError).toContain("answered 404: no route for /missing/");
+    const forms = [key, encodeURIComponent(key), encodeURI(key), new URL(`http://x/${key}`).pathname.slice(1), new URLSearchParams({ k: key }).toString().slice(2)];
+    for (const form of forms) expect([form, job!.lastError!.includes(form)]).toEqual([form, false]);
+    expect(job!.lastError).not.toContain("k3y");
   });
 });
