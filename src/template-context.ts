@@ -198,7 +198,7 @@ const RAW_TEXT = /^(script|style)$/i;
 export function htmlRefSpots(template: string): HtmlSpot[] {
   const out: HtmlSpot[] = [];
   type State = "text" | "comment" | "tagName" | "inTag" | "attrName" | "afterAttrName" | "beforeValue" | "dq" | "sq" | "unquoted" | "raw";
-  let state: State = "text";
+  let state = "text" as State;
   let tag = ""; // the open tag's name, lower-cased
   let closing = false;
   let attr = "";
