@@ -156,13 +156,24 @@ const LABEL = "[\\p{L}\\p{N}](?:[\\p{L}\\p{N}-]{0,61}[\\p{L}\\p{N}])?";
 const ADDR_SPEC = new RegExp(`^${ATOM}(?:\\.${ATOM})*@${LABEL}(?:\\.${LABEL})+$`, "u");
 
 /**
- * Exactly one addr-spec (RFC 5322 dot-atom local part @ a domain name, RFC 5321 lengths), no
- * display name, no comment, no list: `a@x.org,evil@y.test` and `Evil <e@y>` are not one.
+ * Text in a local part that a mail system may read as another address: an RFC 2047 encoded word
+ * (`=?utf-8?q?evil=40attacker.test?=`, which RFC 2047 §5 keeps out of addresses, but some parsers
+ * decode), and the source routes of old relays (`evil%attacker.test@relay`, `attacker.test!evil`).
+ */
+const ROUTING_LOCAL_PART = /=\?|[%!]/;
+/** A domain whose last label is all digits is an IP address written without brackets, not a name. */
+const NUMERIC_TLD = /\.[0-9]+$/;
+
+/**
+ * Exactly one addr-spec that mail goes to at its own domain: an RFC 5322 dot-atom local part @ a
+ * domain name, RFC 5321 lengths; no display name, comment or list (`a@x.org,evil@y.test` and
+ * `Evil <e@y>` are not one); no encoded word or source route in the local part, and no IP address
+ * as the domain (`a@127.0.0.1`).
  */
 export function isAddrSpec(s: string): boolean {
   if (s.length > 254) return false;
   const at = s.lastIndexOf("@");
-  return at > 0 && at <= 64 && ADDR_SPEC.test(s);
+  return at > 0 && at <= 64 && ADDR_SPEC.test(s) && !ROUTING_LOCAL_PART.test(s.slice(0, at)) && !NUMERIC_TLD.test(s);
 }
 
 /** Literal address text that can never be one addr-spec, whatever the refs hold. */

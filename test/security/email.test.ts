@@ -66,6 +66,16 @@ describe("recipients", () => {
     expect(mails.slice(start).map((m) => m.rcpt)).toEqual([["ada@example.org"]]);
   });
 
+  test("an address a mail system could route elsewhere dies: an encoded word or a source route in the local part, an IP address as the domain", async () => {
+    const { config } = load(hookYaml(`      - name: mail\n        email: { to: "{{body.email}}", subject: Welcome, text: Hi }\n`, serve()));
+    const start = mails.length;
+    const hostile = ["=?utf-8?q?evil=40attacker.test?=@example.org", "evil%attacker.test@example.org", "attacker.test!evil@example.org", "ada@127.0.0.1", "ada@example.org"];
+    const jobs = await deliverThroughOutbox(config!, "welcome.mail", hostile.map((email) => ({ ...ada, email })), ENV);
+    expect(jobs.map((j) => j.state)).toEqual(["dead", "dead", "dead", "dead", "done"]);
+    expect(jobs[3]!.lastError).toBe(`the 'to' address "ada@127.0.0.1" is not exactly one address (user@domain); refused`);
+    expect(mails.slice(start).map((m) => m.rcpt)).toEqual([["ada@example.org"]]);
+  });
+
   test("a display name is text, never parsed: 'Evil <e@y>, Bob' adds no recipient and shows as the name", async () => {
     const { config } = load(hookYaml(`      - name: mail\n        email: { to: "{{body.name}} <{{body.email}}>", subject: Welcome, text: Hi }\n`, serve()));
     const start = mails.length;
