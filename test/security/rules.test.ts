@@ -42,3 +42,34 @@ describe("normalisation cost", () => {
     expect(statuses).toEqual([204, 204, 422]);
   }, 60_000);
 });
+
+describe("field names", () => {
+  test("a field named like an Object method (constructor, toString) is absent when the body lacks it: rules, dedupe and lookups read the body's own keys", async () => {
+    const yaml = `
+kratos: { version: v26.2.0 }
+receiver: { url: http://127.0.0.1:4459 }
+hooks:
+  gate:
+    on: login.after
+    methods: [password]
+    mode: interrupt
+    body:
+      identity_id: identity.id
+      constructor: { from: identity.traits.invite, optional: true }
+      toString: { from: identity.traits.ref, optional: true }
+    dedupe: { key: [toString] }
+    rules:
+      - { when: { field: constructor, exists: true }, deny: { text: "invites are closed" } }
+    actions:
+      - { name: log, exec: { command: [/bin/true] } }
+`;
+    const app = testApp({ config: loadTestConfig(yaml) });
+    const ids = ["5ff66179-c240-4703-b0d8-494592cefff5", "0b4c2e56-8f63-4b8e-9d1f-3b7a1f0e2c11"];
+    const statuses: number[] = [];
+    for (const identity_id of ids) statuses.push((await app.handle(kratosRequest("/hooks/gate", { identity_id }))).status);
+    expect(statuses).toEqual([204, 204]);
+    // Two sign-ups, two jobs: the dedupe key did not read toString from Object.prototype.
+    expect(app.mem.jobs().length).toBe(2);
+    expect((await app.handle(kratosRequest("/hooks/gate", { identity_id: ids[0], constructor: "x" }))).status).toBe(422);
+  });
+});
