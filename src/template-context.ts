@@ -11,7 +11,9 @@
 //   subject  one line (controls become spaces), bounded and folded (src/actions/email.ts)
 //   html     escaped
 //   text     as is
-//   argv     one argv element each, no shell
+//   argv     one argv element each, no shell; a value that would start an option ("-...") is
+//            refused where the program reads options
+import { basename } from "node:path";
 import { compileString, TemplateError, type TemplateRef } from "./template.ts";
 
 // url -------------------------------------------------------------------------------------------
@@ -336,6 +338,58 @@ export function htmlSpotProblem(spot: HtmlSpot): string | undefined {
     case "raw":
       return `is inside a ${spot.element} element, whose content is ${spot.element === "script" ? "code" : "CSS"}, not text`;
   }
+}
+
+// argv ------------------------------------------------------------------------------------------
+
+/** Programs that run their argument after -c / -e as code: a value there is code, not data. */
+const INLINE_CODE: Record<string, RegExp> = {
+  sh: /^-[a-z]*c[a-z]*$/, bash: /^-[a-z]*c[a-z]*$/, dash: /^-[a-z]*c[a-z]*$/, zsh: /^-[a-z]*c[a-z]*$/, ksh: /^-[a-z]*c[a-z]*$/, ash: /^-[a-z]*c[a-z]*$/, mksh: /^-[a-z]*c[a-z]*$/, fish: /^-c$/,
+  python: /^-c$/, python3: /^-c$/, perl: /^-[a-zA-Z]*[eE]$/, ruby: /^-e$/, node: /^(-e|--eval|-p|--print)$/, bun: /^(-e|--eval|-p|--print)$/, php: /^-r$/,
+};
+
+/**
+ * The inline script of a command, if it runs one: `[sh, -c, script, ...]`, `[python3, -c, ...]`,
+ * through `env [VAR=x ...]` too. `program` is the interpreter's index, `script` the script's.
+ */
+export function inlineScript(argv: readonly string[]): { program: number; flag: number; script: number } | undefined {
+  let i = 0;
+  // `env [VAR=x ...] prog` runs prog.
+  if (basename(argv[0] ?? "") === "env") for (i = 1; i < argv.length && (/^[A-Za-z_][A-Za-z0-9_]*=/.test(argv[i]!) || argv[i]!.startsWith("-")); i++);
+  const flag = INLINE_CODE[basename(argv[i] ?? "")];
+  if (!flag) return undefined;
+  for (let j = i + 1; j < argv.length; j++) {
+    if (flag.test(argv[j]!)) return j + 1 < argv.length ? { program: i, flag: j, script: j + 1 } : undefined;
+  }
+  return undefined;
+}
+
+/**
+ * The phase-1 encoder of argv element `element` of an exec command, or undefined when no value of
+ * it can be read as an option: a body value that would begin the element with "-" (`-o/etc/x`,
+ * `--config=...`) is refused, since the program would take it as an option. Not after a literal
+ * `--` element (the end of options) or in the arguments after an inline script (`sh -c script sh
+ * "$1"`: data to the script).
+ */
+export function argvEncoder(argv: readonly string[], element: number): ((s: string, ref: TemplateRef, index: number) => string) | undefined {
+  if (element === 0 || argv.slice(1, element).includes("--")) return undefined;
+  const script = inlineScript(argv);
+  if (script && element > script.script) return undefined;
+  // The refs the element starts with, before any literal text or env value (whose value is the operator's).
+  let leading = 0;
+  for (const piece of compileString(argv[element]!).pieces) {
+    if (typeof piece === "string" || piece.kind === "env") break;
+    leading++;
+  }
+  if (leading === 0) return undefined;
+  let before = "";
+  return (s, ref, index) => {
+    if (index < leading && before === "" && s.startsWith("-")) {
+      throw new TemplateError(`argv[${element}]: ${ref.text} starts with '-', which the program would read as an option; refused (put a "--" element before it where the program ends its options there)`);
+    }
+    before += s;
+    return s;
+  };
 }
 
 // enrich ----------------------------------------------------------------------------------------

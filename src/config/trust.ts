@@ -7,7 +7,7 @@ import { readFileSync } from "node:fs";
 import { basename, resolve as resolvePath } from "node:path";
 import { ctxPathTrust, isCredentialCookie, isCredentialHeader, type TrustOptions, type TrustVerdict } from "../kratos/trust.ts";
 import { compileString, templateRefs, type TemplateRef } from "../template.ts";
-import { addressTextProblem, headerTextProblem, htmlRefSpots, htmlSpotProblem, isAddrSpec, isDotSegment, splitMailbox, urlRefParts } from "../template-context.ts";
+import { addressTextProblem, headerTextProblem, htmlRefSpots, htmlSpotProblem, inlineScript, isAddrSpec, isDotSegment, splitMailbox, urlRefParts } from "../template-context.ts";
 import type { FieldSpecDecl, HookDecl } from "./model.ts";
 import type { ConfigPath } from "./source-map.ts";
 
@@ -150,36 +150,22 @@ export function mailboxProblems(template: string, at: ConfigPath): TrustProblem[
   return [];
 }
 
-/** Programs that run their argument after -c / -e as code: a value there is code, not data. */
-const INLINE_CODE: Record<string, RegExp> = {
-  sh: /^-[a-z]*c[a-z]*$/, bash: /^-[a-z]*c[a-z]*$/, dash: /^-[a-z]*c[a-z]*$/, zsh: /^-[a-z]*c[a-z]*$/, ksh: /^-[a-z]*c[a-z]*$/, ash: /^-[a-z]*c[a-z]*$/, mksh: /^-[a-z]*c[a-z]*$/, fish: /^-c$/,
-  python: /^-c$/, python3: /^-c$/, perl: /^-[a-zA-Z]*[eE]$/, ruby: /^-e$/, node: /^(-e|--eval|-p|--print)$/, bun: /^(-e|--eval|-p|--print)$/, php: /^-r$/,
-};
-
 /** exec argv stays argv: a user-controlled value inside a `sh -c` script (or `python -c`, ...) is code injection. */
 function inlineScriptProblems(argv: string[], at: ConfigPath, fields: Map<string, FieldTrust>): TrustProblem[] {
-  let i = 0;
-  // `env [VAR=x ...] prog` runs prog.
-  if (basename(argv[0] ?? "") === "env") for (i = 1; i < argv.length && (/^[A-Za-z_][A-Za-z0-9_]*=/.test(argv[i]!) || argv[i]!.startsWith("-")); i++);
-  const flag = INLINE_CODE[basename(argv[i] ?? "")];
-  if (!flag) return [];
+  const inline = inlineScript(argv);
+  if (!inline) return [];
+  const { program, flag, script } = inline;
   const out: TrustProblem[] = [];
-  for (let j = i + 1; j < argv.length; j++) {
-    if (!flag.test(argv[j]!)) continue;
-    const script = argv[j + 1];
-    if (script === undefined) break;
-    for (const ref of templateRefs(script)) {
-      const user = userRef(ref, fields);
-      if (!user) continue;
-      out.push({
-        level: "error",
-        path: [...at, j + 1],
-        part: "value",
-        message: `${ref.text} is interpolated into a ${basename(argv[i]!)} script, and ${user.why}`,
-        hint: `pass it as its own argument and use it as data ("$1" in sh: [${argv[i]}, ${argv[j]}, 'cmd "$1"', sh, "${ref.text}"]), or read the body from stdin (${SECURITY_DOC}#exec)`,
-      });
-    }
-    break;
+  for (const ref of templateRefs(argv[script]!)) {
+    const user = userRef(ref, fields);
+    if (!user) continue;
+    out.push({
+      level: "error",
+      path: [...at, script],
+      part: "value",
+      message: `${ref.text} is interpolated into a ${basename(argv[program]!)} script, and ${user.why}`,
+      hint: `pass it as its own argument and use it as data ("$1" in sh: [${argv[program]}, ${argv[flag]}, 'cmd "$1"', sh, "${ref.text}"]), or read the body from stdin (${SECURITY_DOC}#exec)`,
+    });
   }
   return out;
 }

@@ -50,6 +50,27 @@ describe("argv", () => {
   });
 });
 
+describe("options", () => {
+  test("a value that would start an option ('-o file') kills the job before the program runs; after '--' or as an argument of an inline script it is data", async () => {
+    const { config, dir } = load(hookYaml(`      - name: sort\n        exec: { command: [sort, "{{body.name}}"] }\n      - name: ended\n        exec: { command: [sort, --, "{{body.name}}"] }\n      - name: script\n        exec: { command: [/bin/sh, -c, 'printf %s "$1" > "$2"', sh, "{{body.name}}", "{{env.OUT}}"] }\n`));
+    const pwned = join(dir, "pwned");
+    // sort -o FILE writes what it read (the job, on stdin) to FILE.
+    const name = `-o${pwned}`;
+    const [sorted] = await deliverThroughOutbox(config!, "welcome.sort", [{ ...ada, name }], ENV);
+    expect(sorted!.state).toBe("dead");
+    expect(sorted!.lastError).toBe(`argv[1]: {{body.name}} starts with '-', which the program would read as an option; refused (put a "--" element before it where the program ends its options there)`);
+    expect(existsSync(pwned)).toBe(false);
+    // After "--" sort takes it as a file name (there is none): it fails, and writes nothing.
+    const [ended] = await deliverThroughOutbox(config!, "welcome.ended", [{ ...ada, name }], ENV);
+    expect(ended!.lastError).toContain("exited with code 2");
+    expect(existsSync(pwned)).toBe(false);
+    const out = join(dir, "arg.txt");
+    const [script] = await deliverThroughOutbox(config!, "welcome.script", [{ ...ada, name }], { ...ENV, OUT: out });
+    expect(script!.state).toBe("done");
+    expect(readFileSync(out, "utf8")).toBe(name);
+  });
+});
+
 describe("the program and its environment", () => {
   test("check refuses a user-controlled program (argv[0]) and a user-controlled value in a variable that decides what code runs", () => {
     const program = load(hookYaml(`      - exec: { command: ["/opt/tools/{{body.name}}", --run] }\n`));
