@@ -14,7 +14,9 @@ export type Trust = "trusted" | "user" | "credential";
 export type TrustVerdict = { trust: Trust; why: string };
 
 // Identity keys Kratos fills itself; the rest (traits, addresses taken from traits) the user typed.
-const IDENTITY_TRUSTED = new Set(["id", "external_id", "schema_id", "schema_url", "state", "state_changed_at", "metadata_public", "created_at", "updated_at", "organization_id"]);
+// metadata_public is not among them: Kratos stores what an enrich answer (or the admin API) put
+// there, and an enrich patch may copy a trait into it (`website: "{{ body.website }}"`).
+const IDENTITY_TRUSTED = new Set(["id", "external_id", "schema_id", "schema_url", "state", "state_changed_at", "created_at", "updated_at", "organization_id"]);
 const SESSION_TRUSTED = new Set(["id", "active", "expires_at", "authenticated_at", "issued_at", "authenticator_assurance_level", "authentication_methods", "tokenized"]);
 // flow.request_url, return_to, oauth2_login_challenge come from the request's URL; ui holds what
 // the user entered; transient_payload is the user's own JSON.
@@ -48,6 +50,7 @@ export type TrustOptions = {
 
 function identityTrust(rest: readonly string[], where: string): TrustVerdict {
   if (rest.length === 0) return { trust: "user", why: `${where} holds the traits the user typed` };
+  if (rest[0] === "metadata_public") return { trust: "user", why: `${where}.metadata_public holds what enrich hooks stored, and a patch may copy a trait there` };
   if (IDENTITY_TRUSTED.has(rest[0]!)) return { trust: "trusted", why: `${where}.${rest[0]} is set by Kratos` };
   return { trust: "user", why: `${[where, ...rest].join(".")} is typed by the user` };
 }

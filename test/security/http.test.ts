@@ -51,6 +51,27 @@ describe("url: scheme, host and port", () => {
   });
 });
 
+describe("url: values a sign-up can store", () => {
+  test("identity.metadata_public is user-controlled: an enrich patch may have copied a trait into it, so it cannot set a host", () => {
+    const yaml = `kratos: { version: v26.2.0 }\nreceiver: { url: http://127.0.0.1:4459 }\nhooks:
+  profile:
+    on: registration.after
+    methods: [password]
+    mode: enrich
+    body: { website: { from: identity.traits.website } }
+    enrich:
+      - metadata_public: { crm_host: "{{body.website}}" }
+  sync:
+    on: settings.after
+    body: { identity_id: identity.id, meta: identity.metadata_public }
+    actions:
+      - http: { url: "http://{{body.meta.crm_host}}/contacts/{{body.identity_id}}" }
+`;
+    const { errors } = load(yaml);
+    expect(errors[0]?.split("\n")[0]).toBe("hooks.yaml:15:22: hooks.sync.actions[0].http.url: {{body.meta.crm_host}} would set the URL's scheme, host or port, and identity.metadata_public holds what enrich hooks stored, and a patch may copy a trait there");
+  });
+});
+
 describe("url: path segments and query values", () => {
   test("a path value '..' or '.' kills the job with a clear reason and sends nothing; other values stay inside their segment or query value", async () => {
     const { config } = load(hookYaml(`      - name: crm\n        http: { url: "${base}/api/users/{{body.name}}/profile?tag={{body.name}}" }\n`));
