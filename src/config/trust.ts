@@ -50,7 +50,10 @@ export function hookTrustProblems(name: string, hook: HookDecl, o: TrustOptions 
       for (const [header, value] of Object.entries(action.http.headers ?? {})) out.push(...headerProblems(header, value, [...a, "http", "headers", header], fields));
     } else if ("email" in action) {
       out.push(...mailboxProblems(action.email.to, [...a, "email", "to"]));
-      if (action.email.from !== undefined) out.push(...mailboxProblems(action.email.from, [...a, "email", "from"]));
+      if (action.email.from !== undefined) {
+        out.push(...mailboxProblems(action.email.from, [...a, "email", "from"]));
+        out.push(...senderProblems(action.email.from, [...a, "email", "from"], fields));
+      }
       if (action.email.html !== undefined) out.push(...htmlProblems(action.email.html, [...a, "email", "html"], fields));
     } else {
       out.push(...programProblems(action.exec.command, [...a, "exec", "command"], fields));
@@ -148,6 +151,19 @@ export function mailboxProblems(template: string, at: ConfigPath): TrustProblem[
   if (problem) return [{ level: "error", path: at, part: "value", message: `'${template}' has ${problem} in its address`, hint }];
   if (templateRefs(address).length === 0 && !isAddrSpec(address)) return [{ level: "error", path: at, part: "value", message: `'${address}' is not an email address`, hint }];
   return [];
+}
+
+/** The sender's address is the operator's: a sign-up must not send mail as ceo@your-domain. Its display name may be text from the body. */
+function senderProblems(template: string, at: ConfigPath, fields: Map<string, FieldTrust>): TrustProblem[] {
+  const user = templateRefs(splitMailbox(template).address).map((ref) => [ref, userRef(ref, fields)] as const).find(([, u]) => u);
+  if (!user) return [];
+  return [{
+    level: "error",
+    path: at,
+    part: "value",
+    message: `the sender address takes ${user[0].text}, and ${user[1]!.why}`,
+    hint: `a sign-up would choose who the mail claims to come from (any address at your domain); write the address as text or {{ env.X }}, and put body values in the display name: '{{ body.name }} via Example <noreply@example.org>' (${SECURITY_DOC}#email)`,
+  }];
 }
 
 /** exec argv stays argv: a user-controlled value inside a `sh -c` script (or `python -c`, ...) is code injection. */

@@ -87,6 +87,12 @@ describe("recipients", () => {
     expect(got.some((m) => header(m.raw, "Bcc") !== undefined)).toBe(false);
   });
 
+  test("check refuses a sender address a sign-up controls; a display name from the body passes", () => {
+    const { errors } = load(hookYaml(`      - email: { to: "{{body.email}}", from: "{{body.name}} <{{body.email}}>", subject: Hi, text: Hi }\n`, serve()));
+    expect(errors[0]?.split("\n")[0]?.replace(/^hooks\.yaml:\d+:\d+: /, "")).toBe("hooks.welcome.actions[0].email.from: the sender address takes {{body.email}}, and identity.traits.email is typed by the user");
+    expect(load(hookYaml(`      - email: { to: "{{body.email}}", from: "{{body.name}} via Example <noreply@example.org>", subject: Hi, text: Hi }\n`, serve())).errors).toEqual([]);
+  });
+
   test("check refuses a to that holds more than one address or no address", () => {
     for (const to of ["ops@example.org, {{body.email}}", "{{body.name}} {{body.email}}", "not-an-address"]) {
       const { errors } = load(hookYaml(`      - email: { to: "${to}", subject: Hi, text: Hi }\n`, serve()));
