@@ -193,8 +193,15 @@ function programProblems(argv: string[], at: ConfigPath, fields: Map<string, Fie
   return [{ level: "error", path: [...at, 0], part: "value", message: `the program to run takes ${user[0].text}, and ${user[1]!.why}`, hint: `name the program as literal text (or {{ env.X }}); pass body values as later arguments (${SECURITY_DOC}#exec-argv)` }];
 }
 
-/** Variables that make a loader, shell or interpreter run code from their value. */
-const CODE_ENV = /^(LD_.*|DYLD_.*|PATH|BASH_ENV|ENV|SHELLOPTS|BASHOPTS|PS4|IFS|CDPATH|NODE_OPTIONS|NODE_PATH|PYTHONPATH|PYTHONSTARTUP|PYTHONHOME|PERL5OPT|PERL5LIB|PERLLIB|RUBYOPT|RUBYLIB|GIT_.*|HOME|TMPDIR|GCONV_PATH|LOCPATH|HOSTALIASES|BROWSER|EDITOR|VISUAL|PAGER)$/;
+/**
+ * Variables that steer what a program, its loader, shell, interpreter or libraries do: run code
+ * (LD_PRELOAD, BASH_ENV, NODE_OPTIONS, JAVA_TOOL_OPTIONS, LUA_INIT, PYTHONWARNINGS, OPENSSL_CONF,
+ * GLIBC_TUNABLES), load files (*PATH, *_HOME, *RC, XDG_*), or send the command's traffic through
+ * a proxy (http_proxy, ALL_PROXY). Whole families by prefix and suffix, in any case (curl reads
+ * http_proxy in lower case): no list of single names keeps up with every program.
+ */
+const CODE_ENV =
+  /^(LD_.*|DYLD_.*|GLIBC_.*|MALLOC_.*|BASH_.*|ENV|SHELL|SHELLOPTS|BASHOPTS|PS[0-9]|PROMPT_COMMAND|IFS|ZDOTDIR|HOME|TMPDIR|LANG|LANGUAGE|LC_.*|TZ|NLSPATH|LOCPATH|HOSTALIASES|RES_OPTIONS|LOCALDOMAIN|BROWSER|EDITOR|VISUAL|PAGER|MANPAGER|LESS.*|TERM.*|XDG_.*|R_.*|(NODE|BUN|DENO|NPM|PYTHON|PERL|RUBY|GEM|BUNDLE|JAVA|_JAVA|JDK|CLASSPATH|LUA|PHP|TCL|GIT|SSH|OPENSSL|SSL|CURL|WGET|GNUPG|GPG|GCONV|ELECTRON)[A-Z0-9]*(_.*)?|.*PATH|.*_HOME|.*RC|.*_OPTIONS|.*_OPTS|.*_INIT|.*_CONF(IG)?(_.*)?|.*_PROXY|.*_PRELOAD|.*_LIBRARY.*)$/i;
 
 /** A user-controlled value may be data in a command's env, never a variable that steers what code runs. */
 function execEnvProblems(name: string, value: string, at: ConfigPath, fields: Map<string, FieldTrust>): TrustProblem[] {

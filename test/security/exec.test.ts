@@ -82,6 +82,14 @@ describe("the program and its environment", () => {
     // Data in a variable of the action's own, and trusted values anywhere, pass.
     expect(load(hookYaml(`      - exec: { command: [/usr/local/bin/provision], env: { USER_NAME: "{{body.name}}", PATH: "{{env.PATH}}" } }\n`)).errors).toEqual([]);
   });
+
+  test("the variables check keeps from a user go by family: code, config files and proxies of any program, in any case", () => {
+    for (const name of ["http_proxy", "HTTPS_PROXY", "ALL_PROXY", "JAVA_TOOL_OPTIONS", "LUA_INIT", "PYTHONWARNINGS", "OPENSSL_CONF", "GLIBC_TUNABLES", "XDG_CONFIG_HOME", "CURL_HOME", "WGETRC", "GIT_SSH_COMMAND", "PHPRC", "LC_ALL", "TZ"]) {
+      const { errors } = load(hookYaml(`      - exec: { command: [/usr/local/bin/provision], env: { ${name}: "{{body.name}}" } }\n`));
+      expect([name, errors[0]?.split("\n")[0]?.replace(/^hooks\.yaml:\d+:\d+: /, "")]).toEqual([name, `hooks.welcome.actions[0].exec.env.${name}: ${name} takes {{body.name}}, and identity.traits.name is typed by the user`]);
+    }
+    for (const name of ["USER_NAME", "USER_EMAIL", "REGION", "ACCOUNT_ID"]) expect([name, load(hookYaml(`      - exec: { command: [/usr/local/bin/provision], env: { ${name}: "{{body.name}}" } }\n`)).errors]).toEqual([name, []]);
+  });
 });
 
 describe("stderr", () => {
