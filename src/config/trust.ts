@@ -42,7 +42,7 @@ export function hookTrustProblems(name: string, hook: HookDecl, o: TrustOptions 
     // A hand-written body fills every field itself, from whatever it reads.
     fields.set(field, hook.jsonnet !== undefined ? { trust: "user", why: `${field} is filled by the hand-written jsonnet body`, spec } : { ...v, spec });
   }
-  if (hook.jsonnet !== undefined) out.push(...jsonnetCredentialProblems(hook.jsonnet, [...at, "jsonnet"], o.dir, o.sessionCookie));
+  if (hook.jsonnet !== undefined) out.push(...jsonnetCredentialProblems(hook.jsonnet, [...at, "jsonnet"], o.dir, o));
   (hook.actions ?? []).forEach((action, i) => {
     const a: ConfigPath = [...at, "actions", i];
     if ("http" in action) {
@@ -239,7 +239,8 @@ function htmlProblems(html: string, at: ConfigPath, fields: Map<string, FieldTru
  * A hand-written body is checked for what it reads: the whole cookie map, a Kratos cookie by name,
  * a credential header. Best effort (Jsonnet can compute a key), but it catches what is written down.
  */
-function jsonnetCredentialProblems(rel: string, at: ConfigPath, dir: string, sessionCookie: string | undefined): TrustProblem[] {
+function jsonnetCredentialProblems(rel: string, at: ConfigPath, dir: string, o: TrustOptions): TrustProblem[] {
+  const sessionCookie = o.sessionCookie;
   let text: string;
   try {
     text = readFileSync(resolvePath(dir, rel), "utf8");
@@ -267,6 +268,29 @@ function jsonnetCredentialProblems(rel: string, at: ConfigPath, dir: string, ses
   for (const m of code.matchAll(/request_headers\s*(?:\.\s*([A-Za-z0-9_]+)|\[\s*["']([^"']+)["']\s*\])/g)) {
     const header = m[1] ?? m[2]!;
     if (isCredentialHeader(header)) add(`header ${header}`);
+  }
+  // Whole objects that hold a credential: ctx itself (its request_cookies holds the session cookie,
+  // so `function(ctx) ctx` or `{ all: ctx }` sends it on), and every header where Kratos passes a
+  // credential header. Read in the code without its strings, by the parameter's own name.
+  // Strings blanked in place (same offsets as `code`), so a word inside one is not code.
+  const bare = code.replace(/"(?:[^"\\\n]|\\.)*"|'(?:[^'\\\n]|\\.)*'/g, (q) => `"${" ".repeat(q.length - 2)}"`);
+  const param = /function\s*\(\s*([A-Za-z_][A-Za-z0-9_]*)/.exec(bare)?.[1];
+  if (param) {
+    for (const m of bare.matchAll(new RegExp(`(?<![.\\w])${param}\\b(?!\\s*[.[])`, "g"))) {
+      const before = bare.slice(0, m.index);
+      // The parameter itself; std.objectHas(ctx, "session"), which only asks; std.get(ctx, "session"), one field by name.
+      if (/function\s*\(\s*$/.test(before) || /std\s*\.\s*(objectHas|objectHasAll)\s*\(\s*$/.test(before)) continue;
+      const key = /^\s*,\s*(["'])([A-Za-z0-9_]+)\1/.exec(code.slice(m.index! + param.length))?.[2];
+      if (/std\s*\.\s*get\s*\(\s*$/.test(before) && key !== undefined && key !== "request_cookies" && !(key === "request_headers" && ctxPathTrust(["request_headers"], o).trust === "credential")) continue;
+      add(`the whole ${param} (its request_cookies holds every cookie, the Kratos session cookie included)`);
+    }
+  }
+  const headers = ctxPathTrust(["request_headers"], o);
+  if (headers.trust === "credential") {
+    for (const m of bare.matchAll(/request_headers\b(?!\s*[.[])/g)) {
+      if (/std\s*\.\s*(objectHas|objectHasAll|get)\s*\(\s*[A-Za-z_][A-Za-z0-9_]*\s*\.\s*$/.test(bare.slice(0, m.index))) continue;
+      add(`request_headers (${headers.why})`);
+    }
   }
   return out;
 }
