@@ -88,8 +88,13 @@ export function urlEncoder(template: string): (s: string, ref: TemplateRef, inde
   const parts = urlRefParts(template);
   return (s, ref, index) => {
     const e = encodeURIComponent(s);
-    if (parts[index] === "path" && isDotSegment(e)) {
-      throw new TemplateError(`url: ${ref.text} is '${e}' in the url's path, a dot segment that would walk up the path; refused`);
+    if (parts[index] === "path") {
+      if (isDotSegment(e)) throw new TemplateError(`url: ${ref.text} is '${e}' in the url's path, a dot segment that would walk up the path; refused`);
+      // "../admin" stays one segment here ("..%2Fadmin"), but a destination (or a proxy before it)
+      // that decodes %2F and %5C before it resolves the path walks up with it.
+      if (s.split(/[/\\]/).some(isDotSegment)) {
+        throw new TemplateError(`url: ${ref.text} has a '.' or '..' part (or its %2e spelling) between slashes in the url's path, which walks up the path where the destination decodes %2F or %25; refused`);
+      }
     }
     return e;
   };
