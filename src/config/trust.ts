@@ -269,6 +269,7 @@ function jsonnetCredentialProblems(rel: string, at: ConfigPath, dir: string, o: 
     const header = m[1] ?? m[2]!;
     if (isCredentialHeader(header)) add(`header ${header}`);
   }
+  if (/\.\s*tokenized\b|\[\s*["']tokenized["']\s*\]/.test(code)) add("session.tokenized (the session as a token)");
   // Whole objects that hold a credential: ctx itself (its request_cookies holds the session cookie,
   // so `function(ctx) ctx` or `{ all: ctx }` sends it on), and every header where Kratos passes a
   // credential header. Read in the code without its strings, by the parameter's own name.

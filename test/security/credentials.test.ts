@@ -36,6 +36,7 @@ describe("credential ctx fields", () => {
       ["request_headers.Cookie", "header Cookie carries the user's session or credentials"],
       ["request_headers.Authorization", "header Authorization carries the user's session or credentials"],
       ["request_headers.X-Session-Token", "header X-Session-Token carries the user's session or credentials"],
+      ["session.tokenized", "session.tokenized is the session as a token (a JWT), which carries the user's session"],
     ];
     for (const [from, why] of cases) {
       const { errors } = load(hook("settings.after", `      leak: { from: ${from}, optional: true }\n`, "v26.2.0", ", header_allowlist: [Cookie, Authorization, X-Session-Token]"));
@@ -84,6 +85,7 @@ describe("a hand-written body that sends the whole ctx", () => {
       ["v26.2.0", "function(ctx) { identity_id: ctx.identity.id, all: ctx }", whole],
       ["v26.2.0", "function(ctx) std.mergePatch(ctx, { identity_id: ctx.identity.id })", whole],
       ["v26.2.0", "function(ctx) { identity_id: ctx.identity.id, all: { [k]: ctx[k] for k in std.objectFields(ctx) } }", whole],
+      ["v26.2.0", "function(ctx) { identity_id: ctx.identity.id, t: ctx.session.tokenized }", "./body.jsonnet reads session.tokenized (the session as a token), a credential a hook body may not read"],
       ["v26.2.0", "function(ctx) { identity_id: ctx.identity.id, c: std.get(ctx, 'request_cookies') }", "./body.jsonnet reads request_cookies (every cookie, the Kratos session cookie included), a credential a hook body may not read"],
       // Kratos v1.2 passes every header, the Cookie header included.
       ["v1.2.0", "function(ctx) { identity_id: ctx.identity.id, h: ctx.request_headers }", expect.stringMatching(/^\.\/body\.jsonnet reads request_headers \(request_headers is every header Kratos passes/) as unknown as string],
