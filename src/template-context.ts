@@ -357,10 +357,18 @@ const INLINE_CODE: Record<string, RegExp> = {
  * The inline script of a command, if it runs one: `[sh, -c, script, ...]`, `[python3, -c, ...]`,
  * through `env [VAR=x ...]` too. `program` is the interpreter's index, `script` the script's.
  */
-export function inlineScript(argv: readonly string[]): { program: number; flag: number; script: number } | undefined {
+/**
+ * The argv index of the program a command runs: 0, or the one after `env [-opts] [VAR=x ...]`.
+ * Before it, `env`'s own elements: options and assignments (a `{{ ... }}` there may be either).
+ */
+export function programIndex(argv: readonly string[]): number {
   let i = 0;
-  // `env [VAR=x ...] prog` runs prog.
-  if (basename(argv[0] ?? "") === "env") for (i = 1; i < argv.length && (/^[A-Za-z_][A-Za-z0-9_]*=/.test(argv[i]!) || argv[i]!.startsWith("-")); i++);
+  if (basename(argv[0] ?? "") === "env") for (i = 1; i < argv.length && (/^[A-Za-z_][A-Za-z0-9_]*=/.test(argv[i]!) || argv[i]!.startsWith("-") || argv[i]!.startsWith("{{")); i++);
+  return i;
+}
+
+export function inlineScript(argv: readonly string[]): { program: number; flag: number; script: number } | undefined {
+  const i = programIndex(argv);
   const flag = INLINE_CODE[basename(argv[i] ?? "")];
   if (!flag) return undefined;
   for (let j = i + 1; j < argv.length; j++) {

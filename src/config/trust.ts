@@ -7,7 +7,7 @@ import { readFileSync } from "node:fs";
 import { basename, resolve as resolvePath } from "node:path";
 import { ctxPathTrust, isCredentialCookie, isCredentialHeader, type TrustOptions, type TrustVerdict } from "../kratos/trust.ts";
 import { compileString, templateRefs, type TemplateRef } from "../template.ts";
-import { addressTextProblem, headerTextProblem, htmlRefSpots, htmlSpotProblem, inlineScript, isAddrSpec, isDotSegment, splitMailbox, urlRefParts } from "../template-context.ts";
+import { addressTextProblem, headerTextProblem, htmlRefSpots, htmlSpotProblem, inlineScript, isAddrSpec, programIndex, isDotSegment, splitMailbox, urlRefParts } from "../template-context.ts";
 import type { FieldSpecDecl, HookDecl } from "./model.ts";
 import type { ConfigPath } from "./source-map.ts";
 
@@ -188,9 +188,21 @@ function inlineScriptProblems(argv: string[], at: ConfigPath, fields: Map<string
 
 /** The program itself (argv[0]) never comes from a user: `[/opt/bin/{{ body.tool }}]` runs whatever a sign-up names. */
 function programProblems(argv: string[], at: ConfigPath, fields: Map<string, FieldTrust>): TrustProblem[] {
-  const user = templateRefs(argv[0] ?? "").map((ref) => [ref, userRef(ref, fields)] as const).find(([, u]) => u);
-  if (!user) return [];
-  return [{ level: "error", path: [...at, 0], part: "value", message: `the program to run takes ${user[0].text}, and ${user[1]!.why}`, hint: `name the program as literal text (or {{ env.X }}); pass body values as later arguments (${SECURITY_DOC}#exec-argv)` }];
+  const out: TrustProblem[] = [];
+  const program = programIndex(argv);
+  // `env` first: its elements up to the program set variables (checked as `env:` is) or are options.
+  for (let i = 0; i <= program && i < argv.length; i++) {
+    const assignment = i > 0 && i < program ? /^([A-Za-z_][A-Za-z0-9_]*)=/.exec(argv[i]!) : null;
+    if (assignment) {
+      out.push(...execEnvProblems(assignment[1]!, argv[i]!.slice(assignment[0].length), [...at, i], fields));
+      continue;
+    }
+    const user = templateRefs(argv[i]!).map((ref) => [ref, userRef(ref, fields)] as const).find(([, u]) => u);
+    if (!user) continue;
+    const what = i === program ? "the program to run" : "an element of env before the program (an option, a variable or the program)";
+    out.push({ level: "error", path: [...at, i], part: "value", message: `${what} takes ${user[0].text}, and ${user[1]!.why}`, hint: `name the program as literal text (or {{ env.X }}); pass body values as later arguments (${SECURITY_DOC}#exec-argv)` });
+  }
+  return out;
 }
 
 /**

@@ -83,6 +83,19 @@ describe("the program and its environment", () => {
     expect(load(hookYaml(`      - exec: { command: [/usr/local/bin/provision], env: { USER_NAME: "{{body.name}}", PATH: "{{env.PATH}}" } }\n`)).errors).toEqual([]);
   });
 
+  test("through env, the program and the variables env sets are checked as command[0] and env: are", () => {
+    const cases: [string, string][] = [
+      [`[/usr/bin/env, "{{body.name}}", /usr/local/bin/provision]`, "command[1]: an element of env before the program (an option, a variable or the program) takes {{body.name}}"],
+      [`[env, FOO=1, "{{body.name}}"]`, "command[2]: an element of env before the program (an option, a variable or the program) takes {{body.name}}"],
+      [`[/usr/bin/env, "LD_PRELOAD={{body.name}}", /usr/local/bin/provision]`, "command[1]: LD_PRELOAD takes {{body.name}}"],
+    ];
+    for (const [command, message] of cases) {
+      const { errors } = load(hookYaml(`      - exec: { command: ${command} }\n`));
+      expect([command, errors[0]?.split("\n")[0]?.replace(/^hooks\.yaml:\d+:\d+: hooks\.welcome\.actions\[0\]\.exec\./, "")]).toEqual([command, `${message}, and identity.traits.name is typed by the user`]);
+    }
+    for (const command of [`[env, -i, "USER_NAME={{body.name}}", /usr/local/bin/provision]`, `[env, FOO=1, /usr/local/bin/provision, "{{body.name}}"]`]) expect([command, load(hookYaml(`      - exec: { command: ${command} }\n`)).errors]).toEqual([command, []]);
+  });
+
   test("the variables check keeps from a user go by family: code, config files and proxies of any program, in any case", () => {
     for (const name of ["http_proxy", "HTTPS_PROXY", "ALL_PROXY", "JAVA_TOOL_OPTIONS", "LUA_INIT", "PYTHONWARNINGS", "OPENSSL_CONF", "GLIBC_TUNABLES", "XDG_CONFIG_HOME", "CURL_HOME", "WGETRC", "GIT_SSH_COMMAND", "PHPRC", "LC_ALL", "TZ"]) {
       const { errors } = load(hookYaml(`      - exec: { command: [/usr/local/bin/provision], env: { ${name}: "{{body.name}}" } }\n`));
