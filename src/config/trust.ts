@@ -121,6 +121,18 @@ function headerProblems(header: string, value: string, at: ConfigPath, fields: M
       out.push({ level: "error", path: at, part: "value", message: `header ${header} has ${problem}${typeof piece === "string" ? "" : ` (from ${piece.text})`}`, hint: `an HTTP header value is Latin-1 text on one line (${SECURITY_DOC}#header)` });
     }
   }
+  if (ROUTING_HEADER.test(header)) {
+    const user = pieces.filter((p): p is TemplateRef => typeof p !== "string").map((ref) => [ref, userRef(ref, fields)] as const).find(([, u]) => u);
+    if (user) {
+      return [...out, {
+        level: "error",
+        path: at,
+        part: "value",
+        message: `header ${header} takes ${user[0].text}, and ${user[1]!.why}; ${header} decides where the request goes or what it does, as the URL's host does`,
+        hint: `a sign-up must not choose the virtual host, path or method a delivery reaches (fetch sends Host as given); write the value as text or {{ env.X }} (${SECURITY_DOC}#header)`,
+      }];
+    }
+  }
   for (const piece of pieces) {
     if (typeof piece === "string") continue;
     const user = userRef(piece, fields);
@@ -135,6 +147,13 @@ function headerProblems(header: string, value: string, at: ConfigPath, fields: M
   }
   return out;
 }
+
+/**
+ * Headers that choose where a request goes or what it does, as the URL's origin and the method do:
+ * the virtual host (fetch sends a Host header as given), the host, scheme, port or path a proxy or
+ * framework reads instead of the request line's, and the method a framework takes instead.
+ */
+const ROUTING_HEADER = /^(host|forwarded|x-forwarded-(host|proto|port|prefix|server|uri)|x-original-(url|uri|host)|x-rewrite-url|x-host|x-http-(method-override|method|destinationurl)|x-method-override)$/i;
 
 /** Whether a field may hold any text (not a number, boolean, uuid or timestamp). */
 function freeText(spec: FieldSpecDecl): boolean {

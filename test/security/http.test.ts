@@ -51,6 +51,21 @@ describe("url: scheme, host and port", () => {
   });
 });
 
+describe("headers that route the request", () => {
+  test("a user-controlled Host (sent as given: it picks the virtual host), X-Forwarded-Host, X-Original-URL or method override is refused by check", async () => {
+    for (const header of ["Host", "X-Forwarded-Host", "Forwarded", "X-Original-URL", "X-HTTP-Method-Override"]) {
+      const { errors } = load(hookYaml(`      - http: { url: "${base}/ok", headers: { ${header}: "{{body.name}}.crm.example.com" } }\n`));
+      expect([header, errors[0]?.split("\n")[0]?.replace(/^hooks\.yaml:\d+:\d+: /, "")]).toEqual([header, `hooks.welcome.actions[0].http.headers.${header}: header ${header} takes {{body.name}}, and identity.traits.name is typed by the user; ${header} decides where the request goes or what it does, as the URL's host does`]);
+    }
+    // What it would do: the destination sees the Host the template gave.
+    const { config } = load(hookYaml(`      - name: crm\n        http: { url: "${base}/ok", headers: { Host: "{{body.identity_id}}.crm.test" } }\n`));
+    const start = seen.length;
+    const [job] = await deliverThroughOutbox(config!, "welcome.crm", [ada], ENV);
+    expect(job!.state).toBe("done");
+    expect(seen[start]!.headers.host).toBe(`${ada.identity_id}.crm.test`);
+  });
+});
+
 describe("url: values a sign-up can store", () => {
   test("identity.metadata_public is user-controlled: an enrich patch may have copied a trait into it, so it cannot set a host", () => {
     const yaml = `kratos: { version: v26.2.0 }\nreceiver: { url: http://127.0.0.1:4459 }\nhooks:
