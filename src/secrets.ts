@@ -2,6 +2,7 @@
 // names (auth secrets, SMTP passwords, {{ env.X }} in actions), and the store URL's password. Log
 // lines, stored errors (last_error) and CLI output pass through redact() before anything cuts
 // them short, so no prefix of a secret survives a truncation.
+import { Buffer } from "node:buffer";
 import type { ResolvedConfig } from "./config/types.ts";
 import { templateRefs, type Env } from "./template.ts";
 
@@ -93,7 +94,29 @@ function spellings(v: string): Set<string> {
       // A lone surrogate: no URL spells it.
     }
   }
+  for (const form of base64Cores(v)) forms.add(form);
   return forms;
+}
+
+/** A secret shorter than this (in UTF-8 bytes) is not looked for inside base64 text: its cores would be too short to mean anything. */
+const MIN_BASE64_BYTES = 6;
+
+/**
+ * The secret as it reads inside base64 text, wherever it sits there: SMTP AUTH PLAIN sends
+ * base64("\0user\0password"), Basic auth base64("user:password"), and a server may echo either.
+ * Base64 groups 3 bytes, so each of the 3 alignments gives a core of characters fixed by the secret
+ * alone (the partial characters at both ends dropped); standard and URL-safe alphabets.
+ */
+function base64Cores(v: string): string[] {
+  const bytes = Buffer.from(v, "utf8");
+  if (bytes.length < MIN_BASE64_BYTES) return [];
+  const out: string[] = [];
+  for (let k = 0; k < 3; k++) {
+    const b64 = Buffer.concat([Buffer.alloc(k), bytes]).toString("base64");
+    const core = b64.slice(Math.ceil((8 * k) / 6), Math.floor((8 * (k + bytes.length)) / 6));
+    out.push(core, core.replace(/\+/g, "-").replace(/\//g, "_"));
+  }
+  return out;
 }
 
 /** The WHATWG URL path percent-encode set (C0 controls, space, " # < > ? ` { } and non-ASCII); `/` stays. */
