@@ -303,10 +303,11 @@ function jsonnetCredentialProblems(rel: string, at: ConfigPath, dir: string, o: 
   if (/\.\s*tokenized\b|\[\s*["']tokenized["']\s*\]/.test(code)) add("session.tokenized (the session as a token)");
   // Whole objects that hold a credential: ctx itself (its request_cookies holds the session cookie,
   // so `function(ctx) ctx` or `{ all: ctx }` sends it on), and every header where Kratos passes a
-  // credential header. Read in the code without its strings, by the parameter's own name.
+  // credential header. Read in the code without its strings.
   // Strings blanked in place (same offsets as `code`), so a word inside one is not code.
   const bare = code.replace(/"(?:[^"\\\n]|\\.)*"|'(?:[^'\\\n]|\\.)*'/g, (q) => `"${" ".repeat(q.length - 2)}"`);
-  const param = /function\s*\(\s*([A-Za-z_][A-Za-z0-9_]*)/.exec(bare)?.[1];
+  // The body is function(ctx) (semantics.ts refuses any other); a helper's own parameters are not ctx.
+  const param = /\bfunction\s*\(\s*ctx\s*\)/.test(bare) ? "ctx" : undefined;
   if (param) {
     for (const m of bare.matchAll(new RegExp(`(?<![.\\w])${param}\\b(?!\\s*[.[])`, "g"))) {
       const before = bare.slice(0, m.index);

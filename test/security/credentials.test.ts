@@ -89,6 +89,7 @@ describe("a hand-written body that sends the whole ctx", () => {
       ["v26.2.0", "function(ctx) { identity_id: ctx.identity.id, c: std.get(ctx, 'request_cookies') }", "./body.jsonnet reads request_cookies (every cookie, the Kratos session cookie included), a credential a hook body may not read"],
       // Kratos v1.2 passes every header, the Cookie header included.
       ["v1.2.0", "function(ctx) { identity_id: ctx.identity.id, h: ctx.request_headers }", expect.stringMatching(/^\.\/body\.jsonnet reads request_headers \(request_headers is every header Kratos passes/) as unknown as string],
+      ["v26.2.0", "local lower = function(s) std.asciiLower(s);\nfunction(ctx) { identity_id: ctx.identity.id, e: lower(ctx.identity.traits.email) }", undefined],
       ["v26.2.0", "function(ctx) { identity_id: ctx.identity.id, h: ctx.request_headers, s: if std.objectHas(ctx, 'session') then ctx.session.id else null, f: std.get(ctx, 'flow', {}).id, note: 'ctx' }", undefined],
     ];
     for (const [version, text, message] of cases) {
