@@ -3,13 +3,14 @@
 // from the value:
 //
 //   url      scheme, host and port: never a user-controlled value (`check` refuses it); a path
-//            segment or query value is percent-encoded, and a path value "." or ".." is refused
+//            segment or query value is percent-encoded, and a path value "." or ".." (or with
+//            such a part between slashes) is refused
 //   header   Latin-1 as is; other text as an RFC 8187 ext-value (UTF-8''...); CR, LF or another
 //            control character is refused
-//   address  exactly one addr-spec, passed to the mailer as { name, address }; the display name
-//            is text, never parsed as addresses
+//   address  exactly one addr-spec that routes to its own domain, passed to the mailer as
+//            { name, address }; the display name is text, never parsed as addresses
 //   subject  one line (controls become spaces), bounded and folded (src/actions/email.ts)
-//   html     escaped
+//   html     escaped; a user-controlled value only where escaping makes it text (htmlRefSpots)
 //   text     as is
 //   argv     one argv element each, no shell; a value that would start an option ("-...") is
 //            refused where the program reads options
