@@ -73,3 +73,35 @@ hooks:
     expect((await app.handle(kratosRequest("/hooks/gate", { identity_id: ids[0], constructor: "x" }))).status).toBe(422);
   });
 });
+
+describe("look-alikes", () => {
+  test("a deny list catches a look-alike (full-width); an allow list admits only what Kratos takes for the same text; not swaps the two", async () => {
+    const yaml = `
+kratos: { version: v26.2.0 }
+receiver: { url: http://127.0.0.1:4459 }
+hooks:
+  gate:
+    on: registration.before
+    mode: interrupt
+    body:
+      email: { from: flow.transient_payload.email }
+      name: { from: flow.transient_payload.name, optional: true }
+    rules:
+      # The VIP may use a disposable address; nobody else may.
+      - { when: { field: email, in: [boss@mailinator.com] }, allow: true }
+      - { when: { field: email, domain_in: [mailinator.com] }, deny: { text: "disposable address" } }
+      - { when: { field: name, equals: admin }, deny: { text: "reserved" } }
+      - { when: { not: { field: name, in: [ada, bob] } }, deny: { text: "invited names only" } }
+`;
+    const app = testApp({ config: loadTestConfig(yaml) });
+    const status = async (email: string, name: string) => (await app.handle(kratosRequest("/hooks/gate", { email, name }))).status;
+    // Kratos keeps "ｂoss@mailinator.com" (full-width b) apart from the VIP's address: it is someone else's sign-up.
+    expect(await status("ｂoss@mailinator.com", "ada")).toBe(422);
+    expect(await status("BOSS@mailinator.com", "ada")).toBe(204);
+    // The deny list still meets look-alikes.
+    expect(await status("ada@example.net", "ａｄｍｉｎ")).toBe(422);
+    // Under not, a deny rule's inner list admits: "ａda" (full-width a) is not the invited "ada".
+    expect(await status("ada@example.net", "ａda")).toBe(422);
+    expect(await status("ada@example.net", "Bob")).toBe(204);
+  });
+});
