@@ -2,6 +2,7 @@
 // names (auth secrets, SMTP passwords, {{ env.X }} in actions), and the store URL's password. Log
 // lines, stored errors (last_error) and CLI output pass through redact() before anything cuts
 // them short, so no prefix of a secret survives a truncation.
+import { Buffer } from "node:buffer";
 import type { ResolvedConfig } from "./config/types.ts";
 import { templateRefs, type Env } from "./template.ts";
 
@@ -16,10 +17,7 @@ export class Redactor {
     const set = new Set<string>();
     for (const v of values) {
       if (v.length < MIN_SECRET_LENGTH) continue;
-      set.add(v);
-      // As it appears inside a JSON string (a log line, a stored payload).
-      const json = JSON.stringify(v).slice(1, -1);
-      if (json !== v) set.add(json);
+      for (const form of spellings(v)) set.add(form);
     }
     this.#values = [...set].sort((a, b) => b.length - a.length);
   }
@@ -79,6 +77,53 @@ export class Redactor {
       },
     };
   }
+}
+
+/**
+ * The ways a secret is spelt in the text serve writes or reads back: as it is; inside a JSON string
+ * (a log line, a stored payload); and percent-encoded as a URL carries it (a url shown in an error
+ * is the parsed one, and a destination's error page may echo the path or query it got):
+ * encodeURIComponent, encodeURI, the URL parser's path encoding, and form encoding (`+` for space).
+ */
+function spellings(v: string): Set<string> {
+  const forms = new Set([v, JSON.stringify(v).slice(1, -1)]);
+  for (const encode of [encodeURIComponent, encodeURI, urlPathEncoded, (x: string) => new URLSearchParams({ k: x }).toString().slice(2)]) {
+    try {
+      forms.add(encode(v));
+    } catch {
+      // A lone surrogate: no URL spells it.
+    }
+  }
+  for (const form of base64Cores(v)) forms.add(form);
+  return forms;
+}
+
+/** A secret shorter than this (in UTF-8 bytes) is not looked for inside base64 text: its cores would be too short to mean anything. */
+const MIN_BASE64_BYTES = 6;
+
+/**
+ * The secret as it reads inside base64 text, wherever it sits there: SMTP AUTH PLAIN sends
+ * base64("\0user\0password"), Basic auth base64("user:password"), and a server may echo either.
+ * Base64 groups 3 bytes, so each of the 3 alignments gives a core of characters fixed by the secret
+ * alone (the partial characters at both ends dropped); standard and URL-safe alphabets.
+ */
+function base64Cores(v: string): string[] {
+  const bytes = Buffer.from(v, "utf8");
+  if (bytes.length < MIN_BASE64_BYTES) return [];
+  const out: string[] = [];
+  for (let k = 0; k < 3; k++) {
+    const b64 = Buffer.concat([Buffer.alloc(k), bytes]).toString("base64");
+    const core = b64.slice(Math.ceil((8 * k) / 6), Math.floor((8 * (k + bytes.length)) / 6));
+    out.push(core, core.replace(/\+/g, "-").replace(/\//g, "_"));
+  }
+  return out;
+}
+
+/** The WHATWG URL path percent-encode set (C0 controls, space, " # < > ? ` { } and non-ASCII); `/` stays. */
+function urlPathEncoded(v: string): string {
+  let out = "";
+  for (const ch of v) out += /^[\x21\x24-\x3b\x3d\x40-\x5f\x61-\x7a\x7c\x7e]$/.test(ch) ? ch : encodeURIComponent(ch);
+  return out;
 }
 
 export const NO_SECRETS = new Redactor([]);

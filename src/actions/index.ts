@@ -5,7 +5,7 @@ import type { ResolvedAction } from "../config/types.ts";
 import type { SmtpDecl } from "../config/model.ts";
 import { NO_SECRETS } from "../secrets.ts";
 import { MissingEnvError, TemplateError, renderPhase1, renderTextPhase1, resolveDeferred, type Deferred, type Env, type Phase1Context, type Phase1Options } from "../template.ts";
-import { escapeHtml, headerEncoder, oneLine, splitMailbox, urlEncoder } from "../template-context.ts";
+import { argvEncoder, escapeHtml, headerEncoder, oneLine, splitMailbox, urlEncoder } from "../template-context.ts";
 import { deliverEmail } from "./email.ts";
 import { deliverExec } from "./exec.ts";
 import { deliverHttp } from "./http.ts";
@@ -73,7 +73,7 @@ export function buildJobPayload(action: ResolvedAction, ctx: Phase1Context): Job
     case "exec": {
       const env: Record<string, string> = {};
       for (const [k, v] of Object.entries(action.env)) env[k] = b.text(v, ["env", k]);
-      const input = { argv: action.command.map((a, i) => b.text(a, ["argv", i])), env, body: ctx.body };
+      const input = { argv: action.command.map((a, i) => b.text(a, ["argv", i], argvEncoder(action.command, i))), env, body: ctx.body };
       return { v: 1, kind: "exec", input, deferred: b.deferred };
     }
   }

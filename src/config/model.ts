@@ -64,7 +64,7 @@ const Leaf = T.Object(
     ends_with: T.Optional(T.String()),
     matches: T.Optional(T.String({ description: "A regular expression, bare or /pattern/flags (i, m, s, u), run on RE2 in time linear in the input: no backreferences or lookaround. Case-sensitive unless /i. Receiver-side only: Jsonnet has no regex." })),
     exists: T.Optional(T.Boolean()),
-    domain_in: T.Optional(T.Array(T.String(), { description: "The email domain (after the last @) is one of these. Like equals, in, in_file, starts_with and ends_with, compares NFKC-normalised, lower-cased text (docs/receiver.md#rules)." })),
+    domain_in: T.Optional(T.Array(T.String(), { description: "The email domain (after the last @) is one of these. Compares the domain as IDNA resolves it, lower-cased; equals, in, in_file, starts_with and ends_with compare NFKC-normalised in a deny rule and lower case only in an allow rule (docs/receiver.md#rules)." })),
     domain_in_file: T.Optional(T.String()),
   },
   { additionalProperties: false },

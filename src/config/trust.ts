@@ -7,7 +7,7 @@ import { readFileSync } from "node:fs";
 import { basename, resolve as resolvePath } from "node:path";
 import { ctxPathTrust, isCredentialCookie, isCredentialHeader, type TrustOptions, type TrustVerdict } from "../kratos/trust.ts";
 import { compileString, templateRefs, type TemplateRef } from "../template.ts";
-import { addressTextProblem, headerTextProblem, isAddrSpec, isDotSegment, splitMailbox, urlRefParts } from "../template-context.ts";
+import { addressTextProblem, headerTextProblem, htmlRefSpots, htmlSpotProblem, inlineScript, isAddrSpec, programIndex, isDotSegment, splitMailbox, urlRefParts } from "../template-context.ts";
 import type { FieldSpecDecl, HookDecl } from "./model.ts";
 import type { ConfigPath } from "./source-map.ts";
 
@@ -42,7 +42,7 @@ export function hookTrustProblems(name: string, hook: HookDecl, o: TrustOptions 
     // A hand-written body fills every field itself, from whatever it reads.
     fields.set(field, hook.jsonnet !== undefined ? { trust: "user", why: `${field} is filled by the hand-written jsonnet body`, spec } : { ...v, spec });
   }
-  if (hook.jsonnet !== undefined) out.push(...jsonnetCredentialProblems(hook.jsonnet, [...at, "jsonnet"], o.dir, o.sessionCookie));
+  if (hook.jsonnet !== undefined) out.push(...jsonnetCredentialProblems(hook.jsonnet, [...at, "jsonnet"], o.dir, o));
   (hook.actions ?? []).forEach((action, i) => {
     const a: ConfigPath = [...at, "actions", i];
     if ("http" in action) {
@@ -50,8 +50,11 @@ export function hookTrustProblems(name: string, hook: HookDecl, o: TrustOptions 
       for (const [header, value] of Object.entries(action.http.headers ?? {})) out.push(...headerProblems(header, value, [...a, "http", "headers", header], fields));
     } else if ("email" in action) {
       out.push(...mailboxProblems(action.email.to, [...a, "email", "to"]));
-      if (action.email.from !== undefined) out.push(...mailboxProblems(action.email.from, [...a, "email", "from"]));
-      if (action.email.html !== undefined) out.push(...htmlAttributeProblems(action.email.html, [...a, "email", "html"], fields));
+      if (action.email.from !== undefined) {
+        out.push(...mailboxProblems(action.email.from, [...a, "email", "from"]));
+        out.push(...senderProblems(action.email.from, [...a, "email", "from"], fields));
+      }
+      if (action.email.html !== undefined) out.push(...htmlProblems(action.email.html, [...a, "email", "html"], fields));
     } else {
       out.push(...programProblems(action.exec.command, [...a, "exec", "command"], fields));
       out.push(...inlineScriptProblems(action.exec.command, [...a, "exec", "command"], fields));
@@ -118,6 +121,18 @@ function headerProblems(header: string, value: string, at: ConfigPath, fields: M
       out.push({ level: "error", path: at, part: "value", message: `header ${header} has ${problem}${typeof piece === "string" ? "" : ` (from ${piece.text})`}`, hint: `an HTTP header value is Latin-1 text on one line (${SECURITY_DOC}#header)` });
     }
   }
+  if (ROUTING_HEADER.test(header)) {
+    const user = pieces.filter((p): p is TemplateRef => typeof p !== "string").map((ref) => [ref, userRef(ref, fields)] as const).find(([, u]) => u);
+    if (user) {
+      return [...out, {
+        level: "error",
+        path: at,
+        part: "value",
+        message: `header ${header} takes ${user[0].text}, and ${user[1]!.why}; ${header} decides where the request goes or what it does, as the URL's host does`,
+        hint: `a sign-up must not choose the virtual host, path or method a delivery reaches (fetch sends Host as given); write the value as text or {{ env.X }} (${SECURITY_DOC}#header)`,
+      }];
+    }
+  }
   for (const piece of pieces) {
     if (typeof piece === "string") continue;
     const user = userRef(piece, fields);
@@ -132,6 +147,13 @@ function headerProblems(header: string, value: string, at: ConfigPath, fields: M
   }
   return out;
 }
+
+/**
+ * Headers that choose where a request goes or what it does, as the URL's origin and the method do:
+ * the virtual host (fetch sends a Host header as given), the host, scheme, port or path a proxy or
+ * framework reads instead of the request line's, and the method a framework takes instead.
+ */
+const ROUTING_HEADER = /^(host|forwarded|x-forwarded-(host|proto|port|prefix|server|uri)|x-original-(url|uri|host)|x-rewrite-url|x-host|x-http-(method-override|method|destinationurl)|x-method-override)$/i;
 
 /** Whether a field may hold any text (not a number, boolean, uuid or timestamp). */
 function freeText(spec: FieldSpecDecl): boolean {
@@ -150,49 +172,67 @@ export function mailboxProblems(template: string, at: ConfigPath): TrustProblem[
   return [];
 }
 
-/** Programs that run their argument after -c / -e as code: a value there is code, not data. */
-const INLINE_CODE: Record<string, RegExp> = {
-  sh: /^-[a-z]*c[a-z]*$/, bash: /^-[a-z]*c[a-z]*$/, dash: /^-[a-z]*c[a-z]*$/, zsh: /^-[a-z]*c[a-z]*$/, ksh: /^-[a-z]*c[a-z]*$/, ash: /^-[a-z]*c[a-z]*$/, mksh: /^-[a-z]*c[a-z]*$/, fish: /^-c$/,
-  python: /^-c$/, python3: /^-c$/, perl: /^-[a-zA-Z]*[eE]$/, ruby: /^-e$/, node: /^(-e|--eval|-p|--print)$/, bun: /^(-e|--eval|-p|--print)$/, php: /^-r$/,
-};
+/** The sender's address is the operator's: a sign-up must not send mail as ceo@your-domain. Its display name may be text from the body. */
+function senderProblems(template: string, at: ConfigPath, fields: Map<string, FieldTrust>): TrustProblem[] {
+  const user = templateRefs(splitMailbox(template).address).map((ref) => [ref, userRef(ref, fields)] as const).find(([, u]) => u);
+  if (!user) return [];
+  return [{
+    level: "error",
+    path: at,
+    part: "value",
+    message: `the sender address takes ${user[0].text}, and ${user[1]!.why}`,
+    hint: `a sign-up would choose who the mail claims to come from (any address at your domain); write the address as text or {{ env.X }}, and put body values in the display name: '{{ body.name }} via Example <noreply@example.org>' (${SECURITY_DOC}#email)`,
+  }];
+}
 
 /** exec argv stays argv: a user-controlled value inside a `sh -c` script (or `python -c`, ...) is code injection. */
 function inlineScriptProblems(argv: string[], at: ConfigPath, fields: Map<string, FieldTrust>): TrustProblem[] {
-  let i = 0;
-  // `env [VAR=x ...] prog` runs prog.
-  if (basename(argv[0] ?? "") === "env") for (i = 1; i < argv.length && (/^[A-Za-z_][A-Za-z0-9_]*=/.test(argv[i]!) || argv[i]!.startsWith("-")); i++);
-  const flag = INLINE_CODE[basename(argv[i] ?? "")];
-  if (!flag) return [];
+  const inline = inlineScript(argv);
+  if (!inline) return [];
+  const { program, flag, script } = inline;
   const out: TrustProblem[] = [];
-  for (let j = i + 1; j < argv.length; j++) {
-    if (!flag.test(argv[j]!)) continue;
-    const script = argv[j + 1];
-    if (script === undefined) break;
-    for (const ref of templateRefs(script)) {
-      const user = userRef(ref, fields);
-      if (!user) continue;
-      out.push({
-        level: "error",
-        path: [...at, j + 1],
-        part: "value",
-        message: `${ref.text} is interpolated into a ${basename(argv[i]!)} script, and ${user.why}`,
-        hint: `pass it as its own argument and use it as data ("$1" in sh: [${argv[i]}, ${argv[j]}, 'cmd "$1"', sh, "${ref.text}"]), or read the body from stdin (${SECURITY_DOC}#exec)`,
-      });
-    }
-    break;
+  for (const ref of templateRefs(argv[script]!)) {
+    const user = userRef(ref, fields);
+    if (!user) continue;
+    out.push({
+      level: "error",
+      path: [...at, script],
+      part: "value",
+      message: `${ref.text} is interpolated into a ${basename(argv[program]!)} script, and ${user.why}`,
+      hint: `pass it as its own argument and use it as data ("$1" in sh: [${argv[program]}, ${argv[flag]}, 'cmd "$1"', sh, "${ref.text}"]), or read the body from stdin (${SECURITY_DOC}#exec)`,
+    });
   }
   return out;
 }
 
 /** The program itself (argv[0]) never comes from a user: `[/opt/bin/{{ body.tool }}]` runs whatever a sign-up names. */
 function programProblems(argv: string[], at: ConfigPath, fields: Map<string, FieldTrust>): TrustProblem[] {
-  const user = templateRefs(argv[0] ?? "").map((ref) => [ref, userRef(ref, fields)] as const).find(([, u]) => u);
-  if (!user) return [];
-  return [{ level: "error", path: [...at, 0], part: "value", message: `the program to run takes ${user[0].text}, and ${user[1]!.why}`, hint: `name the program as literal text (or {{ env.X }}); pass body values as later arguments (${SECURITY_DOC}#exec-argv)` }];
+  const out: TrustProblem[] = [];
+  const program = programIndex(argv);
+  // `env` first: its elements up to the program set variables (checked as `env:` is) or are options.
+  for (let i = 0; i <= program && i < argv.length; i++) {
+    const assignment = i > 0 && i < program ? /^([A-Za-z_][A-Za-z0-9_]*)=/.exec(argv[i]!) : null;
+    if (assignment) {
+      out.push(...execEnvProblems(assignment[1]!, argv[i]!.slice(assignment[0].length), [...at, i], fields));
+      continue;
+    }
+    const user = templateRefs(argv[i]!).map((ref) => [ref, userRef(ref, fields)] as const).find(([, u]) => u);
+    if (!user) continue;
+    const what = i === program ? "the program to run" : "an element of env before the program (an option, a variable or the program)";
+    out.push({ level: "error", path: [...at, i], part: "value", message: `${what} takes ${user[0].text}, and ${user[1]!.why}`, hint: `name the program as literal text (or {{ env.X }}); pass body values as later arguments (${SECURITY_DOC}#exec-argv)` });
+  }
+  return out;
 }
 
-/** Variables that make a loader, shell or interpreter run code from their value. */
-const CODE_ENV = /^(LD_.*|DYLD_.*|PATH|BASH_ENV|ENV|SHELLOPTS|BASHOPTS|PS4|IFS|CDPATH|NODE_OPTIONS|NODE_PATH|PYTHONPATH|PYTHONSTARTUP|PYTHONHOME|PERL5OPT|PERL5LIB|PERLLIB|RUBYOPT|RUBYLIB|GIT_.*|HOME|TMPDIR|GCONV_PATH|LOCPATH|HOSTALIASES|BROWSER|EDITOR|VISUAL|PAGER)$/;
+/**
+ * Variables that steer what a program, its loader, shell, interpreter or libraries do: run code
+ * (LD_PRELOAD, BASH_ENV, NODE_OPTIONS, JAVA_TOOL_OPTIONS, LUA_INIT, PYTHONWARNINGS, OPENSSL_CONF,
+ * GLIBC_TUNABLES), load files (*PATH, *_HOME, *RC, XDG_*), or send the command's traffic through
+ * a proxy (http_proxy, ALL_PROXY). Whole families by prefix and suffix, in any case (curl reads
+ * http_proxy in lower case): no list of single names keeps up with every program.
+ */
+const CODE_ENV =
+  /^(LD_.*|DYLD_.*|GLIBC_.*|MALLOC_.*|BASH_.*|ENV|SHELL|SHELLOPTS|BASHOPTS|PS[0-9]|PROMPT_COMMAND|IFS|ZDOTDIR|HOME|TMPDIR|LANG|LANGUAGE|LC_.*|TZ|NLSPATH|LOCPATH|HOSTALIASES|RES_OPTIONS|LOCALDOMAIN|BROWSER|EDITOR|VISUAL|PAGER|MANPAGER|LESS.*|TERM.*|XDG_.*|R_.*|(NODE|BUN|DENO|NPM|PYTHON|PERL|RUBY|GEM|BUNDLE|JAVA|_JAVA|JDK|CLASSPATH|LUA|PHP|TCL|GIT|SSH|OPENSSL|SSL|CURL|WGET|GNUPG|GPG|GCONV|ELECTRON)[A-Z0-9]*(_.*)?|.*PATH|.*_HOME|.*RC|.*_OPTIONS|.*_OPTS|.*_INIT|.*_CONF(IG)?(_.*)?|.*_PROXY|.*_PRELOAD|.*_LIBRARY.*)$/i;
 
 /** A user-controlled value may be data in a command's env, never a variable that steers what code runs. */
 function execEnvProblems(name: string, value: string, at: ConfigPath, fields: Map<string, FieldTrust>): TrustProblem[] {
@@ -202,32 +242,27 @@ function execEnvProblems(name: string, value: string, at: ConfigPath, fields: Ma
   return [{ level: "error", path: at, part: "value", message: `${name} takes ${user[0].text}, and ${user[1]!.why}`, hint: `${name} decides what code the command (or its loader or interpreter) runs; pass the value in a variable of your own, e.g. USER_VALUE (${SECURITY_DOC}#what-exec-sees)` }];
 }
 
-/** Attributes whose value is a URL, code or style: an escaped value there still makes a live link or runs. */
-const ACTIVE_ATTRIBUTE = /^(href|src|srcset|action|formaction|background|poster|cite|data|ping|xlink:href|style|on[a-z]+)$/i;
-
-/** In html, a user-controlled value is text or a plain attribute, never a link target, a handler or a style. */
-function htmlAttributeProblems(html: string, at: ConfigPath, fields: Map<string, FieldTrust>): TrustProblem[] {
+/**
+ * In html, a user-controlled value is text or the quoted value of an inert attribute (alt, title,
+ * ...): escaping keeps it there. Anywhere else it would be a link target, code, style or markup.
+ */
+function htmlProblems(html: string, at: ConfigPath, fields: Map<string, FieldTrust>): TrustProblem[] {
   const out: TrustProblem[] = [];
-  let before = "";
-  for (const piece of compileString(html).pieces) {
-    if (typeof piece === "string") {
-      before += piece;
-      continue;
-    }
-    const user = userRef(piece, fields);
-    const inTag = before.lastIndexOf("<") > before.lastIndexOf(">");
-    const attr = inTag ? /([A-Za-z_:][-A-Za-z0-9_:.]*)\s*=\s*["']?[^"'<>]*$/.exec(before)?.[1] : undefined;
-    if (user && attr !== undefined && ACTIVE_ATTRIBUTE.test(attr)) {
+  const spots = htmlRefSpots(html);
+  compileString(html)
+    .pieces.filter((p): p is TemplateRef => typeof p !== "string")
+    .forEach((ref, i) => {
+      const user = userRef(ref, fields);
+      const problem = user ? htmlSpotProblem(spots[i]!) : undefined;
+      if (!user || !problem) return;
       out.push({
         level: "error",
         path: at,
         part: "value",
-        message: `${piece.text} is in the html attribute ${attr}, and ${user.why}`,
-        hint: `escaping keeps it inside the attribute, but a sign-up could still set a link (${attr}="https://evil.test") or code; put the value in the text, or build the link from trusted fields such as {{ body.identity_id }} (${SECURITY_DOC}#html-text)`,
+        message: `${ref.text} ${problem}, and ${user.why}`,
+        hint: `escaping makes a value text only between tags or inside a quoted alt, title or similar attribute; there a sign-up could still set a link (href="https://evil.test"), code, style or markup. Put the value in the text, or build the link from trusted fields such as {{ body.identity_id }} (${SECURITY_DOC}#html-text)`,
       });
-    }
-    before += "x";
-  }
+    });
   return out;
 }
 
@@ -235,7 +270,8 @@ function htmlAttributeProblems(html: string, at: ConfigPath, fields: Map<string,
  * A hand-written body is checked for what it reads: the whole cookie map, a Kratos cookie by name,
  * a credential header. Best effort (Jsonnet can compute a key), but it catches what is written down.
  */
-function jsonnetCredentialProblems(rel: string, at: ConfigPath, dir: string, sessionCookie: string | undefined): TrustProblem[] {
+function jsonnetCredentialProblems(rel: string, at: ConfigPath, dir: string, o: TrustOptions): TrustProblem[] {
+  const sessionCookie = o.sessionCookie;
   let text: string;
   try {
     text = readFileSync(resolvePath(dir, rel), "utf8");
@@ -263,6 +299,31 @@ function jsonnetCredentialProblems(rel: string, at: ConfigPath, dir: string, ses
   for (const m of code.matchAll(/request_headers\s*(?:\.\s*([A-Za-z0-9_]+)|\[\s*["']([^"']+)["']\s*\])/g)) {
     const header = m[1] ?? m[2]!;
     if (isCredentialHeader(header)) add(`header ${header}`);
+  }
+  if (/\.\s*tokenized\b|\[\s*["']tokenized["']\s*\]/.test(code)) add("session.tokenized (the session as a token)");
+  // Whole objects that hold a credential: ctx itself (its request_cookies holds the session cookie,
+  // so `function(ctx) ctx` or `{ all: ctx }` sends it on), and every header where Kratos passes a
+  // credential header. Read in the code without its strings.
+  // Strings blanked in place (same offsets as `code`), so a word inside one is not code.
+  const bare = code.replace(/"(?:[^"\\\n]|\\.)*"|'(?:[^'\\\n]|\\.)*'/g, (q) => `"${" ".repeat(q.length - 2)}"`);
+  // The body is function(ctx) (semantics.ts refuses any other); a helper's own parameters are not ctx.
+  const param = /\bfunction\s*\(\s*ctx\s*\)/.test(bare) ? "ctx" : undefined;
+  if (param) {
+    for (const m of bare.matchAll(new RegExp(`(?<![.\\w])${param}\\b(?!\\s*[.[])`, "g"))) {
+      const before = bare.slice(0, m.index);
+      // The parameter itself; std.objectHas(ctx, "session"), which only asks; std.get(ctx, "session"), one field by name.
+      if (/function\s*\(\s*$/.test(before) || /std\s*\.\s*(objectHas|objectHasAll)\s*\(\s*$/.test(before)) continue;
+      const key = /^\s*,\s*(["'])([A-Za-z0-9_]+)\1/.exec(code.slice(m.index! + param.length))?.[2];
+      if (/std\s*\.\s*get\s*\(\s*$/.test(before) && key !== undefined && key !== "request_cookies" && !(key === "request_headers" && ctxPathTrust(["request_headers"], o).trust === "credential")) continue;
+      add(`the whole ${param} (its request_cookies holds every cookie, the Kratos session cookie included)`);
+    }
+  }
+  const headers = ctxPathTrust(["request_headers"], o);
+  if (headers.trust === "credential") {
+    for (const m of bare.matchAll(/request_headers\b(?!\s*[.[])/g)) {
+      if (/std\s*\.\s*(objectHas|objectHasAll|get)\s*\(\s*[A-Za-z_][A-Za-z0-9_]*\s*\.\s*$/.test(bare.slice(0, m.index))) continue;
+      add(`request_headers (${headers.why})`);
+    }
   }
   return out;
 }

@@ -14,8 +14,10 @@ export type Trust = "trusted" | "user" | "credential";
 export type TrustVerdict = { trust: Trust; why: string };
 
 // Identity keys Kratos fills itself; the rest (traits, addresses taken from traits) the user typed.
-const IDENTITY_TRUSTED = new Set(["id", "external_id", "schema_id", "schema_url", "state", "state_changed_at", "metadata_public", "created_at", "updated_at", "organization_id"]);
-const SESSION_TRUSTED = new Set(["id", "active", "expires_at", "authenticated_at", "issued_at", "authenticator_assurance_level", "authentication_methods", "tokenized"]);
+// metadata_public is not among them: Kratos stores what an enrich answer (or the admin API) put
+// there, and an enrich patch may copy a trait into it (`website: "{{ body.website }}"`).
+const IDENTITY_TRUSTED = new Set(["id", "external_id", "schema_id", "schema_url", "state", "state_changed_at", "created_at", "updated_at", "organization_id"]);
+const SESSION_TRUSTED = new Set(["id", "active", "expires_at", "authenticated_at", "issued_at", "authenticator_assurance_level", "authentication_methods"]);
 // flow.request_url, return_to, oauth2_login_challenge come from the request's URL; ui holds what
 // the user entered; transient_payload is the user's own JSON.
 const FLOW_TRUSTED = new Set(["id", "type", "expires_at", "issued_at", "created_at", "updated_at", "active", "state", "refresh", "requested_aal", "organization_id"]);
@@ -48,6 +50,7 @@ export type TrustOptions = {
 
 function identityTrust(rest: readonly string[], where: string): TrustVerdict {
   if (rest.length === 0) return { trust: "user", why: `${where} holds the traits the user typed` };
+  if (rest[0] === "metadata_public") return { trust: "user", why: `${where}.metadata_public holds what enrich hooks stored, and a patch may copy a trait there` };
   if (IDENTITY_TRUSTED.has(rest[0]!)) return { trust: "trusted", why: `${where}.${rest[0]} is set by Kratos` };
   return { trust: "user", why: `${[where, ...rest].join(".")} is typed by the user` };
 }
@@ -64,6 +67,8 @@ export function ctxPathTrust(path: readonly string[], o: TrustOptions): TrustVer
     case "session":
       if (rest.length === 0) return { trust: "user", why: "session holds the identity's traits and the user's devices" };
       if (rest[0] === "identity") return identityTrust(rest.slice(1), "session.identity");
+      // The session as a token (a JWT from a tokenize template, §3.2 session/session.go): whoever holds it is the user.
+      if (rest[0] === "tokenized") return { trust: "credential", why: "session.tokenized is the session as a token (a JWT), which carries the user's session" };
       if (SESSION_TRUSTED.has(rest[0]!)) return { trust: "trusted", why: `session.${rest[0]} is set by Kratos` };
       return { trust: "user", why: `session.${rest[0]} holds what the browser sent (user agent, address)` };
     case "flow":

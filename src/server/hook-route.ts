@@ -214,6 +214,10 @@ export function compileHookRoute(hook: ResolvedHook, d: RouteDeps): HookRoute {
       authenticated = true;
       checkContentType(headers);
       const parsed = parseJsonBody(await readBodyLimited(request, limit));
+      // The validator, rules, dedupe keys and lookups read fields as body[name], and a field may be
+      // named like an Object method (constructor, toString): without a prototype, an absent field
+      // is undefined.
+      if (parsed !== null && typeof parsed === "object" && !Array.isArray(parsed)) Object.setPrototypeOf(parsed, null);
       const invalid = validate(parsed);
       if (invalid) throw blocking ? asFormMessage(invalid) : invalid;
       const body = parsed as Body;

@@ -29,17 +29,19 @@ export class FileCache {
   private readonly lines = new Map<string, Set<string>>();
   private readonly json = new Map<string, unknown>();
 
-  valueSet(path: string, where: string, c: CompileContext, lowerCase = false): Set<string> {
-    const key = `${lowerCase ? "lc:" : ""}${path}`;
+  /** The file's values, one a line, in the form `form` gives ("as-is", or as a rule compares them). */
+  valueSet(path: string, where: string, c: CompileContext, form: "as-is" | Comparison = "as-is"): Set<string> {
+    const key = `${form}:${path}`;
     let set = this.lines.get(key);
     if (!set) {
       const text = readText(path, where, c);
+      const f = form === "as-is" ? (l: string) => l : COMPARE[form];
       set = new Set(
         text
           .split(/\r?\n/)
           .map((l) => l.replace(/#.*$/, "").trim())
           .filter((l) => l !== "")
-          .map((l) => (lowerCase ? comparable(l) : l)),
+          .map(f),
       );
       this.lines.set(key, set);
     }
@@ -94,52 +96,67 @@ function compileRegExp(source: string, where: string, c: CompileContext): Linear
   return r.regex;
 }
 
-/** equals / in: a string compares as Kratos compares identifiers (compare-text.ts), anything else exactly. */
-function sameValueAs(want: unknown): (v: unknown) => boolean {
+/**
+ * How the text operators (equals, in, in_file, starts_with, ends_with) compare a string:
+ * - loose: NFKC and lower case on both sides (compare-text.ts), so `ｍallory@Example.org` meets
+ *   `mallory@example.org`, as a mail system maps a domain;
+ * - strict: lower case only, as Kratos tells identifiers apart: `ｂoss@x.org` is another identity
+ *   than `boss@x.org`.
+ * A rule that refuses (deny) matches loosely and one that lets through (allow) strictly, and `not`
+ * swaps them: a look-alike is refused by a deny list and never admitted by an allow list.
+ */
+export type Comparison = "loose" | "strict";
+const COMPARE: Record<Comparison, (s: string) => string> = { loose: comparable, strict: (s) => s.toLowerCase() };
+const other = (m: Comparison): Comparison => (m === "loose" ? "strict" : "loose");
+
+/** equals / in: a string compares as `mode` says, anything else exactly. */
+function sameValueAs(want: unknown, mode: Comparison): (v: unknown) => boolean {
   if (typeof want !== "string") return (v) => deepEqual(v, want);
-  const w = comparable(want);
-  return (v) => typeof v === "string" && comparable(v) === w;
+  const norm = COMPARE[mode];
+  const w = norm(want);
+  return (v) => typeof v === "string" && norm(v) === w;
 }
 
 const scalarText = (v: unknown): string | undefined => (typeof v === "string" ? v : typeof v === "number" || typeof v === "boolean" ? String(v) : undefined);
 
-export function compilePredicate(p: PredicateDecl, where: string, c: CompileContext): Predicate {
+export function compilePredicate(p: PredicateDecl, where: string, c: CompileContext, mode: Comparison = "loose"): Predicate {
   if ("all" in p) {
-    const parts = p.all.map((q, i) => compilePredicate(q, `${where}.all[${i}]`, c));
+    const parts = p.all.map((q, i) => compilePredicate(q, `${where}.all[${i}]`, c, mode));
     return (b) => parts.every((f) => f(b));
   }
   if ("any" in p) {
-    const parts = p.any.map((q, i) => compilePredicate(q, `${where}.any[${i}]`, c));
+    const parts = p.any.map((q, i) => compilePredicate(q, `${where}.any[${i}]`, c, mode));
     return (b) => parts.some((f) => f(b));
   }
   if ("not" in p) {
-    const inner = compilePredicate(p.not, `${where}.not`, c);
+    const inner = compilePredicate(p.not, `${where}.not`, c, other(mode));
     return (b) => !inner(b);
   }
   const field = p.field;
+  const norm = COMPARE[mode];
   const tests: Array<(v: unknown) => boolean> = [];
   if ("equals" in p) {
-    tests.push(sameValueAs(p.equals));
+    tests.push(sameValueAs(p.equals, mode));
   }
   if (p.in !== undefined) {
-    const strings = new Set(p.in.filter((x) => typeof x === "string").map(comparable));
-    const others = p.in.filter((x) => typeof x !== "string").map(sameValueAs);
-    tests.push((v) => (typeof v === "string" && strings.has(comparable(v))) || others.some((t) => t(v)));
+    const strings = new Set(p.in.filter((x) => typeof x === "string").map(norm));
+    const others = p.in.filter((x) => typeof x !== "string").map((x) => sameValueAs(x, mode));
+    tests.push((v) => (typeof v === "string" && strings.has(norm(v))) || others.some((t) => t(v)));
   }
   if (p.in_file !== undefined) {
-    const set = c.files.valueSet(p.in_file, `${where}.in_file`, c, true);
+    const set = c.files.valueSet(p.in_file, `${where}.in_file`, c, mode);
     tests.push((v) => {
       const s = scalarText(v);
-      return s !== undefined && set.has(comparable(s));
+      return s !== undefined && set.has(norm(s));
     });
   }
   if (p.starts_with !== undefined) {
-    const s = comparable(p.starts_with);
-    tests.push((v) => typeof v === "string" && comparable(v).startsWith(s));
+    const s = norm(p.starts_with);
+    tests.push((v) => typeof v === "string" && norm(v).startsWith(s));
   }
   if (p.ends_with !== undefined) {
-    const s = comparable(p.ends_with);
-    tests.push((v) => typeof v === "string" && comparable(v).endsWith(s));
+    const s = norm(p.ends_with);
+    tests.push((v) => typeof v === "string" && norm(v).endsWith(s));
   }
   if (p.matches !== undefined) {
     const re = compileRegExp(p.matches, `${where}.matches`, c);
@@ -157,7 +174,7 @@ export function compilePredicate(p: PredicateDecl, where: string, c: CompileCont
     });
   }
   if (p.domain_in_file !== undefined) {
-    const set = new Set([...c.files.valueSet(p.domain_in_file, `${where}.domain_in_file`, c, true)].map((d) => emailDomain(`@${d}`) ?? d));
+    const set = new Set([...c.files.valueSet(p.domain_in_file, `${where}.domain_in_file`, c, "loose")].map((d) => emailDomain(`@${d}`) ?? d));
     tests.push((v) => {
       const d = emailDomain(v);
       return d !== undefined && set.has(d);
@@ -184,7 +201,8 @@ export function compileRules(rules: readonly RuleDecl[], fields: readonly Resolv
   const byName = new Map(fields.map((f) => [f.name, f]));
   const compiled = rules.map((r, i) => {
     const where = `hooks.${c.hook}.rules[${i}]`;
-    const when = compilePredicate(r.when, `${where}.when`, c);
+    // An allow rule lets a look-alike through only if Kratos would take it for the same text.
+    const when = compilePredicate(r.when, `${where}.when`, c, "allow" in r ? "strict" : "loose");
     const name = r.name ?? `rules[${i}]`;
     if ("allow" in r) return { when, decision: { kind: "allow", rule: name } as RuleDecision };
     const d = r.deny;

@@ -36,6 +36,7 @@ describe("credential ctx fields", () => {
       ["request_headers.Cookie", "header Cookie carries the user's session or credentials"],
       ["request_headers.Authorization", "header Authorization carries the user's session or credentials"],
       ["request_headers.X-Session-Token", "header X-Session-Token carries the user's session or credentials"],
+      ["session.tokenized", "session.tokenized is the session as a token (a JWT), which carries the user's session"],
     ];
     for (const [from, why] of cases) {
       const { errors } = load(hook("settings.after", `      leak: { from: ${from}, optional: true }\n`, "v26.2.0", ", header_allowlist: [Cookie, Authorization, X-Session-Token]"));
@@ -70,6 +71,31 @@ describe("credential ctx fields", () => {
       const { dir } = load("kratos: { version: v26.2.0 }\n");
       writeBeside(dir, "body.jsonnet", text);
       const { errors } = loadIn(dir, jsonnetHook("body.jsonnet"));
+      expect([text, firstLine(errors)?.replace(/^hooks\.yaml:\d+:\d+: hooks\.crm\.jsonnet: /, "")]).toEqual([text, message]);
+    }
+  });
+});
+
+describe("a hand-written body that sends the whole ctx", () => {
+  test("ctx as a value is refused, however it is passed on (its request_cookies holds the session cookie); asking whether a field exists, or getting one by name, is not", () => {
+    const jsonnetHook = (version: string, allowlist = "") => `kratos: { version: ${version}${allowlist} }\nreceiver: { url: http://127.0.0.1:4459 }\nhooks:\n  crm:\n    on: settings.after\n    auth: { type: api_key, in: header, name: X-Key, secret_env: KRATOS_HOOKS_SECRET }\n    jsonnet: ./body.jsonnet\n    body:\n      identity_id: identity.id\n`;
+    const whole = "./body.jsonnet reads the whole ctx (its request_cookies holds every cookie, the Kratos session cookie included), a credential a hook body may not read";
+    const cases: [string, string, string | undefined][] = [
+      ["v26.2.0", "function(ctx) ctx", whole],
+      ["v26.2.0", "function(ctx) { identity_id: ctx.identity.id, all: ctx }", whole],
+      ["v26.2.0", "function(ctx) std.mergePatch(ctx, { identity_id: ctx.identity.id })", whole],
+      ["v26.2.0", "function(ctx) { identity_id: ctx.identity.id, all: { [k]: ctx[k] for k in std.objectFields(ctx) } }", whole],
+      ["v26.2.0", "function(ctx) { identity_id: ctx.identity.id, t: ctx.session.tokenized }", "./body.jsonnet reads session.tokenized (the session as a token), a credential a hook body may not read"],
+      ["v26.2.0", "function(ctx) { identity_id: ctx.identity.id, c: std.get(ctx, 'request_cookies') }", "./body.jsonnet reads request_cookies (every cookie, the Kratos session cookie included), a credential a hook body may not read"],
+      // Kratos v1.2 passes every header, the Cookie header included.
+      ["v1.2.0", "function(ctx) { identity_id: ctx.identity.id, h: ctx.request_headers }", expect.stringMatching(/^\.\/body\.jsonnet reads request_headers \(request_headers is every header Kratos passes/) as unknown as string],
+      ["v26.2.0", "local lower = function(s) std.asciiLower(s);\nfunction(ctx) { identity_id: ctx.identity.id, e: lower(ctx.identity.traits.email) }", undefined],
+      ["v26.2.0", "function(ctx) { identity_id: ctx.identity.id, h: ctx.request_headers, s: if std.objectHas(ctx, 'session') then ctx.session.id else null, f: std.get(ctx, 'flow', {}).id, note: 'ctx' }", undefined],
+    ];
+    for (const [version, text, message] of cases) {
+      const { dir } = load("kratos: { version: v26.2.0 }\n");
+      writeBeside(dir, "body.jsonnet", text);
+      const { errors } = loadIn(dir, jsonnetHook(version));
       expect([text, firstLine(errors)?.replace(/^hooks\.yaml:\d+:\d+: hooks\.crm\.jsonnet: /, "")]).toEqual([text, message]);
     }
   });

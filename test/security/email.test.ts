@@ -66,6 +66,16 @@ describe("recipients", () => {
     expect(mails.slice(start).map((m) => m.rcpt)).toEqual([["ada@example.org"]]);
   });
 
+  test("an address a mail system could route elsewhere dies: an encoded word or a source route in the local part, an IP address as the domain", async () => {
+    const { config } = load(hookYaml(`      - name: mail\n        email: { to: "{{body.email}}", subject: Welcome, text: Hi }\n`, serve()));
+    const start = mails.length;
+    const hostile = ["=?utf-8?q?evil=40attacker.test?=@example.org", "evil%attacker.test@example.org", "attacker.test!evil@example.org", "ada@127.0.0.1", "ada@example.org"];
+    const jobs = await deliverThroughOutbox(config!, "welcome.mail", hostile.map((email) => ({ ...ada, email })), ENV);
+    expect(jobs.map((j) => j.state)).toEqual(["dead", "dead", "dead", "dead", "done"]);
+    expect(jobs[3]!.lastError).toBe(`the 'to' address "ada@127.0.0.1" is not exactly one address (user@domain); refused`);
+    expect(mails.slice(start).map((m) => m.rcpt)).toEqual([["ada@example.org"]]);
+  });
+
   test("a display name is text, never parsed: 'Evil <e@y>, Bob' adds no recipient and shows as the name", async () => {
     const { config } = load(hookYaml(`      - name: mail\n        email: { to: "{{body.name}} <{{body.email}}>", subject: Welcome, text: Hi }\n`, serve()));
     const start = mails.length;
@@ -75,6 +85,12 @@ describe("recipients", () => {
     expect(got.map((m) => m.rcpt)).toEqual([["ada@example.org"], ["ada@example.org"]]);
     expect(got.map((m) => decodeWords(header(m.raw, "To")!)).sort()).toEqual([`"Evil <evil@attacker.test>, Bob" <ada@example.org>`, `"Mallory Bcc: evil@attacker.test" <ada@example.org>`]);
     expect(got.some((m) => header(m.raw, "Bcc") !== undefined)).toBe(false);
+  });
+
+  test("check refuses a sender address a sign-up controls; a display name from the body passes", () => {
+    const { errors } = load(hookYaml(`      - email: { to: "{{body.email}}", from: "{{body.name}} <{{body.email}}>", subject: Hi, text: Hi }\n`, serve()));
+    expect(errors[0]?.split("\n")[0]?.replace(/^hooks\.yaml:\d+:\d+: /, "")).toBe("hooks.welcome.actions[0].email.from: the sender address takes {{body.email}}, and identity.traits.email is typed by the user");
+    expect(load(hookYaml(`      - email: { to: "{{body.email}}", from: "{{body.name}} via Example <noreply@example.org>", subject: Hi, text: Hi }\n`, serve())).errors).toEqual([]);
   });
 
   test("check refuses a to that holds more than one address or no address", () => {
@@ -106,6 +122,33 @@ describe("html attributes", () => {
       expect([html, errors[0]?.split("\n")[0]?.replace(/^hooks\.yaml:\d+:\d+: /, "")]).toEqual([html, expect.stringMatching(/^hooks\.welcome\.actions\[0\]\.email\.html: \{\{body\.name\}\} is in the html attribute (href|src|style|onclick), and identity\.traits\.name is typed by the user$/)]);
     }
     for (const html of [`<p>Hi {{body.name}}</p>`, `<img alt='{{body.name}}'>`, `<a href='https://example.com/u/{{body.identity_id}}'>profile</a>`]) {
+      expect([html, load(hookYaml(`      - email: { to: "{{body.email}}", subject: Hi, html: "${html}" }\n`, serve())).errors]).toEqual([html, []]);
+    }
+  });
+});
+
+describe("html: where escaping is not enough", () => {
+  test("check refuses a user-controlled value inside a tag, an unquoted attribute, a script or style, or an attribute that is not inert text", () => {
+    const refused: [string, RegExp][] = [
+      // Escaping leaves letters, spaces and = alone: these would write markup or attributes.
+      [`<a {{body.name}}>x</a>`, /is inside an html tag/],
+      [`<{{body.name}}>`, /is inside an html tag/],
+      [`<img alt={{body.name}}>`, /is in the html attribute alt without quotes/],
+      [`<a href='https://x.test/' title={{body.name}}>x</a>`, /is in the html attribute title without quotes/],
+      // CSS and code need no < > or quotes.
+      [`<style>p { color: {{body.name}} }</style>`, /is inside a style element/],
+      [`<script>var x = 1 + {{body.name}}</script>`, /is inside a script element/],
+      // Attributes that parse their value as HTML, a refresh target, or an animation value.
+      [`<iframe srcdoc='<p>{{body.name}}</p>'></iframe>`, /is in the html attribute srcdoc/],
+      [`<meta http-equiv=refresh content='0;url={{body.name}}'>`, /is in the html attribute content/],
+      // A '>' inside a quoted value does not end the tag.
+      [`<a title='a>b' href='{{body.name}}'>x</a>`, /is in the html attribute href/],
+    ];
+    for (const [html, why] of refused) {
+      const { errors } = load(hookYaml(`      - email: { to: "{{body.email}}", subject: Hi, html: "${html}" }\n`, serve()));
+      expect([html, errors[0]?.split("\n")[0]]).toEqual([html, expect.stringMatching(why)]);
+    }
+    for (const html of [`<p title='{{body.name}}' class=\\"x\\">Hi {{body.name}}</p>`, `<!-- {{body.name}} -->`, `<textarea>{{body.name}}</textarea>`, `<style>p { color: red }</style><p>{{body.name}}</p>`, `<a href='https://x.test/u/{{body.identity_id}}'>{{body.name}}</a>`]) {
       expect([html, load(hookYaml(`      - email: { to: "{{body.email}}", subject: Hi, html: "${html}" }\n`, serve())).errors]).toEqual([html, []]);
     }
   });

@@ -50,6 +50,27 @@ describe("argv", () => {
   });
 });
 
+describe("options", () => {
+  test("a value that would start an option ('-o file') kills the job before the program runs; after '--' or as an argument of an inline script it is data", async () => {
+    const { config, dir } = load(hookYaml(`      - name: sort\n        exec: { command: [sort, "{{body.name}}"] }\n      - name: ended\n        exec: { command: [sort, --, "{{body.name}}"] }\n      - name: script\n        exec: { command: [/bin/sh, -c, 'printf %s "$1" > "$2"', sh, "{{body.name}}", "{{env.OUT}}"] }\n`));
+    const pwned = join(dir, "pwned");
+    // sort -o FILE writes what it read (the job, on stdin) to FILE.
+    const name = `-o${pwned}`;
+    const [sorted] = await deliverThroughOutbox(config!, "welcome.sort", [{ ...ada, name }], ENV);
+    expect(sorted!.state).toBe("dead");
+    expect(sorted!.lastError).toBe(`argv[1]: {{body.name}} starts with '-', which the program would read as an option; refused (put a "--" element before it where the program ends its options there)`);
+    expect(existsSync(pwned)).toBe(false);
+    // After "--" sort takes it as a file name (there is none): it fails, and writes nothing.
+    const [ended] = await deliverThroughOutbox(config!, "welcome.ended", [{ ...ada, name }], ENV);
+    expect(ended!.lastError).toContain("exited with code 2");
+    expect(existsSync(pwned)).toBe(false);
+    const out = join(dir, "arg.txt");
+    const [script] = await deliverThroughOutbox(config!, "welcome.script", [{ ...ada, name }], { ...ENV, OUT: out });
+    expect(script!.state).toBe("done");
+    expect(readFileSync(out, "utf8")).toBe(name);
+  });
+});
+
 describe("the program and its environment", () => {
   test("check refuses a user-controlled program (argv[0]) and a user-controlled value in a variable that decides what code runs", () => {
     const program = load(hookYaml(`      - exec: { command: ["/opt/tools/{{body.name}}", --run] }\n`));
@@ -60,6 +81,27 @@ describe("the program and its environment", () => {
     }
     // Data in a variable of the action's own, and trusted values anywhere, pass.
     expect(load(hookYaml(`      - exec: { command: [/usr/local/bin/provision], env: { USER_NAME: "{{body.name}}", PATH: "{{env.PATH}}" } }\n`)).errors).toEqual([]);
+  });
+
+  test("through env, the program and the variables env sets are checked as command[0] and env: are", () => {
+    const cases: [string, string][] = [
+      [`[/usr/bin/env, "{{body.name}}", /usr/local/bin/provision]`, "command[1]: an element of env before the program (an option, a variable or the program) takes {{body.name}}"],
+      [`[env, FOO=1, "{{body.name}}"]`, "command[2]: an element of env before the program (an option, a variable or the program) takes {{body.name}}"],
+      [`[/usr/bin/env, "LD_PRELOAD={{body.name}}", /usr/local/bin/provision]`, "command[1]: LD_PRELOAD takes {{body.name}}"],
+    ];
+    for (const [command, message] of cases) {
+      const { errors } = load(hookYaml(`      - exec: { command: ${command} }\n`));
+      expect([command, errors[0]?.split("\n")[0]?.replace(/^hooks\.yaml:\d+:\d+: hooks\.welcome\.actions\[0\]\.exec\./, "")]).toEqual([command, `${message}, and identity.traits.name is typed by the user`]);
+    }
+    for (const command of [`[env, -i, "USER_NAME={{body.name}}", /usr/local/bin/provision]`, `[env, FOO=1, /usr/local/bin/provision, "{{body.name}}"]`]) expect([command, load(hookYaml(`      - exec: { command: ${command} }\n`)).errors]).toEqual([command, []]);
+  });
+
+  test("the variables check keeps from a user go by family: code, config files and proxies of any program, in any case", () => {
+    for (const name of ["http_proxy", "HTTPS_PROXY", "ALL_PROXY", "JAVA_TOOL_OPTIONS", "LUA_INIT", "PYTHONWARNINGS", "OPENSSL_CONF", "GLIBC_TUNABLES", "XDG_CONFIG_HOME", "CURL_HOME", "WGETRC", "GIT_SSH_COMMAND", "PHPRC", "LC_ALL", "TZ"]) {
+      const { errors } = load(hookYaml(`      - exec: { command: [/usr/local/bin/provision], env: { ${name}: "{{body.name}}" } }\n`));
+      expect([name, errors[0]?.split("\n")[0]?.replace(/^hooks\.yaml:\d+:\d+: /, "")]).toEqual([name, `hooks.welcome.actions[0].exec.env.${name}: ${name} takes {{body.name}}, and identity.traits.name is typed by the user`]);
+    }
+    for (const name of ["USER_NAME", "USER_EMAIL", "REGION", "ACCOUNT_ID"]) expect([name, load(hookYaml(`      - exec: { command: [/usr/local/bin/provision], env: { ${name}: "{{body.name}}" } }\n`)).errors]).toEqual([name, []]);
   });
 });
 

@@ -18,6 +18,8 @@ beforeAll(() => {
       seen.push({ path: url.pathname + url.search, headers: Object.fromEntries(req.headers) });
       // An error page that echoes the request's Authorization header after some text, as a
       // debugging proxy might: the secret crosses the 200-character excerpt of the error.
+      // A 404 page that echoes the path and query as they came, percent-encoded.
+      if (url.pathname.startsWith("/missing/")) return new Response(`no route for ${url.pathname}${url.search}`, { status: 404 });
       if (url.pathname === "/echo") return new Response(`${"x".repeat(170)} got header: ${req.headers.get("authorization")}`, { status: 400 });
       return new Response("ok");
     },
@@ -49,25 +51,61 @@ describe("url: scheme, host and port", () => {
   });
 });
 
+describe("headers that route the request", () => {
+  test("a user-controlled Host (sent as given: it picks the virtual host), X-Forwarded-Host, X-Original-URL or method override is refused by check", async () => {
+    for (const header of ["Host", "X-Forwarded-Host", "Forwarded", "X-Original-URL", "X-HTTP-Method-Override"]) {
+      const { errors } = load(hookYaml(`      - http: { url: "${base}/ok", headers: { ${header}: "{{body.name}}.crm.example.com" } }\n`));
+      expect([header, errors[0]?.split("\n")[0]?.replace(/^hooks\.yaml:\d+:\d+: /, "")]).toEqual([header, `hooks.welcome.actions[0].http.headers.${header}: header ${header} takes {{body.name}}, and identity.traits.name is typed by the user; ${header} decides where the request goes or what it does, as the URL's host does`]);
+    }
+    // What it would do: the destination sees the Host the template gave.
+    const { config } = load(hookYaml(`      - name: crm\n        http: { url: "${base}/ok", headers: { Host: "{{body.identity_id}}.crm.test" } }\n`));
+    const start = seen.length;
+    const [job] = await deliverThroughOutbox(config!, "welcome.crm", [ada], ENV);
+    expect(job!.state).toBe("done");
+    expect(seen[start]!.headers.host).toBe(`${ada.identity_id}.crm.test`);
+  });
+});
+
+describe("url: values a sign-up can store", () => {
+  test("identity.metadata_public is user-controlled: an enrich patch may have copied a trait into it, so it cannot set a host", () => {
+    const yaml = `kratos: { version: v26.2.0 }\nreceiver: { url: http://127.0.0.1:4459 }\nhooks:
+  profile:
+    on: registration.after
+    methods: [password]
+    mode: enrich
+    body: { website: { from: identity.traits.website } }
+    enrich:
+      - metadata_public: { crm_host: "{{body.website}}" }
+  sync:
+    on: settings.after
+    body: { identity_id: identity.id, meta: identity.metadata_public }
+    actions:
+      - http: { url: "http://{{body.meta.crm_host}}/contacts/{{body.identity_id}}" }
+`;
+    const { errors } = load(yaml);
+    expect(errors[0]?.split("\n")[0]).toBe("hooks.yaml:15:22: hooks.sync.actions[0].http.url: {{body.meta.crm_host}} would set the URL's scheme, host or port, and identity.metadata_public holds what enrich hooks stored, and a patch may copy a trait there");
+  });
+});
+
 describe("url: path segments and query values", () => {
-  test("a path value '..' or '.' kills the job with a clear reason and sends nothing; other values stay inside their segment or query value", async () => {
+  test("a path value '..' or '.', or one holding such a part between slashes, kills the job with a clear reason and sends nothing; other values stay inside their segment or query value", async () => {
     const { config } = load(hookYaml(`      - name: crm\n        http: { url: "${base}/api/users/{{body.name}}/profile?tag={{body.name}}" }\n`));
-    const hostile = ["..", ".", "../../admin", "a/b?x=1#y", "%2e%2e", "x@evil.test:80"];
+    const hostile = ["..", ".", "../../admin", "a/b?x=1#y", "%2e%2e", "x@evil.test:80", "..\\admin"];
     const start = seen.length;
     const jobs = await deliverThroughOutbox(config!, "welcome.crm", hostile.map((name) => ({ ...ada, name })), ENV);
     expect(jobs.map((j) => [j.state, j.lastError])).toEqual([
       ["dead", "url: {{body.name}} is '..' in the url's path, a dot segment that would walk up the path; refused"],
       ["dead", "url: {{body.name}} is '.' in the url's path, a dot segment that would walk up the path; refused"],
+      // One segment as sent ("..%2F..%2Fadmin"), but a destination or proxy that decodes %2F walks up with it.
+      ["dead", "url: {{body.name}} has a '.' or '..' part (or its %2e spelling) between slashes in the url's path, which walks up the path where the destination decodes %2F or %25; refused"],
       ["done", null],
+      ["dead", "url: {{body.name}} has a '.' or '..' part (or its %2e spelling) between slashes in the url's path, which walks up the path where the destination decodes %2F or %25; refused"],
       ["done", null],
-      ["done", null],
-      ["done", null],
+      ["dead", "url: {{body.name}} has a '.' or '..' part (or its %2e spelling) between slashes in the url's path, which walks up the path where the destination decodes %2F or %25; refused"],
     ]);
     expect(seen.slice(start).map((s) => s.path).sort()).toEqual(
       [
-        "/api/users/..%2F..%2Fadmin/profile?tag=..%2F..%2Fadmin",
         "/api/users/a%2Fb%3Fx%3D1%23y/profile?tag=a%2Fb%3Fx%3D1%23y",
-        "/api/users/%252e%252e/profile?tag=%252e%252e",
         "/api/users/x%40evil.test%3A80/profile?tag=x%40evil.test%3A80",
       ].sort(),
     );
@@ -127,5 +165,20 @@ describe("redaction before truncation", () => {
     expect(job!.state).toBe("dead");
     expect(job!.lastError).toContain("got header: Bearer ***");
     for (let n = 4; n <= ENV.CRM_TOKEN.length; n++) expect(job!.lastError).not.toContain(ENV.CRM_TOKEN.slice(0, n));
+  });
+});
+
+describe("redaction of encoded secrets", () => {
+  test("a secret in the url is masked in the forms a url gives it: percent-encoded in the path and query, form-encoded", async () => {
+    const key = "k3y wïth/slash+plus&amp";
+    const env = { ...ENV, CRM_KEY: key };
+    const { config } = load(hookYaml(`      - name: crm\n        http: { url: "${base}/missing/{{env.CRM_KEY}}?key={{env.CRM_KEY}}" }\n`));
+    const [job] = await deliverThroughOutbox(config!, "welcome.crm", [ada], env);
+    expect(job!.state).toBe("dead");
+    // What the destination saw, echoed back, and the url the error names, masked in every spelling.
+    expect(job!.lastError).toContain("answered 404: no route for /missing/");
+    const forms = [key, encodeURIComponent(key), encodeURI(key), new URL(`http://x/${key}`).pathname.slice(1), new URLSearchParams({ k: key }).toString().slice(2)];
+    for (const form of forms) expect([form, job!.lastError!.includes(form)]).toEqual([form, false]);
+    expect(job!.lastError).not.toContain("k3y");
   });
 });

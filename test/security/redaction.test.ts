@@ -29,3 +29,18 @@ describe("excerpt", () => {
     for (let n = 4; n <= 18; n++) expect(e).not.toContain("crm-t0ken-7f3a9c2e".slice(0, n));
   });
 });
+
+describe("base64", () => {
+  test("a secret inside base64 text is masked at any alignment: SMTP AUTH PLAIN, Basic auth, the secret alone, URL-safe", () => {
+    const pw = "smtp-pa55word-2?>";
+    const r = new Redactor([pw]);
+    const b64 = (s: string) => Buffer.from(s).toString("base64");
+    for (const prefix of ["", "a", "ab", "\0mailer\0", "kratos:", "user:"]) {
+      const text = `535 5.7.8 rejected ${b64(prefix + pw)} and ${b64(prefix + pw).replace(/\+/g, "-").replace(/\//g, "_")}`;
+      const out = r.redact(text);
+      // What is left of each encoding no longer decodes to the password, nor to most of it.
+      for (const word of out.split(" ").slice(4)) expect([prefix, Buffer.from(word.replace(/\*/g, ""), "base64").toString("latin1")]).not.toEqual([prefix, expect.stringContaining(pw.slice(2, -2))]);
+      expect(out).toContain("***");
+    }
+  });
+});

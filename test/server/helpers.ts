@@ -135,7 +135,7 @@ export function writeTestConfig(yaml = HOOKS_YAML): string {
   writeFileSync(join(dir, "vip.txt"), "# VIPs may use any domain\nboss@mailinator.com\n");
   writeFileSync(join(dir, "blocked-domains.txt"), "# one domain a line\nBlocked.example\n\nspam.example # trailing comment\n");
   writeFileSync(join(dir, "orgs.json"), JSON.stringify({ "acme.com": { org: "acme", seats: 5 } }));
-  writeFileSync(join(dir, "raw.jsonnet"), "function(ctx) ctx\n");
+  writeFileSync(join(dir, "raw.jsonnet"), "function(ctx) { flow_id: ctx.flow.id, traits: ctx.identity.traits }\n");
   writeFileSync(join(dir, "typed.jsonnet"), "function(ctx) { identity_id: ctx.identity.id, extra: 1 }\n");
   const file = join(dir, "hooks.yaml");
   writeFileSync(file, yaml);
