@@ -39,7 +39,7 @@ import { closeEmailTransports } from "../actions/email.ts";
 import type { Env } from "../template.ts";
 import { CompletionCommitter } from "./completion-committer.ts";
 import { nextRetryAt, type Random } from "./retry.ts";
-import type { Job, Store } from "./store.ts";
+import { rateLimitBurst, type Job, type SharedRateLimit, type Store } from "./store.ts";
 
 /** What every job event carries. Never payload contents: they may hold personal data. */
 export type JobEvent = { jobId: string; hook: string; action: string; attempt: number; maxAttempts: number };
@@ -136,13 +136,24 @@ export type WorkerOptions = {
 /** A claimed job, from the start of its delivery until its outcome is recorded (or it is released). */
 type InFlight = { job: Job; action: ResolvedAction; controller: AbortController; released: boolean; done: Promise<void> };
 
-/** A token bucket: `rate` deliveries per second, bursts up to max(1, rate). One per rate-limited action and one per rate-limited destination. */
-class TokenBucket {
+/** What pacing a rate-limited action asks of a limit, whether the worker holds it or the store does. */
+interface Limit {
+  readonly rate: number;
+  /** Whole tokens a claim may use now (an upper bound when the store holds the bucket). */
+  available(now: number): number;
+  /** A delivery started: its token. */
+  take(now: number): void;
+  /** Ms until a whole token is available. */
+  msUntilToken(now: number): number;
+}
+
+/** A token bucket held by this worker: `rate` deliveries per second, bursts up to rateLimitBurst(rate). For stores without shared limits (SQLite). */
+class TokenBucket implements Limit {
   readonly #capacity: number;
   #tokens: number;
   #at: number;
   constructor(readonly rate: number, now: number) {
-    this.#capacity = Math.max(1, rate);
+    this.#capacity = rateLimitBurst(rate);
     this.#tokens = this.#capacity;
     this.#at = now;
   }
@@ -155,10 +166,26 @@ class TokenBucket {
     this.available(now);
     this.#tokens -= 1;
   }
-  /** Ms until one whole token is available. */
   msUntilToken(now: number): number {
     this.available(now);
     return this.#tokens >= 1 ? 0 : Math.ceil(((1 - this.#tokens) / this.rate) * 1000);
+  }
+}
+
+/**
+ * A bucket the store holds for every worker on it (Store.claimDueJobsWithin): the claim takes the
+ * tokens. This side only remembers when the store said the next token is due, so the worker does
+ * not ask before then.
+ */
+class SharedLimit implements Limit {
+  nextTokenAt = 0;
+  constructor(readonly key: string, readonly rate: number) {}
+  available(now: number): number {
+    return now >= this.nextTokenAt ? Math.ceil(rateLimitBurst(this.rate)) : 0;
+  }
+  take(): void {}
+  msUntilToken(now: number): number {
+    return Math.max(0, this.nextTokenAt - now);
   }
 }
 
@@ -167,10 +194,12 @@ export class Worker {
   readonly id: string;
   readonly #store: Store;
   readonly #actions: Map<string, ResolvedAction>;
-  /** The buckets a delivery of each rate-limited action takes a token from: its own rate_limit, its destination's (serve.rate_limits). */
-  readonly #limits = new Map<string, TokenBucket[]>();
-  /** The destination bucket of each action that shares one (serve.rate_limits). */
-  readonly #destinationBucket = new Map<string, TokenBucket>();
+  /** The limits a delivery of each rate-limited action takes a token from: its own rate_limit, its destination's (serve.rate_limits). */
+  readonly #limits = new Map<string, Limit[]>();
+  /** The destination limit of each action that shares one (serve.rate_limits). */
+  readonly #destinationBucket = new Map<string, Limit>();
+  /** Whether the store holds the limits for every worker on it (Postgres) rather than this worker. */
+  readonly #sharedLimits: boolean;
   readonly #inFlight = new Map<string, InFlight>();
   /** Deliveries running per action (they hold a slot). */
   readonly #perAction = new Map<string, number>();
@@ -220,15 +249,17 @@ export class Worker {
     this.#claimCoalesceMs = Math.max(0, opts.claimCoalesceMs ?? 2);
     this.#totalConcurrency = opts.actions.reduce((n, a) => n + a.concurrency, 0);
     const now = this.#now();
+    this.#sharedLimits = typeof this.#store.claimDueJobsWithin === "function";
+    const limit = (key: string, rate: number): Limit => (this.#sharedLimits ? new SharedLimit(key, rate) : new TokenBucket(rate, now));
     // Actions that deliver to one destination share its bucket.
-    const destinations = new Map<string, TokenBucket>();
+    const destinations = new Map<string, Limit>();
     for (const a of opts.actions) {
-      const buckets: TokenBucket[] = [];
-      if (a.rateLimit !== undefined && a.rateLimit > 0) buckets.push(new TokenBucket(a.rateLimit, now));
+      const buckets: Limit[] = [];
+      if (a.rateLimit !== undefined && a.rateLimit > 0) buckets.push(limit(`action:${a.id}`, a.rateLimit));
       const rate = a.destination !== undefined ? opts.rateLimits?.[a.destination] : undefined;
       if (rate !== undefined && rate > 0) {
         let shared = destinations.get(a.destination!);
-        if (!shared) destinations.set(a.destination!, (shared = new TokenBucket(rate, now)));
+        if (!shared) destinations.set(a.destination!, (shared = limit(`destination:${a.destination}`, rate)));
         buckets.push(shared);
         this.#destinationBucket.set(a.id, shared);
       }
@@ -350,7 +381,7 @@ export class Worker {
       for (const group of this.#claims(free)) {
         let jobs: Job[];
         try {
-          jobs = await this.#store.claimDueJobs({ worker: this.id, now, leaseMs: this.#leaseMs, limit: group.limit, actions: group.actions });
+          jobs = await this.#claim(group, now);
           storeFailures = 0;
         } catch (err) {
           const backoff = Math.min(this.#maxStoreBackoffMs, 100 * 2 ** storeFailures++);
@@ -374,6 +405,28 @@ export class Worker {
       if (this.#nudged) continue;
       await this.#sleep(Math.min(idleMs, this.#msUntilHint(this.#now())));
     }
+  }
+
+  /**
+   * One claim. With limits the store holds, it goes through claimDueJobsWithin with every limit of
+   * the group's actions, and each limit learns when its next token is due.
+   */
+  async #claim(group: { actions: string[]; limit: number }, now: number): Promise<Job[]> {
+    const opts = { worker: this.id, now, leaseMs: this.#leaseMs, limit: group.limit, actions: group.actions };
+    const limits = new Map<SharedLimit, string[]>();
+    if (this.#sharedLimits) {
+      for (const id of group.actions) {
+        for (const l of this.#limits.get(id) ?? []) {
+          const shared = l as SharedLimit;
+          limits.set(shared, [...(limits.get(shared) ?? []), id]);
+        }
+      }
+    }
+    if (!limits.size) return this.#store.claimDueJobs(opts);
+    const list: SharedRateLimit[] = [...limits].map(([l, actions]) => ({ key: l.key, rate: l.rate, actions }));
+    const claim = await this.#store.claimDueJobsWithin!(opts, list);
+    for (const l of limits.keys()) l.nextTokenAt = claim.nextTokenAt[l.key] ?? now;
+    return claim.jobs;
   }
 
   /** An action's room: its concurrency plus its prefetch. */
@@ -405,17 +458,26 @@ export class Worker {
    */
   #claims(free: Map<string, number>): { actions: string[]; limit: number }[] {
     const alone = new Map(free);
-    const byBucket = new Map<TokenBucket, [string, number][]>();
+    const byBucket = new Map<Limit, [string, number][]>();
+    const own: { actions: string[]; limit: number }[] = [];
     for (const [id, n] of free) {
       const shared = this.#destinationBucket.get(id);
-      if (!shared) continue;
+      if (!shared) {
+        // A store-held limit caps a whole claim at its tokens: an action limited on its own is
+        // claimed on its own, so it does not hold back the others' batch.
+        if (this.#sharedLimits && this.#limits.has(id)) {
+          alone.delete(id);
+          own.push({ actions: [id], limit: Math.min(this.#batchSize, n) });
+        }
+        continue;
+      }
       alone.delete(id);
       let group = byBucket.get(shared);
       if (!group) byBucket.set(shared, (group = []));
       group.push([id, n]);
     }
     const shared = [...byBucket.values()].map((g) => ({ actions: g.map(([id]) => id), limit: Math.min(this.#batchSize, ...g.map(([, n]) => n)) }));
-    return [...claimGroups(alone, this.#batchSize), ...shared];
+    return [...claimGroups(alone, this.#batchSize), ...own, ...shared];
   }
 
   /**
