@@ -118,7 +118,7 @@ export type ResolvedConfig = {
     leaseMs: number;
     pollMs: number;
     shutdownTimeoutMs: number;
-    /** serve.rate_limits by destination key (destination.ts): deliveries per second per process. */
+    /** serve.rate_limits by destination key (destination.ts): deliveries per second (across processes on Postgres, per process on SQLite). */
     rateLimits: Record<string, number>;
   };
   hooks: ResolvedHook[];
