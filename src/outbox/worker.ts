@@ -484,13 +484,23 @@ export class Worker {
    * How long to hold off claiming for more room to free up: 0 when some action has a quarter of
    * its room free, or holds no job that could free more, or is rate limited (tokens, not slots,
    * pace it), or the loop has held off for claimCoalesceMs already.
+   *
+   * An action that prefetches is held without that time limit: below a quarter of its room free,
+   * more than half its concurrency is queued, and a finished delivery hands its slot to a queued
+   * job, so no slot waits for the claim; slotFreed wakes the loop when a quarter is free. Against
+   * a slow destination, whose slots free one by one, the 2 ms limit made claims of a few jobs each
+   * (4.8 per claim at 50 ms, C = 16: bench/results/drain.md); held, each claim takes at least half
+   * the concurrency, so fewer claims (writes) per delivery.
    */
   #coalesceMs(free: Map<string, number>, now: number): number {
     if (this.#claimCoalesceMs === 0) return 0;
+    let untilQuarter = true;
     for (const [id, n] of free) {
       const a = this.#actions.get(id)!;
       if (n * 4 >= this.#room(a) || !this.#held(id) || this.#limits.has(id)) return 0;
+      if (!this.#prefetch.get(id)) untilQuarter = false;
     }
+    if (untilQuarter) return this.#pollMs;
     this.#holdingSince ??= now;
     return Math.max(0, this.#holdingSince + this.#claimCoalesceMs - now);
   }
