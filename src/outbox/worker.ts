@@ -16,9 +16,9 @@
 // Throughput: a delivery's slot is freed as soon as the delivery ends, and its outcome recorded
 // after: successes go through a CompletionCommitter, so many deliveries share one completeJobs
 // write (one fsync / one round trip) instead of paying one each. Claims ask for as many jobs as
-// there is room for (up to batchSize) and, while deliveries are in flight, wait up to
-// claimCoalesceMs for a quarter of an action's room to be free, so a fast destination is refilled
-// by a few large claims rather than a claim per finished delivery. Outcomes not yet recorded are
+// there is room for (up to batchSize) and, while deliveries are in flight, wait for a quarter of
+// an action's room to be free (up to claimCoalesceMs for an action that does not prefetch), so a
+// destination is refilled by a few large claims rather than a claim per finished delivery. Outcomes not yet recorded are
 // bounded (2 × the total concurrency): past that the worker stops claiming until they are.
 //
 // Prefetch: an action without a rate limit has room for its concurrency in flight plus as many
@@ -119,9 +119,11 @@ export type WorkerOptions = {
    */
   completionWaitMs?: number;
   /**
-   * While deliveries of an action are in flight and fewer than a quarter of its slots are free,
-   * the worker waits up to this long for more slots before claiming, so a fast destination is
-   * refilled by a few large claims rather than one claim per finished delivery. Default 2 ms.
+   * While deliveries of an action that does not prefetch are in flight and fewer than a quarter
+   * of its slots are free, the worker waits up to this long for more slots before claiming, so a
+   * fast destination is refilled by a few large claims rather than one claim per finished
+   * delivery (a prefetching action waits for the quarter: see #coalesceMs). 0 = never wait.
+   * Default 2 ms.
    */
   claimCoalesceMs?: number;
   /** Claim jobs ahead of free slots (see Prefetch above). Default true. */
