@@ -6,8 +6,10 @@
 //
 //   bun bench/cold-start.ts [runs=30]
 //
-// Also `generate` of 1,000 hooks from source (`bun src/cli.ts`), the form the issue's target is
-// about when no binary is built. Results: bench/results/cold-start.md.
+// Also `generate` of 1,000 hooks from source (`bun src/cli.ts`). BENCH_BASELINE=<dir> (a `git
+// worktree` of an older commit) adds that checkout's binary, built the way its package.json
+// "build" says, and its generate from source, interleaved with the rest. Results:
+// bench/results/cold-start.md.
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { cpus, tmpdir, totalmem } from "node:os";
 import { join } from "node:path";
@@ -22,6 +24,7 @@ const sh = (cmd: string[], cwd = root) => {
 };
 /** The flags of package.json "build". */
 const build = (entries: string[], out: string) => sh(["bun", "build", "--compile", "--minify", "--bytecode", "--splitting", "--format", "esm", ...entries, "--outfile", out]);
+const BASELINE = process.env.BENCH_BASELINE;
 
 try {
   const bin = join(tmp, "kratos-hooks");
@@ -37,6 +40,16 @@ try {
     ["kratos-hooks generate (1,000 hooks)", [bin, "generate", "--config", join(tmp, "hooks-1000.yaml"), "--out", join(tmp, "out-1000")]],
     ["bun src/cli.ts generate (1,000 hooks)", ["bun", "src/cli.ts", "generate", "--config", join(tmp, "hooks-1000.yaml"), "--out", join(tmp, "out-1000-src")]],
   ];
+  if (BASELINE) {
+    const old = join(tmp, "baseline-kratos-hooks");
+    const script = (JSON.parse(sh(["cat", join(BASELINE, "package.json")])) as { scripts: { build: string } }).scripts.build;
+    sh(["sh", "-c", script.replace(/--outfile \S+/, `--outfile ${old}`)], BASELINE);
+    commands.push(
+      [`baseline ${BASELINE}: --version`, [old, "--version"]],
+      [`baseline ${BASELINE}: generate (1,000 hooks)`, [old, "generate", "--config", join(tmp, "hooks-1000.yaml"), "--out", join(tmp, "out-1000-old")]],
+      [`baseline ${BASELINE}: bun src/cli.ts generate (1,000 hooks)`, ["bun", join(BASELINE, "src/cli.ts"), "generate", "--config", join(tmp, "hooks-1000.yaml"), "--out", join(tmp, "out-1000-old-src")]],
+    );
+  }
   const wall = commands.map(() => [] as number[]);
   const cpu = commands.map(() => [] as number[]);
   for (let r = -3; r < runs; r++) {
