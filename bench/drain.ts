@@ -25,6 +25,12 @@
 // it; DRAIN_WORKER_FLAGS="--cpu-prof --cpu-prof-dir=DIR" passes bun flags to the worker processes;
 // BENCH_BASELINE=<dir> (a `git worktree` of an older commit) adds that checkout's worker, as serve
 // runs it, on the schema before migration 3.
+//
+//   bun bench/drain.ts slow [rounds=1]
+//
+// Slow sinks (Little's law): a sink that answers after a fixed latency L (DRAIN_SLOW_L, default
+// 1,10,50,200 ms), at concurrency C (DRAIN_SLOW_C, default 16 = serve's default, and 128), the
+// worker as serve runs it and a fetch loop with the same C, each against C/L; see orchestrateSlow.
 // Results: bench/results/drain.md.
 import { SQL } from "bun";
 import { Database } from "bun:sqlite";
@@ -58,14 +64,24 @@ const wallNow = () => performance.timeOrigin + performance.now();
 
 // ---- child roles -------------------------------------------------------------------------------
 
-/** The destination: 200 to every POST, without reading the body; GET /count tells how many. */
-function sink(): void {
+/**
+ * The destination: 200 to every POST, without reading the body; GET /count tells how many. With
+ * `latencyMs`, each POST is answered that long after it arrived (a CRM's think time, which costs
+ * the sink no CPU).
+ */
+function sink(latencyMs = 0): void {
   let n = 0;
+  /** Ms the latency sink actually held its answers, summed (timers fire late on a busy machine); GET /hold. */
+  let heldMs = 0;
   const server = Bun.serve({
     hostname: "127.0.0.1",
     port: 0,
     fetch(req) {
-      if (req.method === "GET") return new Response(String(n));
+      if (req.method === "GET") return new Response(String(req.url.endsWith("/hold") ? heldMs : n));
+      if (latencyMs > 0) {
+        const at = performance.now();
+        return Bun.sleep(latencyMs).then(() => (n++, (heldMs += performance.now() - at), new Response(null, { status: 200 })));
+      }
       n++;
       return new Response(null, { status: 200 });
     },
@@ -288,18 +304,20 @@ async function fill(store: Store, port: number, n: number, c: number, actionId?:
   }
 }
 
-type Result = { rate: number; reports: Report[]; cpuBusyPct: number; sinkUs: number };
+type Result = { rate: number; reports: Report[]; cpuBusyPct: number; sinkUs: number; sinkHoldMs: number };
 
 /** The sink's process (orchestrate sets it): its CPU per request is part of every scenario's cost. */
 let sinkPid = 0;
 const sinkCpuSeconds = () => [...threadCpu(sinkPid).values()].reduce((a, b) => a + b, 0);
 
 const sinkCount = async (port: number) => Number(await (await fetch(`http://127.0.0.1:${port}/count`)).text());
+const sinkHeld = async (port: number) => Number(await (await fetch(`http://127.0.0.1:${port}/hold`)).text());
 
 /** Spawns the children, says go, waits until `finished`, stops them and computes the rate. */
 async function runChildren(children: Child[], n: number, port: number, finished: () => Promise<boolean>, stopWhenDone: boolean): Promise<Result> {
   for (const c of children) await expectLine(c, (l) => l === "READY", "READY");
   const before = await sinkCount(port);
+  const held0 = await sinkHeld(port);
   const sink0 = sinkCpuSeconds();
   const j0 = cpuJiffies();
   const goAt = wallNow();
@@ -320,7 +338,7 @@ async function runChildren(children: Child[], n: number, port: number, finished:
   if (delivered !== n || requests !== n) throw new Error(`expected ${n} deliveries, workers report ${delivered} and the sink saw ${requests}`);
   const end = Math.max(...reports.map((r) => r.lastAt));
   const cpuBusyPct = Math.round((100 * (j1.busy - j0.busy)) / Math.max(1, j1.total - j0.total));
-  return { rate: n / ((end - goAt) / 1000), reports, cpuBusyPct, sinkUs: ((sink1 - sink0) * 1e6) / n };
+  return { rate: n / ((end - goAt) / 1000), reports, cpuBusyPct, sinkUs: ((sink1 - sink0) * 1e6) / n, sinkHoldMs: ((await sinkHeld(port)) - held0) / n };
 }
 
 /** Deliveries each child makes untimed before the timed N (DRAIN_WARMUP, default N; 0 = none). */
@@ -455,6 +473,93 @@ async function orchestrate(n: number, c: number, rounds: number): Promise<void> 
   if (pg) console.log(`| worker, postgres | skipped: ${pg} | | | | | | | | | |`);
 }
 
+// ---- slow sinks: Little's law -------------------------------------------------------------------
+
+/** serve's default action concurrency (config/resolve.ts DEFAULTS) and a raised one. */
+const SLOW_CONCURRENCIES = (process.env.DRAIN_SLOW_C ?? "16,128").split(",").map(Number);
+const SLOW_LATENCIES = (process.env.DRAIN_SLOW_L ?? "1,10,50,200").split(",").map(Number);
+/** How long a timed run should take at C/L: long enough for many waves, short enough to repeat. */
+const SLOW_RUN_MS = Number(process.env.DRAIN_SLOW_MS ?? 1500);
+
+/** Jobs for one slow-sink run: about SLOW_RUN_MS at C/L, at least 4 waves, at most 8,000, a whole number of waves. */
+function slowN(c: number, latencyMs: number): number {
+  const n = Math.min(8000, Math.max(4 * c, Math.round((SLOW_RUN_MS / latencyMs) * c)));
+  return Math.ceil(n / c) * c;
+}
+
+/**
+ * `bun bench/drain.ts slow [rounds=1]`: a sink that answers after a fixed latency L, for each L in
+ * DRAIN_SLOW_L (1,10,50,200 ms) and each C in DRAIN_SLOW_C (16 = the default concurrency, and 128):
+ * the worker as serve runs it (SQLite full, store on its own thread) and a plain fetch loop with
+ * the same C, against C/L, the most Little's law allows (C requests in flight, each L long). These
+ * runs are bound by latency, not CPU, so they mean something on a busy machine too, except where
+ * C/L approaches what the machine's CPU can do at all (L = 1 ms): the fetch loop shows that
+ * ceiling. Warm-up: min(N, 2,000) deliveries per child (DRAIN_WARMUP overrides).
+ */
+async function orchestrateSlow(rounds: number): Promise<void> {
+  type Row = { latency: number; c: number; n: number; fetch: number[]; worker: number[]; runs: Result[]; busy: number[] };
+  const rows: Row[] = [];
+  for (const latency of SLOW_LATENCIES) {
+    const sinkChild = spawnRole(["sink", String(latency)]);
+    sinkPid = sinkChild.proc.pid;
+    const port = Number((await sinkChild.lines.next()).value);
+    for (const c of SLOW_CONCURRENCIES) {
+      const n = slowN(c, latency);
+      const warm = Number(process.env.DRAIN_WARMUP ?? Math.min(n, 2000));
+      const row: Row = { latency, c, n, fetch: [], worker: [], runs: [], busy: [] };
+      for (let r = 1; r <= rounds; r++) {
+        const f = await runChildren([spawnRole(["fetch", String(port), String(n), String(c)], undefined, { action: "fetch", count: warm })], n, port, async () => true, false);
+        const w = await slowWorkerRun(port, n, c, warm);
+        row.fetch.push(f.rate);
+        row.worker.push(w.rate);
+        row.runs.push(w);
+        row.busy.push(f.cpuBusyPct, w.cpuBusyPct);
+        console.error(`round ${r}: L=${latency} ms C=${c} N=${n}: C/L ${Math.round((c * 1000) / latency)}/s, fetch ${Math.round(f.rate)}/s, worker ${Math.round(w.rate)}/s (cpu ${w.cpuBusyPct}%)`);
+      }
+      rows.push(row);
+    }
+    sinkChild.proc.kill();
+  }
+  const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+  console.log(`machine: ${cpus().length} cores, ${Math.round(totalmem() / 2 ** 30)} GiB, ${cpus()[0]?.model ?? "unknown"}`);
+  console.log(`bun ${Bun.version}, ${new Date().toISOString().slice(0, 16)}Z; worker: SQLite full, store thread (as serve runs it); median of ${rounds} round(s)\n`);
+  console.log("| L | C | N | C/L (Little) | fetch loop /s | of C/L | worker /s | of C/L | of fetch loop | sink's real hold | worker CPU µs/delivery | claims (jobs/claim) | machine CPU busy |");
+  console.log("|---|---|---|---|---|---|---|---|---|---|---|---|---|");
+  for (const r of rows) {
+    const ideal = (r.c * 1000) / r.latency;
+    const f = median(r.fetch);
+    const w = median(r.worker);
+    const run = r.runs[r.worker.indexOf(w)]!;
+    const claims = run.reports.reduce((a, x) => a + (x.claims ?? 0), 0);
+    const cpuUs = Math.round((1000 * run.reports.reduce((a, x) => a + x.cpuMs, 0)) / r.n);
+    const pct = (x: number) => `${Math.round((100 * x) / ideal)} %`;
+    console.log(
+      `| ${r.latency} ms | ${r.c} | ${r.n} | ${Math.round(ideal)} | ${Math.round(f)} | ${pct(f)} | ${Math.round(w)} | ${pct(w)} | ${(w / f).toFixed(2)} | ` +
+        `${run.sinkHoldMs.toFixed(2)} ms | ${cpuUs} | ${claims} (${(r.n / Math.max(1, claims)).toFixed(1)}) | ${Math.min(...r.busy)}-${Math.max(...r.busy)} % |`,
+    );
+  }
+}
+
+/** One worker process (SQLite full, store thread) draining `n` jobs into the sink on `port`. */
+async function slowWorkerRun(port: number, n: number, c: number, warm: number): Promise<Result> {
+  const dir = mkdtempSync(join(tmpdir(), "kh-bench-drain-"));
+  const url = `sqlite:${join(dir, "outbox.db")}`;
+  try {
+    const store = await openStore(url, { synchronous: "full" });
+    await fill(store, port, warm, c, warmAction(0));
+    await fill(store, port, n, c);
+    await store.close();
+    const reader = new Database(join(dir, "outbox.db"), { readonly: true });
+    const busy = reader.query("SELECT EXISTS (SELECT 1 FROM jobs INDEXED BY jobs_due WHERE state = 'pending') OR EXISTS (SELECT 1 FROM jobs INDEXED BY jobs_lease WHERE state = 'running') AS busy");
+    const done = async () => (busy.get() as { busy: number }).busy === 0;
+    const result = await runChildren([spawnRole(["worker", url, String(port), String(c), "full", "thread"], undefined, { action: warmAction(0), count: warm })], n, port, done, true);
+    reader.close();
+    return result;
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
 /** The reports' thread split (per process, joined by " + "); "?" from a baseline checkout that does not report it. */
 function splitText(reports: Report[]): string {
   const f = (x: number) => (x ? x.toFixed(1) : "-");
@@ -462,7 +567,7 @@ function splitText(reports: Report[]): string {
 }
 
 const [role, ...args] = process.argv.slice(2);
-if (role === "sink") sink();
+if (role === "sink") sink(Number(args[0] ?? 0));
 else if (role === "fetch") {
   await fetchLoop(Number(args[0]), Number(args[1]), Number(args[2]));
   process.exit(0); // the stdin reader would keep the process alive
@@ -470,4 +575,5 @@ else if (role === "fetch") {
   await workerRole(args[0]!, Number(args[1]), Number(args[2]), args[3] as "full" | "normal", args[4] === "thread", args[5]);
   process.exit(0);
 }
+else if (role === "slow") await orchestrateSlow(Number(args[0] ?? 1));
 else await orchestrate(Number(role ?? 20_000), Number(args[0] ?? 64), Number(args[1] ?? 3));

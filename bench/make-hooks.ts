@@ -1,4 +1,4 @@
-// Prints a hooks.yaml with N notify hooks spread over every hook point, for bench/cold-start.sh.
+// Prints a hooks.yaml with N notify hooks spread over every hook point, for bench/cold-start.ts.
 const n = Number(process.argv[2] ?? 1000);
 const points = [
   ["registration.after", ["password", "oidc"]],

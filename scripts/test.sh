@@ -21,7 +21,7 @@ bun src/cli.ts generate --config config/hooks.yaml --out jsonnet --check || fail
 bun src/cli.ts schema --out config/hooks.schema.json --check || fail=1
 
 step "compiled binary"
-bun build --compile --minify --bytecode src/cli.ts src/outbox/sqlite/thread-host.ts --outfile "$tmp/kratos-hooks" >/dev/null || fail=1
+bun build --compile --minify --bytecode --splitting --format esm src/cli.ts src/outbox/sqlite/thread-host.ts --outfile "$tmp/kratos-hooks" >/dev/null || fail=1
 "$tmp/kratos-hooks" --version || fail=1
 "$tmp/kratos-hooks" generate --config config/hooks.yaml --out "$tmp/bin-out" || fail=1
 diff -r jsonnet "$tmp/bin-out" || { echo "compiled binary output differs from jsonnet/"; fail=1; }

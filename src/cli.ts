@@ -1,9 +1,10 @@
 #!/usr/bin/env bun
-// Entry point: argv → one of src/commands/, under Bun or Deno (docs/deno.md). Commands load lazily
-// so that `generate` and `render` never pull in the store or Elysia.
-import { ConfigError, ConfigErrors, UsageError } from "./errors.ts";
-import { commandHelp, parseCommandArgs, type CommandDef } from "./commands/command.ts";
-import { closest } from "./config/schema-errors.ts";
+// Entry point: argv → one of src/commands/, under Bun or Deno (docs/deno.md). Commands load lazily so that `generate` and `render`
+// never pull in bun:sqlite or Elysia (they must also run under Deno), and so does everything else
+// beyond package.json: `--version` and `--help` load nothing more (node:util alone, for the
+// argument parser, cost a compiled `--version` about 1.5 ms), and they print with console.log:
+// touching process.stdout sets up Node's stream classes, about 4 ms (bench/results/cold-start.md).
+import type { CommandDef } from "./commands/command.ts";
 import { RUNTIME } from "./runtime.ts";
 import pkg from "../package.json" with { type: "json" };
 
@@ -31,26 +32,27 @@ function mainHelp(): string {
     "Options:",
     "  -h, --help     Show help (also: kratos-hooks <command> --help).",
     "  -v, --version  Print the version.",
-    "",
   ].join("\n");
 }
 
 export async function main(argv: string[]): Promise<number> {
   const [name, ...rest] = argv;
   if (!name || name === "-h" || name === "--help" || name === "help") {
-    process.stdout.write(mainHelp());
+    console.log(mainHelp());
     return name ? 0 : 2;
   }
   if (name === "-v" || name === "--version" || name === "version") {
-    process.stdout.write(`kratos-hooks ${pkg.version}\n`);
+    console.log(`kratos-hooks ${pkg.version}`);
     return 0;
   }
   const entry = COMMANDS[name];
   if (!entry) {
+    const { closest } = await import("./config/schema-errors.ts");
     const near = closest(name, Object.keys(COMMANDS));
     process.stderr.write(`kratos-hooks: unknown command '${name}'\n  hint: ${near ? `did you mean '${near}'? ` : ""}run 'kratos-hooks --help' for the list\n`);
     return 2;
   }
+  const [{ ConfigError, ConfigErrors, UsageError }, { commandHelp, parseCommandArgs }] = await Promise.all([import("./errors.ts"), import("./commands/command.ts")]);
   try {
     const { command } = await entry.load();
     const args = parseCommandArgs(command, rest);
@@ -79,7 +81,7 @@ export async function main(argv: string[]): Promise<number> {
 }
 
 if (import.meta.main) {
-  // No top-level await: the compiled binary is built with --bytecode, which needs a CommonJS-shaped entry.
+  // No top-level await: --bytecode needed a CommonJS-shaped entry before the build was split into ESM chunks; keep the entry loadable either way.
   main(process.argv.slice(2)).then((code) => {
     process.exitCode = code;
   });

@@ -191,7 +191,7 @@ const ActionCommon = {
   name: T.Optional(Name),
   retry: T.Optional(RetryPolicy),
   concurrency: T.Optional(T.Integer({ minimum: 1, maximum: 1024, description: "At most this many deliveries of this action at once (default 16)." })),
-  rate_limit: T.Optional(T.Number({ exclusiveMinimum: 0, description: "At most this many deliveries per second of this action, per serve process. For a limit shared by every action that delivers to one place, see serve.rate_limits." })),
+  rate_limit: T.Optional(T.Number({ exclusiveMinimum: 0, description: "At most this many deliveries per second of this action: shared by every serve process on a Postgres store, per process on SQLite. For a limit shared by every action that delivers to one place, see serve.rate_limits." })),
 };
 export const Action = T.Union([
   T.Object({ ...ActionCommon, http: HttpAction }, { additionalProperties: false }),
@@ -355,7 +355,7 @@ export const HooksFile = T.Object(
           rate_limits: T.Optional(
             T.Record(T.String(), T.Number({ exclusiveMinimum: 0 }), {
               description:
-                "Per-destination rate limits, deliveries per second per serve process, shared by every action that delivers there (on top of each action's own rate_limit). Keys: an http(s) origin as in the action URLs (https://crm.example.com; a port only when not the default) or smtp://host:port for email.",
+                "Per-destination rate limits, deliveries per second (shared by every serve process on a Postgres store, per process on SQLite), shared by every action that delivers there (on top of each action's own rate_limit). Keys: an http(s) origin as in the action URLs (https://crm.example.com; a port only when not the default) or smtp://host:port for email.",
             }),
           ),
         },

@@ -1,6 +1,6 @@
 // Where each key and value of hooks.yaml sits in the file, so every error can name
 // file:line:column and the dotted path of the thing it is about.
-import { isAlias, isMap, isPair, isScalar, isSeq, type Document, type LineCounter, type Node } from "yaml";
+import { isAlias, isMap, isPair, isScalar, isSeq, type Document, type LineCounter, type Node, type Pair, type YAMLMap } from "yaml";
 import { ConfigError, type Located } from "../errors.ts";
 
 /** A path into the document: map keys and list indexes, e.g. ["hooks", "welcome", "methods", 1]. */
@@ -18,6 +18,12 @@ export function formatPath(path: ConfigPath): string {
 }
 
 export class SourceMap {
+  /**
+   * Each map's pairs by key, built on first use: resolve asks for every hook's position, and a
+   * scan of the hooks map per hook made 1,000 hooks half a million key comparisons.
+   */
+  readonly #keys = new WeakMap<YAMLMap, Map<string, Pair>>();
+
   constructor(
     /** The file name as errors show it (as the user gave it). */
     readonly file: string,
@@ -40,7 +46,7 @@ export class SourceMap {
     for (const seg of path) {
       node = this.deref(node);
       if (isMap(node)) {
-        const pair = node.items.find((p) => isPair(p) && isScalar(p.key) && String(p.key.value) === String(seg));
+        const pair = this.#pair(node, String(seg));
         if (!pair) return this.pos(keyNode ?? (node as Node));
         keyNode = pair.key as Node;
         node = pair.value ?? undefined;
@@ -86,6 +92,17 @@ export class SourceMap {
 
   error(path: ConfigPath, part: "key" | "value", message: string, hint?: string): ConfigError {
     return new ConfigError(message, this.at(path, part), path.length ? formatPath(path) : undefined, hint);
+  }
+
+  /** The first pair of `map` with this key, as a scan from the start would find it. */
+  #pair(map: YAMLMap, key: string): Pair | undefined {
+    let index = this.#keys.get(map);
+    if (!index) {
+      index = new Map();
+      for (const p of map.items) if (isPair(p) && isScalar(p.key) && !index.has(String(p.key.value))) index.set(String(p.key.value), p as Pair);
+      this.#keys.set(map, index);
+    }
+    return index.get(key);
   }
 
   private deref(node: unknown): unknown {

@@ -125,7 +125,7 @@ export type ResolvedConfig = {
     shutdownTimeoutMs: number;
     /** serve.metrics.token_env: the env var holding the bearer token /metrics requires; none = open. */
     metricsTokenEnv?: { name: string; loc: SourceLoc };
-    /** serve.rate_limits by destination key (destination.ts): deliveries per second per process. */
+    /** serve.rate_limits by destination key (destination.ts): deliveries per second (across processes on Postgres, per process on SQLite). */
     rateLimits: Record<string, number>;
     /** serve.retention: how long done and dead jobs are kept after they finished; null = forever. */
     retention: { doneMs: number | null; deadMs: number | null };

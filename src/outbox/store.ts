@@ -71,6 +71,23 @@ export type ClaimOptions = {
   actions?: string[];
 };
 
+/**
+ * A rate limit kept in the store, shared by every worker on it (Store.claimDueJobsWithin): a token
+ * bucket of `rate` per second holding at most rateLimitBurst(rate). Each job claimed of one of
+ * `actions` takes a token.
+ */
+export type SharedRateLimit = { key: string; rate: number; actions: string[] };
+
+/** A claim under shared rate limits: the jobs, and per limit key when its next whole token is due (epoch ms; `now` if one is left). */
+export type LimitedClaim = { jobs: Job[]; nextTokenAt: Record<string, number> };
+
+/**
+ * The most tokens a rate-limit bucket holds: a tenth of a second's worth, at least 1. So a
+ * destination limited to n/s sees at most n + n/10 deliveries in any one second, even after an
+ * idle spell, and a backlog goes out in about ten claims a second rather than one per job.
+ */
+export const rateLimitBurst = (rate: number): number => Math.max(1, rate / 10);
+
 /** How one delivery attempt ended: done, failed with a retry scheduled, or failed for good. */
 export type AttemptOutcome = "delivered" | "retry" | "dead";
 
@@ -137,6 +154,13 @@ export interface Store {
    * run_at first, each with attempts + 1. An expired lease on the last attempt is made dead instead.
    */
   claimDueJobs(opts: ClaimOptions): Promise<Job[]>;
+  /**
+   * claimDueJobs under rate limits held in the store, so that every worker on it shares them
+   * (Postgres). The claim takes no more jobs than the emptiest bucket has whole tokens, and takes
+   * one token per job from each bucket whose `actions` hold the job's action, in the same
+   * transaction. A store without it (SQLite: one process) leaves rate limits to each worker.
+   */
+  claimDueJobsWithin?(opts: ClaimOptions, limits: SharedRateLimit[]): Promise<LimitedClaim>;
   /** Marks a job done, if `worker` still holds its lease. Returns false if the lease was lost. */
   completeJob(id: string, worker: string, now: number): Promise<boolean>;
   /**

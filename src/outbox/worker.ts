@@ -16,9 +16,9 @@
 // Throughput: a delivery's slot is freed as soon as the delivery ends, and its outcome recorded
 // after: successes go through a CompletionCommitter, so many deliveries share one completeJobs
 // write (one fsync / one round trip) instead of paying one each. Claims ask for as many jobs as
-// there is room for (up to batchSize) and, while deliveries are in flight, wait up to
-// claimCoalesceMs for a quarter of an action's room to be free, so a fast destination is refilled
-// by a few large claims rather than a claim per finished delivery. Outcomes not yet recorded are
+// there is room for (up to batchSize) and, while deliveries are in flight, wait for a quarter of
+// an action's room to be free (up to claimCoalesceMs for an action that does not prefetch), so a
+// destination is refilled by a few large claims rather than a claim per finished delivery. Outcomes not yet recorded are
 // bounded (2 × the total concurrency): past that the worker stops claiming until they are.
 //
 // Prefetch: an action without a rate limit has room for its concurrency in flight plus as many
@@ -42,7 +42,7 @@ import { CompletionCommitter } from "./completion-committer.ts";
 import { leaseMarginMs } from "./lease.ts";
 import { nextRetryAt, type Random } from "./retry.ts";
 import { traceIdOf } from "../trace-context.ts";
-import { ATTEMPT_DETAIL_MAX, type AttemptOutcome, type AttemptRecord, type Job, type Store } from "./store.ts";
+import { ATTEMPT_DETAIL_MAX, rateLimitBurst, type AttemptOutcome, type AttemptRecord, type Job, type SharedRateLimit, type Store } from "./store.ts";
 
 /**
  * What every job event carries: enough to join a log line to its webhook (trigger id) and its
@@ -130,9 +130,11 @@ export type WorkerOptions = {
    */
   completionWaitMs?: number;
   /**
-   * While deliveries of an action are in flight and fewer than a quarter of its slots are free,
-   * the worker waits up to this long for more slots before claiming, so a fast destination is
-   * refilled by a few large claims rather than one claim per finished delivery. Default 2 ms.
+   * While deliveries of an action that does not prefetch are in flight and fewer than a quarter
+   * of its slots are free, the worker waits up to this long for more slots before claiming, so a
+   * fast destination is refilled by a few large claims rather than one claim per finished
+   * delivery (a prefetching action waits for the quarter: see #coalesceMs). 0 = never wait.
+   * Default 2 ms.
    */
   claimCoalesceMs?: number;
   /** Claim jobs ahead of free slots (see Prefetch above). Default true. */
@@ -147,13 +149,24 @@ export type WorkerOptions = {
 /** A claimed job, from the start of its delivery until its outcome is recorded (or it is released). */
 type InFlight = { job: Job; action: ResolvedAction; controller: AbortController; released: boolean; done: Promise<void> };
 
-/** A token bucket: `rate` deliveries per second, bursts up to max(1, rate). One per rate-limited action and one per rate-limited destination. */
-class TokenBucket {
+/** What pacing a rate-limited action asks of a limit, whether the worker holds it or the store does. */
+interface Limit {
+  readonly rate: number;
+  /** Whole tokens a claim may use now (an upper bound when the store holds the bucket). */
+  available(now: number): number;
+  /** A delivery started: its token. */
+  take(now: number): void;
+  /** Ms until a whole token is available. */
+  msUntilToken(now: number): number;
+}
+
+/** A token bucket held by this worker: `rate` deliveries per second, bursts up to rateLimitBurst(rate). For stores without shared limits (SQLite). */
+class TokenBucket implements Limit {
   readonly #capacity: number;
   #tokens: number;
   #at: number;
   constructor(readonly rate: number, now: number) {
-    this.#capacity = Math.max(1, rate);
+    this.#capacity = rateLimitBurst(rate);
     this.#tokens = this.#capacity;
     this.#at = now;
   }
@@ -166,10 +179,26 @@ class TokenBucket {
     this.available(now);
     this.#tokens -= 1;
   }
-  /** Ms until one whole token is available. */
   msUntilToken(now: number): number {
     this.available(now);
     return this.#tokens >= 1 ? 0 : Math.ceil(((1 - this.#tokens) / this.rate) * 1000);
+  }
+}
+
+/**
+ * A bucket the store holds for every worker on it (Store.claimDueJobsWithin): the claim takes the
+ * tokens. This side only remembers when the store said the next token is due, so the worker does
+ * not ask before then.
+ */
+class SharedLimit implements Limit {
+  nextTokenAt = 0;
+  constructor(readonly key: string, readonly rate: number) {}
+  available(now: number): number {
+    return now >= this.nextTokenAt ? Math.ceil(rateLimitBurst(this.rate)) : 0;
+  }
+  take(): void {}
+  msUntilToken(now: number): number {
+    return Math.max(0, this.nextTokenAt - now);
   }
 }
 
@@ -178,10 +207,12 @@ export class Worker {
   readonly id: string;
   readonly #store: Store;
   readonly #actions: Map<string, ResolvedAction>;
-  /** The buckets a delivery of each rate-limited action takes a token from: its own rate_limit, its destination's (serve.rate_limits). */
-  readonly #limits = new Map<string, TokenBucket[]>();
-  /** The destination bucket of each action that shares one (serve.rate_limits). */
-  readonly #destinationBucket = new Map<string, TokenBucket>();
+  /** The limits a delivery of each rate-limited action takes a token from: its own rate_limit, its destination's (serve.rate_limits). */
+  readonly #limits = new Map<string, Limit[]>();
+  /** The destination limit of each action that shares one (serve.rate_limits). */
+  readonly #destinationBucket = new Map<string, Limit>();
+  /** Whether the store holds the limits for every worker on it (Postgres) rather than this worker. */
+  readonly #sharedLimits: boolean;
   readonly #inFlight = new Map<string, InFlight>();
   /** Deliveries running per action (they hold a slot). */
   readonly #perAction = new Map<string, number>();
@@ -233,15 +264,17 @@ export class Worker {
     this.#claimCoalesceMs = Math.max(0, opts.claimCoalesceMs ?? 2);
     this.#totalConcurrency = opts.actions.reduce((n, a) => n + a.concurrency, 0);
     const now = this.#now();
+    this.#sharedLimits = typeof this.#store.claimDueJobsWithin === "function";
+    const limit = (key: string, rate: number): Limit => (this.#sharedLimits ? new SharedLimit(key, rate) : new TokenBucket(rate, now));
     // Actions that deliver to one destination share its bucket.
-    const destinations = new Map<string, TokenBucket>();
+    const destinations = new Map<string, Limit>();
     for (const a of opts.actions) {
-      const buckets: TokenBucket[] = [];
-      if (a.rateLimit !== undefined && a.rateLimit > 0) buckets.push(new TokenBucket(a.rateLimit, now));
+      const buckets: Limit[] = [];
+      if (a.rateLimit !== undefined && a.rateLimit > 0) buckets.push(limit(`action:${a.id}`, a.rateLimit));
       const rate = a.destination !== undefined ? opts.rateLimits?.[a.destination] : undefined;
       if (rate !== undefined && rate > 0) {
         let shared = destinations.get(a.destination!);
-        if (!shared) destinations.set(a.destination!, (shared = new TokenBucket(rate, now)));
+        if (!shared) destinations.set(a.destination!, (shared = limit(`destination:${a.destination}`, rate)));
         buckets.push(shared);
         this.#destinationBucket.set(a.id, shared);
       }
@@ -364,7 +397,7 @@ export class Worker {
       for (const group of this.#claims(free)) {
         let jobs: Job[];
         try {
-          jobs = await this.#store.claimDueJobs({ worker: this.id, now, leaseMs: this.#leaseMs, limit: group.limit, actions: group.actions });
+          jobs = await this.#claim(group, now);
           storeFailures = 0;
         } catch (err) {
           const backoff = Math.min(this.#maxStoreBackoffMs, 100 * 2 ** storeFailures++);
@@ -388,6 +421,28 @@ export class Worker {
       if (this.#nudged) continue;
       await this.#sleep(Math.min(idleMs, this.#msUntilHint(this.#now())));
     }
+  }
+
+  /**
+   * One claim. With limits the store holds, it goes through claimDueJobsWithin with every limit of
+   * the group's actions, and each limit learns when its next token is due.
+   */
+  async #claim(group: { actions: string[]; limit: number }, now: number): Promise<Job[]> {
+    const opts = { worker: this.id, now, leaseMs: this.#leaseMs, limit: group.limit, actions: group.actions };
+    const limits = new Map<SharedLimit, string[]>();
+    if (this.#sharedLimits) {
+      for (const id of group.actions) {
+        for (const l of this.#limits.get(id) ?? []) {
+          const shared = l as SharedLimit;
+          limits.set(shared, [...(limits.get(shared) ?? []), id]);
+        }
+      }
+    }
+    if (!limits.size) return this.#store.claimDueJobs(opts);
+    const list: SharedRateLimit[] = [...limits].map(([l, actions]) => ({ key: l.key, rate: l.rate, actions }));
+    const claim = await this.#store.claimDueJobsWithin!(opts, list);
+    for (const l of limits.keys()) l.nextTokenAt = claim.nextTokenAt[l.key] ?? now;
+    return claim.jobs;
   }
 
   /** An action's room: its concurrency plus its prefetch. */
@@ -419,30 +474,49 @@ export class Worker {
    */
   #claims(free: Map<string, number>): { actions: string[]; limit: number }[] {
     const alone = new Map(free);
-    const byBucket = new Map<TokenBucket, [string, number][]>();
+    const byBucket = new Map<Limit, [string, number][]>();
+    const own: { actions: string[]; limit: number }[] = [];
     for (const [id, n] of free) {
       const shared = this.#destinationBucket.get(id);
-      if (!shared) continue;
+      if (!shared) {
+        // A store-held limit caps a whole claim at its tokens: an action limited on its own is
+        // claimed on its own, so it does not hold back the others' batch.
+        if (this.#sharedLimits && this.#limits.has(id)) {
+          alone.delete(id);
+          own.push({ actions: [id], limit: Math.min(this.#batchSize, n) });
+        }
+        continue;
+      }
       alone.delete(id);
       let group = byBucket.get(shared);
       if (!group) byBucket.set(shared, (group = []));
       group.push([id, n]);
     }
     const shared = [...byBucket.values()].map((g) => ({ actions: g.map(([id]) => id), limit: Math.min(this.#batchSize, ...g.map(([, n]) => n)) }));
-    return [...claimGroups(alone, this.#batchSize), ...shared];
+    return [...claimGroups(alone, this.#batchSize), ...own, ...shared];
   }
 
   /**
    * How long to hold off claiming for more room to free up: 0 when some action has a quarter of
    * its room free, or holds no job that could free more, or is rate limited (tokens, not slots,
    * pace it), or the loop has held off for claimCoalesceMs already.
+   *
+   * An action that prefetches is held without that time limit: below a quarter of its room free,
+   * more than half its concurrency is queued, and a finished delivery hands its slot to a queued
+   * job, so no slot waits for the claim; slotFreed wakes the loop when a quarter is free. Against
+   * a slow destination, whose slots free one by one, the 2 ms limit made claims of a few jobs each
+   * (4.8 per claim at 50 ms, C = 16: bench/results/drain.md); held, each claim takes at least half
+   * the concurrency, so fewer claims (writes) per delivery.
    */
   #coalesceMs(free: Map<string, number>, now: number): number {
     if (this.#claimCoalesceMs === 0) return 0;
+    let untilQuarter = true;
     for (const [id, n] of free) {
       const a = this.#actions.get(id)!;
       if (n * 4 >= this.#room(a) || !this.#held(id) || this.#limits.has(id)) return 0;
+      if (!this.#prefetch.get(id)) untilQuarter = false;
     }
+    if (untilQuarter) return this.#pollMs;
     this.#holdingSince ??= now;
     return Math.max(0, this.#holdingSince + this.#claimCoalesceMs - now);
   }

@@ -164,6 +164,25 @@ describe("worker: prefetch", () => {
     expect(w.queued).toBe(0);
   });
 
+  test("against a slow destination whose answers come one by one, each claim refills at least half the concurrency", async () => {
+    // 20-59 ms per answer, varied, so the slots free one at a time rather than in waves.
+    let n = 0;
+    const server = Bun.serve({ hostname: "127.0.0.1", port: 0, fetch: async () => (await Bun.sleep(20 + ((n++ * 17) % 40)), new Response("ok")) });
+    cleanups.push(() => server.stop(true));
+    const { real, store, calls } = await countedStore();
+    const action = { url: `http://127.0.0.1:${server.port}`, concurrency: 8 };
+    await enqueue(real, httpAction(action), Array.from({ length: 64 }, () => ({})));
+    const { w, events } = worker(store, [action]);
+    w.start();
+    await until(() => events.of("job:delivered").length === 64, "64 deliveries");
+    const sizes = calls.claimSizes.filter((k) => k > 0);
+    // The slots and the queue, then refills of 4 or more (a quarter of the room of 16): at most
+    // 1 + 48 / 4 claims, where refilling after each freed slot would take dozens.
+    expect(sizes[0]).toBe(16);
+    expect(sizes.slice(1, -1).every((k) => k >= 4)).toBe(true);
+    expect(sizes.length).toBeLessThanOrEqual(13);
+  });
+
   test("stop() gives queued jobs back without counting their attempt", async () => {
     const sink = startSink({ delayMs: 5000 });
     cleanups.push(sink.stop);

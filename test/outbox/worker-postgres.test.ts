@@ -54,6 +54,29 @@ describe("worker on postgres", () => {
     expect((await s1!.stats(Date.now())).byState).toEqual({ pending: 0, running: 0, done: 60, dead: 0 });
   });
 
+  test("an action's rate limit holds across workers on one Postgres: together they keep to it", async () => {
+    const sink = startSink();
+    cleanups.push(sink.stop);
+    // 20/s with room for 8 at once in each worker: each alone would send at 20/s (40/s together).
+    const action = httpAction({ url: sink.url, concurrency: 8, rateLimit: 20 });
+    const [s1, s2] = await pgStores(2);
+    await enqueue(s1!, action, Array.from({ length: 40 }, (_, i) => ({ i })));
+    const workers = [s1!, s2!].map((store, i) => new Worker({ store, actions: [action], leaseMs: 10_000, pollMs: 50, minPollMs: 5, workerId: `w${i}` }));
+    const evs = workers.map(recordEvents);
+    for (const w of workers) {
+      cleanups.push(() => w.stop(1000));
+      w.start();
+    }
+    await until(() => evs[0]!.of("job:delivered").length + evs[1]!.of("job:delivered").length === 40, "40 deliveries", 10_000);
+    const times = sink.deliveries.map((d) => d.at).sort((x, y) => x - y);
+    // Any one-second window: the burst (2) + 20 refilled, plus slack for the edges.
+    for (let i = 0; i < times.length; i++) expect(times.filter((t) => t >= times[i]! && t < times[i]! + 1000).length).toBeLessThanOrEqual(24);
+    // 40 jobs at 20/s after a burst of 2 take 1.9 s, however many workers share them.
+    expect(times.at(-1)! - times[0]!).toBeGreaterThanOrEqual(1700);
+    expect(evs[0]!.of("job:delivered").length).toBeGreaterThan(0);
+    expect(evs[1]!.of("job:delivered").length).toBeGreaterThan(0);
+  });
+
   test("an outage on postgres: retries, dead letters, and retryJobs replays them", async () => {
     const port = freePort();
     const action = httpAction({ url: `http://127.0.0.1:${port}/`, retry: { attempts: 3, baseMs: 20, capMs: 80 } });

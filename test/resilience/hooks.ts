@@ -26,8 +26,8 @@ export function serveEnv(instance: string): Record<string, string> {
   return { KH_RESILIENCE_SECRET: SECRET, KH_INSTANCE: instance };
 }
 
-/** Writes hooks.yaml into a fresh temp dir; returns the dir and the file. */
-export function writeHooksYaml(sinkUrl: string, opts: { lease?: string } = {}): { dir: string; file: string } {
+/** Writes hooks.yaml into a fresh temp dir; returns the dir and the file. `rateLimit`: serve.rate_limits for the sink, which every action delivers to. */
+export function writeHooksYaml(sinkUrl: string, opts: { lease?: string; rateLimit?: number } = {}): { dir: string; file: string } {
   const dir = mkdtempSync(join(tmpdir(), "kh-resilience-"));
   const action = (name: string, path: string, idField: string) => `
       - name: ${name}
@@ -44,7 +44,7 @@ serve:
   lease: ${opts.lease ?? "2s"}
   poll: 200ms
   shutdown_timeout: 3s
-  dedupe_window: 1h
+  dedupe_window: 1h${opts.rateLimit !== undefined ? `\n  rate_limits: { "${sinkUrl}": ${opts.rateLimit} }` : ""}
 hooks:
   welcome:
     on: registration.after

@@ -67,7 +67,7 @@ describe("kratos-hooks migrate", () => {
       expect(r.code).toBe(0);
       expect(r.stdout).toContain("***@");
       expect(r.stdout + r.stderr).not.toContain("hunter2-not-real");
-      expect([...(await admin`SELECT version FROM ${admin(schema)}.schema_migrations`)]).toEqual([{ version: 1 }, { version: 2 }]);
+      expect([...(await admin`SELECT version FROM ${admin(schema)}.schema_migrations ORDER BY version`)]).toEqual([{ version: 1 }, { version: 2 }, { version: 3 }]);
     });
 
     test("an unreachable database exits 1 with the reason and no password", async () => {

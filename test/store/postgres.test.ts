@@ -70,7 +70,7 @@ describe("postgres specifics", () => {
     expect(s.kind).toBe("postgres");
     expect(await s.acceptBatch([acceptance("k1")])).toEqual([{ duplicate: false }]);
     const tables = await admin`SELECT table_name FROM information_schema.tables WHERE table_schema = ${schema} ORDER BY 1`;
-    expect(tables.map((t: { table_name: string }) => t.table_name)).toEqual(["dedupe", "job_attempts", "jobs", "schema_migrations"]);
+    expect(tables.map((t: { table_name: string }) => t.table_name)).toEqual(["dedupe", "job_attempts", "jobs", "rate_limits", "schema_migrations"]);
   });
 
   test("epoch-ms times are stored as bigint and read back as exact numbers", async () => {
@@ -198,6 +198,62 @@ describe("postgres specifics", () => {
     url.port = String(port);
     const { s } = await store({ url: url.toString(), connectTimeoutMs: 1000 });
     await expect(s.migrate()).rejects.toBeInstanceOf(StoreUnavailableError);
+  });
+
+  describe("claimDueJobsWithin: rate limits every worker on the store shares", () => {
+    const T0 = 1_700_000_000_000;
+    /** Two stores (two pools, as two serve processes) on one migrated schema, with `n` due jobs of each action. */
+    const twoStores = async (jobs: Record<string, number>) => {
+      const { s: a, schema } = await store();
+      await a.migrate();
+      const b = new PostgresStore(PG_URL, { schema, applicationName: schema, poolMax: 4 });
+      cleanups.push(() => b.close());
+      const all = Object.entries(jobs).flatMap(([action, count]) => Array.from({ length: count }, () => newJob({ action, runAt: T0 })));
+      await a.acceptBatch([acceptance("fill", { jobs: all, now: T0 })]);
+      return { a, b };
+    };
+    const claim = (s: PostgresStore, now: number, limits: { key: string; rate: number; actions: string[] }[], limit = 100) =>
+      s.claimDueJobsWithin({ worker: `w${now}`, now, leaseMs: 60_000, limit }, limits);
+
+    test("a bucket starts with its burst (a tenth of a second's worth) and refills at its rate, whichever store claims", async () => {
+      const { a, b } = await twoStores({ "welcome.http": 30 });
+      const crm = [{ key: "destination:http://crm", rate: 20, actions: ["welcome.http"] }];
+      expect((await claim(a, T0, crm)).jobs).toHaveLength(2);
+      // Empty for the other store too, and both are told when the next token is due (1/20 s).
+      expect(await claim(b, T0, crm)).toEqual({ jobs: [], nextTokenAt: { "destination:http://crm": T0 + 50 } });
+      expect((await claim(b, T0 + 50, crm)).jobs).toHaveLength(1);
+      expect((await claim(a, T0 + 60, crm)).jobs).toHaveLength(0);
+      expect((await claim(a, T0 + 100, crm)).jobs).toHaveLength(1);
+      // An idle second refills no more than the burst.
+      expect((await claim(b, T0 + 1100, crm)).jobs).toHaveLength(2);
+      // A clock behind the bucket's refills nothing (time never goes back).
+      expect((await claim(a, T0 + 900, crm)).jobs).toHaveLength(0);
+    });
+
+    test("claims racing on one bucket from two pools never take more than its tokens together", async () => {
+      const { a, b } = await twoStores({ "welcome.http": 100 });
+      const crm = [{ key: "destination:http://crm", rate: 80, actions: ["welcome.http"] }];
+      const claims = await Promise.all(Array.from({ length: 16 }, (_, i) => claim(i % 2 ? a : b, T0, crm, 5)));
+      expect(claims.reduce((n, c) => n + c.jobs.length, 0)).toBe(8);
+      expect(new Set(claims.flatMap((c) => c.jobs.map((j) => j.id))).size).toBe(8);
+    });
+
+    test("each bucket is charged for the claimed jobs of its own actions; the emptiest one caps the claim", async () => {
+      const { a } = await twoStores({ "welcome.http": 5, "welcome.mail": 5 });
+      const limits = [
+        { key: "destination:http://crm", rate: 100, actions: ["welcome.http", "welcome.mail"] },
+        { key: "action:welcome.http", rate: 30, actions: ["welcome.http"] },
+      ];
+      const first = await claim(a, T0, limits);
+      // Capped by the action's burst of 3, taken oldest first whatever the action.
+      expect(first.jobs).toHaveLength(3);
+      const http = first.jobs.filter((j) => j.action === "welcome.http").length;
+      const rows = await admin.unsafe(`SELECT key, tokens FROM "${(a as PostgresStore).schema}".rate_limits ORDER BY key`);
+      expect(rows.map((r: { key: string; tokens: number }) => [r.key, Number(r.tokens)])).toEqual([
+        ["action:welcome.http", 3 - http],
+        ["destination:http://crm", 10 - 3],
+      ]);
+    });
   });
 
   test("a schema name that is not a plain identifier is refused", () => {

@@ -67,4 +67,19 @@ CREATE TABLE job_attempts (
 );
 `,
   },
+  {
+    version: 3,
+    name: "rate limits shared by every worker: one token bucket per limit",
+    // claimDueJobsWithin locks, refills and charges a bucket in the claim's transaction. Each claim
+    // writes the rate it was configured with: the refill in ON CONFLICT can read the proposed
+    // row's columns (EXCLUDED), not the statement's other inputs.
+    sql: `
+CREATE TABLE rate_limits (
+  key     text             PRIMARY KEY,
+  rate    double precision NOT NULL,
+  tokens  double precision NOT NULL,
+  at      bigint           NOT NULL
+);
+`,
+  },
 ]);

@@ -15,39 +15,44 @@
 // same ms go in index order, which is insertion order.
 import type { ClaimOptions, Job } from "../store.ts";
 import { LEASE_EXPIRED_ON_LAST_ATTEMPT } from "../store-rules.ts";
+import type { TransactionSQL } from "bun";
 import type { PgDb } from "./connection.ts";
 import { JOB_COLUMNS, toJob, type JobRow } from "./rows.ts";
 
 export function claimDueJobs(db: PgDb, o: ClaimOptions): Promise<Job[]> {
   if (o.limit <= 0 || o.actions?.length === 0) return Promise.resolve([]);
-  return db.tx("claimDueJobs", async (tx) => {
-    const ofActions = o.actions ? tx`AND action = ANY(${tx.array(o.actions, "TEXT")})` : tx``;
-    await tx`
-      UPDATE jobs SET state = 'dead', last_error = ${LEASE_EXPIRED_ON_LAST_ATTEMPT}, locked_by = NULL, locked_until = NULL, updated_at = ${o.now}
-      WHERE id IN (
-        SELECT id FROM jobs
-        WHERE state = 'running' AND locked_until <= ${o.now} AND attempts >= max_attempts ${ofActions}
-        FOR UPDATE SKIP LOCKED)`;
-    const rows = (await tx`
-      WITH pending AS (
-        SELECT id, run_at FROM jobs
-        WHERE state = 'pending' AND run_at <= ${o.now} ${ofActions}
-        ORDER BY run_at LIMIT ${o.limit}
-        FOR UPDATE SKIP LOCKED),
-      expired AS (
-        SELECT id, run_at FROM jobs
-        WHERE state = 'running' AND locked_until <= ${o.now} ${ofActions}
-        ORDER BY locked_until LIMIT ${o.limit}
-        FOR UPDATE SKIP LOCKED),
-      due AS (
-        SELECT id FROM (SELECT * FROM pending UNION ALL SELECT * FROM expired) AS d
-        ORDER BY run_at LIMIT ${o.limit})
-      UPDATE jobs SET state = 'running', attempts = jobs.attempts + 1, locked_by = ${o.worker},
-        locked_until = ${o.now + o.leaseMs}, updated_at = ${o.now}
-      FROM due
-      WHERE jobs.id = due.id
-      RETURNING ${tx.unsafe(JOB_COLUMNS)}`) as JobRow[];
-    // UPDATE ... RETURNING has no ORDER BY; hand jobs out in due order.
-    return rows.map(toJob).sort((a, b) => a.runAt - b.runAt || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
-  });
+  return db.tx("claimDueJobs", (tx) => claimInTx(tx, o));
+}
+
+/** The claim's statements, inside a transaction the caller opened (claimDueJobsWithin adds its rate limits to it). */
+export async function claimInTx(tx: TransactionSQL, o: ClaimOptions): Promise<Job[]> {
+  if (o.limit <= 0 || o.actions?.length === 0) return [];
+  const ofActions = o.actions ? tx`AND action = ANY(${tx.array(o.actions, "TEXT")})` : tx``;
+  await tx`
+    UPDATE jobs SET state = 'dead', last_error = ${LEASE_EXPIRED_ON_LAST_ATTEMPT}, locked_by = NULL, locked_until = NULL, updated_at = ${o.now}
+    WHERE id IN (
+      SELECT id FROM jobs
+      WHERE state = 'running' AND locked_until <= ${o.now} AND attempts >= max_attempts ${ofActions}
+      FOR UPDATE SKIP LOCKED)`;
+  const rows = (await tx`
+    WITH pending AS (
+      SELECT id, run_at FROM jobs
+      WHERE state = 'pending' AND run_at <= ${o.now} ${ofActions}
+      ORDER BY run_at LIMIT ${o.limit}
+      FOR UPDATE SKIP LOCKED),
+    expired AS (
+      SELECT id, run_at FROM jobs
+      WHERE state = 'running' AND locked_until <= ${o.now} ${ofActions}
+      ORDER BY locked_until LIMIT ${o.limit}
+      FOR UPDATE SKIP LOCKED),
+    due AS (
+      SELECT id FROM (SELECT * FROM pending UNION ALL SELECT * FROM expired) AS d
+      ORDER BY run_at LIMIT ${o.limit})
+    UPDATE jobs SET state = 'running', attempts = jobs.attempts + 1, locked_by = ${o.worker},
+      locked_until = ${o.now + o.leaseMs}, updated_at = ${o.now}
+    FROM due
+    WHERE jobs.id = due.id
+    RETURNING ${tx.unsafe(JOB_COLUMNS)}`) as JobRow[];
+  // UPDATE ... RETURNING has no ORDER BY; hand jobs out in due order.
+  return rows.map(toJob).sort((a, b) => a.runAt - b.runAt || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
 }

@@ -3,9 +3,10 @@
 // Workers poll claimDueJobs. Bun 1.4.5 does have sql.listen/notify, but the store does not use
 // them: polling works the same on SQLite, and a NOTIFY lost across a reconnect would stall work
 // until the next poll anyway.
-import type { Acceptance, AcceptResult, Attempt, AttemptRecord, ClaimOptions, CompletedJob, Job, JobFilter, Stats, Store } from "../store.ts";
+import type { Acceptance, AcceptResult, Attempt, AttemptRecord, ClaimOptions, CompletedJob, Job, JobFilter, LimitedClaim, SharedRateLimit, Stats, Store } from "../store.ts";
 import { acceptBatch } from "./accept-batch.ts";
 import { claimDueJobs } from "./claim-due-jobs.ts";
+import { claimDueJobsWithin } from "./claim-within-limits.ts";
 import { completeJobs } from "./complete-jobs.ts";
 import { PgDb, type PostgresOptions } from "./connection.ts";
 import { completeJob, failJob, releaseJob } from "./finish-job.ts";
@@ -35,6 +36,9 @@ export class PostgresStore implements Store {
   }
   claimDueJobs(opts: ClaimOptions): Promise<Job[]> {
     return claimDueJobs(this.#db, opts);
+  }
+  claimDueJobsWithin(opts: ClaimOptions, limits: SharedRateLimit[]): Promise<LimitedClaim> {
+    return claimDueJobsWithin(this.#db, opts, limits);
   }
   completeJob(id: string, worker: string, now: number): Promise<boolean> {
     return completeJob(this.#db, id, worker, now);

@@ -7,6 +7,8 @@
 // SqliteStore directly.
 //
 // One connection, on the thread, as before: the thread runs one call at a time in arrival order.
+import { existsSync } from "node:fs";
+import { fileURLToPath } from "node:url";
 import { UsageError } from "../../errors.ts";
 import { StoreUnavailableError } from "../errors.ts";
 import type { Acceptance, AcceptResult, Attempt, AttemptRecord, ClaimOptions, CompletedJob, Job, JobFilter, Stats, Store } from "../store.ts";
@@ -16,10 +18,20 @@ import type { Call, Reply } from "./thread-host.ts";
 type Waiting = { resolve(value: unknown): void; reject(err: unknown): void };
 
 /**
- * Where the thread's code is. In the compiled binary thread-host.ts is a second entrypoint of
- * `bun build --compile` (package.json "build", scripts/test.sh), found by the same relative URL.
+ * Where the thread's code is: beside this file, or in the compiled binary a second entrypoint of
+ * `bun build --compile` (package.json "build", scripts/test.sh). That build is split into chunks
+ * (so `--version` loads none of this), and then this module sits in a chunk at the bundle's root
+ * while the entrypoint keeps its path under src/ with a .js name (seen on Bun 1.4.5).
  */
-const HOST = new URL("./thread-host.ts", import.meta.url);
+const HOST = threadHost();
+
+function threadHost(): URL {
+  const beside = new URL("./thread-host.ts", import.meta.url);
+  const bundled = /^(file:\/\/\/\$bunfs\/root\/)/.exec(import.meta.url)?.[1];
+  if (!bundled) return beside;
+  const entry = new URL(`${bundled}outbox/sqlite/thread-host.js`);
+  return existsSync(fileURLToPath(entry)) ? entry : beside;
+}
 
 export class SqliteThreadStore implements Store {
   readonly kind = "sqlite";
