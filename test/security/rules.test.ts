@@ -8,7 +8,8 @@ kratos: { version: v26.2.0 }
 receiver: { url: http://127.0.0.1:4459 }
 hooks:
   gate:
-    on: registration.before
+    on: registration.after
+    methods: [password]
     mode: interrupt
     body:
       email: { from: flow.transient_payload.email }
@@ -81,7 +82,8 @@ kratos: { version: v26.2.0 }
 receiver: { url: http://127.0.0.1:4459 }
 hooks:
   gate:
-    on: registration.before
+    on: registration.after
+    methods: [password]
     mode: interrupt
     body:
       email: { from: flow.transient_payload.email }
