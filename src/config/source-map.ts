@@ -1,6 +1,6 @@
 // Where each key and value of hooks.yaml sits in the file, so every error can name
 // file:line:column and the dotted path of the thing it is about.
-import { isAlias, isMap, isPair, isScalar, isSeq, type Document, type LineCounter, type Node } from "yaml";
+import { isAlias, isMap, isPair, isScalar, isSeq, type Document, type LineCounter, type Node, type Pair, type YAMLMap } from "yaml";
 import { ConfigError, type Located } from "../errors.ts";
 
 /** A path into the document: map keys and list indexes, e.g. ["hooks", "welcome", "methods", 1]. */
@@ -16,6 +16,9 @@ export function formatPath(path: ConfigPath): string {
   }
   return out;
 }
+
+/** Maps with more pairs than this are looked up through an index (see SourceMap.pairOf). */
+const INDEX_FROM = 16;
 
 export class SourceMap {
   constructor(
@@ -40,7 +43,7 @@ export class SourceMap {
     for (const seg of path) {
       node = this.deref(node);
       if (isMap(node)) {
-        const pair = node.items.find((p) => isPair(p) && isScalar(p.key) && String(p.key.value) === String(seg));
+        const pair = this.pairOf(node, String(seg));
         if (!pair) return this.pos(keyNode ?? (node as Node));
         keyNode = pair.key as Node;
         node = pair.value ?? undefined;
@@ -87,6 +90,23 @@ export class SourceMap {
   error(path: ConfigPath, part: "key" | "value", message: string, hint?: string): ConfigError {
     return new ConfigError(message, this.at(path, part), path.length ? formatPath(path) : undefined, hint);
   }
+
+  /**
+   * The first pair of `node` whose key is `key`. Large maps get an index on first use: the loader
+   * asks for every hook's key (resolve, env needs), and a scan of `hooks:` per hook is quadratic.
+   */
+  private pairOf(node: YAMLMap, key: string): Pair | undefined {
+    if (node.items.length <= INDEX_FROM) return node.items.find((p) => isPair(p) && isScalar(p.key) && String(p.key.value) === key);
+    let index = this.index.get(node);
+    if (index === undefined) {
+      index = new Map();
+      for (const p of node.items) if (isPair(p) && isScalar(p.key) && !index.has(String(p.key.value))) index.set(String(p.key.value), p);
+      this.index.set(node, index);
+    }
+    return index.get(key);
+  }
+
+  private readonly index = new WeakMap<YAMLMap, Map<string, Pair>>();
 
   private deref(node: unknown): unknown {
     return isAlias(node) ? node.resolve(this.doc) : node;
