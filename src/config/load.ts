@@ -3,7 +3,7 @@
 // hint; all errors of a stage are reported together (a later stage needs the earlier one clean).
 import { readFileSync } from "node:fs";
 import { dirname, resolve } from "node:path";
-import { isCollection, isScalar, LineCounter, parseDocument, visit, type Document, type Node, type YAMLError } from "yaml";
+import { isAlias, isCollection, isMap, isPair, isScalar, isSeq, LineCounter, parseDocument, type Document, type Node, type Pair, type YAMLError, type YAMLMap } from "yaml";
 import { ConfigError, ConfigErrors, UsageError } from "../errors.ts";
 import type { HooksFile } from "./model.ts";
 import { resolveConfig, type Env } from "./resolve.ts";
@@ -11,6 +11,7 @@ import { schemaIssues } from "./schema-errors.ts";
 import { checkSemantics } from "./semantics.ts";
 import { envNeeds } from "./env-needs.ts";
 import { byPosition, formatPath, SourceMap } from "./source-map.ts";
+import { parseSimpleYaml } from "./simple-yaml.ts";
 import type { ResolvedConfig } from "./types.ts";
 
 export type LoadOptions = {
@@ -36,13 +37,28 @@ export function loadConfig(path: string, options: LoadOptions = {}): ResolvedCon
 
 /** Like loadConfig, for text already in memory; `file` names it in errors and anchors relative paths. */
 export function loadConfigText(text: string, file: string, options: LoadOptions = {}): ResolvedConfig {
-  const env = options.env ?? process.env;
-  const cwd = options.cwd ?? process.cwd();
+  // Plain YAML is read by simple-yaml.ts, ~10x faster cold than the yaml package, into the same
+  // nodes at the same offsets (warnings name those). A file with an error is read again by the
+  // package, so that every error, and the path a YAML-level error names, comes from its reading.
+  const simple = parseSimpleYaml(text);
+  if (simple) {
+    try {
+      return loadDocument(simple.doc, simple.lines, text, file, options);
+    } catch {
+      // read again below
+    }
+  }
   const lines = new LineCounter();
   // merge: `<<: *base` lets hooks share settings, as in most YAML tools (YAML 1.1 merge keys).
   // uniqueKeys off: the yaml package checks each key against every earlier one (quadratic, half the
   // load time of a 1,000-hook file); yamlShapeErrors finds duplicates with one Set per map instead.
   const doc = parseDocument(text, { lineCounter: lines, prettyErrors: false, uniqueKeys: false, merge: true });
+  return loadDocument(doc, lines, text, file, options);
+}
+
+function loadDocument(doc: Document, lines: LineCounter, text: string, file: string, options: LoadOptions): ResolvedConfig {
+  const env = options.env ?? process.env;
+  const cwd = options.cwd ?? process.cwd();
   const map = new SourceMap(file, doc, lines);
 
   // A YAML syntax error throws the parser off for the rest of the file (one tab gave 13 errors, all
@@ -80,36 +96,47 @@ function yamlShapeErrors(doc: Document, map: SourceMap, text: string): ConfigErr
   const errors: ConfigError[] = [];
   const at = (node: Node | null | undefined) => node?.range?.[0] ?? 0;
   const pathOf = (offset: number) => formatPath(map.pathAt(offset)) || undefined;
-  visit(doc, {
-    Map(_, node) {
-      const seen = new Set<unknown>();
-      for (const pair of node.items) {
-        if (!isScalar(pair.key) || pair.key.value === "<<") continue;
-        if (!seen.has(pair.key.value)) {
-          seen.add(pair.key.value);
-          continue;
-        }
-        const offset = at(pair.key);
-        errors.push(new ConfigError(`YAML: duplicate key '${String(pair.key.value)}'`, map.locate(offset), formatPath(map.pathAt(offset).slice(0, -1)) || undefined, YAML_HINTS.DUPLICATE_KEY));
+  const duplicates = (node: YAMLMap) => {
+    const seen = new Set<unknown>();
+    for (const pair of node.items) {
+      if (!isScalar(pair.key) || pair.key.value === "<<") continue;
+      if (!seen.has(pair.key.value)) {
+        seen.add(pair.key.value);
+        continue;
       }
-    },
-    Alias(_, node) {
+      const offset = at(pair.key);
+      errors.push(new ConfigError(`YAML: duplicate key '${String(pair.key.value)}'`, map.locate(offset), formatPath(map.pathAt(offset).slice(0, -1)) || undefined, YAML_HINTS.DUPLICATE_KEY));
+    }
+  };
+  const pair = (p: Pair) => {
+    if (!isCollection(p.key)) {
+      walk(p.key);
+      walk(p.value);
+      return;
+    }
+    // The key's range starts after the outer "{" of "{{"; look back for the template.
+    const start = at(p.key as Node);
+    const from = text.lastIndexOf("{", start - 1) === start - 1 ? start - 1 : start;
+    const template = /^\{\{[^{}\n]*\}\}/.exec(text.slice(from))?.[0];
+    errors.push(
+      template
+        ? new ConfigError(`YAML: the unquoted template ${template} is read as a map`, map.locate(from), pathOf(from), `quote it: "${template}"`)
+        : new ConfigError("YAML: a map or list used as a key", map.locate(start), pathOf(start), "keys are plain names; quote the text if it starts with { or ["),
+    );
+  };
+  // A plain walk rather than yaml's visit(), which freezes a copy of the path at every node: a
+  // fifth of the load time of a 1,000-hook file.
+  const walk = (node: unknown): void => {
+    if (isMap(node)) {
+      duplicates(node);
+      for (const p of node.items) pair(p);
+    } else if (isSeq(node)) {
+      for (const item of node.items) isPair(item) ? pair(item) : walk(item);
+    } else if (isAlias(node)) {
       if (!node.resolve(doc)) errors.push(new ConfigError(`YAML: alias *${node.source} has no anchor &${node.source} before it`, map.locate(at(node)), pathOf(at(node)), "define the anchor (&name) before using the alias (*name)"));
-    },
-    Pair(_, pair) {
-      if (!isCollection(pair.key)) return;
-      // The key's range starts after the outer "{" of "{{"; look back for the template.
-      const start = at(pair.key as Node);
-      const from = text.lastIndexOf("{", start - 1) === start - 1 ? start - 1 : start;
-      const template = /^\{\{[^{}\n]*\}\}/.exec(text.slice(from))?.[0];
-      errors.push(
-        template
-          ? new ConfigError(`YAML: the unquoted template ${template} is read as a map`, map.locate(from), pathOf(from), `quote it: "${template}"`)
-          : new ConfigError("YAML: a map or list used as a key", map.locate(start), pathOf(start), "keys are plain names; quote the text if it starts with { or ["),
-      );
-      return visit.SKIP;
-    },
-  });
+    }
+  };
+  walk(doc.contents);
   return errors;
 }
 
