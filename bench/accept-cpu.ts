@@ -32,7 +32,7 @@ function callJson(): string {
     const now = Date.now();
     const body = { email: `user${++seq}@example.org`, flow_id: id, identity_id: id };
     const payload = { body, hook: "bench", trigger_id: id, request_id: id, received_at: new Date(now).toISOString() };
-    return { hook: "bench", key: `bench:trigger:${id}`, response: { status: 204, body: null }, expiresAt: now + 86_400_000, now, jobs: [{ id: Bun.randomUUIDv7(), hook: "bench", action: "crm", payload, maxAttempts: 5, runAt: now }] };
+    return { hook: "bench", key: `bench:trigger:${id}`, response: { status: 204, body: null }, expiresAt: now + 86_400_000, now, jobs: [{ id: Bun.randomUUIDv7(), hook: "bench", action: "crm", payload, maxAttempts: 5, runAt: now, triggerId: id, identityId: crypto.randomUUID(), traceparent: null }] };
   });
   return JSON.stringify({ id: 1, op: "acceptBatch", args: [batch] });
 }

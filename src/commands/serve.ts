@@ -96,12 +96,12 @@ export async function startServer(opts: ServeOptions): Promise<RunningServer> {
   }
   let admin: { listening: Listening; app: ReturnType<typeof createAdminApp> } | undefined;
   if (adminSetup) {
-    // Job counts from the stats reader, as /metrics reads them: a page load never waits behind acks.
+    // Reads from the stats reader, as /metrics reads: a page load or search never waits behind acks.
     const adminStore = {
       stats: (now: number) => statsReader.stats(now),
-      listJobs: store.listJobs.bind(store),
-      getJob: store.getJob.bind(store),
-      listAttempts: store.listAttempts.bind(store),
+      listJobs: statsReader.listJobs.bind(statsReader),
+      getJob: statsReader.getJob.bind(statsReader),
+      listAttempts: statsReader.listAttempts.bind(statsReader),
       retryJobs: store.retryJobs.bind(store),
       purgeJobs: store.purgeJobs.bind(store),
     };

@@ -87,16 +87,27 @@ export function redactStoreUrl(url: string): string {
 }
 
 /**
- * Where `serve` reads the job counts of /metrics. SQLite runs one call at a time on its store thread,
- * so a count there waits behind the commits of acks and delays the ones queued after it; a file
- * store gets a second connection on a thread of its own (WAL lets it read while the other commits).
- * `sqlite::memory:` cannot be shared and Postgres has a pool: they use the store itself.
+ * Where `serve` reads the job counts of /metrics and what the admin page shows and searches.
+ * SQLite runs one call at a time on its store thread, so a count or a search there (a trigger or
+ * identity id has no index: it walks the jobs) waits behind the commits of acks and delays the ones
+ * queued after it; a file store gets a second connection on a thread of its own (WAL lets it read
+ * while the other commits). `sqlite::memory:` cannot be shared and Postgres has a pool: they use
+ * the store itself.
  */
-export async function openStatsReader(url: string, store: Store): Promise<Pick<Store, "stats" | "close">> {
-  if (!url.startsWith("sqlite:")) return { stats: (now) => store.stats(now), close: async () => {} };
+export type StoreReader = Pick<Store, "stats" | "listJobs" | "getJob" | "listAttempts" | "close">;
+
+export async function openStatsReader(url: string, store: Store): Promise<StoreReader> {
+  const shared = (): StoreReader => ({
+    stats: (now) => store.stats(now),
+    listJobs: (filter) => store.listJobs(filter),
+    getJob: (id) => store.getJob(id),
+    listAttempts: (id) => store.listAttempts(id),
+    close: async () => {},
+  });
+  if (!url.startsWith("sqlite:")) return shared();
   const { sqlitePath } = await import("./sqlite/connection.ts");
   const path = sqlitePath(url);
-  if (path === ":memory:") return { stats: (now) => store.stats(now), close: async () => {} };
+  if (path === ":memory:") return shared();
   const { SqliteThreadStore } = await import("./sqlite/thread-store.ts");
   return new SqliteThreadStore(path, { create: false });
 }

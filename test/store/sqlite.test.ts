@@ -144,7 +144,7 @@ describe("sqlite specifics", () => {
     await store.migrate();
     expect((await store.stats(5000)).byState).toEqual(states);
     const indexes = new Database(path).query("SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'jobs' AND name NOT LIKE 'sqlite_%' ORDER BY name").values().flat();
-    expect(indexes).toEqual(["jobs_dead", "jobs_done", "jobs_due", "jobs_identity", "jobs_lease", "jobs_trigger"]);
+    expect(indexes).toEqual(["jobs_dead", "jobs_done", "jobs_due", "jobs_lease"]);
     expect((await store.listJobs({ state: "dead" })).map((j) => j.id)).toEqual(["job-9"]);
     // A new job and a claim move the counts as before.
     await store.acceptBatch([acceptance("k1", { jobs: [{ id: "new", hook: "welcome", action: "welcome.http", payload: {}, maxAttempts: 5, runAt: 0 }] })]);
@@ -190,8 +190,10 @@ describe("sqlite specifics", () => {
     expect(list({ state: "dead" })).toContain("USING INDEX jobs_dead");
     expect(list({ state: "pending" })).toContain("USING INDEX jobs_due");
     expect(list({ state: "running" })).toContain("USING INDEX jobs_lease");
-    expect(list({ triggerId: "t" })).toContain("USING INDEX jobs_trigger");
-    expect(list({ identityId: "i" })).toContain("USING INDEX jobs_identity");
+    // No index on trigger or identity ids (one on a random key taxes every acceptance): a search
+    // walks the jobs newest first, on the reader's own connection.
+    expect(list({ triggerId: "t" })).not.toContain("TEMP B-TREE");
+    expect(list({ identityId: "i" })).not.toContain("TEMP B-TREE");
     // Unfiltered (and done, most of the table): newest first straight off the primary key, no sort.
     expect(list({})).not.toContain("TEMP B-TREE");
     expect(list({ beforeId: "x" })).toMatch(/sqlite_autoindex_jobs_1 \(id<\?\)/);

@@ -95,15 +95,15 @@ CREATE INDEX jobs_dead ON jobs (created_at) WHERE state = 'dead';
     // Plain SQL, no `after`: every SQLite driver runs it as is.
     // job_attempts rows are written by the same statement batch that records an outcome
     // (complete-jobs.ts, finish-job.ts). trigger_id / identity_id are searched by `outbox list`
-    // and the admin page; their partial indexes hold only jobs that have one. jobs_done lets
-    // retention find old done jobs without reading every job (expire-jobs.ts); it changes once per
-    // job, at completion.
+    // and the admin page, which scan the jobs retention keeps, on a connection of their own. They
+    // have no index here: an index on a random key makes every acceptance dirty two more random
+    // pages, and the commits of the ack path carried them: 17 → 50-77 µs of store-thread CPU per
+    // acceptance (bench/accept-cpu.ts, bench/results/ack.md). jobs_done lets retention find old
+    // done jobs without reading every job (expire-jobs.ts); it changes once per job, at completion.
     sql: `
 ALTER TABLE jobs ADD COLUMN trigger_id TEXT;
 ALTER TABLE jobs ADD COLUMN identity_id TEXT;
 ALTER TABLE jobs ADD COLUMN traceparent TEXT;
-CREATE INDEX jobs_trigger  ON jobs (trigger_id)  WHERE trigger_id IS NOT NULL;
-CREATE INDEX jobs_identity ON jobs (identity_id) WHERE identity_id IS NOT NULL;
 CREATE INDEX jobs_done     ON jobs (updated_at)  WHERE state = 'done';
 -- A done job no longer shows the error of an earlier failed attempt (completions now clear it).
 UPDATE jobs SET last_error = NULL WHERE state = 'done' AND last_error IS NOT NULL;
