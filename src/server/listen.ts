@@ -67,12 +67,16 @@ export function listenBun(receiver: ReceiverApp, at: At): Listening {
     routes,
     fetch: (request) => (known.has(sameRoute(decodedPath(request.url))) ? nonCanonicalPathResponse() : handle(request)),
   });
+  return bunListening(server, at);
+}
+
+/** A Bun.serve server as a Listening: stop(false) resolves once requests in flight have been answered; past the timeout the rest are cut. */
+function bunListening(server: ReturnType<typeof Bun.serve>, at: At): Listening {
   return {
     kind: "bun",
     hostname: server.hostname ?? at.host,
     port: server.port ?? at.port,
     async stop(timeoutMs) {
-      // stop(false) resolves once requests in flight have been answered.
       await Promise.race([server.stop(false), sleep(timeoutMs)]);
       await server.stop(true);
     },
@@ -191,14 +195,5 @@ export function listenDeno(receiver: Pick<ReceiverApp, "handle">, at: At): Liste
  */
 export function listenHandler(handle: (request: Request) => Promise<Response>, at: At): Listening {
   if (RUNTIME === "deno") return listenDeno({ handle }, at);
-  const server = Bun.serve({ hostname: at.host, port: at.port, development: false, fetch: handle });
-  return {
-    kind: "bun",
-    hostname: server.hostname ?? at.host,
-    port: server.port ?? at.port,
-    async stop(timeoutMs) {
-      await Promise.race([server.stop(false), sleep(timeoutMs)]);
-      await server.stop(true);
-    },
-  };
+  return bunListening(Bun.serve({ hostname: at.host, port: at.port, development: false, fetch: handle }), at);
 }
