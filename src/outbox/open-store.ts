@@ -49,10 +49,14 @@ const PG_CONFIG_ERRORS: Record<string, string> = {
   "42501": "grant the role CREATE on the database, or create the schema for it first",
 };
 
+/** Bun.SQL's own codes for a TLS setting the server cannot meet (checked with Bun 1.4.5: sslmode=require against a server without ssl). */
+const PG_TLS_HINT = "the server and the store URL disagree on TLS: drop sslmode=require (or verify-*) from the URL, or turn ssl on in postgresql.conf";
+
 export function misconfigured(url: string, err: unknown): UsageError | undefined {
   if (!/^postgres(ql)?:\/\//.test(url)) return undefined;
-  const e = (err ?? {}) as { errno?: unknown; message?: unknown };
-  const hint = typeof e.errno === "string" ? PG_CONFIG_ERRORS[e.errno] : undefined;
+  const e = (err ?? {}) as { errno?: unknown; code?: unknown; message?: unknown };
+  const tls = typeof e.code === "string" && e.code.startsWith("ERR_POSTGRES_TLS");
+  const hint = tls ? PG_TLS_HINT : typeof e.errno === "string" ? PG_CONFIG_ERRORS[e.errno] : undefined;
   if (!hint) return undefined;
   const why = String(e.message ?? "refused").split("\n")[0]!;
   return new UsageError(`cannot open the store ${redactStoreUrl(url)}: ${why}`, `${hint}; set it in serve.store, KRATOS_HOOKS_STORE or --store`);
@@ -75,7 +79,13 @@ async function construct(url: string, opts: OpenStoreOptions): Promise<Store> {
       throw new UsageError("the postgres store needs Bun (its client is Bun.SQL)", "run this command with bun or the kratos-hooks binary, or use a sqlite:<path> store on Deno (docs/deno.md)");
     }
     const { PostgresStore } = await import("./postgres/store.ts");
-    return new PostgresStore(url, { schema: opts.schema, poolMax: opts.poolMax, connectTimeoutMs: opts.connectTimeoutMs });
+    try {
+      return new PostgresStore(url, { schema: opts.schema, poolMax: opts.poolMax, connectTimeoutMs: opts.connectTimeoutMs });
+    } catch (err) {
+      // Bun.SQL decodes the user, password and database with decodeURIComponent: a bare '%' throws.
+      if (err instanceof URIError) throw new UsageError(`the store URL ${redactStoreUrl(url)} has a '%' that does not start a %XX escape`, "percent-encode special characters of the user, password or database name (% as %25, @ as %40, / as %2F)");
+      throw err;
+    }
   }
   // Never echo the URL: a postgres URL may carry a password.
   throw new UsageError(`unsupported store URL scheme '${url.split(":")[0]}'`, "use sqlite:<path>, sqlite::memory: or postgres://user@host:5432/db");

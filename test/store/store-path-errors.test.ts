@@ -144,3 +144,30 @@ test("the top-level help lists every outbox subcommand", async () => {
   expect(r.code).toBe(0);
   expect(r.stdout).toMatch(/^ {2}outbox .*list, show, retry, purge, stats/m);
 });
+
+describe("a postgres store URL that can never work", () => {
+  test("a bare '%' in the password: one usage error (exit 2) with the fix, no URIError stack, no password", async () => {
+    const url = `postgres://nobody:${PASSWORD}%zz@127.0.0.1:5432/test`;
+    for (const args of [["outbox", "list", "--store", url], ["migrate", "--store", url]]) {
+      const r = await cli(args);
+      expect({ args: args[0], code: r.code }).toEqual({ args: args[0], code: 2 });
+      expect(r.stderr).toBe(
+        "kratos-hooks: the store URL postgres://nobody:***@127.0.0.1:5432/test has a '%' that does not start a %XX escape\n" +
+          "  hint: percent-encode special characters of the user, password or database name (% as %25, @ as %40, / as %2F)\n",
+      );
+      expect(r.stdout + r.stderr).not.toContain(PASSWORD);
+    }
+  }, 60_000);
+
+  test("sslmode=require against a server without TLS: one usage error naming the mismatch, no driver dump", async () => {
+    const url = "postgres://postgres@127.0.0.1:5432/test?sslmode=require";
+    for (const args of [["outbox", "stats", "--store", url], ["migrate", "--store", url]]) {
+      const r = await cli(args);
+      expect({ args: args[0], code: r.code }).toEqual({ args: args[0], code: 2 });
+      expect(r.stderr).toStartWith(`kratos-hooks: cannot open the store ${url}: `);
+      expect(r.stderr).toContain("hint: the server and the store URL disagree on TLS");
+      expect(r.stderr).not.toMatch(STACK);
+      expect(r.stderr).not.toContain("Bun v");
+    }
+  }, 60_000);
+});
