@@ -55,13 +55,16 @@ describe("worker on postgres", () => {
   });
 
   test("an action's rate limit holds across workers on one Postgres: together they keep to it", async () => {
-    const sink = startSink();
+    // The sink takes 100 ms, and the first worker may run 1 delivery at a time: at most 10/s from it,
+    // so the second must take part to reach the limit (which worker wins a token is first come,
+    // first served, so with equal workers one of them could take all 40). Each alone, unshared,
+    // would send at 20/s: 40/s together, or 30/s here.
+    const sink = startSink({ delayMs: 100 });
     cleanups.push(sink.stop);
-    // 20/s with room for 8 at once in each worker: each alone would send at 20/s (40/s together).
     const action = httpAction({ url: sink.url, concurrency: 8, rateLimit: 20 });
     const [s1, s2] = await pgStores(2);
     await enqueue(s1!, action, Array.from({ length: 40 }, (_, i) => ({ i })));
-    const workers = [s1!, s2!].map((store, i) => new Worker({ store, actions: [action], leaseMs: 10_000, pollMs: 50, minPollMs: 5, workerId: `w${i}` }));
+    const workers = [s1!, s2!].map((store, i) => new Worker({ store, actions: [{ ...action, concurrency: i === 0 ? 1 : 8 }], leaseMs: 10_000, pollMs: 50, minPollMs: 5, workerId: `w${i}` }));
     const evs = workers.map(recordEvents);
     for (const w of workers) {
       cleanups.push(() => w.stop(1000));
