@@ -9,19 +9,28 @@
 // (Bun 1.4.5): json_each is scanned and each id found through the primary key.
 import type { SqliteDb } from "./driver.ts";
 import type { CompletedJob } from "../store.ts";
-import { recordAttempts } from "./record-attempts.ts";
+import { attemptRow, recordAttempts, type AttemptRow } from "./record-attempts.ts";
 
 export function completeJobs(db: SqliteDb, items: CompletedJob[], now: number): string[] {
-  if (!items.length) return [];
+  return completeJobRows(db, items.map((i) => attemptRow(i.id, i.worker, i.attempt)), now);
+}
+
+/** completeJobs of items already in AttemptRow form (the store thread receives them so: thread-store.ts). */
+export function completeJobRows(db: SqliteDb, rows: AttemptRow[], now: number): string[] {
+  if (!rows.length) return [];
+  const json = JSON.stringify(rows);
   return db.transaction(() => {
-    const rows = db.query(`
+    const ids = (db.query(`
       UPDATE jobs SET state = 'done', last_error = NULL, locked_by = NULL, locked_until = NULL, updated_at = $now
-      FROM (SELECT value ->> 'id' AS id, value ->> 'worker' AS worker FROM json_each($items)) AS done
+      FROM (SELECT value ->> 0 AS id, value ->> 1 AS worker FROM json_each($items)) AS done
       WHERE jobs.id = done.id AND jobs.locked_by = done.worker AND +jobs.state = 'running'
-      RETURNING jobs.id`).all({ now, items: JSON.stringify(items.map(({ id, worker }) => ({ id, worker }))) }) as Array<{ id: string }>;
-    const ids = rows.map((r) => r.id);
-    const done = new Set(ids);
-    recordAttempts(db, items.filter((i) => i.attempt && done.has(i.id)) as Array<{ id: string; attempt: NonNullable<CompletedJob["attempt"]> }>);
+      RETURNING jobs.id`).all({ now, items: json }) as Array<{ id: string }>).map((r) => r.id);
+    // Usually every lease was held and the same rows serve; otherwise only the jobs marked done.
+    if (ids.length === rows.length) recordAttempts(db, json);
+    else if (ids.length) {
+      const done = new Set(ids);
+      recordAttempts(db, JSON.stringify(rows.filter((r) => done.has(r[0]))));
+    }
     return ids;
   }).immediate();
 }

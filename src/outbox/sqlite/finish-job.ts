@@ -2,7 +2,7 @@
 // job, so a worker whose lease expired and was reclaimed by another cannot clobber that one's work.
 import type { SqliteDb } from "./driver.ts";
 import type { AttemptRecord } from "../store.ts";
-import { recordAttempts } from "./record-attempts.ts";
+import { attemptRow, recordAttempts } from "./record-attempts.ts";
 
 /** Lease held → done. */
 export function completeJob(db: SqliteDb, id: string, worker: string, now: number): boolean {
@@ -22,7 +22,7 @@ export function failJob(db: SqliteDb, id: string, worker: string, error: string,
   if (!attempt) return fail();
   return db.transaction(() => {
     const ok = fail();
-    if (ok) recordAttempts(db, [{ id, attempt }]);
+    if (ok) recordAttempts(db, JSON.stringify([attemptRow(id, worker, attempt)]));
     return ok;
   }).immediate();
 }
