@@ -7,7 +7,8 @@ import { attemptRow, recordAttempts } from "./record-attempts.ts";
 /** Lease held → done. */
 export function completeJob(db: SqliteDb, id: string, worker: string, now: number): boolean {
   return db.query(`
-    UPDATE jobs SET state = 'done', last_error = NULL, locked_by = NULL, locked_until = NULL, updated_at = $now
+    UPDATE jobs SET state = 'done', last_error = NULL, locked_by = NULL, locked_until = NULL, updated_at = $now,
+      delivered_at = NULL, delivered_ms = NULL, delivered_code = NULL
     WHERE id = $id AND state = 'running' AND locked_by = $worker`).run({ id, worker, now }).changes === 1;
 }
 
