@@ -442,6 +442,23 @@ export function storeSuite(name: string, factory: StoreFactory): void {
         expect(await s.getJob(job.id)).toMatchObject({ state: "dead", attempts: 1, attemptsRecorded: 2, lastError: "gone again" });
       });
 
+      test("a delivered job retried and delivered again keeps both deliveries, and every attempt's fields", async () => {
+        const s = await fresh();
+        const job = await leased(s);
+        const delivered = (startedAt: number, detail: string | null = null) => attempt({ startedAt, outcome: "delivered", code: 200, detail, durationMs: 4 });
+        expect(await s.completeJobs([{ id: job.id, worker: "w1", attempt: delivered(T0) }], T0 + 1)).toEqual([job.id]);
+        expect(await s.getJob(job.id)).toMatchObject({ state: "done", attemptsRecorded: 1 });
+        expect(await s.retryJobs({ ids: [job.id] }, T0 + 5)).toBe(1);
+        expect(await s.getJob(job.id)).toMatchObject({ state: "pending", attempts: 0, attemptsRecorded: 1 });
+        await s.claimDueJobs({ worker: "w1", now: T0 + 5, leaseMs: MIN, limit: 10 });
+        expect(await s.completeJobs([{ id: job.id, worker: "w1", attempt: delivered(T0 + 5, "answered 200: ok") }], T0 + 6)).toEqual([job.id]);
+        expect(await s.listAttempts(job.id)).toEqual([
+          { jobId: job.id, n: 1, startedAt: T0, durationMs: 4, outcome: "delivered", code: 200, detail: null },
+          { jobId: job.id, n: 2, startedAt: T0 + 5, durationMs: 4, outcome: "delivered", code: 200, detail: "answered 200: ok" },
+        ]);
+        expect(await s.getJob(job.id)).toMatchObject({ state: "done", attempts: 1, attemptsRecorded: 2 });
+      });
+
       test("a done job shows no stale error from an earlier failed attempt", async () => {
         const s = await fresh();
         const job = await leased(s);

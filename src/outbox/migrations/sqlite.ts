@@ -100,8 +100,15 @@ CREATE INDEX jobs_dead ON jobs (created_at) WHERE state = 'dead';
     // pages, and the commits of the ack path carried them: 17 → 50-77 µs of store-thread CPU per
     // acceptance (bench/accept-cpu.ts, bench/results/ack.md). jobs_done lets retention find old
     // done jobs without reading every job (expire-jobs.ts); it changes once per job, at completion.
+    // The attempt that delivered a job is kept in the job's own row (delivered_*), which the
+    // completion rewrites anyway: a job_attempts row per delivery cost ~3 µs of store-thread CPU
+    // each (b-tree insert; bench/complete-cpu.ts 20.4 → 17.4 µs per job, bench/results/drain.md). read-jobs.ts shows it as the last attempt;
+    // retryJobs moves it to job_attempts before the job runs again.
     sql: `
 ALTER TABLE jobs ADD COLUMN trigger_id TEXT;
+ALTER TABLE jobs ADD COLUMN delivered_at INTEGER;
+ALTER TABLE jobs ADD COLUMN delivered_ms INTEGER;
+ALTER TABLE jobs ADD COLUMN delivered_code INTEGER;
 ALTER TABLE jobs ADD COLUMN identity_id TEXT;
 ALTER TABLE jobs ADD COLUMN traceparent TEXT;
 CREATE INDEX jobs_done     ON jobs (updated_at)  WHERE state = 'done';

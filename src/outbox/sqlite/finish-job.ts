@@ -2,12 +2,13 @@
 // job, so a worker whose lease expired and was reclaimed by another cannot clobber that one's work.
 import type { SqliteDb } from "./driver.ts";
 import type { AttemptRecord } from "../store.ts";
-import { recordAttempts } from "./record-attempts.ts";
+import { attemptRow, recordAttempts } from "./record-attempts.ts";
 
 /** Lease held → done. */
 export function completeJob(db: SqliteDb, id: string, worker: string, now: number): boolean {
   return db.query(`
-    UPDATE jobs SET state = 'done', last_error = NULL, locked_by = NULL, locked_until = NULL, updated_at = $now
+    UPDATE jobs SET state = 'done', last_error = NULL, locked_by = NULL, locked_until = NULL, updated_at = $now,
+      delivered_at = NULL, delivered_ms = NULL, delivered_code = NULL
     WHERE id = $id AND state = 'running' AND locked_by = $worker`).run({ id, worker, now }).changes === 1;
 }
 
@@ -22,7 +23,7 @@ export function failJob(db: SqliteDb, id: string, worker: string, error: string,
   if (!attempt) return fail();
   return db.transaction(() => {
     const ok = fail();
-    if (ok) recordAttempts(db, [{ id, attempt }]);
+    if (ok) recordAttempts(db, JSON.stringify([attemptRow(id, worker, attempt)]));
     return ok;
   }).immediate();
 }

@@ -9,9 +9,18 @@ export function retryJobs(db: SqliteDb, filter: JobFilter, now: number): number 
   const states = retryableStates(filter);
   if (!states.length) return 0;
   const w = jobIdsIn(filter, states);
-  return db.query(`
-    UPDATE jobs SET state = 'pending', attempts = 0, run_at = $now, locked_by = NULL, locked_until = NULL, updated_at = $now
-    WHERE ${w.sql}`).run({ ...w.params, now }).changes;
+  return db.transaction(() => {
+    // A done job's delivered attempt, kept in its row (complete-jobs.ts), joins job_attempts
+    // first, so the next delivery cannot overwrite it.
+    db.query(`
+      INSERT INTO job_attempts (job_id, n, started_at, duration_ms, outcome, code, detail)
+      SELECT id, coalesce((SELECT max(n) FROM job_attempts WHERE job_id = jobs.id), 0) + 1, delivered_at, delivered_ms, 'delivered', delivered_code, NULL
+      FROM jobs WHERE (${w.sql}) AND delivered_at IS NOT NULL`).run(w.params);
+    return db.query(`
+      UPDATE jobs SET state = 'pending', attempts = 0, run_at = $now, locked_by = NULL, locked_until = NULL, updated_at = $now,
+        delivered_at = NULL, delivered_ms = NULL, delivered_code = NULL
+      WHERE ${w.sql}`).run({ ...w.params, now }).changes;
+  }).immediate();
 }
 
 export function purgeJobs(db: SqliteDb, filter: JobFilter): number {

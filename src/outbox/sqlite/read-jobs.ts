@@ -4,8 +4,11 @@ import type { Attempt, AttemptOutcome, Job, JobFilter, JobState, Stats } from ".
 import { jobWhere } from "./job-filter.ts";
 import { toJob, type JobRow } from "./rows.ts";
 
-/** A job row with the length of its history (a primary-key range count per job). */
-const WITH_RECORDED = "*, (SELECT count(*) FROM job_attempts WHERE job_id = jobs.id) AS attempts_recorded";
+/**
+ * A job row with the length of its history (a primary-key range count per job), counting the
+ * delivered attempt kept in the row itself (complete-jobs.ts).
+ */
+const WITH_RECORDED = "*, (SELECT count(*) FROM job_attempts WHERE job_id = jobs.id) + (delivered_at IS NOT NULL) AS attempts_recorded";
 
 export function getJob(db: SqliteDb, id: string): Job | undefined {
   const row = db.query(`SELECT ${WITH_RECORDED} FROM jobs WHERE id = $id`).get({ id }) as JobRow | null;
@@ -34,7 +37,13 @@ export function listJobs(db: SqliteDb, filter: JobFilter): Job[] {
 type AttemptRow = { job_id: string; n: number; started_at: number; duration_ms: number; outcome: AttemptOutcome; code: number | null; detail: string | null };
 
 export function listAttempts(db: SqliteDb, jobId: string): Attempt[] {
-  const rows = db.query("SELECT * FROM job_attempts WHERE job_id = $jobId ORDER BY n").all({ jobId }) as AttemptRow[];
+  // The delivered attempt in the job's row comes last: it ended the job.
+  const rows = db.query(`
+    SELECT job_id, n, started_at, duration_ms, outcome, code, detail FROM job_attempts WHERE job_id = $jobId
+    UNION ALL
+    SELECT id, (SELECT count(*) FROM job_attempts WHERE job_id = $jobId) + 1, delivered_at, delivered_ms, 'delivered', delivered_code, NULL
+      FROM jobs WHERE id = $jobId AND delivered_at IS NOT NULL
+    ORDER BY n`).all({ jobId }) as AttemptRow[];
   return rows.map((r) => ({ jobId: r.job_id, n: r.n, startedAt: r.started_at, durationMs: r.duration_ms, outcome: r.outcome, code: r.code, detail: r.detail }));
 }
 

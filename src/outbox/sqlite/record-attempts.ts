@@ -2,16 +2,24 @@
 // the outcome (completeJobs, failJob), so an attempt is kept exactly when its outcome is. The
 // attempts travel as one JSON parameter (json_each), so the statement text does not depend on how
 // many there are; each gets the next number of its job (max + 1, found through the primary key).
+// Each attempt is a compact array [job id, worker, started, duration, outcome, code, detail]
+// (attemptRow), the same rows completeJobs reads its ids from, so a completion batch is encoded
+// once for both statements; rows without an attempt (started null) are skipped.
 import type { SqliteDb } from "./driver.ts";
 import type { AttemptRecord } from "../store.ts";
 
-export function recordAttempts(db: SqliteDb, attempts: Array<{ id: string; attempt: AttemptRecord }>): void {
-  if (!attempts.length) return;
-  const rows = attempts.map(({ id, attempt: a }) => ({ id, s: a.startedAt, d: a.durationMs, o: a.outcome, c: a.code, t: a.detail }));
+export type AttemptRow = [id: string, worker: string, startedAt: number | null, durationMs: number | null, outcome: string | null, code: number | null, detail: string | null];
+
+export function attemptRow(id: string, worker: string, a: AttemptRecord | undefined): AttemptRow {
+  return a ? [id, worker, a.startedAt, a.durationMs, a.outcome, a.code, a.detail] : [id, worker, null, null, null, null, null];
+}
+
+/** Records the attempts of `rows`, a JSON array of AttemptRow. */
+export function recordAttempts(db: SqliteDb, rows: string): void {
   db.query(`
     INSERT INTO job_attempts (job_id, n, started_at, duration_ms, outcome, code, detail)
-    SELECT value ->> 'id',
-      coalesce((SELECT max(n) FROM job_attempts WHERE job_id = value ->> 'id'), 0) + 1,
-      value ->> 's', value ->> 'd', value ->> 'o', value ->> 'c', value ->> 't'
-    FROM json_each($rows)`).run({ rows: JSON.stringify(rows) });
+    SELECT value ->> 0,
+      coalesce((SELECT max(n) FROM job_attempts WHERE job_id = value ->> 0), 0) + 1,
+      value ->> 2, value ->> 3, value ->> 4, value ->> 5, value ->> 6
+    FROM json_each($rows) WHERE value ->> 2 IS NOT NULL`).run({ rows });
 }

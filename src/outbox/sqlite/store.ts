@@ -7,7 +7,8 @@ import type { SqliteDb } from "./driver.ts";
 import type { Acceptance, AcceptResult, Attempt, AttemptRecord, ClaimOptions, CompletedJob, Job, JobFilter, Stats, Store } from "../store.ts";
 import { acceptBatch } from "./accept-batch.ts";
 import { claimDueJobs } from "./claim-due-jobs.ts";
-import { completeJobs } from "./complete-jobs.ts";
+import { completeJobRows, completeJobs } from "./complete-jobs.ts";
+import type { AttemptRow } from "./record-attempts.ts";
 import { guard, openSqlite, type SqliteOptions } from "./connection.ts";
 import { DedupeLog, FLUSH_SLICES } from "./dedupe-log.ts";
 import { completeJob, failJob, releaseJob } from "./finish-job.ts";
@@ -105,6 +106,10 @@ export class SqliteStore implements Store {
   }
   async completeJobs(items: CompletedJob[], now: number): Promise<string[]> {
     return items.length ? guard("completeJobs", () => completeJobs(this.#bookkeeping, items, now)) : [];
+  }
+  /** completeJobs with the items as compact rows: what the store thread receives (thread-store.ts). */
+  async completeJobRows(rows: AttemptRow[], now: number): Promise<string[]> {
+    return rows.length ? guard("completeJobs", () => completeJobRows(this.#bookkeeping, rows, now)) : [];
   }
   async failJob(id: string, worker: string, error: string, retryAt: number | null, now: number, attempt?: AttemptRecord): Promise<boolean> {
     return guard("failJob", () => failJob(this.#bookkeeping, id, worker, error, retryAt, now, attempt));

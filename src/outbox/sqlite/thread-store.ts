@@ -14,6 +14,7 @@ import { StoreUnavailableError } from "../errors.ts";
 import type { Acceptance, AcceptResult, Attempt, AttemptRecord, ClaimOptions, CompletedJob, Job, JobFilter, Stats, Store } from "../store.ts";
 import type { SqliteOptions } from "./connection.ts";
 import type { Call, Reply } from "./thread-host.ts";
+import { attemptRow } from "./record-attempts.ts";
 
 type Waiting = { resolve(value: unknown): void; reject(err: unknown): void };
 
@@ -61,7 +62,9 @@ export class SqliteThreadStore implements Store {
     return this.#call("completeJob", id, worker, now);
   }
   completeJobs(items: CompletedJob[], now: number): Promise<string[]> {
-    return items.length ? this.#call("completeJobs", items, now) : Promise.resolve([]);
+    // As compact rows: one array per job instead of two nested objects with long keys, to encode
+    // here and decode on the thread for every completion (record-attempts.ts).
+    return items.length ? this.#call("completeJobRows", items.map((i) => attemptRow(i.id, i.worker, i.attempt)), now) : Promise.resolve([]);
   }
   failJob(id: string, worker: string, error: string, retryAt: number | null, now: number, attempt?: AttemptRecord): Promise<boolean> {
     return this.#call("failJob", id, worker, error, retryAt, now, attempt);
