@@ -4,36 +4,21 @@
 import { afterAll, beforeAll, expect, test } from "bun:test";
 import { readFileSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
-import { SMTPServer } from "smtp-server";
 import { loadConfig } from "../../src/config/load.ts";
 import type { ResolvedConfig } from "../../src/config/types.ts";
 import { Worker } from "../../src/outbox/worker.ts";
-import { enqueue, recordEvents, startSink, tempStore, until } from "./fixtures.ts";
+import { enqueue, recordEvents, startSink, startSmtpRecorder, tempStore, until } from "./fixtures.ts";
 
 const ROOT = resolve(import.meta.dir, "../..");
-const mails: { to: string[]; raw: string }[] = [];
-let smtp: SMTPServer;
+let smtp: Awaited<ReturnType<typeof startSmtpRecorder>>;
 let smtpPort = 0;
 let sink: ReturnType<typeof startSink>;
 let t: Awaited<ReturnType<typeof tempStore>>;
 let config: ResolvedConfig;
 
 beforeAll(async () => {
-  smtp = new SMTPServer({
-    logger: false,
-    authOptional: true,
-    disableReverseLookup: true,
-    onData(stream, session, cb) {
-      const chunks: Buffer[] = [];
-      stream.on("data", (c: Buffer) => chunks.push(c));
-      stream.on("end", () => {
-        mails.push({ to: session.envelope.rcptTo.map((r) => r.address), raw: Buffer.concat(chunks).toString("utf8") });
-        cb();
-      });
-    },
-  });
-  await new Promise<void>((r) => smtp.listen(0, "127.0.0.1", r));
-  smtpPort = (smtp.server.address() as { port: number }).port;
+  smtp = await startSmtpRecorder();
+  smtpPort = smtp.port;
   sink = startSink();
   t = await tempStore();
   const yaml = readFileSync(join(ROOT, "config/hooks.yaml"), "utf8")
@@ -47,7 +32,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   sink.stop();
-  await new Promise<void>((r) => smtp.close(() => r()));
+  await smtp.close();
   await t.cleanup();
 });
 
@@ -68,11 +53,11 @@ test("the example's welcome, login-audit and verified actions are delivered from
     await worker.stop(2000);
   }
 
-  expect(mails).toHaveLength(1);
-  expect(mails[0]!.to).toEqual(["ada@example.com"]);
-  expect(mails[0]!.raw).toContain("Subject: Welcome to Example");
-  expect(mails[0]!.raw).toContain("Hi Ada,");
-  expect(mails[0]!.raw).toContain(`Message-ID: <${mailJob}@example.com>`);
+  expect(smtp.mails).toHaveLength(1);
+  expect(smtp.mails[0]!.to).toEqual(["ada@example.com"]);
+  expect(smtp.mails[0]!.raw).toContain("Subject: Welcome to Example");
+  expect(smtp.mails[0]!.raw).toContain("Hi Ada,");
+  expect(smtp.mails[0]!.raw).toContain(`Message-ID: <${mailJob}@example.com>`);
 
   const crm = sink.deliveries.find((d) => d.path === "/contacts")!;
   expect(crm.jobId).toBe(crmJob!);

@@ -4,6 +4,7 @@
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { SMTPServer } from "smtp-server";
 import { acceptedWebhook, buildJobPayload } from "../../src/actions/index.ts";
 import type { ResolvedAction } from "../../src/config/types.ts";
 import { openStore } from "../../src/outbox/open-store.ts";
@@ -106,4 +107,29 @@ export async function until(cond: () => boolean | Promise<boolean>, what: string
     if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
     await Bun.sleep(10);
   }
+}
+
+/** One message a recording SMTP server got: its envelope recipients and the raw message. */
+export type RecordedMail = { to: string[]; raw: string };
+
+/** A real SMTP server on 127.0.0.1 (no auth, no TLS) that records every message it accepts. */
+export async function startSmtpRecorder(opts: { size?: number } = {}): Promise<{ port: number; mails: RecordedMail[]; close: () => Promise<void> }> {
+  const mails: RecordedMail[] = [];
+  const smtp = new SMTPServer({
+    logger: false,
+    authOptional: true,
+    disableReverseLookup: true,
+    ...(opts.size ? { size: opts.size } : {}),
+    onData(stream, session, cb) {
+      const chunks: Buffer[] = [];
+      stream.on("data", (c: Buffer) => chunks.push(c));
+      stream.on("end", () => {
+        mails.push({ to: session.envelope.rcptTo.map((r) => r.address), raw: Buffer.concat(chunks).toString("utf8") });
+        cb();
+      });
+    },
+  });
+  await new Promise<void>((r) => smtp.listen(0, "127.0.0.1", r));
+  const port = (smtp.server.address() as { port: number }).port;
+  return { port, mails, close: () => new Promise<void>((r) => smtp.close(() => r())) };
 }

@@ -2,36 +2,20 @@
 // worker and a real SMTP conversation (smtp-server on 127.0.0.1): recipients, display names,
 // html, and the subject header.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { SMTPServer } from "smtp-server";
+import { startSmtpRecorder } from "../outbox/fixtures.ts";
 import { closeEmailTransports, MAX_SUBJECT_CHARS } from "../../src/actions/email.ts";
 import { cleanupDirs, deliverThroughOutbox, hookYaml, load } from "./harness.ts";
 
-type Mail = { rcpt: string[]; raw: string };
-const mails: Mail[] = [];
-let smtp: SMTPServer;
+let smtp: Awaited<ReturnType<typeof startSmtpRecorder>>;
 let port = 0;
 
 beforeAll(async () => {
-  smtp = new SMTPServer({
-    logger: false,
-    authOptional: true,
-    disableReverseLookup: true,
-    size: 10 * 1024 * 1024,
-    onData(stream, session, cb) {
-      const chunks: Buffer[] = [];
-      stream.on("data", (c: Buffer) => chunks.push(c));
-      stream.on("end", () => {
-        mails.push({ rcpt: session.envelope.rcptTo.map((r) => r.address), raw: Buffer.concat(chunks).toString("utf8") });
-        cb();
-      });
-    },
-  });
-  await new Promise<void>((r) => smtp.listen(0, "127.0.0.1", r));
-  port = (smtp.server.address() as { port: number }).port;
+  smtp = await startSmtpRecorder({ size: 10 * 1024 * 1024 });
+  port = smtp.port;
 });
 afterAll(async () => {
   closeEmailTransports();
-  await new Promise<void>((r) => smtp.close(() => r()));
+  await smtp.close();
   cleanupDirs();
 });
 
@@ -58,31 +42,31 @@ const decodeWords = (v: string) =>
 describe("recipients", () => {
   test("a value holding a list or a display name never adds a recipient: the job dies saying why, and no RCPT TO is sent", async () => {
     const { config } = load(hookYaml(`      - name: mail\n        email: { to: "{{body.email}}", subject: Welcome, text: Hi }\n`, serve()));
-    const start = mails.length;
+    const start = smtp.mails.length;
     const hostile = ["ada@example.org,evil@attacker.test", "Evil <evil@attacker.test>", "ada@example.org\r\nBcc: evil@attacker.test", "ada@example.org evil@attacker.test", "ada@example.org"];
     const jobs = await deliverThroughOutbox(config!, "welcome.mail", hostile.map((email) => ({ ...ada, email })), ENV);
     expect(jobs.map((j) => j.state)).toEqual(["dead", "dead", "dead", "dead", "done"]);
     expect(jobs[0]!.lastError).toBe(`the 'to' address "ada@example.org,evil@attacker.test" is not exactly one address (user@domain); refused`);
-    expect(mails.slice(start).map((m) => m.rcpt)).toEqual([["ada@example.org"]]);
+    expect(smtp.mails.slice(start).map((m) => m.to)).toEqual([["ada@example.org"]]);
   });
 
   test("an address a mail system could route elsewhere dies: an encoded word or a source route in the local part, an IP address as the domain", async () => {
     const { config } = load(hookYaml(`      - name: mail\n        email: { to: "{{body.email}}", subject: Welcome, text: Hi }\n`, serve()));
-    const start = mails.length;
+    const start = smtp.mails.length;
     const hostile = ["=?utf-8?q?evil=40attacker.test?=@example.org", "evil%attacker.test@example.org", "attacker.test!evil@example.org", "ada@127.0.0.1", "ada@example.org"];
     const jobs = await deliverThroughOutbox(config!, "welcome.mail", hostile.map((email) => ({ ...ada, email })), ENV);
     expect(jobs.map((j) => j.state)).toEqual(["dead", "dead", "dead", "dead", "done"]);
     expect(jobs[3]!.lastError).toBe(`the 'to' address "ada@127.0.0.1" is not exactly one address (user@domain); refused`);
-    expect(mails.slice(start).map((m) => m.rcpt)).toEqual([["ada@example.org"]]);
+    expect(smtp.mails.slice(start).map((m) => m.to)).toEqual([["ada@example.org"]]);
   });
 
   test("a display name is text, never parsed: 'Evil <e@y>, Bob' adds no recipient and shows as the name", async () => {
     const { config } = load(hookYaml(`      - name: mail\n        email: { to: "{{body.name}} <{{body.email}}>", subject: Welcome, text: Hi }\n`, serve()));
-    const start = mails.length;
+    const start = smtp.mails.length;
     const jobs = await deliverThroughOutbox(config!, "welcome.mail", [{ ...ada, name: "Evil <evil@attacker.test>, Bob" }, { ...ada, name: "Mallory\r\nBcc: evil@attacker.test" }], ENV);
     expect(jobs.map((j) => [j.state, j.lastError])).toEqual([["done", null], ["done", null]]);
-    const got = mails.slice(start);
-    expect(got.map((m) => m.rcpt)).toEqual([["ada@example.org"], ["ada@example.org"]]);
+    const got = smtp.mails.slice(start);
+    expect(got.map((m) => m.to)).toEqual([["ada@example.org"], ["ada@example.org"]]);
     expect(got.map((m) => decodeWords(header(m.raw, "To")!)).sort()).toEqual([`"Evil <evil@attacker.test>, Bob" <ada@example.org>`, `"Mallory Bcc: evil@attacker.test" <ada@example.org>`]);
     expect(got.some((m) => header(m.raw, "Bcc") !== undefined)).toBe(false);
   });
@@ -105,10 +89,10 @@ describe("html and text", () => {
   test("values are escaped in html and kept as they are in text", async () => {
     const link = "<a href=https://evil.test>Reset your password</a>";
     const { config } = load(hookYaml(`      - name: mail\n        email: { to: "{{body.email}}", subject: Welcome, text: "Hi {{body.name}}", html: "<p>Hi {{body.name}}</p>" }\n`, serve()));
-    const start = mails.length;
+    const start = smtp.mails.length;
     const [job] = await deliverThroughOutbox(config!, "welcome.mail", [{ ...ada, name: link }], ENV);
     expect(job!.state).toBe("done");
-    const raw = mails[start]!.raw.replace(/=\r\n/g, "").replace(/=3D/g, "=");
+    const raw = smtp.mails[start]!.raw.replace(/=\r\n/g, "").replace(/=3D/g, "=");
     expect(raw).toContain("<p>Hi &lt;a href=https://evil.test&gt;Reset your password&lt;/a&gt;</p>");
     expect(raw).not.toContain("<a href=https://evil.test>Reset your password</a></p>");
     expect(raw).toContain(`Hi ${link}`);
@@ -157,14 +141,14 @@ describe("html: where escaping is not enough", () => {
 describe("subject", () => {
   test("a 60,000-character name is cut to the documented maximum and folded: no header line passes 78 octets, and a line break adds no header", async () => {
     const { config } = load(hookYaml(`      - name: mail\n        email: { to: "{{body.email}}", subject: "Welcome {{body.name}}", text: Hi }\n`, serve()));
-    const start = mails.length;
+    const start = smtp.mails.length;
     const names = ["a".repeat(60_000), "Łukasz ".repeat(9000), "Ada\r\nBcc: evil@attacker.test\r\nX-Evil: 1"];
     const jobs = await deliverThroughOutbox(config!, "welcome.mail", names.map((name) => ({ ...ada, name })), ENV);
     expect(jobs.map((j) => j.state)).toEqual(["done", "done", "done"]);
-    const got = mails.slice(start);
+    const got = smtp.mails.slice(start);
     for (const m of got) {
       for (const line of headerLines(m.raw)) expect(Buffer.byteLength(line)).toBeLessThanOrEqual(78);
-      expect(m.rcpt).toEqual(["ada@example.org"]);
+      expect(m.to).toEqual(["ada@example.org"]);
       expect(header(m.raw, "Bcc")).toBeUndefined();
       expect(header(m.raw, "X-Evil")).toBeUndefined();
     }

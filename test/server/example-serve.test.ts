@@ -7,40 +7,25 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
-import { SMTPServer } from "smtp-server";
-import { startSink, until } from "../outbox/fixtures.ts";
+import { startSink, startSmtpRecorder, until } from "../outbox/fixtures.ts";
 import { cliCommand, killLeftovers, ServeProcess, type Runtime } from "../resilience/serve-process.ts";
 
 const ROOT = resolve(import.meta.dir, "../..");
 const ENV = { KRATOS_HOOKS_SECRET: "dev-secret", KRATOS_HOOKS_BASIC_PASSWORD: "dev-password", CRM_TOKEN: "dev-token" };
 
-const mails: { to: string[]; raw: string }[] = [];
-let smtp: SMTPServer;
+let smtp: Awaited<ReturnType<typeof startSmtpRecorder>>;
 let smtpPort = 0;
 let sink: ReturnType<typeof startSink>;
 
 beforeAll(async () => {
-  smtp = new SMTPServer({
-    logger: false,
-    authOptional: true,
-    disableReverseLookup: true,
-    onData(stream, session, cb) {
-      const chunks: Buffer[] = [];
-      stream.on("data", (c: Buffer) => chunks.push(c));
-      stream.on("end", () => {
-        mails.push({ to: session.envelope.rcptTo.map((r) => r.address), raw: Buffer.concat(chunks).toString("utf8") });
-        cb();
-      });
-    },
-  });
-  await new Promise<void>((r) => smtp.listen(0, "127.0.0.1", r));
-  smtpPort = (smtp.server.address() as { port: number }).port;
+  smtp = await startSmtpRecorder();
+  smtpPort = smtp.port;
   sink = startSink();
 });
 afterAll(async () => {
   killLeftovers();
   sink.stop();
-  await new Promise<void>((r) => smtp.close(() => r()));
+  await smtp.close();
 });
 
 for (const runtime of ["bun", "deno"] as Runtime[]) {
@@ -69,8 +54,8 @@ for (const runtime of ["bun", "deno"] as Runtime[]) {
           });
         expect((await webhook()).status).toBe(204);
         expect((await webhook()).status).toBe(204); // a retry by Kratos (same identity: the hook's dedupe key)
-        await until(() => mails.some((m) => m.to.includes(email)) && sink.deliveries.some((d) => (d.body as { external_id?: string })?.external_id === identity), "the email and the CRM call", 15_000);
-        const mail = mails.filter((m) => m.to.includes(email));
+        await until(() => smtp.mails.some((m) => m.to.includes(email)) && sink.deliveries.some((d) => (d.body as { external_id?: string })?.external_id === identity), "the email and the CRM call", 15_000);
+        const mail = smtp.mails.filter((m) => m.to.includes(email));
         expect(mail).toHaveLength(1);
         expect(mail[0]!.raw).toContain("Subject: Welcome to Example");
         const crm = sink.deliveries.filter((d) => (d.body as { external_id?: string })?.external_id === identity);
