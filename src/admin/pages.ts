@@ -143,7 +143,7 @@ export function jobPage(d: { job: Job; attempts: Attempt[] }, csrf: string, flas
   const j = d.job;
   const traceId = traceIdOf(j.traceparent);
   const attempts = d.attempts.map(
-    (a) => html`<tr data-attempt="${a.n}"><td class="num">#${a.n}</td><td class="mono time">${time(a.startedAt)}</td><td class="num">${a.durationMs} ms</td><td>${stateBadge(a.outcome)}</td><td class="num">${a.code ?? "–"}</td><td class="mono">${a.detail ?? ""}</td></tr>`,
+    (a) => html`<tr data-attempt="${a.n}"><td class="num">#${a.n}</td><td class="mono time">${time(a.startedAt)}</td><td class="num">${a.durationMs} ms</td><td>${stateBadge(a.outcome)}</td><td class="num">${a.code ?? "–"}</td><td class="mono detail">${a.detail ?? ""}</td></tr>`,
   );
   const actions =
     j.state === "running"

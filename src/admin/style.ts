@@ -48,6 +48,8 @@ input[type=text], input[type=password], input[type=search], select { font:inheri
 dl.facts { display:grid; grid-template-columns:max-content 1fr; gap:.3rem 1rem; margin:0; }
 dl.facts dt { color:var(--muted); }
 dl.facts dd { margin:0; word-break:break-all; }
+/* An attempt's response or error keeps a readable width: a narrow screen scrolls the card sideways instead of wrapping it a few letters a line. */
+td.detail { min-width:16rem; }
 @media (max-width: 640px) {
   body { font-size:14px; }
   main { padding:.6rem; }
