@@ -26,32 +26,31 @@ bun build --compile --minify --bytecode --splitting --format esm src/cli.ts src/
 "$tmp/kratos-hooks" generate --config config/hooks.yaml --out "$tmp/bin-out" || fail=1
 diff -r jsonnet "$tmp/bin-out" || { echo "compiled binary output differs from jsonnet/"; fail=1; }
 
+# Starts `serve` of the example with the given command on a random port, waits for readiness, sends
+# a Kratos-shaped webhook the signup gate denies (422 with messages at #/traits/email), then SIGTERM:
+# it must exit 0. $1 names it in messages, $2 is its store and log stem, $3 the Trigger-Id's last digit.
+smoke_serve() {
+  local what=$1 stem=$2 n=$3; shift 3
+  local port=$((20000 + RANDOM % 20000))
+  KRATOS_HOOKS_SECRET=ci-secret KRATOS_HOOKS_BASIC_PASSWORD=ci-password CRM_TOKEN=ci-token \
+    "$@" serve --config config/hooks.yaml --listen "127.0.0.1:$port" --store "sqlite:$tmp/$stem/smoke.db" >"$tmp/$stem.log" 2>&1 &
+  local serve_pid=$!
+  for _ in $(seq 1 100); do curl -sf "http://127.0.0.1:$port/health/ready" >/dev/null && break; sleep 0.1; done
+  local answer
+  answer=$(curl -s -w ' %{http_code}' "http://127.0.0.1:$port/hooks/signup-gate" -H 'Content-Type: application/json' \
+    -H 'X-Kratos-Hooks-Key: ci-secret' -H "Ory-Webhook-Trigger-Id: 6f1c0d2e-0000-4000-8000-00000000000$n" -d '{"email":"a@mailinator.com"}')
+  echo "$answer"
+  case "$answer" in *'"instance_ptr":"#/traits/email"'*' 422') ;; *) echo "unexpected answer from $what"; fail=1 ;; esac
+  kill -TERM "$serve_pid"; wait "$serve_pid"; local rc=$?
+  [ "$rc" = 0 ] || { echo "$what exited $rc on SIGTERM"; cat "$tmp/$stem.log"; fail=1; }
+}
+
 step "compiled binary serves: ready, a Kratos-shaped deny, SIGTERM exits 0"
-port=$((20000 + RANDOM % 20000))
-KRATOS_HOOKS_SECRET=ci-secret KRATOS_HOOKS_BASIC_PASSWORD=ci-password CRM_TOKEN=ci-token \
-  "$tmp/kratos-hooks" serve --config config/hooks.yaml --listen "127.0.0.1:$port" --store "sqlite:$tmp/serve/smoke.db" >"$tmp/serve.log" 2>&1 &
-serve_pid=$!
-for _ in $(seq 1 50); do curl -sf "http://127.0.0.1:$port/health/ready" >/dev/null && break; sleep 0.1; done
-answer=$(curl -s -w ' %{http_code}' "http://127.0.0.1:$port/hooks/signup-gate" -H 'Content-Type: application/json' \
-  -H 'X-Kratos-Hooks-Key: ci-secret' -H 'Ory-Webhook-Trigger-Id: 6f1c0d2e-0000-4000-8000-000000000001' -d '{"email":"a@mailinator.com"}')
-echo "$answer"
-case "$answer" in *'"instance_ptr":"#/traits/email"'*' 422') ;; *) echo "unexpected answer from the compiled serve"; fail=1 ;; esac
-kill -TERM "$serve_pid"; wait "$serve_pid"; rc=$?
-[ "$rc" = 0 ] || { echo "serve exited $rc on SIGTERM"; cat "$tmp/serve.log"; fail=1; }
+smoke_serve "the compiled serve" serve 1 "$tmp/kratos-hooks"
 
 step "deno run serves (README's Deno command): ready, a Kratos-shaped deny, SIGTERM exits 0"
 if command -v deno >/dev/null 2>&1; then
-  port=$((20000 + RANDOM % 20000))
-  KRATOS_HOOKS_SECRET=ci-secret KRATOS_HOOKS_BASIC_PASSWORD=ci-password CRM_TOKEN=ci-token \
-    deno run -A src/cli.ts serve --config config/hooks.yaml --listen "127.0.0.1:$port" --store "sqlite:$tmp/deno-serve/smoke.db" >"$tmp/deno-serve.log" 2>&1 &
-  serve_pid=$!
-  for _ in $(seq 1 100); do curl -sf "http://127.0.0.1:$port/health/ready" >/dev/null && break; sleep 0.1; done
-  answer=$(curl -s -w ' %{http_code}' "http://127.0.0.1:$port/hooks/signup-gate" -H 'Content-Type: application/json' \
-    -H 'X-Kratos-Hooks-Key: ci-secret' -H 'Ory-Webhook-Trigger-Id: 6f1c0d2e-0000-4000-8000-000000000002' -d '{"email":"a@mailinator.com"}')
-  echo "$answer"
-  case "$answer" in *'"instance_ptr":"#/traits/email"'*' 422') ;; *) echo "unexpected answer from serve on deno"; fail=1 ;; esac
-  kill -TERM "$serve_pid"; wait "$serve_pid"; rc=$?
-  [ "$rc" = 0 ] || { echo "serve on deno exited $rc on SIGTERM"; cat "$tmp/deno-serve.log"; fail=1; }
+  smoke_serve "serve on deno" deno-serve 2 deno run -A src/cli.ts
 else
   echo "deno is not installed"; fail=1
 fi
