@@ -21,6 +21,20 @@ if (mode === "bare") {
   }, { parse: "none" });
   app.listen({ hostname: "127.0.0.1", port: 0 });
   console.log(app.server!.port);
+} else if (mode === "bare-bun") {
+  // The floor under Elysia: Bun.serve's own router, as listen.ts serves a hook's path.
+  const server = Bun.serve({
+    hostname: "127.0.0.1",
+    port: 0,
+    routes: {
+      "/hooks/bench": async (request) => {
+        await request.text();
+        return new Response(null, { status: 204 });
+      },
+    },
+    fetch: () => new Response(null, { status: 404 }),
+  });
+  console.log(server.port);
 } else if (mode === "receiver-nostore") {
   const yaml = hooksYaml("sqlite::memory:", "full");
   const config = loadConfigText(yaml, join(tmpdir(), "bench-nostore.yaml"), { env: {}, cwd: tmpdir() });

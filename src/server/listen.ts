@@ -49,12 +49,18 @@ export function listenBun(receiver: ReceiverApp, at: At): Listening {
   // while its parsed path is one of them was spelt otherwise on the wire: 400. test/security/
   // open-endpoints.test.ts sends such targets over a socket, and fails should a Bun release
   // start matching routes after resolving them.
+  //
+  // A hook's path goes straight to its route's handler, which answers every outcome itself (errors
+  // included, hook-route.ts): routing it again through Elysia's app.handle cost ~2 µs of event-loop
+  // CPU per webhook (bench/results/ack.md, seventh session). The built-in endpoints keep Elysia.
   const handle = (request: Request) => receiver.handle(request);
   const routes: Record<string, (request: Request) => Promise<Response>> = {};
+  const hookHandlers = new Map(receiver.routes.map((r) => [sameRoute(r.hook.routePath), r.handle] as const));
   for (const path of receiver.paths) {
     const bare = sameRoute(path);
-    routes[bare] = handle;
-    if (bare !== "/") routes[`${bare}/`] = handle;
+    const handler = hookHandlers.get(bare) ?? handle;
+    routes[bare] = handler;
+    if (bare !== "/") routes[`${bare}/`] = handler;
   }
   const known = new Set(receiver.paths.map(sameRoute));
   const server = Bun.serve({
