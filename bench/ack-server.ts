@@ -39,6 +39,8 @@ if (mode === "bare") {
   const yaml = hooksYaml("sqlite::memory:", "full");
   const config = loadConfigText(yaml, join(tmpdir(), "bench-nostore.yaml"), { env: {}, cwd: tmpdir() });
   const store = await openStore(config.serve.store); // in memory, only for /health/ready and /metrics
-  const receiver = createApp({ config, accept: async () => ({ duplicate: false }), store, log: createLogger({ level: "info" }), env: { BENCH_SECRET: "bench-secret" } });
+  const receiver = createApp({ config, accept: async () => ({ duplicate: false }), store, log: createLogger({ level: (process.env.BENCH_LOG_LEVEL ?? "info") as "info" }), env: { BENCH_SECRET: "bench-secret" } });
   console.log(listenBun(receiver, { host: "127.0.0.1", port: 0 }).port); // as `serve` listens
 } else throw new Error(`ack-server: unknown mode ${mode}`);
+// Exit cleanly on SIGTERM (ack.ts's stop), so that `bun --cpu-prof` writes its profile.
+process.on("SIGTERM", () => process.exit(0));
