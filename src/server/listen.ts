@@ -55,7 +55,7 @@ export function listenBun(receiver: ReceiverApp, at: At): Listening {
   // CPU per webhook (bench/results/ack.md, seventh session). The built-in endpoints keep Elysia.
   const handle = (request: Request) => receiver.handle(request);
   const routes: Record<string, (request: Request) => Promise<Response>> = {};
-  const hookHandlers = new Map(receiver.routes.map((r) => [sameRoute(r.hook.routePath), r.handle] as const));
+  const hookHandlers = hookHandlersByPath(receiver);
   for (const path of receiver.paths) {
     const bare = sameRoute(path);
     const handler = hookHandlers.get(bare) ?? handle;
@@ -74,6 +74,11 @@ export function listenBun(receiver: ReceiverApp, at: At): Listening {
     fetch: (request) => (known.has(sameRoute(decodedPath(request.url))) ? nonCanonicalPathResponse() : handle(request)),
   });
   return bunListening(server, at);
+}
+
+/** Each hook's handler by its path without trailing slashes (sameRoute). */
+function hookHandlersByPath(receiver: Pick<ReceiverApp, "routes">): Map<string, (request: Request) => Promise<Response>> {
+  return new Map(receiver.routes.map((r) => [sameRoute(r.hook.routePath), r.handle] as const));
 }
 
 /** A Bun.serve server as a Listening: stop(false) resolves once requests in flight have been answered; past the timeout the rest are cut. */
@@ -175,14 +180,23 @@ function rawTarget(url: string): string {
   return start < 0 ? "/" : url.slice(start);
 }
 
-export function listenDeno(receiver: Pick<ReceiverApp, "handle">, at: At): Listening {
+export function listenDeno(receiver: Pick<ReceiverApp, "handle"> & Partial<Pick<ReceiverApp, "routes">>, at: At): Listening {
   const serve = (globalThis as unknown as { Deno: { serve: DenoServe } }).Deno.serve;
   // A bind failure throws with the same code as Node's and Bun's (EADDRINUSE...), which serve.ts reads.
   // Deno.serve's request.url keeps the request-target as sent (checked, Deno 2.9.6: `/hooks/%2e%2e/x`
-  // arrives unresolved), so its path is checked as the request line's.
-  const server = serve({ hostname: at.host, port: at.port, onListen: () => {} }, (request) =>
-    isNonCanonicalTarget(rawTarget(request.url)) ? nonCanonicalPathResponse() : receiver.handle(request),
-  );
+  // arrives unresolved), so its path is checked as the request line's. A hook's path, spelt as
+  // declared, goes straight to its handler as on Bun.serve (listenBun); anything else through Elysia.
+  const hookHandlers = receiver.routes ? hookHandlersByPath(receiver as Pick<ReceiverApp, "routes">) : undefined;
+  const server = serve({ hostname: at.host, port: at.port, onListen: () => {} }, (request) => {
+    const target = rawTarget(request.url);
+    if (isNonCanonicalTarget(target)) return nonCanonicalPathResponse();
+    if (hookHandlers) {
+      const query = target.indexOf("?");
+      const direct = hookHandlers.get(sameRoute(query < 0 ? target : target.slice(0, query)));
+      if (direct) return direct(request);
+    }
+    return receiver.handle(request);
+  });
   return {
     kind: "deno",
     hostname: server.addr.hostname,
