@@ -11,7 +11,7 @@ import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 
 const N = 32_000;
-const BATCH = 32;
+const BATCH = Number(process.env.BATCH ?? 32);
 const ROUNDS = 5;
 const dirs = process.argv.length > 2 ? process.argv.slice(2) : [join(import.meta.dir, "..")];
 const tmp = mkdtempSync(join(tmpdir(), "kh-bench-accept-"));

@@ -7,6 +7,10 @@
 // and the average batch. For comparing checkouts in one process, alternating rounds:
 //
 //   bun bench/handoff-cpu.ts <dir> [<dir> ...]     (a dir holds a checkout's src/)
+//
+// `nostore` as a dir: the first checkout's GroupCommitter over a store that answers every batch
+// "all new" at once, so the event loop's share of building acceptances and batching them is seen
+// apart from the hand-off to the thread.
 import { dlopen, FFIType, ptr } from "bun:ffi";
 import { mkdtempSync, rmSync } from "node:fs";
 import { loadavg, tmpdir } from "node:os";
@@ -29,11 +33,15 @@ function loopCpu(): number {
 
 type Committer = { accept(a: unknown): Promise<{ duplicate: boolean }>; stats: { batches: number; accepted: number }; close(): Promise<void> };
 type Store = { migrate(): Promise<void>; close(): Promise<void> };
+const realDir = dirs.find((d) => d !== "nostore") ?? join(import.meta.dir, "..");
 const setups = await Promise.all(
   dirs.map(async (dir, i) => {
-    const { SqliteThreadStore } = await import(join(resolve(dir), "src/outbox/sqlite/thread-store.ts"));
-    const { GroupCommitter } = await import(join(resolve(dir), "src/outbox/group-commit.ts"));
-    const store = new SqliteThreadStore(join(tmp, `outbox-${i}.db`), { synchronous: "full" }) as Store;
+    const { GroupCommitter } = await import(join(resolve(dir === "nostore" ? realDir : dir), "src/outbox/group-commit.ts"));
+    const { SqliteThreadStore } = await import(join(resolve(dir === "nostore" ? realDir : dir), "src/outbox/sqlite/thread-store.ts"));
+    const store: Store =
+      dir === "nostore"
+        ? ({ migrate: async () => {}, close: async () => {}, acceptBatch: async (b: unknown[]) => b.map(() => ({ duplicate: false })) } as Store)
+        : (new SqliteThreadStore(join(tmp, `outbox-${i}.db`), { synchronous: "full" }) as Store);
     await store.migrate();
     const committer = new GroupCommitter(store, { maxWaitMs: 2, maxBatch: 32, maxInFlight: 2, goWhenIdle: true }) as Committer;
     return { dir, store, committer };

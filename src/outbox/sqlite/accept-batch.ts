@@ -88,6 +88,7 @@ type Appended = { at: number; expiresAt: number };
 
 function commit(db: SqliteDb, st: Statements, dedupe: DedupeLog, rows: AcceptRows): Duplicates {
   const f = rows.fields;
+  const base = rows.base;
   // Where each acceptance's fields start, its recordId and key hash.
   const starts: number[] = [];
   const ids: string[] = [];
@@ -121,7 +122,7 @@ function commit(db: SqliteDb, st: Statements, dedupe: DedupeLog, rows: AcceptRow
   for (let i = 0; i < starts.length; i++) {
     const at = starts[i]!;
     const id = ids[i]!;
-    const now = f[at + 6] as number;
+    const now = base + (f[at + 6] as number);
     // The newest record of the key: one this batch appends, else one not yet indexed, else the index's.
     const earlier = appended.get(id);
     let stored: { status: unknown; body: unknown; contentType: unknown } | undefined;
@@ -138,13 +139,14 @@ function commit(db: SqliteDb, st: Statements, dedupe: DedupeLog, rows: AcceptRow
       duplicates.push(i, stored.status, stored.body, stored.contentType);
       continue;
     }
-    appended.set(id, { at, expiresAt: f[at + 5] as number });
+    const expiresAt = base + (f[at + 5] as number);
+    appended.set(id, { at, expiresAt });
     fresh.push(id);
-    records.push(f[at], f[at + 1], hashes[i], f[at + 2], f[at + 3], f[at + 4], f[at + 5], now);
+    records.push(f[at], f[at + 1], hashes[i], f[at + 2], f[at + 3], f[at + 4], expiresAt, now);
     const jobCount = f[at + 7] as number;
     for (let j = at + ACCEPTANCE_FIELDS; j < at + ACCEPTANCE_FIELDS + jobCount * JOB_FIELDS; j += JOB_FIELDS) {
       // id, hook, action, payload, max_attempts, run_at, created_at = updated_at, trigger_id, identity_id, traceparent
-      jobs.push(f[j], f[j + 1], f[j + 2], rows.payloads[f[j + 8] as number], f[j + 3], f[j + 4], now, f[j + 5], f[j + 6], f[j + 7]);
+      jobs.push(f[j], f[j + 1], f[j + 2], rows.payloads[f[j + 8] as number], f[j + 3], base + (f[j + 4] as number), now, f[j + 5], f[j + 6], f[j + 7]);
     }
   }
 

@@ -13,8 +13,13 @@ import type { Acceptance, AcceptResult, StoredResponse } from "../store.ts";
  * `fields`, per acceptance: hook, key, status, body, contentType, expiresAt, now, job count
  * (ACCEPTANCE_FIELDS), then per job: id, hook, action, maxAttempts, runAt, triggerId, identityId,
  * traceparent, and the index of its payload in `payloads` (JOB_FIELDS).
+ *
+ * The times (expiresAt, now, runAt) are written as offsets from `base`, the batch's first `now`:
+ * JSON writes and reads a 13-digit epoch ms at several times the cost of a small number (0.6
+ * against 0.3 µs per acceptance for the fields' JSON.stringify, Bun 1.4.5). Exact for integers up
+ * to 2^53, so a batch with any other time keeps base 0 (the times as they are).
  */
-export type AcceptRows = { fields: unknown[]; payloads: string[] };
+export type AcceptRows = { base: number; fields: unknown[]; payloads: string[] };
 export const ACCEPTANCE_FIELDS = 8;
 export const JOB_FIELDS = 9;
 
@@ -26,11 +31,13 @@ export type Duplicates = unknown[];
 
 /** Throws (TypeError) on a payload JSON cannot represent, as the INSERT of its text would. */
 export function acceptRows(batch: Acceptance[]): AcceptRows {
+  const first = batch[0]?.now ?? 0;
+  const base = Number.isSafeInteger(first) && batch.every(integerTimes) ? first : 0;
   const fields: unknown[] = [];
   const payloads: string[] = [];
   let last: unknown;
   for (const a of batch) {
-    fields.push(a.hook, a.key, a.response.status, a.response.body, a.response.contentType ?? null, a.expiresAt, a.now, a.jobs.length);
+    fields.push(a.hook, a.key, a.response.status, a.response.body, a.response.contentType ?? null, a.expiresAt - base, a.now - base, a.jobs.length);
     for (const j of a.jobs) {
       // The jobs of one webhook (one per action) share their payload object: one text for them all.
       if (payloads.length === 0 || j.payload !== last) {
@@ -39,10 +46,17 @@ export function acceptRows(batch: Acceptance[]): AcceptRows {
         payloads.push(text);
         last = j.payload;
       }
-      fields.push(j.id, j.hook, j.action, j.maxAttempts, j.runAt, j.triggerId ?? null, j.identityId ?? null, j.traceparent ?? null, payloads.length - 1);
+      fields.push(j.id, j.hook, j.action, j.maxAttempts, j.runAt - base, j.triggerId ?? null, j.identityId ?? null, j.traceparent ?? null, payloads.length - 1);
     }
   }
-  return { fields, payloads };
+  return { base, fields, payloads };
+}
+
+/** Whether every time of the acceptance is a safe integer (then t - base + base === t). */
+function integerTimes(a: Acceptance): boolean {
+  if (!Number.isSafeInteger(a.now) || !Number.isSafeInteger(a.expiresAt)) return false;
+  for (const j of a.jobs) if (!Number.isSafeInteger(j.runAt)) return false;
+  return true;
 }
 
 const NEW: AcceptResult = Object.freeze({ duplicate: false });
@@ -59,13 +73,13 @@ export function acceptResults(n: number, duplicates: Duplicates): AcceptResult[]
 }
 
 /**
- * The store thread's message for a batch: `A<call id>`, a newline, the JSON of [fields, payload
- * lengths], a newline, then the payload texts back to back. JSON.stringify without indentation
- * writes no raw newline, so the second newline ends the JSON whatever the payloads hold.
+ * The store thread's message for a batch: `A<call id>`, a newline, the JSON of [base, fields,
+ * payload lengths], a newline, then the payload texts back to back. JSON.stringify without
+ * indentation writes no raw newline, so the second newline ends the JSON whatever the payloads hold.
  */
 export function acceptMessage(id: number, rows: AcceptRows): string {
   const lengths = rows.payloads.map((p) => p.length);
-  return `A${id}\n${JSON.stringify([rows.fields, lengths])}\n${rows.payloads.join("")}`;
+  return `A${id}\n${JSON.stringify([rows.base, rows.fields, lengths])}\n${rows.payloads.join("")}`;
 }
 
 export function isAcceptMessage(message: string): boolean {
@@ -79,9 +93,9 @@ export function acceptMessageId(message: string): number {
 export function readAcceptMessage(message: string): AcceptRows {
   const idEnd = message.indexOf("\n");
   const jsonEnd = message.indexOf("\n", idEnd + 1);
-  const [fields, lengths] = JSON.parse(message.slice(idEnd + 1, jsonEnd)) as [unknown[], number[]];
+  const [base, fields, lengths] = JSON.parse(message.slice(idEnd + 1, jsonEnd)) as [number, unknown[], number[]];
   const payloads = new Array<string>(lengths.length);
   let at = jsonEnd + 1;
   for (let i = 0; i < lengths.length; i++) payloads[i] = message.slice(at, (at += lengths[i]!));
-  return { fields, payloads };
+  return { base, fields, payloads };
 }
