@@ -7,9 +7,11 @@
 // Per batch, not per acceptance: the index lookups of the keys not in memory, the records, and
 // the jobs each go in a few multi-row statements (chunks of CHUNKS rows), prepared once per
 // connection and held here. Measured per acceptance (batches of 32, synchronous=full, process
-// CPU; bench/results/ack.md, seventh session): a statement per row through db.query() 15.3 µs,
-// the same statements held 13.7, multi-row 11.3. They are held here, not in bun:sqlite's query
-// cache: it keeps 20 texts, and a text per chunk size would push the store's other statements out.
+// CPU, bench/results/ack.md, issue 15's seventh session): a statement per row through db.query()
+// 15.3 µs, the same statements held 13.7, multi-row 11.3 (rows from json_each of one JSON text:
+// 17.4). They are held here, not in bun:sqlite's query cache: it keeps 20 texts, and a text per
+// chunk size would push the store's other statements out (tried earlier that day through db.query():
+// the store thread's CPU rose under wrk).
 import type { SqliteDb, SqliteStatement } from "./driver.ts";
 import type { Acceptance, AcceptResult } from "../store.ts";
 import { ACCEPTANCE_FIELDS, acceptResults, acceptRows, JOB_FIELDS, type AcceptRows, type Duplicates } from "./accept-rows.ts";
