@@ -57,14 +57,7 @@ export class SqliteThreadStore implements Store {
     if (!batch.length) return Promise.resolve([]);
     // In the compact form of accept-rows.ts: each payload serialised once, here, and inserted as
     // that text; the answer lists only the duplicates.
-    let message: (id: number) => string;
-    try {
-      const rows = acceptRows(batch);
-      message = (id) => acceptMessage(id, rows);
-    } catch (err) {
-      return Promise.reject(err);
-    }
-    return this.#send<Duplicates>(message).then((duplicates) => acceptResults(batch.length, duplicates));
+    return this.#send<Duplicates>((id) => acceptMessage(id, acceptRows(batch))).then((duplicates) => acceptResults(batch.length, duplicates));
   }
   claimDueJobs(opts: ClaimOptions): Promise<Job[]> {
     return this.#call("claimDueJobs", opts);
@@ -128,9 +121,15 @@ export class SqliteThreadStore implements Store {
   #send<T>(message: (id: number) => string): Promise<T> {
     if (this.#stopped) return Promise.reject(new StoreUnavailableError(`sqlite store unavailable: ${this.#stopped}`));
     const id = this.#nextId++;
+    let text: string;
+    try {
+      text = message(id);
+    } catch (err) {
+      return Promise.reject(err); // e.g. arguments JSON cannot represent: nothing was sent, nothing waits
+    }
     return new Promise<T>((resolve, reject) => {
       this.#waiting.set(id, { resolve: resolve as (v: unknown) => void, reject });
-      this.#worker.postMessage(message(id));
+      this.#worker.postMessage(text);
     });
   }
 
