@@ -4,7 +4,8 @@
 // concurrent callers (as wrk -c64 keeps 64 requests in flight). Reported per acceptance: the event
 // loop's CPU (this thread's, CLOCK_THREAD_CPUTIME_ID through bun:ffi; it includes building the
 // acceptances, the same work in every checkout), the store thread's (/proc task stat, 10 ms ticks),
-// and the average batch. For comparing checkouts in one process, alternating rounds:
+// the average batch, and how long an accept waited for its commit (wall time, medians of the rounds'
+// percentiles). For comparing checkouts in one process, alternating rounds:
 //
 //   bun bench/handoff-cpu.ts <dir> [<dir> ...]     (a dir holds a checkout's src/)
 //
@@ -64,18 +65,25 @@ async function measure(c: Committer, n: number) {
   const t0 = loopCpu();
   let left = n;
   let dups = 0;
+  const waits: number[] = [];
   const caller = async () => {
-    while (left-- > 0) if ((await c.accept(acceptance())).duplicate) dups++;
+    while (left-- > 0) {
+      const a = acceptance();
+      const sent = performance.now();
+      if ((await c.accept(a)).duplicate) dups++;
+      waits.push(performance.now() - sent);
+    }
   };
   await Promise.all(Array.from({ length: CALLERS }, caller));
   const loop = (loopCpu() - t0) / n;
   const store = (((threadCpu().get("Worker") ?? 0) - w0) * 1e6) / n;
   if (dups) throw new Error(`${dups} duplicates among fresh keys`);
-  return { loop, store, batch: n / (c.stats.batches - b0) };
+  waits.sort((x, y) => x - y);
+  return { loop, store, batch: n / (c.stats.batches - b0), p50: waits[Math.floor(n * 0.5)]!, p99: waits[Math.floor(n * 0.99)]!, max: waits[n - 1]! };
 }
 
 for (const s of setups) await measure(s.committer, 5_000); // warm-up
-const results = new Map<string, { loop: number; store: number; batch: number }[]>();
+const results = new Map<string, Awaited<ReturnType<typeof measure>>[]>();
 for (let r = 0; r < ROUNDS; r++) {
   for (const s of r % 2 ? [...setups].reverse() : setups) results.set(s.dir, [...(results.get(s.dir) ?? []), await measure(s.committer, N)]);
 }
@@ -84,7 +92,8 @@ console.log(`N=${N} per round, ${ROUNDS} rounds, ${CALLERS} callers; load averag
 for (const [dir, xs] of results) {
   console.log(
     `${dir}: event loop median ${med(xs.map((x) => x.loop)).toFixed(2)} µs/acceptance (${xs.map((x) => x.loop.toFixed(1)).join(", ")}); ` +
-      `store thread ${med(xs.map((x) => x.store)).toFixed(2)} (${xs.map((x) => x.store.toFixed(1)).join(", ")}); batch ${med(xs.map((x) => x.batch)).toFixed(1)}`,
+      `store thread ${med(xs.map((x) => x.store)).toFixed(2)} (${xs.map((x) => x.store.toFixed(1)).join(", ")}); batch ${med(xs.map((x) => x.batch)).toFixed(1)}; ` +
+      `wait for the commit ms p50 ${med(xs.map((x) => x.p50)).toFixed(2)}, p99 ${med(xs.map((x) => x.p99)).toFixed(2)} (${xs.map((x) => x.p99.toFixed(1)).join(", ")}), max ${Math.max(...xs.map((x) => x.max)).toFixed(1)}`,
   );
 }
 for (const s of setups) {
