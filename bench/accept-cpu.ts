@@ -1,11 +1,11 @@
 // CPU per acceptance of the SQLite store thread's work, in-process: reading the call as the thread
 // receives it (thread-host.ts: JSON.parse, or since the seventh session of issue 15 the compact
-// form of accept-rows.ts), the store's commit of 32 Kratos-shaped acceptances with one job each
+// form of accept-rows.ts), the store's commit of 32 (BATCH=n: n) Kratos-shaped acceptances with one job each
 // (bench/ack.lua's body), synchronous=full, and the reply's JSON. Process CPU (user +
 // system), so the commit's kernel time counts and its wait does not. For comparing checkouts in one
 // process, alternating rounds:
 //
-//   bun bench/accept-cpu.ts <dir> [<dir> ...]     (a dir holds a checkout's src/, e.g. `git archive`)
+//   [BATCH=32] bun bench/accept-cpu.ts <dir> [<dir> ...]     (a dir holds a checkout's src/, e.g. `git archive`)
 import { existsSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
