@@ -96,6 +96,34 @@ export function storeSuite(name: string, factory: StoreFactory): void {
         }
       });
 
+      test("payloads with newlines, quotes, backslashes and non-ASCII text round-trip; jobs sharing one payload object each get it", async () => {
+        const s = await fresh();
+        const shared = { text: 'line one\nline "two"\\ \u2028 ünï😀', list: [1.5, -0, 1e21, "\u0000"] };
+        const jobs = [newJob({ payload: shared }), newJob({ payload: shared, action: "welcome.http" }), newJob({ payload: "A\n{" }), newJob({ payload: shared })];
+        await s.acceptBatch([acceptance("k1", { jobs: jobs.slice(0, 2) }), acceptance("k2", { jobs: jobs.slice(2) })]);
+        for (const j of jobs) expect(JSON.stringify((await s.getJob(j.id))!.payload)).toBe(JSON.stringify(j.payload));
+      });
+
+      test("a payload JSON cannot represent fails its batch, and nothing of the batch is stored", async () => {
+        const s = await fresh();
+        const good = acceptance("k1");
+        const bad = acceptance("k2", { jobs: [newJob({ payload: { n: 1n } })] });
+        expect(await s.acceptBatch([good, bad]).then(() => "resolved", (err: Error) => err.name)).toBe("TypeError");
+        expect(await s.acceptBatch([acceptance("k1")])).toEqual([{ duplicate: false }]);
+        for (const j of good.jobs) expect(await s.getJob(j.id)).toBeUndefined();
+      });
+
+      test("a large batch of new keys, each with its own answer: every later repeat replays its own", async () => {
+        const s = await fresh();
+        // 45 = more than one multi-row statement on SQLite (accept-batch.ts); each record must keep its own answer.
+        const keys = Array.from({ length: 45 }, (_, i) => `big-${i}`);
+        const first = keys.map((k, i) => acceptance(k, { response: { status: 200 + (i % 3), body: `answer ${i}` }, jobs: [newJob()] }));
+        expect(await s.acceptBatch(first)).toEqual(keys.map(() => ({ duplicate: false })));
+        const repeats = [...keys].reverse().map((k) => acceptance(k, { now: T0 + MIN }));
+        expect(await s.acceptBatch(repeats)).toEqual([...first].reverse().map((a) => ({ duplicate: true, response: a.response })));
+        expect((await s.stats(T0)).byState.pending).toBe(45);
+      });
+
       test("a repeat of a live key is a duplicate: the first response is replayed and nothing is enqueued", async () => {
         const s = await fresh();
         await s.acceptBatch([acceptance("k1")]);

@@ -18,14 +18,18 @@
 // expired or none → new. seq is AUTOINCREMENT: purged rowids are never reused, so "rows after the
 // last one I saw" stays a complete answer.
 import type { SqliteDb } from "./driver.ts";
-import type { Acceptance, StoredResponse } from "../store.ts";
+import type { StoredResponse } from "../store.ts";
 
 /**
  * 53-bit hash of (hook, key): cyrb53, a small public-domain string hash. Ours, not Bun.hash: the
  * values are stored, so they must not change with the runtime.
  */
 export function keyHash(hook: string, key: string): number {
-  const s = recordId(hook, key);
+  return recordHash(recordId(hook, key));
+}
+
+/** keyHash of a recordId. */
+export function recordHash(s: string): number {
   let h1 = 0xdeadbeef;
   let h2 = 0x41c6ce57;
   for (let i = 0; i < s.length; i++) {
@@ -39,7 +43,7 @@ export function keyHash(hook: string, key: string): number {
 }
 
 /** What identifies a record: hook and key (the same key under another hook is another request). */
-function recordId(hook: string, key: string): string {
+export function recordId(hook: string, key: string): string {
   return `${hook}\u0000${key}`;
 }
 
@@ -47,7 +51,7 @@ function indexedThrough(db: SqliteDb): number {
   return (db.query("SELECT through FROM dedupe_indexed WHERE id = 1").get() as { through: number }).through;
 }
 
-type LogRow = { hook: string; key: string; status: number; body: string | null; content_type: string | null; expires_at: number };
+export type LogRow = { hook: string; key: string; status: number; body: string | null; content_type: string | null; expires_at: number };
 
 /** Rows flushed into dedupe_index per flush when flushIndex() is called without a bound. */
 export const DEFAULT_FLUSH_ROWS = 16_384;
@@ -94,29 +98,30 @@ export class DedupeLog {
     this.#seen = -1;
   }
 
-  /** The live record of (hook, key) at `now`, if any. Inside the write transaction, after sync. */
-  lookup(db: SqliteDb, hook: string, key: string, now: number): StoredResponse | undefined {
-    const recent = this.#recent.get(recordId(hook, key));
-    if (recent !== undefined) return live(this.#row(db, recent), now);
+  /** The seq of the newest record of `id` (a recordId) not yet in dedupe_index, if any. Inside the write transaction, after sync. */
+  recentSeq(id: string): number | undefined {
+    return this.#recent.get(id);
+  }
+
+  /**
+   * The newest record of (hook, key) in dedupe_index among `seqs`, the index entries of its hash,
+   * verified against the row, so a hash collision costs one read, never a wrong answer.
+   */
+  indexedRow(db: SqliteDb, hook: string, key: string, seqs: number[]): LogRow | undefined {
     // Newest first, sorted here: an ORDER BY seq DESC on the (key_hash, seq) key made SQLite's
     // lookup four times slower (5 µs vs 1.2 µs, Bun 1.4.5 / SQLite 3.54), and there are 0-2 rows.
-    const seqs = (db.query("SELECT seq FROM dedupe_index WHERE key_hash = ?").values(keyHash(hook, key)) as [number][]).map(([seq]) => seq);
     if (seqs.length > 1) seqs.sort((a, b) => b - a);
     for (const seq of seqs) {
-      const row = this.#row(db, seq);
-      if (row && row.hook === hook && row.key === key) return live(row, now);
+      const row = this.row(db, seq);
+      if (row && row.hook === hook && row.key === key) return row;
     }
     return undefined;
   }
 
-  /** Appends the record of a new acceptance. Inside the write transaction, after sync. */
-  append(db: SqliteDb, a: Acceptance): void {
-    const { lastInsertRowid } = db
-      .query("INSERT INTO dedupe_log (hook, key, key_hash, status, body, content_type, expires_at, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)")
-      .run(a.hook, a.key, keyHash(a.hook, a.key), a.response.status, a.response.body, a.response.contentType ?? null, a.expiresAt, a.now);
-    const seq = Number(lastInsertRowid);
-    this.#recent.set(recordId(a.hook, a.key), seq);
-    this.#seen = seq;
+  /** Notes a record this connection appended (`id` a recordId). Inside the write transaction, after sync. */
+  appended(id: string, seq: number): void {
+    this.#recent.set(id, seq);
+    if (seq > this.#seen) this.#seen = seq;
   }
 
   /** Moves up to `limit` unindexed rows into dedupe_index, all slices at once. Returns how many. */
@@ -180,12 +185,13 @@ export class DedupeLog {
     }
   }
 
-  #row(db: SqliteDb, seq: number): LogRow | null {
+  row(db: SqliteDb, seq: number): LogRow | null {
     return db.query("SELECT hook, key, status, body, content_type, expires_at FROM dedupe_log WHERE seq = ?").get(seq) as LogRow | null;
   }
 }
 
-function live(row: LogRow | null, now: number): StoredResponse | undefined {
+/** The stored response of a record that is still live at `now`. */
+export function live(row: LogRow | null | undefined, now: number): StoredResponse | undefined {
   if (!row || row.expires_at <= now) return undefined;
   const response: StoredResponse = { status: row.status, body: row.body };
   if (row.content_type !== null) response.contentType = row.content_type;

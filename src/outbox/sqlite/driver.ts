@@ -25,6 +25,8 @@ export interface SqliteStatement {
 export interface SqliteDb {
   /** A prepared statement, cached by its text. */
   query(sql: string): SqliteStatement;
+  /** A prepared statement of its own, not cached: for the caller to hold (accept-batch.ts). */
+  prepare(sql: string): SqliteStatement;
   /** Runs one or more statements without parameters. */
   run(sql: string): unknown;
   /** A function running `fn` in a transaction, committed when it returns, rolled back when it throws. */

@@ -100,12 +100,16 @@ export class NodeSqliteDb implements SqliteDb {
   query(sql: string): SqliteStatement {
     let st = this.#statements.get(sql);
     if (!st) {
-      const prepared = call(() => this.#db.prepare(sql));
-      prepared.setAllowUnknownNamedParameters?.(true);
-      st = new NodeStatement(prepared);
+      st = this.prepare(sql);
       this.#statements.set(sql, st);
     }
     return st;
+  }
+
+  prepare(sql: string): NodeStatement {
+    const prepared = call(() => this.#db.prepare(sql));
+    prepared.setAllowUnknownNamedParameters?.(true);
+    return new NodeStatement(prepared);
   }
 
   run(sql: string): void {

@@ -5,7 +5,8 @@
 // process's event loop for up to busy_timeout, then surfaces StoreUnavailableError.
 import type { SqliteDb } from "./driver.ts";
 import type { Acceptance, AcceptResult, Attempt, AttemptRecord, ClaimOptions, CompletedJob, Job, JobFilter, Stats, Store } from "../store.ts";
-import { acceptBatch } from "./accept-batch.ts";
+import { acceptRowsIn } from "./accept-batch.ts";
+import { acceptResults, acceptRows, type AcceptRows, type Duplicates } from "./accept-rows.ts";
 import { claimDueJobs } from "./claim-due-jobs.ts";
 import { completeJobRows, completeJobs } from "./complete-jobs.ts";
 import type { AttemptRow } from "./record-attempts.ts";
@@ -65,9 +66,14 @@ export class SqliteStore implements Store {
   }
   async acceptBatch(batch: Acceptance[]): Promise<AcceptResult[]> {
     if (!batch.length) return [];
-    const results = guard("acceptBatch", () => acceptBatch(this.#ack, this.#dedupe, batch));
+    return acceptResults(batch.length, this.acceptRows(acceptRows(batch)));
+  }
+  /** acceptBatch in the form the store thread receives it (accept-rows.ts); returns the duplicates. */
+  acceptRows(rows: AcceptRows): Duplicates {
+    if (!rows.fields.length) return [];
+    const duplicates = guard("acceptBatch", () => acceptRowsIn(this.#ack, this.#dedupe, rows));
     if (this.#dedupe.pending >= this.#dedupe.flushRows) void this.#flushInBackground();
-    return results;
+    return duplicates;
   }
   /** Moves appended dedupe records into the key index at once (dedupe-log.ts). Derived data: NORMAL is enough. */
   flushDedupeIndex(limit?: number): number {

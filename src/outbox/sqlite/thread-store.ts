@@ -14,6 +14,7 @@ import { StoreUnavailableError } from "../errors.ts";
 import type { Acceptance, AcceptResult, Attempt, AttemptRecord, ClaimOptions, CompletedJob, Job, JobFilter, Stats, Store } from "../store.ts";
 import type { SqliteOptions } from "./connection.ts";
 import type { Call, Reply } from "./thread-host.ts";
+import { acceptMessage, acceptResults, acceptRows, type Duplicates } from "./accept-rows.ts";
 import { attemptRow } from "./record-attempts.ts";
 
 type Waiting = { resolve(value: unknown): void; reject(err: unknown): void };
@@ -53,7 +54,10 @@ export class SqliteThreadStore implements Store {
     return this.#call("migrate");
   }
   acceptBatch(batch: Acceptance[]): Promise<AcceptResult[]> {
-    return batch.length ? this.#call("acceptBatch", batch) : Promise.resolve([]);
+    if (!batch.length) return Promise.resolve([]);
+    // In the compact form of accept-rows.ts: each payload serialised once, here, and inserted as
+    // that text; the answer lists only the duplicates.
+    return this.#send<Duplicates>((id) => acceptMessage(id, acceptRows(batch))).then((duplicates) => acceptResults(batch.length, duplicates));
   }
   claimDueJobs(opts: ClaimOptions): Promise<Job[]> {
     return this.#call("claimDueJobs", opts);
@@ -110,12 +114,22 @@ export class SqliteThreadStore implements Store {
   }
 
   #call<T>(op: string, ...args: unknown[]): Promise<T> {
+    return this.#send((id) => JSON.stringify({ id, op, args } satisfies Call));
+  }
+
+  /** Posts the message `message(id)` builds for a new call id; settles with the thread's reply to that id. */
+  #send<T>(message: (id: number) => string): Promise<T> {
     if (this.#stopped) return Promise.reject(new StoreUnavailableError(`sqlite store unavailable: ${this.#stopped}`));
     const id = this.#nextId++;
-    const call: Call = { id, op, args };
+    let text: string;
+    try {
+      text = message(id);
+    } catch (err) {
+      return Promise.reject(err); // e.g. arguments JSON cannot represent: nothing was sent, nothing waits
+    }
     return new Promise<T>((resolve, reject) => {
       this.#waiting.set(id, { resolve: resolve as (v: unknown) => void, reject });
-      this.#worker.postMessage(JSON.stringify(call));
+      this.#worker.postMessage(text);
     });
   }
 
