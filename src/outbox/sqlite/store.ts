@@ -6,7 +6,7 @@
 import type { SqliteDb } from "./driver.ts";
 import type { Acceptance, AcceptResult, Attempt, AttemptRecord, ClaimOptions, CompletedJob, Job, JobFilter, Stats, Store } from "../store.ts";
 import { acceptBatch } from "./accept-batch.ts";
-import { claimDueJobs } from "./claim-due-jobs.ts";
+import { claimDueJobRows, claimDueJobs, type ClaimedRow } from "./claim-due-jobs.ts";
 import { completeJobRows, completeJobs } from "./complete-jobs.ts";
 import type { AttemptRow } from "./record-attempts.ts";
 import { guard, openSqlite, type SqliteOptions } from "./connection.ts";
@@ -100,6 +100,10 @@ export class SqliteStore implements Store {
   }
   async claimDueJobs(opts: ClaimOptions): Promise<Job[]> {
     return guard("claimDueJobs", () => claimDueJobs(this.#bookkeeping, opts));
+  }
+  /** claimDueJobs with the jobs as compact rows (claimedJob makes them Jobs): what the store thread sends (thread-store.ts). */
+  async claimDueJobRows(opts: ClaimOptions): Promise<ClaimedRow[]> {
+    return guard("claimDueJobs", () => claimDueJobRows(this.#bookkeeping, opts));
   }
   async completeJob(id: string, worker: string, now: number): Promise<boolean> {
     return guard("completeJob", () => completeJob(this.#bookkeeping, id, worker, now));

@@ -15,6 +15,7 @@ import type { Acceptance, AcceptResult, Attempt, AttemptRecord, ClaimOptions, Co
 import type { SqliteOptions } from "./connection.ts";
 import type { Call, Reply } from "./thread-host.ts";
 import { attemptRow } from "./record-attempts.ts";
+import { claimedJob, type ClaimedRow } from "./claim-due-jobs.ts";
 
 type Waiting = { resolve(value: unknown): void; reject(err: unknown): void };
 
@@ -55,8 +56,9 @@ export class SqliteThreadStore implements Store {
   acceptBatch(batch: Acceptance[]): Promise<AcceptResult[]> {
     return batch.length ? this.#call("acceptBatch", batch) : Promise.resolve([]);
   }
-  claimDueJobs(opts: ClaimOptions): Promise<Job[]> {
-    return this.#call("claimDueJobs", opts);
+  async claimDueJobs(opts: ClaimOptions): Promise<Job[]> {
+    // As compact rows, made Jobs here (claim-due-jobs.ts says why).
+    return (await this.#call<ClaimedRow[]>("claimDueJobRows", opts)).map(claimedJob);
   }
   completeJob(id: string, worker: string, now: number): Promise<boolean> {
     return this.#call("completeJob", id, worker, now);
