@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { buildJobPayload, deliver, DeliveryError, DeliveryTimeout } from "../../src/actions/index.ts";
 import { isHttpUrl } from "../../src/actions/http.ts";
 import { dotSegmentInUrl, isDotSegment, rfc8187, urlEncoder } from "../../src/template-context.ts";
-import { TemplateError } from "../../src/template.ts";
+import { TemplateError, type TemplateRef } from "../../src/template.ts";
 import { deliveryContext, httpAction } from "./helpers.ts";
 
 const seen: Record<string, string>[] = [];
@@ -88,7 +88,7 @@ describe("dot-segment checks without '.' or '%'", () => {
 
   test("a body value in the url's path is refused exactly as before, for generated values", () => {
     const encode = urlEncoder("http://crm.example.com/contacts/{{body.id}}?q={{body.q}}");
-    const ref = { kind: "body", path: ["id"], text: "{{body.id}}" } as const;
+    const ref: TemplateRef = { kind: "body", path: ["id"], text: "{{body.id}}" };
     for (let i = 0; i < 3000; i++) {
       const v = text();
       const refused = (() => {
