@@ -285,6 +285,24 @@ describe("sqlite on a store thread", () => {
     }
   });
 
+  test("claimed payloads cross the thread after the reply's JSON (framed.ts) intact: line breaks, non-Latin-1 text, a raw line break in a hand-edited column", async () => {
+    const path = join(tempDir(), "framed.db");
+    const store = new SqliteThreadStore(path);
+    await store.migrate();
+    const payloads = [{ s: "a\nb\r\n\u2028" }, { s: "ünï 😀 \u0000 \"q\" \\" }, { deep: { list: [1, "x\ny", null] } }, {}];
+    const acc = acceptance("k-framed", { jobs: payloads.map((payload, i) => ({ ...acceptance(`k${i}`).jobs[0]!, payload })) });
+    await store.acceptBatch([acc]);
+    const ids = acc.jobs.map((j) => j.id);
+    const raw = new Database(path);
+    raw.query("UPDATE jobs SET payload = ? WHERE id = ?").run('{"s":"x"}\n{', ids[3]!); // not JSON, with a raw line break
+    raw.close();
+    const claimed = await store.claimDueJobs({ worker: "w", now: acc.now + 1, leaseMs: 60_000, limit: 10 });
+    const byId = new Map(claimed.map((j) => [j.id, j.payload]));
+    expect(ids.slice(0, 3).map((id) => byId.get(id))).toEqual(payloads.slice(0, 3));
+    expect(byId.get(ids[3]!)).toEqual({ unreadable: "the stored payload is not JSON" });
+    await store.close();
+  });
+
   test("after close, every call fails as unavailable instead of hanging", async () => {
     const store = new SqliteThreadStore(join(tempDir(), "closed.db"));
     await store.migrate();

@@ -14,9 +14,10 @@
 //
 // The claimed jobs come back as compact rows (ClaimedRow: the columns a Job needs, in a fixed
 // order, the payload as its stored text), turned into Jobs by claimedJob. The store thread sends
-// the rows as they are and the event loop makes the Jobs (thread-store.ts): no objects with long
-// keys built, serialised and parsed again on the thread, and the payload is parsed once, where it
-// is used (bench/results/drain.md, seventh session).
+// the rows with the payloads' text after them (store.ts claimDueJobsFramed, framed.ts) and the
+// event loop makes the Jobs (thread-store.ts): no objects with long keys built, serialised and
+// parsed again on the thread, and each payload is parsed once, where it is used, without being
+// escaped into a string and back (bench/results/drain.md, seventh session).
 import type { SqliteDb } from "./driver.ts";
 import type { ClaimOptions, Job } from "../store.ts";
 import { LEASE_EXPIRED_ON_LAST_ATTEMPT } from "../store-rules.ts";

@@ -6,7 +6,8 @@
 import type { SqliteDb } from "./driver.ts";
 import type { Acceptance, AcceptResult, Attempt, AttemptRecord, ClaimOptions, CompletedJob, Job, JobFilter, Stats, Store } from "../store.ts";
 import { acceptBatch } from "./accept-batch.ts";
-import { claimDueJobRows, claimDueJobs, type ClaimedRow } from "./claim-due-jobs.ts";
+import { claimDueJobRows, claimDueJobs } from "./claim-due-jobs.ts";
+import { Framed } from "./framed.ts";
 import { completeJobRows, completeJobs } from "./complete-jobs.ts";
 import type { AttemptRow } from "./record-attempts.ts";
 import { guard, openSqlite, type SqliteOptions } from "./connection.ts";
@@ -101,9 +102,18 @@ export class SqliteStore implements Store {
   async claimDueJobs(opts: ClaimOptions): Promise<Job[]> {
     return guard("claimDueJobs", () => claimDueJobs(this.#bookkeeping, opts));
   }
-  /** claimDueJobs with the jobs as compact rows (claimedJob makes them Jobs): what the store thread sends (thread-store.ts). */
-  async claimDueJobRows(opts: ClaimOptions): Promise<ClaimedRow[]> {
-    return guard("claimDueJobs", () => claimDueJobRows(this.#bookkeeping, opts));
+  /**
+   * claimDueJobs with the jobs as compact rows, each payload's text moved to the reply's tail and
+   * its length left in its place: what the store thread sends (thread-store.ts makes them Jobs).
+   */
+  async claimDueJobsFramed(opts: ClaimOptions): Promise<Framed> {
+    const rows = guard("claimDueJobs", () => claimDueJobRows(this.#bookkeeping, opts));
+    let tail = "";
+    for (const r of rows) {
+      tail += r[3];
+      (r as unknown[])[3] = r[3].length;
+    }
+    return new Framed(rows, tail);
   }
   async completeJob(id: string, worker: string, now: number): Promise<boolean> {
     return guard("completeJob", () => completeJob(this.#bookkeeping, id, worker, now));
