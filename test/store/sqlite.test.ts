@@ -285,7 +285,7 @@ describe("sqlite on a store thread", () => {
     }
   });
 
-  test("claimed payloads cross the thread after the reply's JSON (framed.ts) intact: line breaks, non-Latin-1 text, a raw line break in a hand-edited column", async () => {
+  test("claimed payloads cross the thread after the reply's JSON (framed.ts) intact: line breaks, non-Latin-1 text; a hand-edited column (a raw line break, a BLOB) does not shift its neighbours", async () => {
     const path = join(tempDir(), "framed.db");
     const store = new SqliteThreadStore(path);
     await store.migrate();
@@ -295,10 +295,13 @@ describe("sqlite on a store thread", () => {
     const ids = acc.jobs.map((j) => j.id);
     const raw = new Database(path);
     raw.query("UPDATE jobs SET payload = ? WHERE id = ?").run('{"s":"x"}\n{', ids[3]!); // not JSON, with a raw line break
+    raw.query("UPDATE jobs SET payload = ? WHERE id = ?").run(new TextEncoder().encode('{"blob":"é"}'), ids[1]!); // a BLOB, before a good one
     raw.close();
     const claimed = await store.claimDueJobs({ worker: "w", now: acc.now + 1, leaseMs: 60_000, limit: 10 });
     const byId = new Map(claimed.map((j) => [j.id, j.payload]));
-    expect(ids.slice(0, 3).map((id) => byId.get(id))).toEqual(payloads.slice(0, 3));
+    expect([byId.get(ids[0]!), byId.get(ids[2]!)]).toEqual([payloads[0], payloads[2]]);
+    // Bytes read as JSON.parse reads them (their text, "123,34,..."): not JSON either.
+    expect(byId.get(ids[1]!)).toEqual({ unreadable: "the stored payload is not JSON" });
     expect(byId.get(ids[3]!)).toEqual({ unreadable: "the stored payload is not JSON" });
     await store.close();
   });

@@ -110,8 +110,10 @@ export class SqliteStore implements Store {
     const rows = guard("claimDueJobs", () => claimDueJobRows(this.#bookkeeping, opts));
     let tail = "";
     for (const r of rows) {
-      tail += r[3];
-      (r as unknown[])[3] = r[3].length;
+      // A column edited into a BLOB comes back as bytes: sent as the text JSON.parse would read.
+      const text = typeof r[3] === "string" ? r[3] : String(r[3]);
+      tail += text;
+      (r as unknown[])[3] = text.length;
     }
     return new Framed(rows, tail);
   }

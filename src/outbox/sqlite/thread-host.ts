@@ -1,8 +1,8 @@
 // The store thread's side of SqliteThreadStore (thread-store.ts): one SqliteStore, fed one call at
 // a time from the event loop's messages. Calls are JSON strings both ways (Bun's fast path for
-// strings between threads), a claim's reply framed (framed.ts); a failure goes back as its name and message, and whether it was
-// StoreUnavailableError or UsageError (with its hint), so the caller can raise the same error on
-// its side.
+// strings between threads), a claim's reply framed (framed.ts); a failure goes back as its name
+// and message, and whether it was StoreUnavailableError or UsageError (with its hint), so the
+// caller can raise the same error on its side.
 import { UsageError } from "../../errors.ts";
 import { StoreUnavailableError } from "../errors.ts";
 import { Framed, frameReply } from "./framed.ts";
