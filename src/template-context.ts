@@ -76,8 +76,23 @@ export function dotSegmentInUrl(url: string): string | undefined {
   const p = rest.search(/[/?#]/);
   if (p < 0 || rest[p] !== "/") return undefined;
   const path = rest.slice(p).split(/[?#]/, 1)[0]!;
+  // A dot segment is made of "." and "%2e" only: a path with neither character has none. The
+  // worker checks every url it delivers to, and most paths have no dot at all.
+  if (!mayHoldDotSegment(path)) return undefined;
   return path.split(/[/\\]/).find(isDotSegment);
 }
+
+/** Whether `text` has a "." or a "%", without which no part of it is a dot segment (isDotSegment). */
+function mayHoldDotSegment(text: string): boolean {
+  return text.includes(".") || text.includes("%");
+}
+
+/**
+ * The encoders by template (url) and header name: the worker renders every template at every
+ * delivery, and an encoder depends on nothing else. Bounded like the template cache.
+ */
+const urlEncoders = new Map<string, (s: string, ref: TemplateRef, index: number) => string>();
+const headerEncoders = new Map<string, (s: string, ref: TemplateRef) => string>();
 
 /**
  * The phase-1 encoder of an http url template: every body/hook/job value percent-encoded
@@ -86,10 +101,14 @@ export function dotSegmentInUrl(url: string): string | undefined {
  * would walk up the path with it.
  */
 export function urlEncoder(template: string): (s: string, ref: TemplateRef, index: number) => string {
+  let encoder = urlEncoders.get(template);
+  if (encoder) return encoder;
   const parts = urlRefParts(template);
-  return (s, ref, index) => {
+  encoder = (s, ref, index) => {
     const e = encodeURIComponent(s);
-    if (parts[index] === "path") {
+    // Without a "." or "%" in the value, neither it nor any part of it is a dot segment (and
+    // encodeURIComponent adds neither a "." nor a "%2e").
+    if (parts[index] === "path" && mayHoldDotSegment(s)) {
       if (isDotSegment(e)) throw new TemplateError(`url: ${ref.text} is '${e}' in the url's path, a dot segment that would walk up the path; refused`);
       // "../admin" stays one segment here ("..%2Fadmin"), but a destination (or a proxy before it)
       // that decodes %2F and %5C before it resolves the path walks up with it.
@@ -99,6 +118,9 @@ export function urlEncoder(template: string): (s: string, ref: TemplateRef, inde
     }
     return e;
   };
+  if (urlEncoders.size >= 1024) urlEncoders.clear();
+  urlEncoders.set(template, encoder);
+  return encoder;
 }
 
 // header ----------------------------------------------------------------------------------------
@@ -130,10 +152,15 @@ export function rfc8187(text: string): string {
  * split the header or be refused by fetch), with a reason naming the header and the ref.
  */
 export function headerEncoder(header: string): (s: string, ref: TemplateRef) => string {
-  return (s, ref) => {
+  let encoder = headerEncoders.get(header);
+  if (encoder) return encoder;
+  encoder = (s, ref) => {
     if (HEADER_CONTROL.test(s)) throw new TemplateError(`header ${header}: ${ref.text} holds a line break or control character, which an HTTP header cannot carry; refused`);
     return NOT_LATIN1.test(s) ? rfc8187(s) : s;
   };
+  if (headerEncoders.size >= 1024) headerEncoders.clear();
+  headerEncoders.set(header, encoder);
+  return encoder;
 }
 
 // email -----------------------------------------------------------------------------------------

@@ -129,7 +129,7 @@ export function interpolationText(v: unknown): string {
  * Templates come from hooks.yaml, so there are few of them, and the worker renders each of them
  * at every delivery: parsing them once saves the regex scans and ref parsing of every render.
  */
-export type CompiledString = { exact: TemplateRef | undefined; pieces: (string | TemplateRef)[] };
+export type CompiledString = { exact: TemplateRef | undefined; pieces: (string | TemplateRef)[]; hasEnv: boolean };
 const compiled = new Map<string, CompiledString>();
 /** Bound on the cache, in case templates ever came from elsewhere than the config. */
 const MAX_COMPILED = 4096;
@@ -147,7 +147,7 @@ export function compileString(s: string): CompiledString {
     last = m.index! + m[0].length;
   }
   if (last < s.length) pieces.push(s.slice(last));
-  c = { exact: exact ? parseRef(exact[1]!, s) : undefined, pieces };
+  c = { exact: exact ? parseRef(exact[1]!, s) : undefined, pieces, hasEnv: pieces.some((p) => typeof p !== "string" && p.kind === "env") };
   if (compiled.size >= MAX_COMPILED) compiled.clear();
   compiled.set(s, c);
   return c;
@@ -158,7 +158,7 @@ export function compileString(s: string): CompiledString {
  * ref keeps the value's type.
  */
 function renderString(s: string, ctx: Phase1Context, path: (string | number)[], deferred: Deferred[], json: boolean, opts: Phase1Options): unknown {
-  const { exact, pieces } = compileString(s);
+  const { exact, pieces, hasEnv: anyEnv } = compileString(s);
   if (json && exact) {
     if (exact.kind === "invalid") throw new TemplateError(`invalid template ref ${exact.text}: ${exact.reason}`);
     if (exact.kind !== "env") {
@@ -166,6 +166,7 @@ function renderString(s: string, ctx: Phase1Context, path: (string | number)[], 
       return v === undefined ? null : v;
     }
   }
+  if (!anyEnv) return renderPlain(pieces, ctx, opts);
   const parts: DeferredPart[] = [];
   let shown = "";
   let hasEnv = false;
@@ -194,7 +195,29 @@ function renderString(s: string, ctx: Phase1Context, path: (string | number)[], 
     pushText(t);
     shown += t;
   }
-  if (hasEnv) deferred.push({ path, parts });
+  // The path is the caller's, which renderPhase1 goes on changing: the deferred string keeps a copy.
+  if (hasEnv) deferred.push({ path: path.slice(), parts });
+  return shown;
+}
+
+/**
+ * renderString's loop for a template without env refs (nothing deferred): the same text, without
+ * the parts it would only throw away. The worker renders every template at every delivery.
+ */
+function renderPlain(pieces: (string | TemplateRef)[], ctx: Phase1Context, opts: Phase1Options): string {
+  let shown = "";
+  let index = 0;
+  for (const piece of pieces) {
+    if (typeof piece === "string") {
+      shown += piece;
+      continue;
+    }
+    if (piece.kind === "invalid") throw new TemplateError(`invalid template ref ${piece.text}: ${piece.reason}`);
+    const i = index++;
+    let t = interpolationText(valueOf(piece, ctx));
+    if (opts.encode) t = opts.encode(t, piece, i);
+    shown += t;
+  }
   return shown;
 }
 
@@ -204,17 +227,32 @@ function renderString(s: string, ctx: Phase1Context, path: (string | number)[], 
  */
 export function renderPhase1<T = unknown>(template: T, ctx: Phase1Context, opts: Phase1Options = {}): Phase1Result<unknown> {
   const deferred: Deferred[] = [];
-  const walk = (v: unknown, path: (string | number)[]): unknown => {
+  // One path, pushed and popped on the way down (renderString copies it for a deferred string),
+  // rather than a new array per node.
+  const path: (string | number)[] = [];
+  const walk = (v: unknown): unknown => {
     if (typeof v === "string") return renderString(v, ctx, path, deferred, true, opts);
-    if (Array.isArray(v)) return v.map((x, i) => walk(x, [...path, i]));
+    if (Array.isArray(v)) {
+      const a = new Array<unknown>(v.length);
+      for (let i = 0; i < v.length; i++) {
+        path.push(i);
+        a[i] = walk(v[i]);
+        path.pop();
+      }
+      return a;
+    }
     if (v && typeof v === "object") {
       const o: Record<string, unknown> = {};
-      for (const [k, x] of Object.entries(v)) o[k] = walk(x, [...path, k]);
+      for (const k of Object.keys(v)) {
+        path.push(k);
+        o[k] = walk((v as Record<string, unknown>)[k]);
+        path.pop();
+      }
       return o;
     }
     return v;
   };
-  return { value: walk(template, []), deferred };
+  return { value: walk(template), deferred };
 }
 
 /** Phase 1 of a plain text template (url, header, subject, argv...): always a string. */

@@ -44,7 +44,7 @@ export function buildJobPayload(action: ResolvedAction, ctx: Phase1Context): Job
   switch (action.kind) {
     case "http": {
       const headers: Record<string, string> = {};
-      for (const [k, v] of Object.entries(action.headers)) headers[k] = b.text(v, ["headers", k], headerEncoder(k));
+      for (const k of Object.keys(action.headers)) headers[k] = b.text(action.headers[k]!, ["headers", k], headerEncoder(k));
       const input = {
         method: action.method,
         // Body values are percent-encoded in the url: they cannot add path segments or a query.
@@ -127,9 +127,11 @@ export async function deliver(action: ResolvedAction, stored: unknown, ctx: Deli
       if (err instanceof MissingEnvError) throw new DeliveryError(err.message, true);
       throw err;
     }
-    // The values this delivery used, on top of every secret serve knows.
-    redactor = redactor.with(secrets);
-    const dctx: DeliveryContext = { ...ctx, redactor };
+    // The values this delivery used, on top of every secret serve knows (usually known already:
+    // then the context goes on as it is, not copied).
+    const known = redactor;
+    if (secrets.size) redactor = redactor.with(secrets);
+    const dctx: DeliveryContext = redactor === known && ctx.redactor ? ctx : { ...ctx, redactor };
     switch (action.kind) {
       case "http":
         return await deliverHttp(action, input as Extract<JobPayload, { kind: "http" }>["input"], dctx);
@@ -139,7 +141,7 @@ export async function deliver(action: ResolvedAction, stored: unknown, ctx: Deli
         return await deliverExec(action, input as Extract<JobPayload, { kind: "exec" }>["input"], dctx);
     }
   } catch (err) {
-    const all = redactor.with(secrets);
+    const all = secrets.size ? redactor.with(secrets) : redactor;
     if (err instanceof DeliveryError) throw new DeliveryError(all.redact(err.message), err.retryable, err.retryAfterMs, err.code);
     throw new DeliveryError(snippet(all.redact(`unexpected: ${(err as Error)?.message ?? String(err)}`), 400), true);
   }

@@ -84,6 +84,11 @@ export class WorkerEventEmitter {
     this.#listeners.get(name)?.delete(fn as Listener<never>);
   }
 
+  /** Whether anyone listens to `name`: the worker builds an event only for listeners (it emits several per delivery). */
+  has(name: keyof WorkerEvents): boolean {
+    return (this.#listeners.get(name)?.size ?? 0) > 0;
+  }
+
   emit<K extends keyof WorkerEvents>(name: K, event: WorkerEvents[K]): void {
     for (const fn of this.#listeners.get(name) ?? []) {
       try {
@@ -221,6 +226,8 @@ export class Worker {
   /** How many jobs an action may have queued (0 without prefetch). */
   readonly #prefetch = new Map<string, number>();
   readonly #leaseMs: number;
+  /** leaseMarginMs(leaseMs): how long before its lease ends a delivery is cut. */
+  readonly #leaseMarginMs: number;
   readonly #pollMs: number;
   readonly #minPollMs: number;
   readonly #batchSize: number;
@@ -250,6 +257,7 @@ export class Worker {
     this.#store = opts.store;
     this.#actions = new Map(opts.actions.map((a) => [a.id, a]));
     this.#leaseMs = opts.leaseMs;
+    this.#leaseMarginMs = leaseMarginMs(opts.leaseMs);
     this.#pollMs = Math.max(1, opts.pollMs);
     this.#minPollMs = Math.max(1, Math.min(opts.minPollMs ?? 25, this.#pollMs));
     this.#batchSize = opts.batchSize ?? 128;
@@ -556,7 +564,7 @@ export class Worker {
   #take(job: Job, claimedAt: number): void {
     const action = this.#actions.get(job.action);
     if (!action) return; // Claims only ask for known actions.
-    this.events.emit("job:claimed", jobEvent(job));
+    if (this.events.has("job:claimed")) this.events.emit("job:claimed", jobEvent(job));
     if ((this.#perAction.get(action.id) ?? 0) < action.concurrency) this.#startDelivery(job, action, claimedAt);
     else {
       let q = this.#queued.get(action.id);
@@ -575,9 +583,9 @@ export class Worker {
     const buckets = this.#limits.get(action.id);
     if (buckets) for (const b of buckets) b.take(this.#now());
     const controller = new AbortController();
-    const f: InFlight = { job, action, controller, released: false, done: Promise.resolve() };
+    const f: InFlight = { job, action, controller, released: false, done: DONE };
     this.#inFlight.set(job.id, f);
-    f.done = this.#deliverAndSettle(f, claimedAt).finally(() => this.#inFlight.delete(job.id));
+    f.done = this.#deliverAndSettle(f, claimedAt);
   }
 
   /**
@@ -595,10 +603,19 @@ export class Worker {
     }
   }
 
+  /** Delivers a job and records its outcome; it leaves #inFlight at the end, whatever happened. */
   async #deliverAndSettle(f: InFlight, claimedAt: number): Promise<void> {
+    try {
+      await this.#deliverAndRecord(f, claimedAt);
+    } finally {
+      this.#inFlight.delete(f.job.id);
+    }
+  }
+
+  async #deliverAndRecord(f: InFlight, claimedAt: number): Promise<void> {
     const { job, action, controller } = f;
     // Cut the delivery before the lease ends: after that another worker may own the job.
-    const margin = leaseMarginMs(this.#leaseMs);
+    const margin = this.#leaseMarginMs;
     const leaseLeft = Math.max(1, this.#leaseEnd(job, claimedAt) - margin - this.#now());
     // An http action's own timeout rides on the same timer and signal (ctx.signalHasTimeout), so
     // a request costs one timer and one signal, not three signals.
@@ -647,14 +664,14 @@ export class Worker {
   /** Records a delivery's outcome (done, retry or dead) with its attempt, and emits its event. */
   async #record(f: InFlight, failure: DeliveryError | undefined, seen: { startedAt: number; durationMs: number; code: number | null }): Promise<void> {
     const { job, action } = f;
-    const ev = jobEvent(job);
     const { durationMs } = seen;
     const attempt = (outcome: AttemptOutcome, detail: string | null): AttemptRecord => ({ ...seen, outcome, detail: detail === null ? null : cut(detail, ATTEMPT_DETAIL_MAX) });
     if (!failure) {
       const ok = await this.#settle("complete", f, () => this.#completions.complete(job.id, this.id, attempt("delivered", null)));
-      if (ok) this.events.emit("job:delivered", { ...ev, durationMs });
+      if (ok && this.events.has("job:delivered")) this.events.emit("job:delivered", { ...jobEvent(job), durationMs });
       return;
     }
+    const ev = jobEvent(job);
     const now = this.#now();
     let retryAt = failure.retryable ? nextRetryAt(job.attempts, job.maxAttempts, action.retry, now, this.#random) : null;
     // The destination's Retry-After is honoured up to the retry cap (an hour-long Retry-After must
@@ -711,6 +728,9 @@ export function claimGroups(free: Map<string, number>, batchSize: number): { act
     .filter((g) => g.length > 0)
     .map((g) => ({ actions: g.map(([a]) => a), limit: Math.min(batchSize, ...g.map(([, n]) => n)) }));
 }
+
+/** What an InFlight's `done` is until its delivery starts. */
+const DONE = Promise.resolve();
 
 const abortTimedOut = (c: AbortController, timeoutMs: number) => c.abort(new DeliveryTimeout(timeoutMs));
 const abortCut = (c: AbortController) => c.abort();

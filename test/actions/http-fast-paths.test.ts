@@ -1,11 +1,13 @@
 // The http action's per-request shortcuts against what they replaced: url validation through a
 // cache of known http(s) origins (vs URL.canParse + protocol on every url), header checks by
 // pattern (vs Headers.set throwing), and the action timeout folded into the worker's signal
-// (ctx.signalHasTimeout, vs AbortSignal.timeout + AbortSignal.any).
+// (ctx.signalHasTimeout, vs AbortSignal.timeout + AbortSignal.any), and the dot-segment checks
+// skipped for text without "." or "%" (vs splitting every url path and value).
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { buildJobPayload, deliver, DeliveryError, DeliveryTimeout } from "../../src/actions/index.ts";
 import { isHttpUrl } from "../../src/actions/http.ts";
-import { rfc8187 } from "../../src/template-context.ts";
+import { dotSegmentInUrl, isDotSegment, rfc8187, urlEncoder } from "../../src/template-context.ts";
+import { TemplateError, type TemplateRef } from "../../src/template.ts";
 import { deliveryContext, httpAction } from "./helpers.ts";
 
 const seen: Record<string, string>[] = [];
@@ -55,6 +57,51 @@ describe("url check with known origins", () => {
       const tail = Array.from({ length: Math.floor(r() * 8) }, () => chars[Math.floor(r() * chars.length)]).join("");
       const u = `${origins[i % origins.length]}/${tail}`;
       expect([u, isHttpUrl(u)]).toEqual([u, slowParse(u)]);
+    }
+  });
+});
+
+describe("dot-segment checks without '.' or '%'", () => {
+  // What the checks were before the shortcut: every path split, every part tested.
+  const slowInUrl = (url: string) => {
+    const s = url.indexOf("://");
+    if (s < 0) return undefined;
+    const rest = url.slice(s + 3);
+    const p = rest.search(/[/?#]/);
+    if (p < 0 || rest[p] !== "/") return undefined;
+    return rest.slice(p).split(/[?#]/, 1)[0]!.split(/[/\\]/).find(isDotSegment);
+  };
+  const slowValueRefused = (s: string) => isDotSegment(encodeURIComponent(s)) || s.split(/[/\\]/).some(isDotSegment);
+  let seed = 5;
+  const r = () => ((seed = (Math.imul(seed, 1664525) + 1013904223) >>> 0) / 2 ** 32);
+  const chars = ["/", "\\", ".", "%", "2", "e", "E", "%2e", "%2E", "..", "a", "?", "#", "@", ":"];
+  const text = () => Array.from({ length: Math.floor(r() * 7) }, () => chars[Math.floor(r() * chars.length)]).join("");
+
+  test("a rendered url's dot segment is found exactly as before, for generated paths", () => {
+    for (let i = 0; i < 3000; i++) {
+      const u = `http://crm.example.com/${text()}`;
+      expect([u, dotSegmentInUrl(u)]).toEqual([u, slowInUrl(u)]);
+    }
+    expect(dotSegmentInUrl("http://crm.example.com/a/%2E%2e/b")).toBe("%2E%2e");
+    expect(dotSegmentInUrl("http://crm.example.com/contacts/u1")).toBeUndefined();
+  });
+
+  test("a body value in the url's path is refused exactly as before, for generated values", () => {
+    const encode = urlEncoder("http://crm.example.com/contacts/{{body.id}}?q={{body.q}}");
+    const ref: TemplateRef = { kind: "body", path: ["id"], text: "{{body.id}}" };
+    for (let i = 0; i < 3000; i++) {
+      const v = text();
+      const refused = (() => {
+        try {
+          encode(v, ref, 0);
+          return false;
+        } catch (err) {
+          expect(err).toBeInstanceOf(TemplateError);
+          return true;
+        }
+      })();
+      expect([v, refused]).toEqual([v, slowValueRefused(v)]);
+      expect(encode(v, ref, 1)).toBe(encodeURIComponent(v)); // the query value: never refused
     }
   });
 });

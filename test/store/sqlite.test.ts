@@ -260,6 +260,52 @@ describe("sqlite on a store thread", () => {
     await store.close();
   });
 
+  test("a job whose stored payload is not JSON (edited by hand) is claimed with a payload deliver() refuses, and does not hold up its neighbours, in-process and on the thread", async () => {
+    for (const open of [(p: string) => new SqliteStore(p), (p: string) => new SqliteThreadStore(p)]) {
+      const path = join(tempDir(), "unreadable.db");
+      const store = open(path);
+      await store.migrate();
+      const acc = acceptance("k-unreadable");
+      await store.acceptBatch([acc]);
+      const [bad, good] = acc.jobs.map((j) => j.id);
+      const raw = new Database(path);
+      raw.query("UPDATE jobs SET payload = '{not json' WHERE id = ?").run(bad!);
+      raw.close();
+      const claimed = await store.claimDueJobs({ worker: "w", now: acc.now + 1, leaseMs: 60_000, limit: 10 });
+      expect(claimed.map((j) => j.id).sort()).toEqual([bad!, good!].sort());
+      const badJob = claimed.find((j) => j.id === bad)!;
+      expect(badJob).toMatchObject({ state: "running", lockedBy: "w", attempts: 1 });
+      const { deliver, DeliveryError } = await import("../../src/actions/index.ts");
+      const action = { kind: "http", id: badJob.action, hook: "welcome", url: "http://127.0.0.1:9/x", method: "POST", headers: {}, retry: { attempts: 3, baseMs: 1, capMs: 1 }, retry4xx: false, concurrency: 1, timeoutMs: 100 } as const;
+      const err = await deliver(action as never, badJob.payload, { jobId: bad!, hook: "welcome", action: badJob.action, attempt: 1, env: {}, signal: new AbortController().signal }).catch((e: unknown) => e);
+      expect(err).toBeInstanceOf(DeliveryError);
+      expect(err).toMatchObject({ retryable: false });
+      expect(claimed.find((j) => j.id === good)!.payload).toEqual(acc.jobs[1]!.payload);
+      await store.close();
+    }
+  });
+
+  test("claimed payloads cross the thread after the reply's JSON (framed.ts) intact: line breaks, non-Latin-1 text; a hand-edited column (a raw line break, a BLOB) does not shift its neighbours", async () => {
+    const path = join(tempDir(), "framed.db");
+    const store = new SqliteThreadStore(path);
+    await store.migrate();
+    const payloads = [{ s: "a\nb\r\n\u2028" }, { s: "ünï 😀 \u0000 \"q\" \\" }, { deep: { list: [1, "x\ny", null] } }, {}];
+    const acc = acceptance("k-framed", { jobs: payloads.map((payload, i) => ({ ...acceptance(`k${i}`).jobs[0]!, payload })) });
+    await store.acceptBatch([acc]);
+    const ids = acc.jobs.map((j) => j.id);
+    const raw = new Database(path);
+    raw.query("UPDATE jobs SET payload = ? WHERE id = ?").run('{"s":"x"}\n{', ids[3]!); // not JSON, with a raw line break
+    raw.query("UPDATE jobs SET payload = ? WHERE id = ?").run(new TextEncoder().encode('{"blob":"é"}'), ids[1]!); // a BLOB, before a good one
+    raw.close();
+    const claimed = await store.claimDueJobs({ worker: "w", now: acc.now + 1, leaseMs: 60_000, limit: 10 });
+    const byId = new Map(claimed.map((j) => [j.id, j.payload]));
+    expect([byId.get(ids[0]!), byId.get(ids[2]!)]).toEqual([payloads[0], payloads[2]]);
+    // Bytes read as JSON.parse reads them (their text, "123,34,..."): not JSON either.
+    expect(byId.get(ids[1]!)).toEqual({ unreadable: "the stored payload is not JSON" });
+    expect(byId.get(ids[3]!)).toEqual({ unreadable: "the stored payload is not JSON" });
+    await store.close();
+  });
+
   test("after close, every call fails as unavailable instead of hanging", async () => {
     const store = new SqliteThreadStore(join(tempDir(), "closed.db"));
     await store.migrate();

@@ -11,12 +11,50 @@
 // jobs USING INDEX jobs_due). Hence INDEXED BY, which also fails loudly should a migration ever
 // drop those indexes. Jobs due at the same ms go in insertion order (the index's rowid order),
 // which is their creation order.
+//
+// The claimed jobs come back as compact rows (ClaimedRow: the columns a Job needs, in a fixed
+// order, the payload as its stored text), turned into Jobs by claimedJob. The store thread sends
+// the rows with the payloads' text after them (store.ts claimDueJobsFramed, framed.ts) and the
+// event loop makes the Jobs (thread-store.ts): no objects with long keys built, serialised and
+// parsed again on the thread, and each payload is parsed once, where it is used, without being
+// escaped into a string and back (bench/results/drain.md, seventh session).
 import type { SqliteDb } from "./driver.ts";
 import type { ClaimOptions, Job } from "../store.ts";
 import { LEASE_EXPIRED_ON_LAST_ATTEMPT } from "../store-rules.ts";
-import { byDueThenId, toJob, type JobRow } from "./rows.ts";
+
+/** A claimed job as the claim returns it: CLAIMED_COLUMNS in order. */
+export type ClaimedRow = [
+  id: string, hook: string, action: string, payload: string, attempts: number, maxAttempts: number, runAt: number, lastError: string | null,
+  createdAt: number, updatedAt: number, lockedBy: string | null, lockedUntil: number | null, triggerId: string | null, identityId: string | null, traceparent: string | null,
+];
+const CLAIMED_COLUMNS = "id, hook, action, payload, attempts, max_attempts, run_at, last_error, created_at, updated_at, locked_by, locked_until, trigger_id, identity_id, traceparent";
 
 export function claimDueJobs(db: SqliteDb, o: ClaimOptions): Job[] {
+  return claimDueJobRows(db, o).map(claimedJob);
+}
+
+/**
+ * A claimed row as a Job. A payload that is not JSON (the column edited by hand) becomes one that
+ * deliver() refuses, so that job goes to the dead letters with that reason instead of failing every
+ * claim that would take it.
+ */
+export function claimedJob(r: ClaimedRow): Job {
+  let payload: unknown;
+  try {
+    payload = JSON.parse(r[3]);
+  } catch {
+    payload = { unreadable: "the stored payload is not JSON" };
+  }
+  return {
+    id: r[0], hook: r[1], action: r[2], payload, state: "running", attempts: r[4], maxAttempts: r[5], runAt: r[6], lastError: r[7],
+    createdAt: r[8], updatedAt: r[9], lockedBy: r[10], lockedUntil: r[11], triggerId: r[12], identityId: r[13], traceparent: r[14],
+  };
+}
+
+/** Jobs in claim order: earliest due first, then id (uuid v7, so creation order). */
+const byDueThenId = (a: ClaimedRow, b: ClaimedRow) => a[6] - b[6] || (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0);
+
+export function claimDueJobRows(db: SqliteDb, o: ClaimOptions): ClaimedRow[] {
   if (o.limit <= 0 || o.actions?.length === 0) return [];
   const actionFilter = o.actions ? "AND action IN (SELECT value FROM json_each($actions))" : "";
   const actionParam: Record<string, string> = o.actions ? { actions: JSON.stringify(o.actions) } : {};
@@ -39,8 +77,8 @@ export function claimDueJobs(db: SqliteDb, o: ClaimOptions): Job[] {
             WHERE state = 'running' AND locked_until <= $now ${actionFilter}
             ORDER BY locked_until LIMIT $limit))
         ORDER BY run_at LIMIT $limit)
-      RETURNING *`).all({ worker: o.worker, lockedUntil: o.now + o.leaseMs, now: o.now, limit: o.limit, ...actionParam }) as JobRow[];
+      RETURNING ${CLAIMED_COLUMNS}`).values({ worker: o.worker, lockedUntil: o.now + o.leaseMs, now: o.now, limit: o.limit, ...actionParam }) as ClaimedRow[];
     // RETURNING order is unspecified in SQLite; hand jobs out in due order.
-    return rows.map(toJob).sort(byDueThenId);
+    return rows.sort(byDueThenId);
   }).immediate();
 }

@@ -7,7 +7,8 @@ import type { SqliteDb } from "./driver.ts";
 import type { Acceptance, AcceptResult, Attempt, AttemptRecord, ClaimOptions, CompletedJob, Job, JobFilter, Stats, Store } from "../store.ts";
 import { acceptRowsIn } from "./accept-batch.ts";
 import { acceptResults, acceptRows, type AcceptRows, type Duplicates } from "./accept-rows.ts";
-import { claimDueJobs } from "./claim-due-jobs.ts";
+import { claimDueJobRows, claimDueJobs } from "./claim-due-jobs.ts";
+import { Framed } from "./framed.ts";
 import { completeJobRows, completeJobs } from "./complete-jobs.ts";
 import type { AttemptRow } from "./record-attempts.ts";
 import { guard, openSqlite, type SqliteOptions } from "./connection.ts";
@@ -106,6 +107,21 @@ export class SqliteStore implements Store {
   }
   async claimDueJobs(opts: ClaimOptions): Promise<Job[]> {
     return guard("claimDueJobs", () => claimDueJobs(this.#bookkeeping, opts));
+  }
+  /**
+   * claimDueJobs with the jobs as compact rows, each payload's text moved to the reply's tail and
+   * its length left in its place: what the store thread sends (thread-store.ts makes them Jobs).
+   */
+  async claimDueJobsFramed(opts: ClaimOptions): Promise<Framed> {
+    const rows = guard("claimDueJobs", () => claimDueJobRows(this.#bookkeeping, opts));
+    let tail = "";
+    for (const r of rows) {
+      // A column edited into a BLOB comes back as bytes: sent as the text JSON.parse would read.
+      const text = typeof r[3] === "string" ? r[3] : String(r[3]);
+      tail += text;
+      (r as unknown[])[3] = text.length;
+    }
+    return new Framed(rows, tail);
   }
   async completeJob(id: string, worker: string, now: number): Promise<boolean> {
     return guard("completeJob", () => completeJob(this.#bookkeeping, id, worker, now));

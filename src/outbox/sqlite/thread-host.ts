@@ -1,13 +1,14 @@
 // The store thread's side of SqliteThreadStore (thread-store.ts): one SqliteStore, fed one call at
 // a time from the event loop's messages. Calls are strings both ways (Bun's fast path for strings
 // between threads): JSON, except an acceptance batch, which comes in its own compact form
-// (accept-rows.ts) and goes straight to the store without a turn of the microtask queue. A
-// failure goes back as its name and message, and whether it was
-// StoreUnavailableError or UsageError (with its hint), so the caller can raise the same error on
-// its side.
+// (accept-rows.ts) and goes straight to the store without a turn of the microtask queue, and a
+// claim's reply, framed (framed.ts). A failure goes back as its name and message, and whether it
+// was StoreUnavailableError or UsageError (with its hint), so the caller can raise the same error
+// on its side.
 import { UsageError } from "../../errors.ts";
 import { StoreUnavailableError } from "../errors.ts";
 import { acceptMessageId, isAcceptMessage, readAcceptMessage } from "./accept-rows.ts";
+import { Framed, frameReply } from "./framed.ts";
 import { SqliteStore, type SqliteOptions } from "./store.ts";
 
 declare const self: Worker;
@@ -59,7 +60,7 @@ self.onmessage = async (event: MessageEvent<string>) => {
   } catch (err) {
     reply = failure(id, err);
   }
-  self.postMessage(JSON.stringify(reply));
+  self.postMessage(reply.value instanceof Framed ? frameReply(reply.id, reply.value) : JSON.stringify(reply));
 };
 
 function failure(id: number, err: unknown): Reply {

@@ -16,6 +16,8 @@ import type { SqliteOptions } from "./connection.ts";
 import type { Call, Reply } from "./thread-host.ts";
 import { acceptMessage, acceptResults, acceptRows, type Duplicates } from "./accept-rows.ts";
 import { attemptRow } from "./record-attempts.ts";
+import { claimedJob, type ClaimedRow } from "./claim-due-jobs.ts";
+import { unframeReply } from "./framed.ts";
 
 type Waiting = { resolve(value: unknown): void; reject(err: unknown): void };
 
@@ -44,7 +46,11 @@ export class SqliteThreadStore implements Store {
 
   constructor(readonly path: string, opts: SqliteOptions = {}) {
     this.#worker = new Worker(HOST.href, { type: "module" }); // Deno requires the type; Bun accepts it
-    this.#worker.onmessage = (event: MessageEvent<string>) => this.#settle(JSON.parse(event.data) as Reply);
+    this.#worker.onmessage = (event: MessageEvent<string>) => {
+      const { reply, tail } = unframeReply<Reply>(event.data);
+      // A framed reply (a claim's): its value is the head, with the tail beside it.
+      this.#settle(tail === undefined ? reply : { ...reply, value: { head: reply.value, tail } });
+    };
     this.#worker.onerror = (event) => this.#stop(`the store thread failed: ${event.message}`);
     this.#worker.addEventListener("close", () => this.#stop("the store thread stopped"));
     void this.#call("open", path, opts).catch(() => {}); // a failure to open surfaces again at migrate()
@@ -59,8 +65,16 @@ export class SqliteThreadStore implements Store {
     // that text; the answer lists only the duplicates.
     return this.#send<Duplicates>((id) => acceptMessage(id, acceptRows(batch))).then((duplicates) => acceptResults(batch.length, duplicates));
   }
-  claimDueJobs(opts: ClaimOptions): Promise<Job[]> {
-    return this.#call("claimDueJobs", opts);
+  async claimDueJobs(opts: ClaimOptions): Promise<Job[]> {
+    // As compact rows with their payloads' text in the reply's tail (store.ts claimDueJobsFramed),
+    // made Jobs here (claim-due-jobs.ts says why).
+    const { head, tail } = await this.#call<{ head: ClaimedRow[]; tail: string }>("claimDueJobsFramed", opts);
+    let at = 0;
+    return head.map((r) => {
+      const length = r[3] as unknown as number;
+      r[3] = tail.slice(at, (at += length));
+      return claimedJob(r);
+    });
   }
   completeJob(id: string, worker: string, now: number): Promise<boolean> {
     return this.#call("completeJob", id, worker, now);

@@ -1,0 +1,94 @@
+// CPU per delivery of the Worker and the SQLite store thread, without HTTP: the real Worker and
+// SqliteThreadStore (synchronous=full, as serve runs them) drain N jobs of the drain bench's http
+// action, with `fetch` answering 200 at once in place of the network. So the figures are the
+// worker's own work (claims, templates, the request's preparation, completions) and the store
+// thread's, without the HTTP client's and the sink's, and far less noisy than bench/drain.ts on
+// a shared machine. Two checkouts alternate, each round in a fresh child process:
+//
+//   bun bench/drain-cpu.ts [baseline checkout=.] [N=40000] [rounds=4]
+//
+// It prints, per checkout, the median over rounds of CPU µs per delivery: the event loop, the store
+// thread, the whole process. Results: bench/results/drain.md (seventh session).
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join, resolve } from "node:path";
+import { threadCpu, threadCpuUsed } from "./thread-cpu.ts";
+
+type Result = { rate: number; loop: number; store: number; total: number };
+
+async function child(root: string, n: number, c: number): Promise<void> {
+  const { acceptedWebhook } = await import(join(root, "src/actions/index.ts"));
+  const { openStore } = await import(join(root, "src/outbox/open-store.ts"));
+  const { Worker } = await import(join(root, "src/outbox/worker.ts"));
+  const action = (id: string) => ({
+    kind: "http", id, hook: "bench", retry: { attempts: 5, baseMs: 1000, capMs: 60_000 }, concurrency: c,
+    method: "POST", url: "http://127.0.0.1:9/contacts/{{body.id}}", headers: { Authorization: "Bearer {{env.TOKEN}}" },
+    body: { email: "{{body.email}}", n: "{{body.n}}" }, timeoutMs: 5000, retry4xx: false,
+  });
+  // The network's place: a 200 on the next microtask.
+  globalThis.fetch = (async () => new Response(null, { status: 200 })) as unknown as typeof fetch;
+  const dir = mkdtempSync(join(tmpdir(), "kh-bench-drain-cpu-"));
+  try {
+    const store = await openStore(`sqlite:${join(dir, "outbox.db")}`, { synchronous: "full", thread: true });
+    const now = Date.now();
+    // A warm-up action's jobs first (untimed), then the timed ones: serve's payload (acceptedWebhook).
+    for (const id of ["bench.warm", "bench.crm"]) {
+      for (let i = 0; i < n; i += 500) {
+        await store.acceptBatch(Array.from({ length: Math.min(500, n - i) }, (_, k) => {
+          const jobId = Bun.randomUUIDv7();
+          const body = { id: `u${i + k}`, email: `u${i + k}@example.com`, n: i + k };
+          const job = { id: jobId, hook: "bench", action: id, payload: acceptedWebhook(body, "bench", jobId, jobId, new Date(now).toISOString()), maxAttempts: 5, runAt: now };
+          return { hook: "bench", key: jobId, response: { status: 204, body: null }, expiresAt: now + 3_600_000, now, jobs: [job] };
+        }));
+      }
+    }
+    for (const id of ["bench.warm", "bench.crm"]) {
+      const worker = new Worker({ store, actions: [action(id)], leaseMs: 30_000, pollMs: 200, env: { TOKEN: "t" } });
+      let delivered = 0;
+      const all = new Promise<void>((r) => worker.events.on("job:delivered", () => ++delivered === n && r()));
+      const threads0 = threadCpu();
+      const cpu0 = process.cpuUsage();
+      const t0 = performance.now();
+      worker.start();
+      await all;
+      const ms = performance.now() - t0;
+      const cpu = process.cpuUsage(cpu0);
+      const used = threadCpuUsed(threads0, threadCpu());
+      await worker.stop(5000);
+      if (id === "bench.warm") continue;
+      const us = (s: number | undefined) => ((s ?? 0) * 1e6) / n;
+      const r: Result = { rate: n / (ms / 1000), loop: us(used.get("event loop")), store: us(used.get("Worker")), total: (cpu.user + cpu.system) / n };
+      console.log(`RESULT ${JSON.stringify(r)}`);
+    }
+    await store.close();
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+async function orchestrate(baseline: string, n: number, rounds: number): Promise<void> {
+  const roots = [...new Set([resolve(baseline), resolve(import.meta.dir, "..")])];
+  const results = new Map<string, Result[]>(roots.map((r) => [r, []]));
+  for (let round = 0; round < rounds; round++) {
+    for (const root of round % 2 ? [...roots].reverse() : roots) {
+      const proc = Bun.spawn([process.execPath, import.meta.path, "child", root, String(n)], { stdout: "pipe", stderr: "inherit" });
+      const out = await new Response(proc.stdout).text();
+      if ((await proc.exited) !== 0) throw new Error(`${root}: the child failed`);
+      const r = JSON.parse(out.split("\n").find((l) => l.startsWith("RESULT "))!.slice(7)) as Result;
+      results.get(root)!.push(r);
+      console.error(`round ${round + 1}: ${root}: ${Math.round(r.rate)}/s, loop ${r.loop.toFixed(1)}, store ${r.store.toFixed(1)}, process ${r.total.toFixed(1)} µs/delivery`);
+    }
+  }
+  const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+  console.log(`N=${n}, C=64, ${rounds} rounds, fetch answered at once; CPU µs per delivery, median (all rounds)`);
+  console.log("| checkout | deliveries/s | event loop | store thread | whole process |");
+  console.log("|---|---|---|---|---|");
+  for (const [root, rs] of results) {
+    const col = (k: keyof Result, d = 1) => `${median(rs.map((r) => r[k])).toFixed(d)} (${rs.map((r) => r[k].toFixed(d)).join(", ")})`;
+    console.log(`| ${root} | ${col("rate", 0)} | ${col("loop")} | ${col("store")} | ${col("total")} |`);
+  }
+}
+
+const [role, ...args] = process.argv.slice(2);
+if (role === "child") await child(args[0]!, Number(args[1]), 64);
+else await orchestrate(role ?? ".", Number(args[0] ?? 40_000), Number(args[1] ?? 4));
