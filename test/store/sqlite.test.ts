@@ -2,7 +2,7 @@
 // pragmas, URL parsing, and a lock held by another process surfacing as StoreUnavailableError.
 import { Database } from "bun:sqlite";
 import { afterEach, describe, expect, test } from "bun:test";
-import { mkdtempSync, rmSync } from "node:fs";
+import { mkdtempSync, readdirSync, readlinkSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { UsageError } from "../../src/errors.ts";
@@ -313,4 +313,35 @@ describe("sqlite on a store thread", () => {
     await expect(store.ping()).rejects.toBeInstanceOf(StoreUnavailableError);
     await store.close(); // twice is fine
   });
+});
+
+describe("close() lets go of the store's files", () => {
+  // The files a process holds open under `dir` (Linux: /proc/self/fd).
+  const openUnder = (dir: string) =>
+    readdirSync("/proc/self/fd")
+      .map((fd) => {
+        try {
+          return readlinkSync(`/proc/self/fd/${fd}`);
+        } catch {
+          return "";
+        }
+      })
+      .filter((target) => target.startsWith(dir));
+
+  for (const [name, make] of [
+    ["in-process", (path: string) => new SqliteStore(path)],
+    ["on its store thread", (path: string) => new SqliteThreadStore(path)],
+  ] as const) {
+    test(`${name}: after acceptances (held multi-row statements), no file of it stays open, so its disk can be unmounted`, async () => {
+      const dir = tempDir();
+      const store = make(join(dir, "outbox.db"));
+      await store.migrate();
+      await store.acceptBatch(Array.from({ length: 40 }, (_, i) => acceptance(`close-${i}`)));
+      expect(openUnder(dir).length).toBeGreaterThan(0);
+      await store.close();
+      // The thread's files close when the thread ends, which terminate() does not wait for.
+      for (let i = 0; i < 50 && openUnder(dir).length > 0; i++) await Bun.sleep(20);
+      expect(openUnder(dir)).toEqual([]);
+    });
+  }
 });

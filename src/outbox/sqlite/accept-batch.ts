@@ -55,6 +55,14 @@ function statements(db: SqliteDb): Statements {
   return st;
 }
 
+/** Finalizes the statements held for `db` (before it is closed: see SqliteStatement.finalize). */
+export function releaseAcceptStatements(db: SqliteDb): void {
+  const st = held.get(db);
+  if (!st) return;
+  held.delete(db);
+  for (const chunked of [st.jobs, st.records, st.index]) for (const stmt of chunked.values()) stmt.finalize();
+}
+
 /** Runs `each` over `params` (rows of `width` values) in chunked statements, largest chunks first. */
 function inChunks(stmts: Chunked, params: unknown[], width: number, each: (stmt: SqliteStatement, rows: unknown[], first: number, n: number) => void): void {
   let row = 0;

@@ -20,6 +20,12 @@ export interface SqliteStatement {
   all(...params: Params): unknown[];
   /** Rows as arrays of column values, in SELECT order. */
   values(...params: Params): unknown[][];
+  /**
+   * Frees a statement from prepare(). Each must be finalized before close(): bun:sqlite closes a
+   * database with statements left open only once they are garbage-collected, and until then its
+   * files stay open (a store closed on a full disk could not be unmounted, test/security/).
+   */
+  finalize(): void;
 }
 
 export interface SqliteDb {

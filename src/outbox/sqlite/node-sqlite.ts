@@ -86,6 +86,8 @@ class NodeStatement implements SqliteStatement {
   values(...params: unknown[]): unknown[][] {
     return this.all(...params).map((row) => Object.values(row as object));
   }
+  /** node:sqlite has no finalize(); DatabaseSync.close() finalizes every statement it prepared. */
+  finalize(): void {}
 }
 
 export class NodeSqliteDb implements SqliteDb {

@@ -5,7 +5,7 @@
 // process's event loop for up to busy_timeout, then surfaces StoreUnavailableError.
 import type { SqliteDb } from "./driver.ts";
 import type { Acceptance, AcceptResult, Attempt, AttemptRecord, ClaimOptions, CompletedJob, Job, JobFilter, Stats, Store } from "../store.ts";
-import { acceptRowsIn } from "./accept-batch.ts";
+import { acceptRowsIn, releaseAcceptStatements } from "./accept-batch.ts";
 import { acceptResults, acceptRows, type AcceptRows, type Duplicates } from "./accept-rows.ts";
 import { claimDueJobRows, claimDueJobs } from "./claim-due-jobs.ts";
 import { Framed } from "./framed.ts";
@@ -179,6 +179,7 @@ export class SqliteStore implements Store {
   }
   async close(): Promise<void> {
     this.#closed = true;
+    releaseAcceptStatements(this.#db);
     this.#db.close();
   }
 }
