@@ -7,6 +7,7 @@ import { Elysia } from "elysia";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { loadConfigText } from "../src/config/load.ts";
+import { GroupCommitter } from "../src/outbox/group-commit.ts";
 import { openStore } from "../src/outbox/open-store.ts";
 import { createApp } from "../src/server/app.ts";
 import { listenBun } from "../src/server/listen.ts";
@@ -39,7 +40,18 @@ if (mode === "bare") {
   const yaml = hooksYaml("sqlite::memory:", "full");
   const config = loadConfigText(yaml, join(tmpdir(), "bench-nostore.yaml"), { env: {}, cwd: tmpdir() });
   const store = await openStore(config.serve.store); // in memory, only for /health/ready and /metrics
-  const receiver = createApp({ config, accept: async () => ({ duplicate: false }), store, log: createLogger({ level: (process.env.BENCH_LOG_LEVEL ?? "info") as "info" }), env: { BENCH_SECRET: "bench-secret" } });
+  // BENCH_ACCEPT_DELAY_MS=n: acceptances go through serve's GroupCommitter to a store that answers
+  // each batch "all new" after n ms (a timer, no work), to see what answering later costs the loop.
+  const delayMs = Number(process.env.BENCH_ACCEPT_DELAY_MS ?? -1);
+  const committer =
+    delayMs >= 0
+      ? new GroupCommitter(
+          { acceptBatch: (batch) => new Promise((resolve) => setTimeout(() => resolve(batch.map(() => ({ duplicate: false }))), delayMs)) },
+          { maxWaitMs: 2, maxBatch: 32, maxInFlight: 2, goWhenIdle: true },
+        )
+      : undefined;
+  const accept: Parameters<typeof createApp>[0]["accept"] = committer ? (a) => committer.accept(a) : async () => ({ duplicate: false });
+  const receiver = createApp({ config, accept, store, log: createLogger({ level: (process.env.BENCH_LOG_LEVEL ?? "info") as "info" }), env: { BENCH_SECRET: "bench-secret" } });
   console.log(listenBun(receiver, { host: "127.0.0.1", port: 0 }).port); // as `serve` listens
 } else throw new Error(`ack-server: unknown mode ${mode}`);
 // Exit cleanly on SIGTERM (ack.ts's stop), so that `bun --cpu-prof` writes its profile.
