@@ -13,7 +13,7 @@ afterEach(async () => {
   for (const c of cleanups.splice(0).reverse()) await c();
 });
 
-type Hooks = { completeJobs?: (items: Parameters<Store["completeJobs"]>[0], real: Store) => Promise<void> };
+type Hooks = { completeJobs?: (items: Parameters<Store["completeJobs"]>[0], real: Store) => Promise<void>; claim?: () => Promise<void> };
 
 /** A real SQLite store behind a proxy that counts the worker's store calls (and can intervene). */
 async function countedStore(hooks: Hooks = {}) {
@@ -26,6 +26,7 @@ async function countedStore(hooks: Hooks = {}) {
       if (key === "claimDueJobs") {
         return async (o: Parameters<Store["claimDueJobs"]>[0]) => {
           calls.claimDueJobs++;
+          await hooks.claim?.();
           const jobs = await target.claimDueJobs(o);
           calls.claimSizes.push(jobs.length);
           return jobs;
@@ -36,6 +37,7 @@ async function countedStore(hooks: Hooks = {}) {
           calls.claimDueJobs++;
           calls.withClaims++;
           calls.completedItems.push(items.map((i) => i.id));
+          await hooks.claim?.();
           await hooks.completeJobs?.(items, target);
           const r = await target.completeThenClaim!(items, now, o);
           calls.claimSizes.push(r.jobs.length);
@@ -77,9 +79,27 @@ describe("worker: batched completions and claims", () => {
     expect(calls.completeJob).toBe(0);
     expect(calls.completeJobs + calls.withClaims).toBeLessThanOrEqual(200 / 4);
     expect(calls.claimDueJobs).toBeLessThanOrEqual(200 / 4);
+    // Completions still collected when the loop claims go in the claim's transaction (SQLite).
+    expect(calls.withClaims).toBeGreaterThan(0);
     expect(calls.completedItems.flat().sort()).toEqual([...ids].sort());
     expect((await real.stats(Date.now())).byState).toEqual({ pending: 0, running: 0, done: 200, dead: 0 });
     expect(new Set(sink.deliveries.map((d) => d.jobId)).size).toBe(200);
+  });
+
+  test("completions still collected when the worker claims are recorded by that claim's transaction, with no completion write of their own", async () => {
+    const sink = startSink();
+    cleanups.push(sink.stop);
+    // Slow claims: more deliveries end, and their completions queue, while each claim is in flight.
+    const { real, store, calls } = await countedStore({ claim: () => Bun.sleep(30) });
+    const action = { url: sink.url, concurrency: 4 };
+    const ids = await enqueue(real, httpAction(action), Array.from({ length: 40 }, () => ({})));
+    // Completion batches never go on their own timer here: only claims (and the idle polls' claims) record them.
+    const { w, events } = worker(store, [action], { completionWaitMs: 60_000 });
+    w.start();
+    await until(() => events.of("job:delivered").length === 40, "40 recorded deliveries");
+    expect(calls.completeJobs).toBe(0);
+    expect(calls.completedItems.flat().sort()).toEqual([...ids].sort());
+    expect((await real.stats(Date.now())).byState).toEqual({ pending: 0, running: 0, done: 40, dead: 0 });
   });
 
   test("a completion write that fails is retried until recorded: every job done, delivered once, errors reported", async () => {
