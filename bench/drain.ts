@@ -174,7 +174,7 @@ async function workerRole(url: string, port: number, c: number, synchronous: "fu
       return typeof v === "function" ? v.bind(target) : v;
     },
   });
-  const worker = new Worker({ store: counted, actions: [benchAction(port, c)], leaseMs: 30_000, pollMs: 200, env: { TOKEN: "t" } });
+  const worker = new Worker({ store: counted, actions: [benchAction(port, c)], leaseMs: 30_000, pollMs: 200, env: { TOKEN: "t" }, ...(process.env.DRAIN_COMPLETION_WAIT_MS ? { completionWaitMs: Number(process.env.DRAIN_COMPLETION_WAIT_MS) } : {}) });
   // serve's observers: metrics and one JSON log line per delivery, through the turn buffer of
   // serve's stdout sink (to a file here: stdout carries this role's reports).
   const logFd = logFile ? openSync(logFile, "a") : undefined;
