@@ -123,7 +123,7 @@ export class CompletionCommitter {
     return this.#batcher.submit(attempt ? { id, worker, attempt } : { id, worker });
   }
 
-  /** Commits whatever is queued and waits for it (and for the batch in flight). */
+  /** Commits whatever is queued and waits for it (and for the batch in flight; completions a claim in flight carries settle with that claim). */
   flush(): Promise<void> {
     return this.#batcher.flush();
   }
