@@ -14,7 +14,7 @@ import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { threadCpu, threadCpuUsed } from "./thread-cpu.ts";
 
-type Result = { rate: number; loop: number; store: number; total: number };
+type Result = { rate: number; loop: number; store: number; total: number; claims: number; writes: number; carried: number };
 
 async function child(root: string, n: number, c: number): Promise<void> {
   const { acceptedWebhook } = await import(join(root, "src/actions/index.ts"));
@@ -42,8 +42,21 @@ async function child(root: string, n: number, c: number): Promise<void> {
         }));
       }
     }
+    // The store calls, counted (methods bound to the real store: its private fields need it).
+    const counts = { claims: 0, writes: 0, carried: 0 };
+    const counted = new Proxy(store, {
+      get(target, key) {
+        const v = Reflect.get(target, key, target);
+        if (typeof v !== "function") return v;
+        if (key === "claimDueJobs") counts.claims++;
+        if (key === "completeJobs") counts.writes++;
+        if (key === "completeThenClaim") return (items: unknown[], ...rest: unknown[]) => (counts.claims++, (counts.carried += items.length), v.call(target, items, ...rest));
+        return v.bind(target);
+      },
+    });
     for (const id of ["bench.warm", "bench.crm"]) {
-      const worker = new Worker({ store, actions: [action(id)], leaseMs: 30_000, pollMs: 200, env: { TOKEN: "t" } });
+      Object.assign(counts, { claims: 0, writes: 0, carried: 0 });
+      const worker = new Worker({ store: counted, actions: [action(id)], leaseMs: 30_000, pollMs: 200, env: { TOKEN: "t" } });
       let delivered = 0;
       const all = new Promise<void>((r) => worker.events.on("job:delivered", () => ++delivered === n && r()));
       const threads0 = threadCpu();
@@ -57,7 +70,7 @@ async function child(root: string, n: number, c: number): Promise<void> {
       await worker.stop(5000);
       if (id === "bench.warm") continue;
       const us = (s: number | undefined) => ((s ?? 0) * 1e6) / n;
-      const r: Result = { rate: n / (ms / 1000), loop: us(used.get("event loop")), store: us(used.get("Worker")), total: (cpu.user + cpu.system) / n };
+      const r: Result = { rate: n / (ms / 1000), loop: us(used.get("event loop")), store: us(used.get("Worker")), total: (cpu.user + cpu.system) / n, ...counts };
       console.log(`RESULT ${JSON.stringify(r)}`);
     }
     await store.close();
@@ -76,16 +89,16 @@ async function orchestrate(baseline: string, n: number, rounds: number): Promise
       if ((await proc.exited) !== 0) throw new Error(`${root}: the child failed`);
       const r = JSON.parse(out.split("\n").find((l) => l.startsWith("RESULT "))!.slice(7)) as Result;
       results.get(root)!.push(r);
-      console.error(`round ${round + 1}: ${root}: ${Math.round(r.rate)}/s, loop ${r.loop.toFixed(1)}, store ${r.store.toFixed(1)}, process ${r.total.toFixed(1)} µs/delivery`);
+      console.error(`round ${round + 1}: ${root}: ${Math.round(r.rate)}/s, loop ${r.loop.toFixed(1)}, store ${r.store.toFixed(1)}, process ${r.total.toFixed(1)} µs/delivery; ${r.claims} claims, ${r.writes} completion writes, ${r.carried} completions with claims`);
     }
   }
   const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
   console.log(`N=${n}, C=64, ${rounds} rounds, fetch answered at once; CPU µs per delivery, median (all rounds)`);
-  console.log("| checkout | deliveries/s | event loop | store thread | whole process |");
-  console.log("|---|---|---|---|---|");
+  console.log("| checkout | deliveries/s | event loop | store thread | whole process | claims | completion writes | completions with claims |");
+  console.log("|---|---|---|---|---|---|---|---|");
   for (const [root, rs] of results) {
     const col = (k: keyof Result, d = 1) => `${median(rs.map((r) => r[k])).toFixed(d)} (${rs.map((r) => r[k].toFixed(d)).join(", ")})`;
-    console.log(`| ${root} | ${col("rate", 0)} | ${col("loop")} | ${col("store")} | ${col("total")} |`);
+    console.log(`| ${root} | ${col("rate", 0)} | ${col("loop")} | ${col("store")} | ${col("total")} | ${median(rs.map((r) => r.claims))} | ${median(rs.map((r) => r.writes))} | ${median(rs.map((r) => r.carried))} |`);
   }
 }
 

@@ -150,7 +150,7 @@ async function workerRole(url: string, port: number, c: number, synchronous: "fu
     await all;
     await warmer.stop(5000);
   }
-  const counts = { claims: 0, claimed: 0, completionWrites: 0, completeJobCalls: 0 };
+  const counts = { claims: 0, claimed: 0, completionWrites: 0, completeJobCalls: 0, completionsWithClaims: 0 };
   // Methods bound to the real store (its private fields need the real `this`); writes counted.
   const counted = new Proxy(store, {
     get(target, key) {
@@ -160,13 +160,21 @@ async function workerRole(url: string, port: number, c: number, synchronous: "fu
         counts.claimed += jobs.length;
         return jobs;
       };
+      // Completions that ride with a claim (completion-committer.ts): a claim, no completion write.
+      if (key === "completeThenClaim" && target.completeThenClaim) return async (items: Parameters<Store["completeJobs"]>[0], at: number, o: Parameters<Store["claimDueJobs"]>[0]) => {
+        counts.claims++;
+        counts.completionsWithClaims += items.length;
+        const r = await target.completeThenClaim!(items, at, o);
+        counts.claimed += r.jobs.length;
+        return r;
+      };
       if (key === "completeJobs") return (items: Parameters<Store["completeJobs"]>[0], now: number) => (counts.completionWrites++, target.completeJobs(items, now));
       if (key === "completeJob") return (id: string, w: string, now: number) => (counts.completeJobCalls++, target.completeJob(id, w, now));
       const v = Reflect.get(target, key, target);
       return typeof v === "function" ? v.bind(target) : v;
     },
   });
-  const worker = new Worker({ store: counted, actions: [benchAction(port, c)], leaseMs: 30_000, pollMs: 200, env: { TOKEN: "t" } });
+  const worker = new Worker({ store: counted, actions: [benchAction(port, c)], leaseMs: 30_000, pollMs: 200, env: { TOKEN: "t" }, ...(process.env.DRAIN_COMPLETION_WAIT_MS ? { completionWaitMs: Number(process.env.DRAIN_COMPLETION_WAIT_MS) } : {}) });
   // serve's observers: metrics and one JSON log line per delivery, through the turn buffer of
   // serve's stdout sink (to a file here: stdout carries this role's reports).
   const logFd = logFile ? openSync(logFile, "a") : undefined;
@@ -209,7 +217,7 @@ function threadSplit(before: Map<string, number>, deliveries: number): ThreadSpl
   return { loop: us(loop), store: us(store), http: us(http), other: us(all - loop - store - http) };
 }
 
-type Report = { startAt: number; lastAt: number; delivered: number; cpuMs: number; threads?: ThreadSplit; peakRssMiB: number; errors?: number; claims?: number; claimed?: number; completionWrites?: number; completeJobCalls?: number };
+type Report = { startAt: number; lastAt: number; delivered: number; cpuMs: number; threads?: ThreadSplit; peakRssMiB: number; errors?: number; claims?: number; claimed?: number; completionWrites?: number; completeJobCalls?: number; completionsWithClaims?: number };
 
 function report(r: Report): void {
   console.log(`REPORT ${JSON.stringify(r)}`);
@@ -462,12 +470,13 @@ async function orchestrate(n: number, c: number, rounds: number): Promise<void> 
     const rate = median(rs.map((x) => x.rate));
     const claims = m.reports.reduce((a, x) => a + (x.claims ?? 0), 0);
     const writes = m.reports.reduce((a, x) => a + (x.completionWrites ?? 0) + (x.completeJobCalls ?? 0), 0);
+    const carried = m.reports.reduce((a, x) => a + (x.completionsWithClaims ?? 0), 0);
     const cpuUs = Math.round((1000 * m.reports.reduce((a, x) => a + x.cpuMs, 0)) / n);
     const rss = m.reports.map((x) => `${x.peakRssMiB}`).join(" + ");
     const isBase = name.startsWith("fetch");
     console.log(
       `| ${name} | ${Math.round(rate)} | ${rs.map((x) => Math.round(x.rate)).join(", ")} | ${isBase ? "1.00" : (rate / base).toFixed(2)} | ` +
-        `${isBase ? "-" : `${claims} (${(n / claims).toFixed(1)})`} | ${isBase ? "-" : `${writes} (${(n / writes).toFixed(1)})`} | ${cpuUs} | ${splitText(m.reports)} | ${m.sinkUs.toFixed(1)} | ${rss} MiB | ${m.cpuBusyPct}% |`,
+        `${isBase ? "-" : `${claims} (${(n / claims).toFixed(1)})`} | ${isBase ? "-" : `${writes} (${((n - carried) / writes).toFixed(1)})${carried ? `, ${carried} with claims` : ""}`} | ${cpuUs} | ${splitText(m.reports)} | ${m.sinkUs.toFixed(1)} | ${rss} MiB | ${m.cpuBusyPct}% |`,
     );
   }
   if (pg) console.log(`| worker, postgres | skipped: ${pg} | | | | | | | | | |`);

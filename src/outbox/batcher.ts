@@ -49,11 +49,35 @@ export class Batcher<In, Out> {
     return this.#queue.length + this.#inFlight.size;
   }
 
+  /** Items queued, not yet in a batch being committed. */
+  get queued(): number {
+    return this.#queue.length;
+  }
+
   submit(item: In): Promise<Out> {
     return new Promise<Out>((resolve, reject) => {
       this.#queue.push({ item, resolve, reject });
       this.#schedule(false);
     });
+  }
+
+  /**
+   * Takes the queued items (up to maxBatch) out of the queue for the caller to commit some other
+   * way (completion-committer.ts sends them with a claim): the caller must settle them, with one
+   * result per item in order, or an error. Undefined when nothing is queued.
+   */
+  take(): { items: In[]; resolve(results: Out[]): void; reject(err: unknown): void } | undefined {
+    if (!this.#queue.length) return undefined;
+    const batch = this.#queue.splice(0, this.#maxBatch);
+    if (!this.#queue.length) {
+      this.#timer?.cancel();
+      this.#timer = undefined;
+    }
+    return {
+      items: batch.map((w) => w.item),
+      resolve: (results) => batch.forEach((w, i) => w.resolve(results[i]!)),
+      reject: (err) => batch.forEach((w) => w.reject(err)),
+    };
   }
 
   /** Commits whatever is queued and waits for it (and for the batches in flight). */

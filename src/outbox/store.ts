@@ -170,6 +170,13 @@ export interface Store {
    */
   completeJobs(items: CompletedJob[], now: number): Promise<string[]>;
   /**
+   * completeJobs and then claimDueJobs in one transaction (one commit instead of two): the worker
+   * sends the completions still waiting for their write with its next claim. The completions are
+   * recorded exactly as by completeJobs (`completed`: the ids marked done), the claim is
+   * claimDueJobs; on an error neither is. Optional: without it, the two go separately.
+   */
+  completeThenClaim?(items: CompletedJob[], completedAt: number, claim: ClaimOptions): Promise<{ completed: string[]; jobs: Job[] }>;
+  /**
    * Records a failed attempt: back to pending at `retryAt`, or dead when `retryAt` is null. With
    * `attempt`, the attempt joins the job's history in the same transaction.
    */

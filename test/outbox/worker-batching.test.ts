@@ -13,21 +13,35 @@ afterEach(async () => {
   for (const c of cleanups.splice(0).reverse()) await c();
 });
 
-type Hooks = { completeJobs?: (items: Parameters<Store["completeJobs"]>[0], real: Store) => Promise<void> };
+type Hooks = { completeJobs?: (items: Parameters<Store["completeJobs"]>[0], real: Store) => Promise<void>; claim?: () => Promise<void> };
 
 /** A real SQLite store behind a proxy that counts the worker's store calls (and can intervene). */
 async function countedStore(hooks: Hooks = {}) {
   const t = await tempStore();
   cleanups.push(t.cleanup);
-  const calls = { claimDueJobs: 0, claimSizes: [] as number[], completeJobs: 0, completeJob: 0, completedItems: [] as string[][] };
+  // withClaims: completions that rode with a claim (Store.completeThenClaim), a claim and a completion write in one.
+  const calls = { claimDueJobs: 0, claimSizes: [] as number[], completeJobs: 0, withClaims: 0, completeJob: 0, completedItems: [] as string[][] };
   const store = new Proxy(t.store, {
     get(target, key) {
       if (key === "claimDueJobs") {
         return async (o: Parameters<Store["claimDueJobs"]>[0]) => {
           calls.claimDueJobs++;
+          await hooks.claim?.();
           const jobs = await target.claimDueJobs(o);
           calls.claimSizes.push(jobs.length);
           return jobs;
+        };
+      }
+      if (key === "completeThenClaim") {
+        return async (items: Parameters<Store["completeJobs"]>[0], now: number, o: Parameters<Store["claimDueJobs"]>[0]) => {
+          calls.claimDueJobs++;
+          calls.withClaims++;
+          calls.completedItems.push(items.map((i) => i.id));
+          await hooks.claim?.();
+          await hooks.completeJobs?.(items, target);
+          const r = await target.completeThenClaim!(items, now, o);
+          calls.claimSizes.push(r.jobs.length);
+          return r;
         };
       }
       if (key === "completeJob") return (id: string, w: string, now: number) => (calls.completeJob++, target.completeJob(id, w, now));
@@ -63,11 +77,29 @@ describe("worker: batched completions and claims", () => {
     w.start();
     await until(() => events.of("job:delivered").length === 200, "200 deliveries");
     expect(calls.completeJob).toBe(0);
-    expect(calls.completeJobs).toBeLessThanOrEqual(200 / 4);
+    expect(calls.completeJobs + calls.withClaims).toBeLessThanOrEqual(200 / 4);
     expect(calls.claimDueJobs).toBeLessThanOrEqual(200 / 4);
+    // Completions still collected when the loop claims go in the claim's transaction (SQLite).
+    expect(calls.withClaims).toBeGreaterThan(0);
     expect(calls.completedItems.flat().sort()).toEqual([...ids].sort());
     expect((await real.stats(Date.now())).byState).toEqual({ pending: 0, running: 0, done: 200, dead: 0 });
     expect(new Set(sink.deliveries.map((d) => d.jobId)).size).toBe(200);
+  });
+
+  test("completions still collected when the worker claims are recorded by that claim's transaction, with no completion write of their own", async () => {
+    const sink = startSink();
+    cleanups.push(sink.stop);
+    // Slow claims: more deliveries end, and their completions queue, while each claim is in flight.
+    const { real, store, calls } = await countedStore({ claim: () => Bun.sleep(30) });
+    const action = { url: sink.url, concurrency: 4 };
+    const ids = await enqueue(real, httpAction(action), Array.from({ length: 40 }, () => ({})));
+    // Completion batches never go on their own timer here: only claims (and the idle polls' claims) record them.
+    const { w, events } = worker(store, [action], { completionWaitMs: 60_000 });
+    w.start();
+    await until(() => events.of("job:delivered").length === 40, "40 recorded deliveries");
+    expect(calls.completeJobs).toBe(0);
+    expect(calls.completedItems.flat().sort()).toEqual([...ids].sort());
+    expect((await real.stats(Date.now())).byState).toEqual({ pending: 0, running: 0, done: 40, dead: 0 });
   });
 
   test("a completion write that fails is retried until recorded: every job done, delivered once, errors reported", async () => {
@@ -86,9 +118,11 @@ describe("worker: batched completions and claims", () => {
     await until(() => events.of("job:delivered").length === 8, "8 recorded deliveries");
     const errors = events.of("worker:error");
     expect(errors.length).toBeGreaterThan(0);
-    expect(errors.every((e) => e.op === "complete" && e.error.includes("StoreUnavailableError") && e.retryInMs! > 0)).toBe(true);
+    // A write that carried a claim too fails that claim as well (the worker backs off and claims again).
+    expect(errors.some((e) => e.op === "complete")).toBe(true);
+    expect(errors.every((e) => (e.op === "complete" || e.op === "claim") && e.error.includes("StoreUnavailableError") && e.retryInMs! > 0)).toBe(true);
     // The failed writes held jobs that were written again later; nothing was delivered twice.
-    expect(calls.completeJobs).toBeGreaterThanOrEqual(3);
+    expect(calls.completeJobs + calls.withClaims).toBeGreaterThanOrEqual(3);
     expect(sink.deliveries.map((d) => d.jobId).sort()).toEqual([...ids].sort());
     expect((await real.stats(Date.now())).byState.done).toBe(8);
   });

@@ -449,6 +449,35 @@ export function storeSuite(name: string, factory: StoreFactory): void {
         expect(await s.getJob(job.id)).toMatchObject({ state: "done", attempts: 2, attemptsRecorded: 2, lastError: null });
       });
 
+      test("completeThenClaim: the completions as completeJobs records them (lease checked, attempt kept), then the claim, in one transaction", async () => {
+        const s = await fresh();
+        if (!s.completeThenClaim) return expect(s.kind).toBe("postgres"); // Postgres records completions with completeJobs
+        const [a, b, c] = [newJob(), newJob(), newJob()];
+        await s.acceptBatch([acceptance("k-ctc", { jobs: [a, b, c] })]);
+        await s.claimDueJobs({ worker: "w1", now: T0, leaseMs: MIN, limit: 2 });
+        const later = newJob({ runAt: T0 + 5, payload: { s: "ünï\n😀" } });
+        await s.acceptBatch([acceptance("k-ctc2", { jobs: [later], now: T0 + 5 })]);
+        const r = await s.completeThenClaim(
+          [
+            { id: a.id, worker: "w1", attempt: attempt({ outcome: "delivered", code: 204, detail: null, durationMs: 3 }) },
+            { id: b.id, worker: "w2", attempt: attempt({ outcome: "delivered", code: 204, detail: null }) }, // not its lease
+            { id: c.id, worker: "w1" }, // not claimed: not running
+          ],
+          T0 + 10,
+          { worker: "w1", now: T0 + 10, leaseMs: MIN, limit: 10 },
+        );
+        expect(r.completed).toEqual([a.id]);
+        // The claim came after the completions: the completed job is not claimed again, the others are due.
+        expect(r.jobs.map((j) => j.id).sort()).toEqual([c.id, later.id].sort());
+        expect(r.jobs.find((j) => j.id === later.id)).toMatchObject({ payload: later.payload, state: "running", lockedBy: "w1", attempts: 1 });
+        expect(await s.getJob(a.id)).toMatchObject({ state: "done", attemptsRecorded: 1 });
+        expect(await s.listAttempts(a.id)).toEqual([{ jobId: a.id, n: 1, startedAt: T0, durationMs: 3, outcome: "delivered", code: 204, detail: null }]);
+        expect(await s.getJob(b.id)).toMatchObject({ state: "running", lockedBy: "w1" });
+        expect(await s.listAttempts(b.id)).toEqual([]);
+        // Nothing to complete: a plain claim.
+        expect(await s.completeThenClaim([], T0 + 11, { worker: "w1", now: T0 + 11, leaseMs: MIN, limit: 10 })).toEqual({ completed: [], jobs: [] });
+      });
+
       test("an attempt whose lease was lost is not recorded (its outcome is not either)", async () => {
         const s = await fresh();
         const job = await leased(s);

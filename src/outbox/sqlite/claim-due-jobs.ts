@@ -21,6 +21,8 @@
 import type { SqliteDb } from "./driver.ts";
 import type { ClaimOptions, Job } from "../store.ts";
 import { LEASE_EXPIRED_ON_LAST_ATTEMPT } from "../store-rules.ts";
+import { completeJobRowsIn } from "./complete-jobs.ts";
+import type { AttemptRow } from "./record-attempts.ts";
 
 /** A claimed job as the claim returns it: CLAIMED_COLUMNS in order. */
 export type ClaimedRow = [
@@ -56,29 +58,45 @@ const byDueThenId = (a: ClaimedRow, b: ClaimedRow) => a[6] - b[6] || (a[0] < b[0
 
 export function claimDueJobRows(db: SqliteDb, o: ClaimOptions): ClaimedRow[] {
   if (o.limit <= 0 || o.actions?.length === 0) return [];
+  return db.transaction(() => claimDueJobRowsIn(db, o)).immediate();
+}
+
+/**
+ * Completions (completeJobRows) and then a claim, in one IMMEDIATE transaction: one commit (one
+ * fsync at synchronous=FULL) instead of two. The worker sends the completions waiting for their
+ * write with its next claim (completion-committer.ts); a completion's lease check and attempt are
+ * the same as alone, and on an error neither is recorded.
+ */
+export function completeThenClaimRows(db: SqliteDb, rows: AttemptRow[], completedAt: number, o: ClaimOptions): { completed: string[]; claimed: ClaimedRow[] } {
+  return db.transaction(() => {
+    const completed = rows.length ? completeJobRowsIn(db, rows, completedAt) : [];
+    const claimed = o.limit <= 0 || o.actions?.length === 0 ? [] : claimDueJobRowsIn(db, o);
+    return { completed, claimed };
+  }).immediate();
+}
+
+function claimDueJobRowsIn(db: SqliteDb, o: ClaimOptions): ClaimedRow[] {
   const actionFilter = o.actions ? "AND action IN (SELECT value FROM json_each($actions))" : "";
   const actionParam: Record<string, string> = o.actions ? { actions: JSON.stringify(o.actions) } : {};
-  return db.transaction(() => {
-    db.query(`
-      UPDATE jobs SET state = 'dead', last_error = $error, locked_by = NULL, locked_until = NULL, updated_at = $now
-      WHERE state = 'running' AND locked_until <= $now AND attempts >= max_attempts ${actionFilter}`).run({ now: o.now, error: LEASE_EXPIRED_ON_LAST_ATTEMPT, ...actionParam });
-    const rows = db.query(`
-      UPDATE jobs SET state = 'running', attempts = attempts + 1, locked_by = $worker,
-        locked_until = $lockedUntil, updated_at = $now
-      WHERE id IN (
-        SELECT id FROM (
-          SELECT * FROM (
-            SELECT id, run_at FROM jobs INDEXED BY jobs_due
-            WHERE state = 'pending' AND run_at <= $now ${actionFilter}
-            ORDER BY run_at LIMIT $limit)
-          UNION ALL
-          SELECT * FROM (
-            SELECT id, run_at FROM jobs INDEXED BY jobs_lease
-            WHERE state = 'running' AND locked_until <= $now ${actionFilter}
-            ORDER BY locked_until LIMIT $limit))
-        ORDER BY run_at LIMIT $limit)
-      RETURNING ${CLAIMED_COLUMNS}`).values({ worker: o.worker, lockedUntil: o.now + o.leaseMs, now: o.now, limit: o.limit, ...actionParam }) as ClaimedRow[];
-    // RETURNING order is unspecified in SQLite; hand jobs out in due order.
-    return rows.sort(byDueThenId);
-  }).immediate();
+  db.query(`
+    UPDATE jobs SET state = 'dead', last_error = $error, locked_by = NULL, locked_until = NULL, updated_at = $now
+    WHERE state = 'running' AND locked_until <= $now AND attempts >= max_attempts ${actionFilter}`).run({ now: o.now, error: LEASE_EXPIRED_ON_LAST_ATTEMPT, ...actionParam });
+  const rows = db.query(`
+    UPDATE jobs SET state = 'running', attempts = attempts + 1, locked_by = $worker,
+      locked_until = $lockedUntil, updated_at = $now
+    WHERE id IN (
+      SELECT id FROM (
+        SELECT * FROM (
+          SELECT id, run_at FROM jobs INDEXED BY jobs_due
+          WHERE state = 'pending' AND run_at <= $now ${actionFilter}
+          ORDER BY run_at LIMIT $limit)
+        UNION ALL
+        SELECT * FROM (
+          SELECT id, run_at FROM jobs INDEXED BY jobs_lease
+          WHERE state = 'running' AND locked_until <= $now ${actionFilter}
+          ORDER BY locked_until LIMIT $limit))
+      ORDER BY run_at LIMIT $limit)
+    RETURNING ${CLAIMED_COLUMNS}`).values({ worker: o.worker, lockedUntil: o.now + o.leaseMs, now: o.now, limit: o.limit, ...actionParam }) as ClaimedRow[];
+  // RETURNING order is unspecified in SQLite; hand jobs out in due order.
+  return rows.sort(byDueThenId);
 }

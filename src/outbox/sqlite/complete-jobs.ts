@@ -30,18 +30,21 @@ export function completeJobs(db: SqliteDb, items: CompletedJob[], now: number): 
 /** completeJobs of items already in AttemptRow form (the store thread receives them so: thread-store.ts). */
 export function completeJobRows(db: SqliteDb, rows: AttemptRow[], now: number): string[] {
   if (!rows.length) return [];
-  return db.transaction(() => {
-    const update = db.query(COMPLETE);
-    const ids: string[] = [];
-    let other: AttemptRow[] | undefined;
-    for (const r of rows) {
-      const plain = isPlain(r);
-      if (update.run(now, plain ? r[2] : null, plain ? r[3] : null, plain ? r[5] : null, r[0], r[1]).changes !== 1) continue;
-      ids.push(r[0]);
-      // Any other attempt goes to job_attempts, for the jobs marked done.
-      if (hasOwnRow(r)) (other ??= []).push(r);
-    }
-    if (other) recordAttempts(db, JSON.stringify(other));
-    return ids;
-  }).immediate();
+  return db.transaction(() => completeJobRowsIn(db, rows, now)).immediate();
+}
+
+/** completeJobRows inside the caller's transaction (completeThenClaim in claim-due-jobs.ts shares one). */
+export function completeJobRowsIn(db: SqliteDb, rows: AttemptRow[], now: number): string[] {
+  const update = db.query(COMPLETE);
+  const ids: string[] = [];
+  let other: AttemptRow[] | undefined;
+  for (const r of rows) {
+    const plain = isPlain(r);
+    if (update.run(now, plain ? r[2] : null, plain ? r[3] : null, plain ? r[5] : null, r[0], r[1]).changes !== 1) continue;
+    ids.push(r[0]);
+    // Any other attempt goes to job_attempts, for the jobs marked done.
+    if (hasOwnRow(r)) (other ??= []).push(r);
+  }
+  if (other) recordAttempts(db, JSON.stringify(other));
+  return ids;
 }

@@ -7,10 +7,10 @@ import type { SqliteDb } from "./driver.ts";
 import type { Acceptance, AcceptResult, Attempt, AttemptRecord, ClaimOptions, CompletedJob, Job, JobFilter, Stats, Store } from "../store.ts";
 import { acceptRowsIn, releaseAcceptStatements } from "./accept-batch.ts";
 import { acceptResults, acceptRows, type AcceptRows, type Duplicates } from "./accept-rows.ts";
-import { claimDueJobRows, claimDueJobs } from "./claim-due-jobs.ts";
+import { claimDueJobRows, claimDueJobs, claimedJob, completeThenClaimRows, type ClaimedRow } from "./claim-due-jobs.ts";
 import { Framed } from "./framed.ts";
 import { completeJobRows, completeJobs } from "./complete-jobs.ts";
-import type { AttemptRow } from "./record-attempts.ts";
+import { attemptRow, type AttemptRow } from "./record-attempts.ts";
 import { guard, openSqlite, type SqliteOptions } from "./connection.ts";
 import { DedupeLog, FLUSH_SLICES } from "./dedupe-log.ts";
 import { completeJob, failJob, releaseJob } from "./finish-job.ts";
@@ -113,15 +113,18 @@ export class SqliteStore implements Store {
    * its length left in its place: what the store thread sends (thread-store.ts makes them Jobs).
    */
   async claimDueJobsFramed(opts: ClaimOptions): Promise<Framed> {
-    const rows = guard("claimDueJobs", () => claimDueJobRows(this.#bookkeeping, opts));
-    let tail = "";
-    for (const r of rows) {
-      // A column edited into a BLOB comes back as bytes: sent as the text JSON.parse would read.
-      const text = typeof r[3] === "string" ? r[3] : String(r[3]);
-      tail += text;
-      (r as unknown[])[3] = text.length;
-    }
-    return new Framed(rows, tail);
+    return framedClaim(guard("claimDueJobs", () => claimDueJobRows(this.#bookkeeping, opts)));
+  }
+  async completeThenClaim(items: CompletedJob[], completedAt: number, opts: ClaimOptions): Promise<{ completed: string[]; jobs: Job[] }> {
+    const rows = items.map((i) => attemptRow(i.id, i.worker, i.attempt));
+    const { completed, claimed } = guard("completeThenClaim", () => completeThenClaimRows(this.#bookkeeping, rows, completedAt, opts));
+    return { completed, jobs: claimed.map(claimedJob) };
+  }
+  /** completeThenClaim as the store thread receives it (compact rows) and answers it: framed, its head [completed ids, claimed rows]. */
+  async completeThenClaimFramed(rows: AttemptRow[], completedAt: number, opts: ClaimOptions): Promise<Framed> {
+    const { completed, claimed } = guard("completeThenClaim", () => completeThenClaimRows(this.#bookkeeping, rows, completedAt, opts));
+    const framed = framedClaim(claimed);
+    return new Framed([completed, framed.head], framed.tail);
   }
   async completeJob(id: string, worker: string, now: number): Promise<boolean> {
     return guard("completeJob", () => completeJob(this.#bookkeeping, id, worker, now));
@@ -182,4 +185,19 @@ export class SqliteStore implements Store {
     releaseAcceptStatements(this.#db);
     this.#db.close();
   }
+}
+
+/**
+ * Claimed rows as the store thread sends them: each payload's text moved to the reply's tail and
+ * its length left in its place (thread-store.ts makes them Jobs).
+ */
+function framedClaim(rows: ClaimedRow[]): Framed {
+  let tail = "";
+  for (const r of rows) {
+    // A column edited into a BLOB comes back as bytes: sent as the text JSON.parse would read.
+    const text = typeof r[3] === "string" ? r[3] : String(r[3]);
+    tail += text;
+    (r as unknown[])[3] = text.length;
+  }
+  return new Framed(rows, tail);
 }

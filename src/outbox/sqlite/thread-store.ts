@@ -69,12 +69,12 @@ export class SqliteThreadStore implements Store {
     // As compact rows with their payloads' text in the reply's tail (store.ts claimDueJobsFramed),
     // made Jobs here (claim-due-jobs.ts says why).
     const { head, tail } = await this.#call<{ head: ClaimedRow[]; tail: string }>("claimDueJobsFramed", opts);
-    let at = 0;
-    return head.map((r) => {
-      const length = r[3] as unknown as number;
-      r[3] = tail.slice(at, (at += length));
-      return claimedJob(r);
-    });
+    return claimedJobs(head, tail);
+  }
+  async completeThenClaim(items: CompletedJob[], completedAt: number, opts: ClaimOptions): Promise<{ completed: string[]; jobs: Job[] }> {
+    const rows = items.map((i) => attemptRow(i.id, i.worker, i.attempt));
+    const { head, tail } = await this.#call<{ head: [string[], ClaimedRow[]]; tail: string }>("completeThenClaimFramed", rows, completedAt, opts);
+    return { completed: head[0], jobs: claimedJobs(head[1], tail) };
   }
   completeJob(id: string, worker: string, now: number): Promise<boolean> {
     return this.#call("completeJob", id, worker, now);
@@ -170,4 +170,14 @@ export class SqliteThreadStore implements Store {
       waiting.reject(new StoreUnavailableError(`sqlite store unavailable: ${why}`));
     }
   }
+}
+
+/** A framed claim's rows as Jobs, each payload's text taken from the tail by the length in its place. */
+function claimedJobs(head: ClaimedRow[], tail: string): Job[] {
+  let at = 0;
+  return head.map((r) => {
+    const length = r[3] as unknown as number;
+    r[3] = tail.slice(at, (at += length));
+    return claimedJob(r);
+  });
 }
