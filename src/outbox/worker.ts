@@ -16,15 +16,19 @@
 // Throughput: a delivery's slot is freed as soon as the delivery ends, and its outcome recorded
 // after: successes go through a CompletionCommitter, so many deliveries share one completeJobs
 // write (one fsync / one round trip) instead of paying one each. Claims ask for as many jobs as
-// there is room for (up to batchSize) and, while deliveries are in flight, wait for a quarter of
-// an action's room to be free (up to claimCoalesceMs for an action that does not prefetch), so a
-// destination is refilled by a few large claims rather than a claim per finished delivery. Outcomes not yet recorded are
+// there is room for (up to batchSize) and, while deliveries are in flight, wait for part of an
+// action's room to be free (a third, its concurrency, for an action that prefetches; a quarter, for
+// up to claimCoalesceMs, for one that does not), so a destination is refilled by a few large claims
+// rather than a claim per finished delivery. Outcomes not yet recorded are
 // bounded (2 × the total concurrency): past that the worker stops claiming until they are.
 //
-// Prefetch: an action without a rate limit has room for its concurrency in flight plus as many
-// jobs again claimed ahead, queued in this worker. A freed slot takes the next queued job at once,
+// Prefetch: an action without a rate limit has room for its concurrency in flight plus twice as
+// many jobs claimed ahead, queued in this worker. A freed slot takes the next queued job at once,
 // so deliveries do not wait for the claim's round trip (with the store on its own thread, slots
-// sat empty most of the time: bench/results/drain.md). Queued jobs hold their lease; one whose
+// sat empty most of the time: bench/results/drain.md). It claims when its concurrency is free, so
+// a claim goes out with a whole concurrency still queued: the queue outlasts the claim's round trip
+// as long as that is shorter than a delivery (Little's law; with one concurrency queued, slots sat
+// empty against a 1 ms destination while claims of half a concurrency crossed the store thread). Queued jobs hold their lease; one whose
 // lease is half gone before a slot frees is given back (releaseJob, attempt not counted), and at
 // stop() every queued job is given back. A rate-limited action is not prefetched: its tokens, not
 // its slots, pace it, and a job waiting for a token would sit on its lease.
@@ -138,7 +142,7 @@ export type WorkerOptions = {
    * While deliveries of an action that does not prefetch are in flight and fewer than a quarter
    * of its slots are free, the worker waits up to this long for more slots before claiming, so a
    * fast destination is refilled by a few large claims rather than one claim per finished
-   * delivery (a prefetching action waits for the quarter: see #coalesceMs). 0 = never wait.
+   * delivery (a prefetching action waits for its concurrency to be free: see #coalesceMs). 0 = never wait.
    * Default 2 ms.
    */
   claimCoalesceMs?: number;
@@ -225,6 +229,8 @@ export class Worker {
   readonly #queued = new Map<string, Job[]>();
   /** How many jobs an action may have queued (0 without prefetch). */
   readonly #prefetch = new Map<string, number>();
+  /** The free room at which an action claims without waiting for more (#coalesceMs). */
+  readonly #claimAt = new Map<string, number>();
   readonly #leaseMs: number;
   /** leaseMarginMs(leaseMs): how long before its lease ends a delivery is cut. */
   readonly #leaseMarginMs: number;
@@ -287,7 +293,10 @@ export class Worker {
         this.#destinationBucket.set(a.id, shared);
       }
       if (buckets.length) this.#limits.set(a.id, buckets);
-      this.#prefetch.set(a.id, opts.prefetch !== false && !buckets.length ? a.concurrency : 0);
+      const prefetch = opts.prefetch !== false && !buckets.length ? PREFETCH_DEPTH * a.concurrency : 0;
+      this.#prefetch.set(a.id, prefetch);
+      // Prefetching: its concurrency, a third of its room, so a claim leaves that much queued.
+      this.#claimAt.set(a.id, prefetch ? a.concurrency : Math.max(1, Math.ceil(a.concurrency / 4)));
     }
   }
 
@@ -505,26 +514,26 @@ export class Worker {
   }
 
   /**
-   * How long to hold off claiming for more room to free up: 0 when some action has a quarter of
-   * its room free, or holds no job that could free more, or is rate limited (tokens, not slots,
-   * pace it), or the loop has held off for claimCoalesceMs already.
+   * How long to hold off claiming for more room to free up: 0 when some action has its #claimAt
+   * free (a quarter of its slots; its concurrency if it prefetches), or holds no job that could
+   * free more, or is rate limited (tokens, not slots, pace it), or the loop has held off for
+   * claimCoalesceMs already.
    *
-   * An action that prefetches is held without that time limit: below a quarter of its room free,
-   * more than half its concurrency is queued, and a finished delivery hands its slot to a queued
-   * job, so no slot waits for the claim; slotFreed wakes the loop when a quarter is free. Against
-   * a slow destination, whose slots free one by one, the 2 ms limit made claims of a few jobs each
-   * (4.8 per claim at 50 ms, C = 16: bench/results/drain.md); held, each claim takes at least half
-   * the concurrency, so fewer claims (writes) per delivery.
+   * An action that prefetches is held without that time limit: until its concurrency is free, more
+   * than its concurrency is queued, and a finished delivery hands its slot to a queued job, so no
+   * slot waits for the claim; slotFreed wakes the loop when that much is free. Against a slow
+   * destination, whose slots free one by one, the 2 ms limit made claims of a few jobs each (4.8
+   * per claim at 50 ms, C = 16: bench/results/drain.md); held, each claim takes a whole
+   * concurrency, so fewer claims (writes) per delivery.
    */
   #coalesceMs(free: Map<string, number>, now: number): number {
     if (this.#claimCoalesceMs === 0) return 0;
-    let untilQuarter = true;
+    let untilClaimAt = true;
     for (const [id, n] of free) {
-      const a = this.#actions.get(id)!;
-      if (n * 4 >= this.#room(a) || !this.#held(id) || this.#limits.has(id)) return 0;
-      if (!this.#prefetch.get(id)) untilQuarter = false;
+      if (n >= this.#claimAt.get(id)! || !this.#held(id) || this.#limits.has(id)) return 0;
+      if (!this.#prefetch.get(id)) untilClaimAt = false;
     }
-    if (untilQuarter) return this.#pollMs;
+    if (untilClaimAt) return this.#pollMs;
     this.#holdingSince ??= now;
     return Math.max(0, this.#holdingSince + this.#claimCoalesceMs - now);
   }
@@ -647,7 +656,7 @@ export class Worker {
    * A delivery ended: its slot is free while the outcome is recorded (the concurrency limits what
    * the destination sees; recording is batched and need not hold it up), and the next queued job
    * takes it. The loop is woken only when it would act: the first free room (it may be sleeping
-   * until some frees), a quarter of the room free (claim coalescing ends), nothing left held, or
+   * until some frees), #claimAt free (claim coalescing ends), nothing left held, or
    * a rate-limited action. Waking it for every finished delivery cost a loop turn, a promise and a
    * timer each.
    */
@@ -655,10 +664,8 @@ export class Worker {
     this.#perAction.set(action.id, (this.#perAction.get(action.id) ?? 1) - 1);
     this.#startQueued(action);
     const held = this.#held(action.id);
-    const room = this.#room(action);
-    const free = room - held;
-    const quarter = free * 4 >= room && (free - 1) * 4 < room;
-    if (free === 1 || quarter || held === 0 || this.#limits.has(action.id)) this.#nudge?.();
+    const free = this.#room(action) - held;
+    if (free === 1 || free === this.#claimAt.get(action.id) || held === 0 || this.#limits.has(action.id)) this.#nudge?.();
   }
 
   /** Records a delivery's outcome (done, retry or dead) with its attempt, and emits its event. */
@@ -711,6 +718,9 @@ export class Worker {
     }
   }
 }
+
+/** Jobs an action without a rate limit may hold queued, in multiples of its concurrency (see Prefetch). */
+const PREFETCH_DEPTH = 2;
 
 /** Actions with at least this many free slots are claimed together in one batch. */
 const ROOMY = 8;

@@ -146,7 +146,7 @@ describe("worker: batched completions and claims", () => {
 });
 
 describe("worker: prefetch", () => {
-  test("claims its concurrency again ahead, delivers the queued jobs as slots free, never beyond the concurrency", async () => {
+  test("claims twice its concurrency ahead, delivers the queued jobs as slots free, never beyond the concurrency", async () => {
     const sink = startSink({ delayMs: 150 });
     cleanups.push(sink.stop);
     const { real, store, calls } = await countedStore();
@@ -155,8 +155,8 @@ describe("worker: prefetch", () => {
     const { w, events } = worker(store, [action]);
     w.start();
     // The first claim fills the slots and the queue behind them.
-    await until(() => sink.state.inFlight === 8 && w.queued === 8, "8 in flight and 8 queued");
-    expect(calls.claimSizes[0]).toBe(16);
+    await until(() => sink.state.inFlight === 8 && w.queued === 16, "8 in flight and 16 queued");
+    expect(calls.claimSizes[0]).toBe(24);
     await until(() => events.of("job:delivered").length === 40, "40 deliveries");
     expect(sink.state.maxInFlight).toBe(8);
     expect(new Set(sink.deliveries.map((d) => d.jobId))).toEqual(new Set(ids));
@@ -164,7 +164,7 @@ describe("worker: prefetch", () => {
     expect(w.queued).toBe(0);
   });
 
-  test("against a slow destination whose answers come one by one, each claim refills at least half the concurrency", async () => {
+  test("against a slow destination whose answers come one by one, each claim refills a whole concurrency", async () => {
     // 20-59 ms per answer, varied, so the slots free one at a time rather than in waves.
     let n = 0;
     const server = Bun.serve({ hostname: "127.0.0.1", port: 0, fetch: async () => (await Bun.sleep(20 + ((n++ * 17) % 40)), new Response("ok")) });
@@ -176,11 +176,11 @@ describe("worker: prefetch", () => {
     w.start();
     await until(() => events.of("job:delivered").length === 64, "64 deliveries");
     const sizes = calls.claimSizes.filter((k) => k > 0);
-    // The slots and the queue, then refills of 4 or more (a quarter of the room of 16): at most
-    // 1 + 48 / 4 claims, where refilling after each freed slot would take dozens.
-    expect(sizes[0]).toBe(16);
-    expect(sizes.slice(1, -1).every((k) => k >= 4)).toBe(true);
-    expect(sizes.length).toBeLessThanOrEqual(13);
+    // The slots and the queue, then refills of 8 or more (the concurrency, a third of the room of
+    // 24): at most 1 + 40 / 8 claims, where refilling after each freed slot would take dozens.
+    expect(sizes[0]).toBe(24);
+    expect(sizes.slice(1, -1).every((k) => k >= 8)).toBe(true);
+    expect(sizes.length).toBeLessThanOrEqual(6);
   });
 
   test("stop() gives queued jobs back without counting their attempt", async () => {
