@@ -17,8 +17,8 @@
 // after: successes go through a CompletionCommitter, so many deliveries share one completeJobs
 // write (one fsync / one round trip) instead of paying one each. Claims ask for as many jobs as
 // there is room for (up to batchSize) and, while deliveries are in flight, wait for part of an
-// action's room to be free (a quarter, for up to claimCoalesceMs for an action that does not
-// prefetch; its concurrency for one with a deep queue, see Prefetch), so a destination is refilled
+// action's room to be free (a quarter of it, waiting at most claimCoalesceMs for an action that
+// does not prefetch; its concurrency for one with a deep queue, see Prefetch), so a destination is refilled
 // by a few large claims rather than a claim per finished delivery. Outcomes not yet recorded are
 // bounded (2 × the total concurrency): past that the worker stops claiming until they are.
 //
@@ -32,7 +32,7 @@
 // concurrency queued, 9 % of slot time sat empty against a 1 ms destination while claims crossed
 // the store thread). Against slower destinations the deeper queue buys nothing (a claim is far
 // shorter than a delivery) and its last jobs would wait two deliveries on their lease, so it stays
-// one concurrency deep, claimed a quarter at a time. Queued jobs hold their lease; one whose
+// one concurrency deep, claimed when a quarter of its room is free. Queued jobs hold their lease; one whose
 // lease is half gone before a slot frees is given back (releaseJob, attempt not counted), and at
 // stop() every queued job is given back. A rate-limited action is not prefetched: its tokens, not
 // its slots, pace it, and a job waiting for a token would sit on its lease.
