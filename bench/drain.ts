@@ -41,7 +41,7 @@ import { acceptedWebhook } from "../src/actions/index.ts";
 import type { ResolvedHttpAction } from "../src/config/types.ts";
 import { openStore } from "../src/outbox/open-store.ts";
 import type { Store } from "../src/outbox/store.ts";
-import { Worker } from "../src/outbox/worker.ts";
+import { Worker as ThisWorker } from "../src/outbox/worker.ts";
 import { createLogger, turnBuffer } from "../src/server/log.ts";
 import { Metrics } from "../src/server/metrics.ts";
 import { observeWorker } from "../src/server/observe-worker.ts";
@@ -103,15 +103,15 @@ function sink(latencyMs = 0): void {
  * first seconds (bench/ack.ts warms up for the same reason). For a worker, `action` is the id of
  * the warm-up jobs the orchestrator queued for it in the same store.
  */
-function warmup(): { action: string; count: number } | undefined {
-  const [action, count] = (process.env.DRAIN_WARM ?? "").split(":");
-  return action && Number(count) > 0 ? { action, count: Number(count) } : undefined;
+function warmup(): { action: string; count: number; port?: number } | undefined {
+  const [action, count, port] = (process.env.DRAIN_WARM ?? "").split(":");
+  return action && Number(count) > 0 ? { action, count: Number(count), ...(port ? { port: Number(port) } : {}) } : undefined;
 }
 
 /** The baseline: N requests shaped like the worker's, C at a time, with plain fetch. */
 async function fetchLoop(port: number, n: number, c: number): Promise<void> {
   const warm = warmup();
-  if (warm) await fetchRequests(port, warm.count, c);
+  if (warm) await fetchRequests(warm.port ?? port, warm.count, c);
   await waitForGo();
   const cpu0 = process.cpuUsage();
   const threads0 = threadCpu();
@@ -139,11 +139,13 @@ async function fetchRequests(port: number, n: number, c: number): Promise<void> 
 
 /** One worker instance: opens the store, waits for "go", delivers until told to stop, reports. */
 async function workerRole(url: string, port: number, c: number, synchronous: "full" | "normal", thread: boolean, logFile?: string): Promise<void> {
+  // DRAIN_WORKER_MODULE: another checkout's worker.ts, run on this checkout's store (slow mode's BENCH_BASELINE).
+  const Worker: typeof ThisWorker = process.env.DRAIN_WORKER_MODULE ? (await import(process.env.DRAIN_WORKER_MODULE)).Worker : ThisWorker;
   const store = await openStore(url, { synchronous, migrate: false, thread });
   const warm = warmup();
   if (warm) {
     // Its own Worker on the same store, claiming only the warm-up jobs; stopped before READY.
-    const warmer = new Worker({ store, actions: [benchAction(port, c, warm.action)], leaseMs: 30_000, pollMs: 200, env: { TOKEN: "t" } });
+    const warmer = new Worker({ store, actions: [benchAction(warm.port ?? port, c, warm.action)], leaseMs: 30_000, pollMs: 200, env: { TOKEN: "t" } });
     let warmed = 0;
     const all = new Promise<void>((resolve) => warmer.events.on("job:delivered", () => ++warmed === warm.count && resolve()));
     warmer.start();
@@ -257,9 +259,9 @@ function waitForGo(): Promise<void> {
 type Child = { proc: Bun.Subprocess<"pipe", "pipe", "inherit">; lines: AsyncIterator<string> };
 
 /** `warm`: the child's warm-up (see warmup()); none when DRAIN_WARMUP=0. */
-function spawnRole(args: string[], script = import.meta.path, warm?: { action: string; count: number }): Child {
+function spawnRole(args: string[], script = import.meta.path, warm?: { action: string; count: number; port?: number }, extraEnv: Record<string, string> = {}): Child {
   const flags = args[0] === "worker" ? (process.env.DRAIN_WORKER_FLAGS ?? "").split(" ").filter(Boolean) : [];
-  const env = { ...process.env, DRAIN_WARM: warm && warm.count > 0 ? `${warm.action}:${warm.count}` : "" };
+  const env = { ...process.env, ...extraEnv, DRAIN_WARM: warm && warm.count > 0 ? `${warm.action}:${warm.count}${warm.port ? `:${warm.port}` : ""}` : "" };
   const proc = Bun.spawn([process.execPath, ...flags, script, ...args], { stdin: "pipe", stdout: "pipe", stderr: "inherit", env });
   return { proc, lines: linesOf(proc.stdout) };
 }
@@ -503,37 +505,51 @@ function slowN(c: number, latencyMs: number): number {
  * the same C, against C/L, the most Little's law allows (C requests in flight, each L long). These
  * runs are bound by latency, not CPU, so they mean something on a busy machine too, except where
  * C/L approaches what the machine's CPU can do at all (L = 1 ms): the fetch loop shows that
- * ceiling. Warm-up: min(N, 2,000) deliveries per child (DRAIN_WARMUP overrides).
+ * ceiling. Warm-up: 20,000 deliveries per child (DRAIN_WARMUP overrides) into a second sink that
+ * answers at once, so it takes a second, not 20,000 × L / C. With the 2,000 deliveries into the
+ * slow sink it did before, the worker was still being compiled in the timed run (its JIT thread
+ * at ~23 µs per delivery at L = 1 ms, C = 16, against ~2 after 16,000), which took CPU from the
+ * deliveries on 2 cores; the fetch loop, with less code, warms up sooner.
+ *
+ * BENCH_BASELINE=<checkout> adds that checkout's src/outbox/worker.ts (only the Worker class, on
+ * this checkout's store and bench: valid while the two differ in worker.ts alone), run right after
+ * this one's in every round.
  */
 async function orchestrateSlow(rounds: number): Promise<void> {
-  type Row = { latency: number; c: number; n: number; fetch: number[]; worker: number[]; runs: Result[]; busy: number[] };
+  type Row = { latency: number; c: number; n: number; fetch: number[]; worker: number[]; runs: Result[]; busy: number[]; base: number[] };
   const rows: Row[] = [];
+  const warmSink = spawnRole(["sink"]);
+  const warmPort = Number((await warmSink.lines.next()).value);
+  const baseModule = BASELINE ? join(BASELINE, "src/outbox/worker.ts") : undefined;
   for (const latency of SLOW_LATENCIES) {
     const sinkChild = spawnRole(["sink", String(latency)]);
     sinkPid = sinkChild.proc.pid;
     const port = Number((await sinkChild.lines.next()).value);
     for (const c of SLOW_CONCURRENCIES) {
       const n = slowN(c, latency);
-      const warm = Number(process.env.DRAIN_WARMUP ?? Math.min(n, 2000));
-      const row: Row = { latency, c, n, fetch: [], worker: [], runs: [], busy: [] };
+      const warm = Number(process.env.DRAIN_WARMUP ?? 20_000);
+      const row: Row = { latency, c, n, fetch: [], worker: [], runs: [], busy: [], base: [] };
       for (let r = 1; r <= rounds; r++) {
-        const f = await runChildren([spawnRole(["fetch", String(port), String(n), String(c)], undefined, { action: "fetch", count: warm })], n, port, async () => true, false);
-        const w = await slowWorkerRun(port, n, c, warm);
+        const f = await runChildren([spawnRole(["fetch", String(port), String(n), String(c)], undefined, { action: "fetch", count: warm, port: warmPort })], n, port, async () => true, false);
+        const w = await slowWorkerRun(port, n, c, warm, warmPort);
+        const b = baseModule ? await slowWorkerRun(port, n, c, warm, warmPort, baseModule) : undefined;
         row.fetch.push(f.rate);
         row.worker.push(w.rate);
         row.runs.push(w);
         row.busy.push(f.cpuBusyPct, w.cpuBusyPct);
-        console.error(`round ${r}: L=${latency} ms C=${c} N=${n}: C/L ${Math.round((c * 1000) / latency)}/s, fetch ${Math.round(f.rate)}/s, worker ${Math.round(w.rate)}/s (cpu ${w.cpuBusyPct}%)`);
+        if (b) row.base.push(b.rate);
+        console.error(`round ${r}: L=${latency} ms C=${c} N=${n}: C/L ${Math.round((c * 1000) / latency)}/s, fetch ${Math.round(f.rate)}/s, worker ${Math.round(w.rate)}/s (cpu ${w.cpuBusyPct}%)${b ? `, baseline worker ${Math.round(b.rate)}/s` : ""}`);
       }
       rows.push(row);
     }
     sinkChild.proc.kill();
   }
+  warmSink.proc.kill();
   const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
   console.log(`machine: ${cpus().length} cores, ${Math.round(totalmem() / 2 ** 30)} GiB, ${cpus()[0]?.model ?? "unknown"}`);
-  console.log(`bun ${Bun.version}, ${new Date().toISOString().slice(0, 16)}Z; worker: SQLite full, store thread (as serve runs it); median of ${rounds} round(s)\n`);
-  console.log("| L | C | N | C/L (Little) | fetch loop /s | of C/L | worker /s | of C/L | of fetch loop | sink's real hold | worker CPU µs/delivery | claims (jobs/claim) | machine CPU busy |");
-  console.log("|---|---|---|---|---|---|---|---|---|---|---|---|---|");
+  console.log(`bun ${Bun.version}, ${new Date().toISOString().slice(0, 16)}Z; worker: SQLite full, store thread (as serve runs it); median of ${rounds} round(s)${BASELINE ? `; baseline worker.ts: ${BASELINE}` : ""}\n`);
+  console.log(`| L | C | N | C/L (Little) | fetch loop /s | of C/L | worker /s | of C/L | of fetch loop | sink's real hold | worker CPU µs/delivery | claims (jobs/claim) | machine CPU busy |${BASELINE ? " baseline worker /s (runs) |" : ""}`);
+  console.log(`|---|---|---|---|---|---|---|---|---|---|---|---|---|${BASELINE ? "---|" : ""}`);
   for (const r of rows) {
     const ideal = (r.c * 1000) / r.latency;
     const f = median(r.fetch);
@@ -544,13 +560,14 @@ async function orchestrateSlow(rounds: number): Promise<void> {
     const pct = (x: number) => `${Math.round((100 * x) / ideal)} %`;
     console.log(
       `| ${r.latency} ms | ${r.c} | ${r.n} | ${Math.round(ideal)} | ${Math.round(f)} | ${pct(f)} | ${Math.round(w)} | ${pct(w)} | ${(w / f).toFixed(2)} | ` +
-        `${run.sinkHoldMs.toFixed(2)} ms | ${cpuUs} | ${claims} (${(r.n / Math.max(1, claims)).toFixed(1)}) | ${Math.min(...r.busy)}-${Math.max(...r.busy)} % |`,
+        `${run.sinkHoldMs.toFixed(2)} ms | ${cpuUs} | ${claims} (${(r.n / Math.max(1, claims)).toFixed(1)}) | ${Math.min(...r.busy)}-${Math.max(...r.busy)} % |` +
+        (BASELINE ? ` ${Math.round(median(r.base))} (${r.base.map(Math.round).join(", ")}) |` : ""),
     );
   }
 }
 
 /** One worker process (SQLite full, store thread) draining `n` jobs into the sink on `port`. */
-async function slowWorkerRun(port: number, n: number, c: number, warm: number): Promise<Result> {
+async function slowWorkerRun(port: number, n: number, c: number, warm: number, warmPort: number, workerModule?: string): Promise<Result> {
   const dir = mkdtempSync(join(tmpdir(), "kh-bench-drain-"));
   const url = `sqlite:${join(dir, "outbox.db")}`;
   try {
@@ -561,7 +578,8 @@ async function slowWorkerRun(port: number, n: number, c: number, warm: number): 
     const reader = new Database(join(dir, "outbox.db"), { readonly: true });
     const busy = reader.query("SELECT EXISTS (SELECT 1 FROM jobs INDEXED BY jobs_due WHERE state = 'pending') OR EXISTS (SELECT 1 FROM jobs INDEXED BY jobs_lease WHERE state = 'running') AS busy");
     const done = async () => (busy.get() as { busy: number }).busy === 0;
-    const result = await runChildren([spawnRole(["worker", url, String(port), String(c), "full", "thread"], undefined, { action: warmAction(0), count: warm })], n, port, done, true);
+    const env: Record<string, string> = workerModule ? { DRAIN_WORKER_MODULE: workerModule } : {};
+    const result = await runChildren([spawnRole(["worker", url, String(port), String(c), "full", "thread"], undefined, { action: warmAction(0), count: warm, port: warmPort }, env)], n, port, done, true);
     reader.close();
     return result;
   } finally {

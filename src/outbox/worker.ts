@@ -16,15 +16,23 @@
 // Throughput: a delivery's slot is freed as soon as the delivery ends, and its outcome recorded
 // after: successes go through a CompletionCommitter, so many deliveries share one completeJobs
 // write (one fsync / one round trip) instead of paying one each. Claims ask for as many jobs as
-// there is room for (up to batchSize) and, while deliveries are in flight, wait for a quarter of
-// an action's room to be free (up to claimCoalesceMs for an action that does not prefetch), so a
-// destination is refilled by a few large claims rather than a claim per finished delivery. Outcomes not yet recorded are
+// there is room for (up to batchSize) and, while deliveries are in flight, wait for part of an
+// action's room to be free (a quarter of it, waiting at most claimCoalesceMs for an action that
+// does not prefetch; its concurrency for one with a deep queue, see Prefetch), so a destination is refilled
+// by a few large claims rather than a claim per finished delivery. Outcomes not yet recorded are
 // bounded (2 × the total concurrency): past that the worker stops claiming until they are.
 //
 // Prefetch: an action without a rate limit has room for its concurrency in flight plus as many
 // jobs again claimed ahead, queued in this worker. A freed slot takes the next queued job at once,
 // so deliveries do not wait for the claim's round trip (with the store on its own thread, slots
-// sat empty most of the time: bench/results/drain.md). Queued jobs hold their lease; one whose
+// sat empty most of the time: bench/results/drain.md). While its deliveries are short (under an
+// eighth of the lease, smoothed), it queues twice its concurrency and claims when its concurrency
+// is free, so a claim goes out with a whole concurrency still queued: the queue outlasts the
+// claim's round trip as long as that is shorter than a delivery (Little's law; with half a
+// concurrency queued, 9 % of slot time sat empty against a 1 ms destination while claims crossed
+// the store thread). Against slower destinations the deeper queue buys nothing (a claim is far
+// shorter than a delivery) and its last jobs would wait two deliveries on their lease, so it stays
+// one concurrency deep, claimed when a quarter of its room is free. Queued jobs hold their lease; one whose
 // lease is half gone before a slot frees is given back (releaseJob, attempt not counted), and at
 // stop() every queued job is given back. A rate-limited action is not prefetched: its tokens, not
 // its slots, pace it, and a job waiting for a token would sit on its lease.
@@ -138,7 +146,7 @@ export type WorkerOptions = {
    * While deliveries of an action that does not prefetch are in flight and fewer than a quarter
    * of its slots are free, the worker waits up to this long for more slots before claiming, so a
    * fast destination is refilled by a few large claims rather than one claim per finished
-   * delivery (a prefetching action waits for the quarter: see #coalesceMs). 0 = never wait.
+   * delivery (a prefetching action waits for a quarter of its room, or its concurrency: see #coalesceMs). 0 = never wait.
    * Default 2 ms.
    */
   claimCoalesceMs?: number;
@@ -223,8 +231,10 @@ export class Worker {
   readonly #perAction = new Map<string, number>();
   /** Jobs claimed ahead per action, waiting for a slot, oldest due first. */
   readonly #queued = new Map<string, Job[]>();
-  /** How many jobs an action may have queued (0 without prefetch). */
+  /** How many jobs an action may have queued (0 without prefetch), twice that while #deep. */
   readonly #prefetch = new Map<string, number>();
+  /** Each action's delivery time, smoothed (ms): whether its queue is #deep. */
+  readonly #deliveryMs = new Map<string, number>();
   readonly #leaseMs: number;
   /** leaseMarginMs(leaseMs): how long before its lease ends a delivery is cut. */
   readonly #leaseMarginMs: number;
@@ -454,9 +464,33 @@ export class Worker {
     return claim.jobs;
   }
 
-  /** An action's room: its concurrency plus its prefetch. */
+  /** An action's room: its concurrency plus its prefetch (twice over while #deep). */
   #room(a: ResolvedAction): number {
-    return a.concurrency + this.#prefetch.get(a.id)!;
+    const prefetch = this.#prefetch.get(a.id)!;
+    return a.concurrency + (this.#deep(a.id) ? 2 * prefetch : prefetch);
+  }
+
+  /**
+   * Whether a prefetching action's deliveries are short enough for the deeper queue (see Prefetch):
+   * under an eighth of the lease, so its last queued job waits about a quarter of its lease, well
+   * before the half at which #startQueued gives a job back. Not until a delivery has been timed.
+   */
+  #deep(id: string): boolean {
+    const ms = this.#deliveryMs.get(id);
+    return ms !== undefined && ms * 8 < this.#leaseMs && this.#prefetch.get(id)! > 0;
+  }
+
+  /** The free room at which an action claims without waiting for more (#coalesceMs): its concurrency while #deep, else a quarter of its room. */
+  #claimAt(a: ResolvedAction): number {
+    return this.#deep(a.id) ? a.concurrency : Math.ceil(this.#room(a) / 4);
+  }
+
+  /** Smooths in a delivery's time; true if that turned the action's queue deep or shallow. */
+  #timed(id: string, ms: number): boolean {
+    const before = this.#deliveryMs.get(id);
+    const was = this.#deep(id);
+    this.#deliveryMs.set(id, before === undefined ? ms : before + (ms - before) / 8);
+    return this.#deep(id) !== was;
   }
 
   /** Jobs an action holds: in flight plus queued. */
@@ -506,26 +540,26 @@ export class Worker {
   }
 
   /**
-   * How long to hold off claiming for more room to free up: 0 when some action has a quarter of
-   * its room free, or holds no job that could free more, or is rate limited (tokens, not slots,
-   * pace it), or the loop has held off for claimCoalesceMs already.
+   * How long to hold off claiming for more room to free up: 0 when some action has its #claimAt
+   * free (a quarter of its room; its concurrency while its queue is deep), or holds no job that
+   * could free more, or is rate limited (tokens, not slots, pace it), or the loop has held off for
+   * claimCoalesceMs already.
    *
-   * An action that prefetches is held without that time limit: below a quarter of its room free,
-   * more than half its concurrency is queued, and a finished delivery hands its slot to a queued
-   * job, so no slot waits for the claim; slotFreed wakes the loop when a quarter is free. Against
-   * a slow destination, whose slots free one by one, the 2 ms limit made claims of a few jobs each
-   * (4.8 per claim at 50 ms, C = 16: bench/results/drain.md); held, each claim takes at least half
-   * the concurrency, so fewer claims (writes) per delivery.
+   * An action that prefetches is held without that time limit: until #claimAt is free, at least
+   * half its concurrency is queued (a whole one while deep), and a finished delivery hands its slot
+   * to a queued job, so no slot waits for the claim; slotFreed wakes the loop when that much is
+   * free. Against a slow destination, whose slots free one by one, the 2 ms limit made claims of a
+   * few jobs each (4.8 per claim at 50 ms, C = 16: bench/results/drain.md); held, each claim takes
+   * at least half the concurrency, so fewer claims (writes) per delivery.
    */
   #coalesceMs(free: Map<string, number>, now: number): number {
     if (this.#claimCoalesceMs === 0) return 0;
-    let untilQuarter = true;
+    let untilClaimAt = true;
     for (const [id, n] of free) {
-      const a = this.#actions.get(id)!;
-      if (n * 4 >= this.#room(a) || !this.#held(id) || this.#limits.has(id)) return 0;
-      if (!this.#prefetch.get(id)) untilQuarter = false;
+      if (n >= this.#claimAt(this.#actions.get(id)!) || !this.#held(id) || this.#limits.has(id)) return 0;
+      if (!this.#prefetch.get(id)) untilClaimAt = false;
     }
-    if (untilQuarter) return this.#pollMs;
+    if (untilClaimAt) return this.#pollMs;
     this.#holdingSince ??= now;
     return Math.max(0, this.#holdingSince + this.#claimCoalesceMs - now);
   }
@@ -632,7 +666,7 @@ export class Worker {
       failure = err instanceof DeliveryError ? err : new DeliveryError(this.#redactor.redact(`unexpected: ${errorText(err)}`), true);
     } finally {
       clearTimeout(deadline);
-      this.#slotFreed(action);
+      this.#slotFreed(action, this.#prefetch.get(action.id)! > 0 && this.#timed(action.id, performance.now() - started));
     }
     if (f.released) return;
     this.#recording++;
@@ -660,18 +694,16 @@ export class Worker {
    * A delivery ended: its slot is free while the outcome is recorded (the concurrency limits what
    * the destination sees; recording is batched and need not hold it up), and the next queued job
    * takes it. The loop is woken only when it would act: the first free room (it may be sleeping
-   * until some frees), a quarter of the room free (claim coalescing ends), nothing left held, or
-   * a rate-limited action. Waking it for every finished delivery cost a loop turn, a promise and a
-   * timer each.
+   * until some frees), #claimAt free (claim coalescing ends), nothing left held, a rate-limited
+   * action, or the queue's depth changed (`resized`: the room moved by a concurrency, past
+   * #claimAt). Waking it for every finished delivery cost a loop turn, a promise and a timer each.
    */
-  #slotFreed(action: ResolvedAction): void {
+  #slotFreed(action: ResolvedAction, resized: boolean): void {
     this.#perAction.set(action.id, (this.#perAction.get(action.id) ?? 1) - 1);
     this.#startQueued(action);
     const held = this.#held(action.id);
-    const room = this.#room(action);
-    const free = room - held;
-    const quarter = free * 4 >= room && (free - 1) * 4 < room;
-    if (free === 1 || quarter || held === 0 || this.#limits.has(action.id)) this.#nudge?.();
+    const free = this.#room(action) - held;
+    if (free === 1 || free === this.#claimAt(action) || held === 0 || resized || this.#limits.has(action.id)) this.#nudge?.();
   }
 
   /** Records a delivery's outcome (done, retry or dead) with its attempt, and emits its event. */

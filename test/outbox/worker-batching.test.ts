@@ -180,7 +180,7 @@ describe("worker: batched completions and claims", () => {
 });
 
 describe("worker: prefetch", () => {
-  test("claims its concurrency again ahead, delivers the queued jobs as slots free, never beyond the concurrency", async () => {
+  test("claims its concurrency ahead, twice that once its deliveries prove short, delivers the queued jobs as slots free, never beyond the concurrency", async () => {
     const sink = startSink({ delayMs: 150 });
     cleanups.push(sink.stop);
     const { real, store, calls } = await countedStore();
@@ -191,14 +191,20 @@ describe("worker: prefetch", () => {
     // The first claim fills the slots and the queue behind them.
     await until(() => sink.state.inFlight === 8 && w.queued === 8, "8 in flight and 8 queued");
     expect(calls.claimSizes[0]).toBe(16);
+    let maxQueued = 0;
+    const poll = setInterval(() => (maxQueued = Math.max(maxQueued, w.queued)), 2);
+    cleanups.push(() => clearInterval(poll));
     await until(() => events.of("job:delivered").length === 40, "40 deliveries");
     expect(sink.state.maxInFlight).toBe(8);
+    // 150 ms deliveries against a 10 s lease: short, so the queue deepened, up to twice the concurrency.
+    expect(maxQueued).toBeGreaterThan(8);
+    expect(maxQueued).toBeLessThanOrEqual(16);
     expect(new Set(sink.deliveries.map((d) => d.jobId))).toEqual(new Set(ids));
     for (const id of ids) expect(await real.getJob(id)).toMatchObject({ state: "done", attempts: 1 });
     expect(w.queued).toBe(0);
   });
 
-  test("against a slow destination whose answers come one by one, each claim refills at least half the concurrency", async () => {
+  test("against a slow destination whose answers come one by one, each claim refills a whole concurrency", async () => {
     // 20-59 ms per answer, varied, so the slots free one at a time rather than in waves.
     let n = 0;
     const server = Bun.serve({ hostname: "127.0.0.1", port: 0, fetch: async () => (await Bun.sleep(20 + ((n++ * 17) % 40)), new Response("ok")) });
@@ -210,11 +216,31 @@ describe("worker: prefetch", () => {
     w.start();
     await until(() => events.of("job:delivered").length === 64, "64 deliveries");
     const sizes = calls.claimSizes.filter((k) => k > 0);
-    // The slots and the queue, then refills of 4 or more (a quarter of the room of 16): at most
-    // 1 + 48 / 4 claims, where refilling after each freed slot would take dozens.
+    // The slots and the queue, then (deliveries far shorter than the lease: a deep queue) refills
+    // of 8 or more, the concurrency: at most 1 + 48 / 8 claims, where refilling after each freed
+    // slot would take dozens.
     expect(sizes[0]).toBe(16);
-    expect(sizes.slice(1, -1).every((k) => k >= 4)).toBe(true);
-    expect(sizes.length).toBeLessThanOrEqual(13);
+    expect(sizes.slice(1, -1).every((k) => k >= 8)).toBe(true);
+    expect(sizes.length).toBeLessThanOrEqual(7);
+  });
+
+  test("deliveries longer than an eighth of the lease keep the queue one concurrency deep, so queued jobs start well within their lease", async () => {
+    // Lease 2 s, 400 ms per delivery (> 250 ms): a queue of twice the concurrency would have its
+    // last jobs wait 800 ms; this one stays at 2.
+    const sink = startSink({ delayMs: 400 });
+    cleanups.push(sink.stop);
+    const { real, store, calls } = await countedStore();
+    const action = { url: sink.url, concurrency: 2, timeoutMs: 1000 };
+    await enqueue(real, httpAction(action), Array.from({ length: 12 }, () => ({})));
+    const { w, events } = worker(store, [action], { leaseMs: 2000 });
+    let maxQueued = 0;
+    const poll = setInterval(() => (maxQueued = Math.max(maxQueued, w.queued)), 5);
+    cleanups.push(() => clearInterval(poll));
+    w.start();
+    await until(() => events.of("job:delivered").length === 12, "12 deliveries", 10_000);
+    expect(maxQueued).toBe(2);
+    expect(calls.claimSizes[0]).toBe(4);
+    expect(events.of("job:released")).toHaveLength(0);
   });
 
   test("stop() gives queued jobs back without counting their attempt", async () => {
