@@ -158,7 +158,7 @@ export function compileString(s: string): CompiledString {
  * ref keeps the value's type.
  */
 function renderString(s: string, ctx: Phase1Context, path: (string | number)[], deferred: Deferred[], json: boolean, opts: Phase1Options): unknown {
-  const { exact, pieces, hasEnv: anyEnv } = compileString(s);
+  const { exact, pieces, hasEnv } = compileString(s);
   if (json && exact) {
     if (exact.kind === "invalid") throw new TemplateError(`invalid template ref ${exact.text}: ${exact.reason}`);
     if (exact.kind !== "env") {
@@ -166,59 +166,39 @@ function renderString(s: string, ctx: Phase1Context, path: (string | number)[], 
       return v === undefined ? null : v;
     }
   }
-  if (!anyEnv) return renderPlain(pieces, ctx, opts);
-  const parts: DeferredPart[] = [];
+  // The parts phase 2 renders at delivery are kept only for a template with env refs: the worker
+  // renders every template at every delivery, and most have none.
+  const parts: DeferredPart[] | undefined = hasEnv ? [] : undefined;
   let shown = "";
-  let hasEnv = false;
   let index = 0;
-  const pushText = (t: string) => {
-    if (!t) return;
-    if (typeof parts[parts.length - 1] === "string") parts[parts.length - 1] += t;
-    else parts.push(t);
-  };
   for (const piece of pieces) {
     if (typeof piece === "string") {
-      pushText(piece);
+      if (parts) appendText(parts, piece);
       shown += piece;
       continue;
     }
     if (piece.kind === "invalid") throw new TemplateError(`invalid template ref ${piece.text}: ${piece.reason}`);
     const i = index++;
     if (piece.kind === "env") {
-      hasEnv = true;
-      parts.push({ env: piece.name });
+      parts!.push({ env: piece.name });
       shown += `{{ env.${piece.name} }}`;
       continue;
     }
     let t = interpolationText(valueOf(piece, ctx));
     if (opts.encode) t = opts.encode(t, piece, i);
-    pushText(t);
+    if (parts) appendText(parts, t);
     shown += t;
   }
   // The path is the caller's, which renderPhase1 goes on changing: the deferred string keeps a copy.
-  if (hasEnv) deferred.push({ path: path.slice(), parts });
+  if (parts) deferred.push({ path: path.slice(), parts });
   return shown;
 }
 
-/**
- * renderString's loop for a template without env refs (nothing deferred): the same text, without
- * the parts it would only throw away. The worker renders every template at every delivery.
- */
-function renderPlain(pieces: (string | TemplateRef)[], ctx: Phase1Context, opts: Phase1Options): string {
-  let shown = "";
-  let index = 0;
-  for (const piece of pieces) {
-    if (typeof piece === "string") {
-      shown += piece;
-      continue;
-    }
-    if (piece.kind === "invalid") throw new TemplateError(`invalid template ref ${piece.text}: ${piece.reason}`);
-    const i = index++;
-    let t = interpolationText(valueOf(piece, ctx));
-    if (opts.encode) t = opts.encode(t, piece, i);
-    shown += t;
-  }
-  return shown;
+/** Appends literal text to deferred parts, joined to a text part before it. */
+function appendText(parts: DeferredPart[], t: string): void {
+  if (!t) return;
+  if (typeof parts[parts.length - 1] === "string") parts[parts.length - 1] += t;
+  else parts.push(t);
 }
 
 /**
