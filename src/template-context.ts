@@ -16,6 +16,7 @@
 //            refused where the program reads options
 import { basename } from "node:path";
 import { compileString, TemplateError, type TemplateRef } from "./template.ts";
+import { memo } from "./bounded-memo.ts";
 
 // url -------------------------------------------------------------------------------------------
 
@@ -93,6 +94,7 @@ function mayHoldDotSegment(text: string): boolean {
  */
 const urlEncoders = new Map<string, (s: string, ref: TemplateRef, index: number) => string>();
 const headerEncoders = new Map<string, (s: string, ref: TemplateRef) => string>();
+const MAX_ENCODERS = 1024;
 
 /**
  * The phase-1 encoder of an http url template: every body/hook/job value percent-encoded
@@ -101,10 +103,12 @@ const headerEncoders = new Map<string, (s: string, ref: TemplateRef) => string>(
  * would walk up the path with it.
  */
 export function urlEncoder(template: string): (s: string, ref: TemplateRef, index: number) => string {
-  let encoder = urlEncoders.get(template);
-  if (encoder) return encoder;
+  return memo(urlEncoders, MAX_ENCODERS, template, makeUrlEncoder);
+}
+
+function makeUrlEncoder(template: string): (s: string, ref: TemplateRef, index: number) => string {
   const parts = urlRefParts(template);
-  encoder = (s, ref, index) => {
+  return (s, ref, index) => {
     const e = encodeURIComponent(s);
     // Without a "." or "%" in the value, neither it nor any part of it is a dot segment (and
     // encodeURIComponent adds neither a "." nor a "%2e").
@@ -118,9 +122,6 @@ export function urlEncoder(template: string): (s: string, ref: TemplateRef, inde
     }
     return e;
   };
-  if (urlEncoders.size >= 1024) urlEncoders.clear();
-  urlEncoders.set(template, encoder);
-  return encoder;
 }
 
 // header ----------------------------------------------------------------------------------------
@@ -152,15 +153,14 @@ export function rfc8187(text: string): string {
  * split the header or be refused by fetch), with a reason naming the header and the ref.
  */
 export function headerEncoder(header: string): (s: string, ref: TemplateRef) => string {
-  let encoder = headerEncoders.get(header);
-  if (encoder) return encoder;
-  encoder = (s, ref) => {
+  return memo(headerEncoders, MAX_ENCODERS, header, makeHeaderEncoder);
+}
+
+function makeHeaderEncoder(header: string): (s: string, ref: TemplateRef) => string {
+  return (s, ref) => {
     if (HEADER_CONTROL.test(s)) throw new TemplateError(`header ${header}: ${ref.text} holds a line break or control character, which an HTTP header cannot carry; refused`);
     return NOT_LATIN1.test(s) ? rfc8187(s) : s;
   };
-  if (headerEncoders.size >= 1024) headerEncoders.clear();
-  headerEncoders.set(header, encoder);
-  return encoder;
 }
 
 // email -----------------------------------------------------------------------------------------

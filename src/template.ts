@@ -18,6 +18,8 @@
 //      env values. Only the parts recorded in phase 1 are read, never text that came from the
 //      body, so a body value of "{{ env.SECRET }}" is delivered as that literal text.
 
+import { memo } from "./bounded-memo.ts";
+
 export type TemplateRef =
   | { kind: "body"; path: string[]; text: string }
   | { kind: "env"; name: string; text: string }
@@ -136,8 +138,10 @@ const MAX_COMPILED = 4096;
 
 /** A string template as literal text and refs, in order (cached). */
 export function compileString(s: string): CompiledString {
-  let c = compiled.get(s);
-  if (c) return c;
+  return memo(compiled, MAX_COMPILED, s, compile);
+}
+
+function compile(s: string): CompiledString {
   const exact = EXACT.exec(s);
   const pieces: (string | TemplateRef)[] = [];
   let last = 0;
@@ -147,10 +151,7 @@ export function compileString(s: string): CompiledString {
     last = m.index! + m[0].length;
   }
   if (last < s.length) pieces.push(s.slice(last));
-  c = { exact: exact ? parseRef(exact[1]!, s) : undefined, pieces, hasEnv: pieces.some((p) => typeof p !== "string" && p.kind === "env") };
-  if (compiled.size >= MAX_COMPILED) compiled.clear();
-  compiled.set(s, c);
-  return c;
+  return { exact: exact ? parseRef(exact[1]!, s) : undefined, pieces, hasEnv: pieces.some((p) => typeof p !== "string" && p.kind === "env") };
 }
 
 /**
