@@ -70,7 +70,7 @@ export class CompletionCommitter {
    * has completeThenClaim. Their callers settle as if their own batch had committed them.
    */
   async claim(opts: ClaimOptions): Promise<Job[]> {
-    const taken = this.#store.completeThenClaim && !this.#claimFailed ? this.#batcher.take() : undefined;
+    const taken = this.#canRide ? this.#batcher.take() : undefined;
     if (!taken) {
       const jobs = await this.#store.claimDueJobs(opts);
       this.#claimFailed = false;
@@ -107,7 +107,12 @@ export class CompletionCommitter {
    * outcomes, since the claim records them before it takes new jobs.
    */
   get riding(): number {
-    return this.#store.completeThenClaim && !this.#claimFailed ? this.#batcher.queued : 0;
+    return this.#canRide ? this.#batcher.queued : 0;
+  }
+
+  /** Whether the next claim carries the queued completions: the store can, and claims are not going alone after a failure. */
+  get #canRide(): boolean {
+    return this.#store.completeThenClaim !== undefined && !this.#claimFailed;
   }
 
   /** Completions queued or being written. */
