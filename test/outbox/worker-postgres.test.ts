@@ -66,10 +66,12 @@ describe("worker on postgres", () => {
     await enqueue(s1!, action, Array.from({ length: 40 }, (_, i) => ({ i })));
     const workers = [s1!, s2!].map((store, i) => new Worker({ store, actions: [{ ...action, concurrency: i === 0 ? 1 : 8 }], leaseMs: 10_000, pollMs: 50, minPollMs: 5, workerId: `w${i}` }));
     const evs = workers.map(recordEvents);
-    for (const w of workers) {
-      cleanups.push(() => w.stop(1000));
-      w.start();
-    }
+    for (const w of workers) cleanups.push(() => w.stop(1000));
+    // The first worker starts alone and the second joins once it has a delivery: started together,
+    // the second (8 slots, polling as often) could win every token, 1 run in 10 here.
+    workers[0]!.start();
+    await until(() => evs[0]!.of("job:delivered").length > 0, "the first worker's first delivery", 5_000);
+    workers[1]!.start();
     await until(() => evs[0]!.of("job:delivered").length + evs[1]!.of("job:delivered").length === 40, "40 deliveries", 10_000);
     const times = sink.deliveries.map((d) => d.at).sort((x, y) => x - y);
     // Any one-second window: the burst (2) + 20 refilled, plus slack for the edges.
