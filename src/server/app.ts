@@ -75,18 +75,9 @@ export function createApp(deps: AppDeps) {
     return deps.accept({ hook: PROBE_HOOK, key: `${PROBE_HOOK}:probe`, response: { status: 204, body: null }, expiresAt: now, jobs: [], now });
   };
   const readiness = new Readiness(() => store.ping(), probeCommit, { timeoutMs: readyTimeoutMs, unreadyAfter: deps.unreadyAfterCommitFailures, now: clock.now });
-  // A duplicate commits nothing, so it says nothing about writes.
-  const accept: Accept = (a) =>
-    deps.accept(a).then(
-      (result) => {
-        if (!result.duplicate) readiness.commitSucceeded();
-        return result;
-      },
-      (err: unknown) => {
-        readiness.commitFailed(err);
-        throw err;
-      },
-    );
+  // Each route tells readiness of its commits itself (RouteDeps.commits), where it awaits them: a
+  // .then around every accept was one more promise per webhook.
+  const commits = { succeeded: () => readiness.commitSucceeded(), failed: (err: unknown) => readiness.commitFailed(err) };
   let wasReady = true;
 
   const seen = new Map<string, string>();
@@ -103,7 +94,7 @@ export function createApp(deps: AppDeps) {
     const other = seen.get(sameRoute(hook.routePath));
     if (other) throw new ConfigError(`path ${hook.routePath} is also used by hook '${other}'`, hook.loc, `hooks.${hook.name}.path`, "give each hook its own path");
     seen.set(sameRoute(hook.routePath), hook.name);
-    return compileHookRoute(hook, { config, accept, clock, metrics, log, refusedLog, env, files, newJobId, draining: () => draining, onEnqueued: deps.onEnqueued, recent: deps.recent });
+    return compileHookRoute(hook, { config, accept: deps.accept, commits, clock, metrics, log, refusedLog, env, files, newJobId, draining: () => draining, onEnqueued: deps.onEnqueued, recent: deps.recent });
   });
 
   const app = new Elysia({ handler: { standardHostname: false } });

