@@ -262,6 +262,18 @@ describe("worker", () => {
     }
   });
 
+  test("a delivery after one that was cut is not cut with it: an aborted signal is never handed on", async () => {
+    const server = Bun.serve({ hostname: "127.0.0.1", port: 0, fetch: async (req) => (await Bun.sleep(Number(new URL(req.url).pathname.slice(1))), new Response("ok")) });
+    cleanups.push(() => server.stop(true));
+    const action = httpAction({ url: `http://127.0.0.1:${server.port}/{{body.ms}}`, concurrency: 1, timeoutMs: 200, retry: { attempts: 2, baseMs: 60_000, capMs: 60_000 } });
+    const { store, worker, events } = await setup({ actions: [action], leaseMs: 30_000 });
+    const [cut, ...after] = await enqueue(store, action, [{ ms: 5000 }, { ms: 5 }, { ms: 5 }, { ms: 5 }]);
+    worker.start();
+    await until(() => events.of("job:delivered").length === 3, "the three deliveries after the cut one", 5000);
+    expect(events.of("job:retry").map((e) => e.jobId)).toEqual([cut!]);
+    expect(events.of("job:delivered").map((e) => e.jobId)).toEqual(after);
+  });
+
   test("stop(timeout) waits for deliveries that finish in time", async () => {
     const sink = startSink({ delayMs: 100 });
     cleanups.push(sink.stop);
