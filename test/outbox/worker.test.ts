@@ -231,7 +231,7 @@ describe("worker", () => {
     expect(events.of("job:retry")[0]!.error).toContain("aborted");
   });
 
-  test("an http action's timeout (on the worker's one timer per delivery) aborts the request: a retry that says timed out", async () => {
+  test("an http action's timeout (on the worker's deadline timer) aborts the request: a retry that says timed out", async () => {
     const sink = startSink({ delayMs: 3000 });
     cleanups.push(sink.stop);
     const action = httpAction({ url: sink.url, timeoutMs: 150, retry: { attempts: 2, baseMs: 10, capMs: 10 } });
