@@ -168,7 +168,9 @@ type InFlight = { job: Job; action: ResolvedAction; deadline: Deadline; released
  * claim start together and hold the same lease, so most share one: a timer and a controller per
  * delivery were ~2-3 µs of the event loop's CPU each (bench/results/drain.md, eighth session).
  * Aborting it aborts them all, which only stop() does besides the timer (it releases every
- * delivery in flight).
+ * delivery in flight). A deadline lasts one ms of starts on purpose: in Bun 1.4.5, fetches on one
+ * long-lived signal shared by every request cost ~5 µs more of the event loop each, while signals
+ * replaced every ms cost nothing more than one per request (same section).
  */
 type Deadline = { readonly key: string; readonly controller: AbortController; timer: ReturnType<typeof setTimeout> | undefined; members: number };
 
