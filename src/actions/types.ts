@@ -40,8 +40,8 @@ export type DeliveryContext = {
   /**
    * `signal` also aborts, with a DeliveryTimeout as its reason, when the action's own timeout
    * (timeoutMs, counted from the start of the delivery) passes; the action then sets no timer of
-   * its own. The worker does this for http actions: one timer per delivery instead of a timeout
-   * signal and a signal combining it with the worker's.
+   * its own. The worker does this for http actions: one timer (shared by the deliveries that end
+   * at the same ms) instead of a timeout signal and a signal combining it with the worker's.
    */
   signalHasTimeout?: boolean;
   /** The W3C traceparent the webhook came with; http deliveries send a child of it (src/trace-context.ts). */

@@ -160,7 +160,19 @@ export type WorkerOptions = {
 };
 
 /** A claimed job, from the start of its delivery until its outcome is recorded (or it is released). */
-type InFlight = { job: Job; action: ResolvedAction; controller: AbortController; released: boolean; done: Promise<void> };
+type InFlight = { job: Job; action: ResolvedAction; deadline: Deadline; released: boolean; done: Promise<void> };
+
+/**
+ * The deliveries cut at the same real-time ms for the same reason (the lease, or an http action's
+ * timeout of the same length): they share one timer and one AbortController. The deliveries of a
+ * claim start together and hold the same lease, so most share one: a timer and a controller per
+ * delivery were ~2-3 µs of the event loop's CPU each (bench/results/drain.md, eighth session).
+ * Aborting it aborts them all, which only stop() does besides the timer (it releases every
+ * delivery in flight). A deadline lasts one ms of starts on purpose: in Bun 1.4.5, fetches on one
+ * long-lived signal shared by every request cost ~5 µs more of the event loop each, while signals
+ * replaced every ms cost nothing more than one per request (same section).
+ */
+type Deadline = { readonly key: string; readonly controller: AbortController; timer: ReturnType<typeof setTimeout> | undefined; members: number };
 
 /** What pacing a rate-limited action asks of a limit, whether the worker holds it or the store does. */
 interface Limit {
@@ -227,6 +239,8 @@ export class Worker {
   /** Whether the store holds the limits for every worker on it (Postgres) rather than this worker. */
   readonly #sharedLimits: boolean;
   readonly #inFlight = new Map<string, InFlight>();
+  /** The deadlines of deliveries in flight, by when and why they are cut (see Deadline). */
+  readonly #deadlines = new Map<string, Deadline>();
   /** Deliveries running per action (they hold a slot). */
   readonly #perAction = new Map<string, number>();
   /** Jobs claimed ahead per action, waiting for a slot, oldest due first. */
@@ -374,7 +388,7 @@ export class Worker {
 
   async #release(f: InFlight): Promise<void> {
     f.released = true;
-    f.controller.abort();
+    f.deadline.controller.abort();
     this.#inFlight.delete(f.job.id);
     await this.#giveBack(f.job, "shutdown");
   }
@@ -617,10 +631,47 @@ export class Worker {
     this.#perAction.set(action.id, (this.#perAction.get(action.id) ?? 0) + 1);
     const buckets = this.#limits.get(action.id);
     if (buckets) for (const b of buckets) b.take(this.#now());
-    const controller = new AbortController();
-    const f: InFlight = { job, action, controller, released: false, done: DONE };
+    // Cut the delivery before the lease ends: after that another worker may own the job. An http
+    // action's own timeout rides on the same timer and signal (ctx.signalHasTimeout), so a
+    // request costs no timer and signal of its own.
+    const leaseLeft = Math.max(1, this.#leaseEnd(job, claimedAt) - this.#leaseMarginMs - this.#now());
+    const deadline = action.kind === "http" && action.timeoutMs < leaseLeft ? this.#joinDeadline(action.timeoutMs, action.timeoutMs) : this.#joinDeadline(leaseLeft, undefined);
+    const f: InFlight = { job, action, deadline, released: false, done: DONE };
     this.#inFlight.set(job.id, f);
-    f.done = this.#deliverAndSettle(f, claimedAt);
+    f.done = this.#deliverAndRecord(f);
+  }
+
+  /**
+   * The deadline `ms` from now, shared with the deliveries that joined it in the same real-time
+   * ms (rounded up: none is cut before its `ms`, some up to 1 ms after). `timeoutMs`: an http
+   * action's timeout (the abort reason is then its DeliveryTimeout), else the lease's cut.
+   * Real time (performance.now), not the worker's clock: the timer runs in real time.
+   */
+  #joinDeadline(ms: number, timeoutMs: number | undefined): Deadline {
+    const now = performance.now();
+    const at = Math.ceil(now) + Math.ceil(ms);
+    const key = timeoutMs === undefined ? `${at}` : `${at}/${timeoutMs}`;
+    let d = this.#deadlines.get(key);
+    if (!d) {
+      const group: Deadline = (d = { key, controller: new AbortController(), timer: undefined, members: 0 });
+      group.timer = setTimeout(() => {
+        group.timer = undefined;
+        this.#deadlines.delete(key);
+        if (timeoutMs === undefined) group.controller.abort();
+        else group.controller.abort(new DeliveryTimeout(timeoutMs));
+      }, at - now);
+      this.#deadlines.set(key, group);
+    }
+    d.members++;
+    return d;
+  }
+
+  /** A delivery ended: its deadline's timer goes when no delivery is left on it. */
+  #leaveDeadline(d: Deadline): void {
+    if (--d.members > 0 || d.timer === undefined) return;
+    clearTimeout(d.timer);
+    d.timer = undefined;
+    this.#deadlines.delete(d.key);
   }
 
   /**
@@ -639,44 +690,34 @@ export class Worker {
   }
 
   /** Delivers a job and records its outcome; it leaves #inFlight at the end, whatever happened. */
-  async #deliverAndSettle(f: InFlight, claimedAt: number): Promise<void> {
+  async #deliverAndRecord(f: InFlight): Promise<void> {
     try {
-      await this.#deliverAndRecord(f, claimedAt);
+      const { job, action, deadline } = f;
+      const http = action.kind === "http";
+      const started = performance.now();
+      const startedAt = this.#now();
+      let failure: DeliveryError | undefined;
+      let result: DeliveryResult | undefined;
+      try {
+        result = await deliver(action, job.payload, { jobId: job.id, hook: job.hook, action: job.action, attempt: job.attempts, env: this.#env, signal: deadline.controller.signal, signalHasTimeout: http, traceparent: job.traceparent, redactor: this.#redactor }, { defaultSmtp: this.#defaultSmtp });
+      } catch (err) {
+        failure = err instanceof DeliveryError ? err : new DeliveryError(this.#redactor.redact(`unexpected: ${errorText(err)}`), true);
+      } finally {
+        this.#leaveDeadline(deadline);
+        this.#slotFreed(action, this.#prefetch.get(action.id)! > 0 && this.#timed(action.id, performance.now() - started));
+      }
+      if (f.released) return;
+      this.#recording++;
+      try {
+        await this.#record(f, failure, { startedAt, durationMs: Math.round(performance.now() - started), code: (failure ? failure.code : result?.code) ?? null });
+      } finally {
+        // Back under the cap on unrecorded outcomes: the loop may be waiting for that.
+        const before = this.#unrecorded();
+        this.#recording--;
+        if (before >= 2 * this.#totalConcurrency && before - 1 < 2 * this.#totalConcurrency) this.#nudge?.();
+      }
     } finally {
       this.#inFlight.delete(f.job.id);
-    }
-  }
-
-  async #deliverAndRecord(f: InFlight, claimedAt: number): Promise<void> {
-    const { job, action, controller } = f;
-    // Cut the delivery before the lease ends: after that another worker may own the job.
-    const margin = this.#leaseMarginMs;
-    const leaseLeft = Math.max(1, this.#leaseEnd(job, claimedAt) - margin - this.#now());
-    // An http action's own timeout rides on the same timer and signal (ctx.signalHasTimeout), so
-    // a request costs one timer and one signal, not three signals.
-    const http = action.kind === "http";
-    const deadline = http && action.timeoutMs < leaseLeft ? setTimeout(abortTimedOut, action.timeoutMs, controller, action.timeoutMs) : setTimeout(abortCut, leaseLeft, controller);
-    const started = performance.now();
-    const startedAt = this.#now();
-    let failure: DeliveryError | undefined;
-    let result: DeliveryResult | undefined;
-    try {
-      result = await deliver(action, job.payload, { jobId: job.id, hook: job.hook, action: job.action, attempt: job.attempts, env: this.#env, signal: controller.signal, signalHasTimeout: http, traceparent: job.traceparent, redactor: this.#redactor }, { defaultSmtp: this.#defaultSmtp });
-    } catch (err) {
-      failure = err instanceof DeliveryError ? err : new DeliveryError(this.#redactor.redact(`unexpected: ${errorText(err)}`), true);
-    } finally {
-      clearTimeout(deadline);
-      this.#slotFreed(action, this.#prefetch.get(action.id)! > 0 && this.#timed(action.id, performance.now() - started));
-    }
-    if (f.released) return;
-    this.#recording++;
-    try {
-      await this.#record(f, failure, { startedAt, durationMs: Math.round(performance.now() - started), code: (failure ? failure.code : result?.code) ?? null });
-    } finally {
-      // Back under the cap on unrecorded outcomes: the loop may be waiting for that.
-      const before = this.#unrecorded();
-      this.#recording--;
-      if (before >= 2 * this.#totalConcurrency && before - 1 < 2 * this.#totalConcurrency) this.#nudge?.();
     }
   }
 
@@ -777,8 +818,6 @@ export function claimGroups(free: Map<string, number>, batchSize: number): { act
 /** What an InFlight's `done` is until its delivery starts. */
 const DONE = Promise.resolve();
 
-const abortTimedOut = (c: AbortController, timeoutMs: number) => c.abort(new DeliveryTimeout(timeoutMs));
-const abortCut = (c: AbortController) => c.abort();
 
 function jobEvent(job: Job): JobEvent {
   const ev: JobEvent = { jobId: job.id, hook: job.hook, action: job.action, attempt: job.attempts, maxAttempts: job.maxAttempts, triggerId: job.triggerId ?? null };

@@ -231,7 +231,7 @@ describe("worker", () => {
     expect(events.of("job:retry")[0]!.error).toContain("aborted");
   });
 
-  test("an http action's timeout (on the worker's one timer per delivery) aborts the request: a retry that says timed out", async () => {
+  test("an http action's timeout (on the worker's deadline timer) aborts the request: a retry that says timed out", async () => {
     const sink = startSink({ delayMs: 3000 });
     cleanups.push(sink.stop);
     const action = httpAction({ url: sink.url, timeoutMs: 150, retry: { attempts: 2, baseMs: 10, capMs: 10 } });
@@ -240,6 +240,38 @@ describe("worker", () => {
     worker.start();
     await until(() => events.of("job:retry").length === 1, "the timed-out delivery");
     expect(events.of("job:retry")[0]!.error).toContain("timed out after 150ms");
+  });
+
+  test("deliveries share a deadline's timer without cutting each other: one that ends leaves the rest to their timeout, and one started later gets its whole timeout", async () => {
+    // The sink answers after the ms its path names.
+    const server = Bun.serve({ hostname: "127.0.0.1", port: 0, fetch: async (req) => (await Bun.sleep(Number(new URL(req.url).pathname.slice(1))), new Response("ok")) });
+    cleanups.push(() => server.stop(true));
+    const action = httpAction({ url: `http://127.0.0.1:${server.port}/{{body.ms}}`, concurrency: 2, timeoutMs: 300, retry: { attempts: 2, baseMs: 60_000, capMs: 60_000 } });
+    const { store, worker, events } = await setup({ actions: [action], leaseMs: 30_000 });
+    // The first two start together (one claim); the third takes the first's slot ~50 ms later.
+    const [quick, slow, later] = await enqueue(store, action, [{ ms: 50 }, { ms: 5000 }, { ms: 5000 }]);
+    worker.start();
+    await until(() => events.of("job:retry").length === 2, "two timed-out deliveries", 5000);
+    expect(events.of("job:delivered").map((e) => e.jobId)).toEqual([quick!]);
+    const retries = new Map(events.of("job:retry").map((e) => [e.jobId, e]));
+    expect([...retries.keys()].sort()).toEqual([slow!, later!].sort());
+    for (const e of retries.values()) {
+      expect(e.error).toContain("timed out after 300ms");
+      expect(e.durationMs).toBeGreaterThanOrEqual(299);
+      expect(e.durationMs).toBeLessThan(1000);
+    }
+  });
+
+  test("a delivery after one that was cut is not cut with it: an aborted signal is never handed on", async () => {
+    const server = Bun.serve({ hostname: "127.0.0.1", port: 0, fetch: async (req) => (await Bun.sleep(Number(new URL(req.url).pathname.slice(1))), new Response("ok")) });
+    cleanups.push(() => server.stop(true));
+    const action = httpAction({ url: `http://127.0.0.1:${server.port}/{{body.ms}}`, concurrency: 1, timeoutMs: 200, retry: { attempts: 2, baseMs: 60_000, capMs: 60_000 } });
+    const { store, worker, events } = await setup({ actions: [action], leaseMs: 30_000 });
+    const [cut, ...after] = await enqueue(store, action, [{ ms: 5000 }, { ms: 5 }, { ms: 5 }, { ms: 5 }]);
+    worker.start();
+    await until(() => events.of("job:delivered").length === 3, "the three deliveries after the cut one", 5000);
+    expect(events.of("job:retry").map((e) => e.jobId)).toEqual([cut!]);
+    expect(events.of("job:delivered").map((e) => e.jobId)).toEqual(after);
   });
 
   test("stop(timeout) waits for deliveries that finish in time", async () => {

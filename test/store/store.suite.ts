@@ -282,6 +282,17 @@ export function storeSuite(name: string, factory: StoreFactory): void {
         expect((await claim(s)).map((j) => j.id)).toEqual([mail.id]);
       });
 
+      test("the actions filter holds for one action and for a long list (SQLite names up to 16 one parameter each, more as one JSON list)", async () => {
+        const s = await fresh();
+        const jobs = Array.from({ length: 24 }, (_, i) => newJob({ action: `welcome.a${i}` }));
+        await s.acceptBatch([acceptance("k1", { jobs })]);
+        expect((await claim(s, { actions: ["welcome.a3"] })).map((j) => j.id)).toEqual([jobs[3]!.id]);
+        const sixteen = Array.from({ length: 16 }, (_, i) => `welcome.a${i + 4}`);
+        expect((await claim(s, { limit: 50, actions: [...sixteen, "welcome.none"] })).map((j) => j.action).sort()).toEqual([...sixteen].sort());
+        expect((await claim(s, { actions: ["welcome.a0", "welcome.a1", "welcome.none"] })).map((j) => j.action).sort()).toEqual(["welcome.a0", "welcome.a1"]);
+        expect((await claim(s, { limit: 50 })).map((j) => j.action).sort()).toEqual(["welcome.a2", "welcome.a20", "welcome.a21", "welcome.a22", "welcome.a23"]);
+      });
+
       test("two claimers at once never get the same job", async () => {
         await fresh();
         const [a, b] = [await connect(), await connect()];

@@ -118,7 +118,7 @@ export class SqliteStore implements Store {
   async completeThenClaim(items: CompletedJob[], completedAt: number, opts: ClaimOptions): Promise<{ completed: string[]; jobs: Job[] }> {
     const rows = items.map((i) => attemptRow(i.id, i.worker, i.attempt));
     const { completed, claimed } = guard("completeThenClaim", () => completeThenClaimRows(this.#bookkeeping, rows, completedAt, opts));
-    return { completed, jobs: claimed.map(claimedJob) };
+    return { completed, jobs: claimed.map((r) => claimedJob(r, opts)) };
   }
   /** completeThenClaim as the store thread receives it (compact rows) and answers it: framed, its head [completed ids, claimed rows]. */
   async completeThenClaimFramed(rows: AttemptRow[], completedAt: number, opts: ClaimOptions): Promise<Framed> {

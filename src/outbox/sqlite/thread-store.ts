@@ -69,12 +69,12 @@ export class SqliteThreadStore implements Store {
     // As compact rows with their payloads' text in the reply's tail (store.ts claimDueJobsFramed),
     // made Jobs here (claim-due-jobs.ts says why).
     const { head, tail } = await this.#call<{ head: ClaimedRow[]; tail: string }>("claimDueJobsFramed", opts);
-    return claimedJobs(head, tail);
+    return claimedJobs(head, tail, opts);
   }
   async completeThenClaim(items: CompletedJob[], completedAt: number, opts: ClaimOptions): Promise<{ completed: string[]; jobs: Job[] }> {
     const rows = items.map((i) => attemptRow(i.id, i.worker, i.attempt));
     const { head, tail } = await this.#call<{ head: [string[], ClaimedRow[]]; tail: string }>("completeThenClaimFramed", rows, completedAt, opts);
-    return { completed: head[0], jobs: claimedJobs(head[1], tail) };
+    return { completed: head[0], jobs: claimedJobs(head[1], tail, opts) };
   }
   completeJob(id: string, worker: string, now: number): Promise<boolean> {
     return this.#call("completeJob", id, worker, now);
@@ -173,11 +173,11 @@ export class SqliteThreadStore implements Store {
 }
 
 /** A framed claim's rows as Jobs, each payload's text taken from the tail by the length in its place. */
-function claimedJobs(head: ClaimedRow[], tail: string): Job[] {
+function claimedJobs(head: ClaimedRow[], tail: string, opts: ClaimOptions): Job[] {
   let at = 0;
   return head.map((r) => {
     const length = r[3] as unknown as number;
     r[3] = tail.slice(at, (at += length));
-    return claimedJob(r);
+    return claimedJob(r, opts);
   });
 }
