@@ -9,7 +9,10 @@
 //
 // It prints, per checkout, the median over rounds of CPU µs per delivery: the event loop, the store
 // thread, the whole process. DRAIN_CPU_HTTP=1: real requests instead, to bench/drain.ts's sink (its
-// own process, answering 200 at once), and the HTTP client thread's CPU beside the others. Results: bench/results/drain.md (seventh session).
+// own process, answering 200 at once), and the HTTP client thread's CPU beside the others.
+// DRAIN_CPU_OBSERVED=1: with serve's observers (observe-worker.ts: metrics, and a JSON log line per
+// delivery through serve's logger with a redactor of two secrets, to stdout, which the parent reads).
+// Results: bench/results/drain.md (seventh and ninth sessions).
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
@@ -58,6 +61,13 @@ async function child(root: string, n: number, c: number, port: number | undefine
     for (const id of ["bench.warm", "bench.crm"]) {
       Object.assign(counts, { claims: 0, writes: 0, carried: 0 });
       const worker = new Worker({ store: counted, actions: [action(id)], leaseMs: 30_000, pollMs: 200, env: { TOKEN: "t" } });
+      if (process.env.DRAIN_CPU_OBSERVED === "1") {
+        const { observeWorker } = await import(join(root, "src/server/observe-worker.ts"));
+        const { createLogger } = await import(join(root, "src/server/log.ts"));
+        const { Metrics } = await import(join(root, "src/server/metrics.ts"));
+        const { Redactor } = await import(join(root, "src/secrets.ts"));
+        observeWorker(worker.events, new Metrics(), createLogger({ level: "info", redactor: new Redactor(["bench-secret", "tok_4f8a9c2e7b1d4e6fa3c5b8d9e0f1a2b3"]) }));
+      }
       let delivered = 0;
       const all = new Promise<void>((r) => worker.events.on("job:delivered", () => ++delivered === n && r()));
       const threads0 = threadCpu();

@@ -754,7 +754,7 @@ export class Worker {
     const attempt = (outcome: AttemptOutcome, detail: string | null): AttemptRecord => ({ ...seen, outcome, detail: detail === null ? null : cut(detail, ATTEMPT_DETAIL_MAX) });
     if (!failure) {
       const ok = await this.#settle("complete", f, () => this.#completions.complete(job.id, this.id, attempt("delivered", null)));
-      if (ok && this.events.has("job:delivered")) this.events.emit("job:delivered", { ...jobEvent(job), durationMs });
+      if (ok && this.events.has("job:delivered")) this.events.emit("job:delivered", deliveredEvent(job, durationMs));
       return;
     }
     const ev = jobEvent(job);
@@ -821,6 +821,14 @@ const DONE = Promise.resolve();
 
 function jobEvent(job: Job): JobEvent {
   const ev: JobEvent = { jobId: job.id, hook: job.hook, action: job.action, attempt: job.attempts, maxAttempts: job.maxAttempts, triggerId: job.triggerId ?? null };
+  const traceId = traceIdOf(job.traceparent);
+  if (traceId) ev.traceId = traceId;
+  return ev;
+}
+
+/** A job:delivered event, built as one object (not jobEvent's copied into another): one is emitted per delivery. */
+export function deliveredEvent(job: Job, durationMs: number): WorkerEvents["job:delivered"] {
+  const ev: WorkerEvents["job:delivered"] = { jobId: job.id, hook: job.hook, action: job.action, attempt: job.attempts, maxAttempts: job.maxAttempts, triggerId: job.triggerId ?? null, durationMs };
   const traceId = traceIdOf(job.traceparent);
   if (traceId) ev.traceId = traceId;
   return ev;

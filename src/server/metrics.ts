@@ -158,6 +158,8 @@ export class Metrics {
   private readonly logDropped = this.registry.add(new Counter("kratos_hooks_log_lines_dropped_total", "Log lines about requests refused before authentication that the log budget dropped.", []));
   // The series each request adds to, per hook: found without building label keys on every request.
   private readonly hookSeries = new Map<string, { statuses: Map<number, CounterCell>; ack: HistogramCell }>();
+  // The same for each delivery attempt, per action (a job line's cost on the worker's event loop).
+  private readonly actionSeries = new Map<string, { ok: CounterCell | undefined; error: CounterCell | undefined; failures: CounterCell | undefined; seconds: HistogramCell | undefined }>();
 
   /** One answered webhook request (any status, including errors). */
   request(hook: string, status: number, seconds: number): void {
@@ -188,9 +190,18 @@ export class Metrics {
   }
   /** For the outbox worker: one delivery attempt of an action finished; `seconds` is its duration if known. */
   deliveryAttempt(action: string, ok: boolean, seconds?: number): void {
-    this.attempts.inc([action, ok ? "ok" : "error"]);
-    if (!ok) this.failures.inc([action]);
-    if (seconds !== undefined) this.deliverySeconds.observe([action], seconds);
+    let series = this.actionSeries.get(action);
+    if (!series) {
+      series = { ok: undefined, error: undefined, failures: undefined, seconds: undefined };
+      this.actionSeries.set(action, series);
+    }
+    // Each series is created on its first use, as inc/observe would: none is rendered before it counts something.
+    if (ok) (series.ok ??= this.attempts.cell([action, "ok"])).value++;
+    else {
+      (series.error ??= this.attempts.cell([action, "error"])).value++;
+      (series.failures ??= this.failures.cell([action])).value++;
+    }
+    if (seconds !== undefined) this.deliverySeconds.record((series.seconds ??= this.deliverySeconds.cell([action])), seconds);
   }
   /** For the outbox worker: a job gave up (no attempts left, or a permanent failure). */
   jobDead(action: string): void {

@@ -19,7 +19,8 @@ export function observeWorker(events: Emitter, metrics: Metrics, log: Logger): (
   const offs = [
     events.on("job:delivered", (e) => {
       metrics.deliveryAttempt(e.action, true, e.durationMs / 1000);
-      log.info("job delivered", { ...jobFields(e), attempt: e.attempt, ms: e.durationMs });
+      // One object literal, not jobFields spread into another: this line is written per delivery.
+      log.info("job delivered", { job_id: e.jobId, hook: e.hook, action: e.action, trigger_id: capLogValue(e.triggerId), trace_id: e.traceId, attempt: e.attempt, ms: e.durationMs });
     }),
     events.on("job:retry", (e) => {
       metrics.deliveryAttempt(e.action, false, e.durationMs / 1000);

@@ -44,3 +44,33 @@ describe("base64", () => {
     }
   });
 });
+
+describe("the one scan that finds text holding no secret", () => {
+  // redact() first asks one regex, built from every spelling, whether the text holds any; only then
+  // does it mask. A spelling the regex would miss (a metacharacter read as syntax) would pass unmasked.
+  test("a secret made of regex metacharacters is found and masked in each of its spellings", () => {
+    const secrets = ["a.b*c", "(x)+?", "[y]{2}", "p|q^$", "back\\slash", "s/l-a-sh", "d$&e", "\u{1F511}k\uD800ey"];
+    const r = new Redactor(secrets);
+    for (const s of secrets) {
+      const forms = [s, JSON.stringify(s).slice(1, -1)];
+      if (!/[\uD800-\uDFFF]/.test(s.replace(/[\uD800-\uDBFF][\uDC00-\uDFFF]/g, ""))) forms.push(encodeURIComponent(s));
+      for (const spelt of forms) {
+        const out = r.redact(`before ${spelt} after`);
+        expect([s, spelt, out.includes(spelt)]).toEqual([s, spelt, false]);
+        expect(out.startsWith("before ") && out.endsWith(" after") && out.includes("***")).toBe(true);
+      }
+    }
+  });
+
+  test("text a metacharacter would match as a pattern, but not literally, is left as it is", () => {
+    const r = new Redactor(["a.b*c", "p|q^$"]);
+    for (const text of ["aXbbbc", "aXc", "p", "q", "a job delivered line"]) expect(r.redact(text)).toBe(text);
+  });
+
+  test("a secret inside a log line's value (a trigger id) is masked whatever else the line holds", () => {
+    const r = new Redactor(["crm-t0ken-7f3a9c2e"]);
+    const line = JSON.stringify({ time: "2026-12-05T00:00:00.000Z", level: "info", msg: "job delivered", job_id: "j", trigger_id: "id-crm-t0ken-7f3a9c2e-x", attempt: 1, ms: 4 });
+    expect(r.redact(line)).toBe(line.replace("crm-t0ken-7f3a9c2e", "***"));
+    expect(r.redact("no secret here")).toBe("no secret here");
+  });
+});

@@ -76,6 +76,36 @@ describe("Metrics.request", () => {
   });
 });
 
+describe("Metrics.deliveryAttempt", () => {
+  test("each attempt counts in its action's series, each series created on first use, in the order of first use", () => {
+    const m = new Metrics();
+    m.deliveryAttempt("a", true, 0.2);
+    m.deliveryAttempt("b", false);
+    m.deliveryAttempt("a", true, 0.02);
+    m.deliveryAttempt("a", false, 1.5);
+    m.deliveryAttempt("b", false, 0.007);
+    m.deliveryAttempt("b", true);
+    const text = m.render();
+    expect(lines(text, "kratos_hooks_delivery_attempts_total")).toEqual([
+      'kratos_hooks_delivery_attempts_total{action="a",result="ok"} 2',
+      'kratos_hooks_delivery_attempts_total{action="b",result="error"} 2',
+      'kratos_hooks_delivery_attempts_total{action="a",result="error"} 1',
+      'kratos_hooks_delivery_attempts_total{action="b",result="ok"} 1',
+    ]);
+    expect(lines(text, "kratos_hooks_delivery_failures_total")).toEqual(['kratos_hooks_delivery_failures_total{action="b"} 2', 'kratos_hooks_delivery_failures_total{action="a"} 1']);
+    expect(lines(text, "kratos_hooks_delivery_duration_seconds_count")).toEqual([
+      'kratos_hooks_delivery_duration_seconds_count{action="a"} 3',
+      'kratos_hooks_delivery_duration_seconds_count{action="b"} 1',
+    ]);
+    expect(lines(text, "kratos_hooks_delivery_duration_seconds_sum")).toEqual([
+      'kratos_hooks_delivery_duration_seconds_sum{action="a"} 1.72',
+      'kratos_hooks_delivery_duration_seconds_sum{action="b"} 0.007',
+    ]);
+    expect(text).toContain('kratos_hooks_delivery_duration_seconds_bucket{action="b",le="0.005"} 0');
+    expect(text).toContain('kratos_hooks_delivery_duration_seconds_bucket{action="b",le="0.01"} 1');
+  });
+});
+
 describe("Counter and Histogram", () => {
   test("one-label and multi-label counters, label escaping, NaN and out-of-range observations", () => {
     const reg = new Registry();
