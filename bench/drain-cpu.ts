@@ -12,7 +12,7 @@
 // own process, answering 200 at once), and the HTTP client thread's CPU beside the others.
 // DRAIN_CPU_OBSERVED=1: with serve's observers (observe-worker.ts: metrics, and a JSON log line per
 // delivery through serve's logger with a redactor of two secrets, to stdout, which the parent reads).
-// Results: bench/results/drain.md (seventh and ninth sessions).
+// Results: bench/results/drain.md (seventh and eighth session, second rounds).
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";

@@ -9,7 +9,7 @@
 //
 // `parts:<dir>`: that checkout's pieces one by one (the event alone, + metrics, + log without a
 // redactor, + redaction), to see where the time goes. stdout carries only the log lines; results
-// go to stderr. CPU from CLOCK_THREAD_CPUTIME_ID. Results: bench/results/drain.md (ninth session).
+// go to stderr. CPU from CLOCK_THREAD_CPUTIME_ID. Results: bench/results/drain.md (eighth session, second round).
 import { dlopen, FFIType, ptr } from "bun:ffi";
 import { openSync, writeSync } from "node:fs";
 import { loadavg, tmpdir } from "node:os";
@@ -53,7 +53,7 @@ async function load(spec: string): Promise<Run[]> {
   const { Metrics } = await import(join(root, "src/server/metrics.ts"));
   const { Redactor } = await import(join(root, "src/secrets.ts"));
   const { traceIdOf } = await import(join(root, "src/trace-context.ts"));
-  // The worker's job:delivered event: its deliveredEvent (since the ninth session), or before that
+  // The worker's job:delivered event: its deliveredEvent (since the eighth session, second round), or before that
   // its jobEvent (src/outbox/worker.ts) and `{ ...jobEvent(job), durationMs }`.
   const jobEvent = (job: Job) => {
     const ev: Record<string, unknown> = { jobId: job.id, hook: job.hook, action: job.action, attempt: job.attempts, maxAttempts: job.maxAttempts, triggerId: job.triggerId ?? null };
