@@ -20,3 +20,16 @@ hooks:
       - name: crm
         http: { url: "${actionUrl}", body: { email: "{{body.email}}" } }
 `;
+
+let seq = 0;
+/** bench/ack.lua's request to that hook, for the in-process benches: a fresh trigger id and identity each. */
+export function benchRequest(): Request {
+  const n = ++seq;
+  const id = crypto.randomUUID();
+  const body = `{\n   "email": "user${n}@example.org",\n   "flow_id": "${id}",\n   "identity_id": "${id}"\n}\n`;
+  return new Request("http://127.0.0.1:4459/hooks/bench", {
+    method: "POST",
+    headers: { "Content-Type": "application/json", "X-Hooks-Key": "bench-secret", "Ory-Webhook-Request-Id": id, "Ory-Webhook-Trigger-Id": id, "Content-Length": String(Buffer.byteLength(body)) },
+    body,
+  });
+}

@@ -19,7 +19,7 @@ import { dlopen, FFIType, ptr } from "bun:ffi";
 import { mkdtempSync, rmSync } from "node:fs";
 import { loadavg, tmpdir } from "node:os";
 import { join, resolve } from "node:path";
-import { hooksYaml } from "./ack-hooks.ts";
+import { benchRequest as request, hooksYaml } from "./ack-hooks.ts";
 import { threadCpu } from "./thread-cpu.ts";
 
 const N = Number(process.env.N ?? 32_000);
@@ -76,17 +76,6 @@ async function load(dir: string, i: number): Promise<Setup> {
   };
 }
 
-let seq = 0;
-function request(): Request {
-  const n = ++seq;
-  const id = crypto.randomUUID();
-  const body = `{\n   "email": "user${n}@example.org",\n   "flow_id": "${id}",\n   "identity_id": "${id}"\n}\n`;
-  return new Request("http://127.0.0.1:4459/hooks/bench", {
-    method: "POST",
-    headers: { "Content-Type": "application/json", "X-Hooks-Key": "bench-secret", "Ory-Webhook-Request-Id": id, "Ory-Webhook-Trigger-Id": id, "Content-Length": String(Buffer.byteLength(body)) },
-    body,
-  });
-}
 
 async function measure(s: Setup, n: number) {
   const reqs = Array.from({ length: n }, request);

@@ -14,7 +14,7 @@
 // Requests are built before the clock starts; their GC is not.
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
-import { hooksYaml } from "./ack-hooks.ts";
+import { benchRequest as request, hooksYaml } from "./ack-hooks.ts";
 
 const N = Number(process.argv[2] ?? 20_000);
 const PER_TURN = Number(process.argv[3] ?? 16);
@@ -34,17 +34,6 @@ async function load(label: string, root: string): Promise<Version> {
   return { label, app: receiver.handle, route: receiver.routes[0].handle };
 }
 
-let seq = 0;
-function request(): Request {
-  const n = ++seq;
-  const id = crypto.randomUUID();
-  const body = `{\n   "email": "user${n}@example.org",\n   "flow_id": "${id}",\n   "identity_id": "${id}"\n}\n`;
-  return new Request("http://127.0.0.1:4459/hooks/bench", {
-    method: "POST",
-    headers: { "Content-Type": "application/json", "X-Hooks-Key": "bench-secret", "Ory-Webhook-Request-Id": id, "Ory-Webhook-Trigger-Id": id, "Content-Length": String(Buffer.byteLength(body)) },
-    body,
-  });
-}
 
 const turn = () => new Promise<void>((r) => setImmediate(r));
 
