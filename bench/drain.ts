@@ -42,7 +42,7 @@ import type { ResolvedHttpAction } from "../src/config/types.ts";
 import { openStore } from "../src/outbox/open-store.ts";
 import type { Store } from "../src/outbox/store.ts";
 import { Worker as ThisWorker } from "../src/outbox/worker.ts";
-import { createLogger, turnBuffer } from "../src/server/log.ts";
+import { createLogger, STDOUT_WINDOW_MS, turnBuffer } from "../src/server/log.ts";
 import { Metrics } from "../src/server/metrics.ts";
 import { observeWorker } from "../src/server/observe-worker.ts";
 import { threadCpu, threadCpuUsed } from "./thread-cpu.ts";
@@ -177,10 +177,12 @@ async function workerRole(url: string, port: number, c: number, synchronous: "fu
     },
   });
   const worker = new Worker({ store: counted, actions: [benchAction(port, c)], leaseMs: 30_000, pollMs: 200, env: { TOKEN: "t" }, ...(process.env.DRAIN_COMPLETION_WAIT_MS ? { completionWaitMs: Number(process.env.DRAIN_COMPLETION_WAIT_MS) } : {}) });
-  // serve's observers: metrics and one JSON log line per delivery, through the turn buffer of
-  // serve's stdout sink (to a file here: stdout carries this role's reports).
+  // serve's observers: metrics and one JSON log line per delivery, through the buffer of serve's
+  // stdout sink, written every STDOUT_WINDOW_MS as serve writes it (to a file here: stdout carries
+  // this role's reports). Until the eighth session this wrote once per event-loop turn, which
+  // overstated the log's cost (bench/results/drain.md).
   const logFd = logFile ? openSync(logFile, "a") : undefined;
-  const logBuffer = logFd !== undefined ? turnBuffer((text) => writeSync(logFd, text)) : undefined;
+  const logBuffer = logFd !== undefined ? turnBuffer((text) => writeSync(logFd, text), STDOUT_WINDOW_MS) : undefined;
   if (logBuffer) observeWorker(worker.events, new Metrics(), createLogger({ sink: (line) => logBuffer.push(line) }));
   let delivered = 0;
   let lastAt = 0;

@@ -64,7 +64,7 @@ export function turnBuffer(write: (text: string) => void, windowMs = 0): { push(
 // whatever its size, and under load a turn holds only a few request lines: a 5 ms window writes
 // one chunk for all of them (bench/results/ack.md, seventh session). A line waits at most that long;
 // serve flushes at shutdown.
-const STDOUT_WINDOW_MS = 5;
+export const STDOUT_WINDOW_MS = 5;
 const stdout = turnBuffer((text) => process.stdout.write(text), STDOUT_WINDOW_MS);
 const stdSink: LogSink = (line, level) => {
   if (RANK[level] >= RANK.warn) {
