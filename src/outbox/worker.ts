@@ -712,9 +712,9 @@ export class Worker {
         await this.#record(f, failure, { startedAt, durationMs: Math.round(performance.now() - started), code: (failure ? failure.code : result?.code) ?? null });
       } finally {
         // Back under the cap on unrecorded outcomes: the loop may be waiting for that.
-        const before = this.#unrecorded();
+        const atCap = this.#unrecorded() === 2 * this.#totalConcurrency;
         this.#recording--;
-        if (before >= 2 * this.#totalConcurrency && before - 1 < 2 * this.#totalConcurrency) this.#nudge?.();
+        if (atCap) this.#nudge?.();
       }
     } finally {
       this.#inFlight.delete(f.job.id);
@@ -818,7 +818,6 @@ export function claimGroups(free: Map<string, number>, batchSize: number): { act
 /** What an InFlight's `done` is until its delivery starts. */
 const DONE = Promise.resolve();
 
-
 function jobEvent(job: Job): JobEvent {
   const ev: JobEvent = { jobId: job.id, hook: job.hook, action: job.action, attempt: job.attempts, maxAttempts: job.maxAttempts, triggerId: job.triggerId ?? null };
   const traceId = traceIdOf(job.traceparent);
@@ -826,11 +825,10 @@ function jobEvent(job: Job): JobEvent {
   return ev;
 }
 
-/** A job:delivered event, built as one object (not jobEvent's copied into another): one is emitted per delivery. */
+/** A job:delivered event: jobEvent's own object with the duration set on it, not copied into another (one is emitted per delivery). */
 export function deliveredEvent(job: Job, durationMs: number): WorkerEvents["job:delivered"] {
-  const ev: WorkerEvents["job:delivered"] = { jobId: job.id, hook: job.hook, action: job.action, attempt: job.attempts, maxAttempts: job.maxAttempts, triggerId: job.triggerId ?? null, durationMs };
-  const traceId = traceIdOf(job.traceparent);
-  if (traceId) ev.traceId = traceId;
+  const ev = jobEvent(job) as WorkerEvents["job:delivered"];
+  ev.durationMs = durationMs;
   return ev;
 }
 
