@@ -1,5 +1,5 @@
 // Job ids: uuid v7 (RFC 9562 §5.7), time-ordered, so jobs due at the same ms are handed out in
-// creation order (sqlite/rows.ts byDueThenId). Bun makes them natively; elsewhere (Deno) they are
+// creation order (sqlite/claim-due-jobs.ts byDueThenId). Bun makes them natively; elsewhere (Deno) they are
 // made here in the same layout: a 48-bit ms timestamp, a 12-bit counter that keeps ids made in
 // one ms in order (RFC 9562 §6.2, method 1), then 62 random bits.
 import { RUNTIME } from "../runtime.ts";

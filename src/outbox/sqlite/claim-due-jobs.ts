@@ -58,11 +58,14 @@ export function claimedJob(r: ClaimedRow, o: Pick<ClaimOptions, "worker" | "now"
   };
 }
 
+/** A claim with no room or no actions: it takes nothing, and needs no statement. */
+const claimsNothing = (o: ClaimOptions) => o.limit <= 0 || o.actions?.length === 0;
+
 /** Jobs in claim order: earliest due first, then id (uuid v7, so creation order). */
 const byDueThenId = (a: ClaimedRow, b: ClaimedRow) => a[6] - b[6] || (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0);
 
 export function claimDueJobRows(db: SqliteDb, o: ClaimOptions): ClaimedRow[] {
-  if (o.limit <= 0 || o.actions?.length === 0) return [];
+  if (claimsNothing(o)) return [];
   return db.transaction(() => claimDueJobRowsIn(db, o)).immediate();
 }
 
@@ -75,7 +78,7 @@ export function claimDueJobRows(db: SqliteDb, o: ClaimOptions): ClaimedRow[] {
 export function completeThenClaimRows(db: SqliteDb, rows: AttemptRow[], completedAt: number, o: ClaimOptions): { completed: string[]; claimed: ClaimedRow[] } {
   return db.transaction(() => {
     const completed = rows.length ? completeJobRowsIn(db, rows, completedAt) : [];
-    const claimed = o.limit <= 0 || o.actions?.length === 0 ? [] : claimDueJobRowsIn(db, o);
+    const claimed = claimsNothing(o) ? [] : claimDueJobRowsIn(db, o);
     return { completed, claimed };
   }).immediate();
 }

@@ -44,8 +44,3 @@ export function toJob(r: JobRow): Job {
     ...(r.attempts_recorded !== undefined ? { attemptsRecorded: r.attempts_recorded } : {}),
   };
 }
-
-/** Jobs in claim order: earliest due first, then id (uuid v7, so creation order). */
-export function byDueThenId(a: Job, b: Job): number {
-  return a.runAt - b.runAt || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0);
-}
