@@ -12,25 +12,16 @@
 // `nostore` as a dir: the first checkout's GroupCommitter over a store that answers every batch
 // "all new" at once, so the event loop's share of building acceptances and batching them is seen
 // apart from the hand-off to the thread.
-import { dlopen, FFIType, ptr } from "bun:ffi";
 import { mkdtempSync, rmSync } from "node:fs";
 import { loadavg, tmpdir } from "node:os";
 import { join, resolve } from "node:path";
-import { threadCpu } from "./thread-cpu.ts";
+import { ownThreadCpuUs, threadCpu } from "./thread-cpu.ts";
 
 const N = Number(process.env.N ?? 40_000);
 const CALLERS = 64;
 const ROUNDS = Number(process.env.ROUNDS ?? 5);
 const dirs = process.argv.length > 2 ? process.argv.slice(2) : [join(import.meta.dir, "..")];
 const tmp = mkdtempSync(join(tmpdir(), "kh-bench-handoff-"));
-
-const libc = dlopen("libc.so.6", { clock_gettime: { args: [FFIType.i32, FFIType.ptr], returns: FFIType.i32 } });
-const ts = new BigInt64Array(2);
-/** This thread's CPU time in µs (CLOCK_THREAD_CPUTIME_ID = 3 on Linux). */
-function loopCpu(): number {
-  libc.symbols.clock_gettime(3, ptr(ts));
-  return Number(ts[0]) * 1e6 + Number(ts[1]) / 1e3;
-}
 
 type Committer = { accept(a: unknown): Promise<{ duplicate: boolean }>; stats: { batches: number; accepted: number }; close(): Promise<void> };
 type Store = { migrate(): Promise<void>; close(): Promise<void> };
@@ -62,7 +53,7 @@ function acceptance() {
 async function measure(c: Committer, n: number) {
   const b0 = c.stats.batches;
   const w0 = threadCpu().get("Worker") ?? 0;
-  const t0 = loopCpu();
+  const t0 = ownThreadCpuUs();
   let left = n;
   let dups = 0;
   const waits: number[] = [];
@@ -75,7 +66,7 @@ async function measure(c: Committer, n: number) {
     }
   };
   await Promise.all(Array.from({ length: CALLERS }, caller));
-  const loop = (loopCpu() - t0) / n;
+  const loop = (ownThreadCpuUs() - t0) / n;
   const store = (((threadCpu().get("Worker") ?? 0) - w0) * 1e6) / n;
   if (dups) throw new Error(`${dups} duplicates among fresh keys`);
   waits.sort((x, y) => x - y);

@@ -15,26 +15,17 @@
 // `delay:<dir>`: as `gc:` but each batch answered after a 1 ms timer, as a commit takes about that.
 //
 // stdout carries only the log lines (pipe it, as a deployment does); results go to stderr.
-import { dlopen, FFIType, ptr } from "bun:ffi";
 import { mkdtempSync, rmSync } from "node:fs";
 import { loadavg, tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { benchRequest as request, hooksYaml } from "./ack-hooks.ts";
-import { threadCpu } from "./thread-cpu.ts";
+import { ownThreadCpuUs, threadCpu } from "./thread-cpu.ts";
 
 const N = Number(process.env.N ?? 32_000);
 const CALLERS = 64;
 const ROUNDS = Number(process.env.ROUNDS ?? 5);
 const dirs = process.argv.length > 2 ? process.argv.slice(2) : [join(import.meta.dir, "..")];
 const tmp = mkdtempSync(join(tmpdir(), "kh-bench-loop-"));
-
-const libc = dlopen("libc.so.6", { clock_gettime: { args: [FFIType.i32, FFIType.ptr], returns: FFIType.i32 } });
-const ts = new BigInt64Array(2);
-/** This thread's CPU time in µs (CLOCK_THREAD_CPUTIME_ID = 3 on Linux). */
-function loopCpu(): number {
-  libc.symbols.clock_gettime(3, ptr(ts));
-  return Number(ts[0]) * 1e6 + Number(ts[1]) / 1e3;
-}
 
 type Handle = (r: Request) => Promise<Response>;
 type Setup = { dir: string; handle: Handle; batches(): number; close(): Promise<void> };
@@ -82,7 +73,7 @@ async function measure(s: Setup, n: number) {
   await new Promise((r) => setImmediate(r));
   const w0 = threadCpu().get("Worker") ?? 0;
   const b0 = s.batches();
-  const t0 = loopCpu();
+  const t0 = ownThreadCpuUs();
   let next = 0;
   const caller = async () => {
     while (next < n) {
@@ -92,7 +83,7 @@ async function measure(s: Setup, n: number) {
   };
   await Promise.all(Array.from({ length: CALLERS }, caller));
   // The store thread's CPU includes every store in this process; only one commits at a time.
-  return { loop: (loopCpu() - t0) / n, store: (((threadCpu().get("Worker") ?? 0) - w0) * 1e6) / n, batch: n / (s.batches() - b0) };
+  return { loop: (ownThreadCpuUs() - t0) / n, store: (((threadCpu().get("Worker") ?? 0) - w0) * 1e6) / n, batch: n / (s.batches() - b0) };
 }
 
 const setups: Setup[] = [];

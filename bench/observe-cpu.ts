@@ -10,23 +10,16 @@
 // `parts:<dir>`: that checkout's pieces one by one (the event alone, + metrics, + log without a
 // redactor, + redaction), to see where the time goes. stdout carries only the log lines; results
 // go to stderr. CPU from CLOCK_THREAD_CPUTIME_ID. Results: bench/results/drain.md (eighth session, second round).
-import { dlopen, FFIType, ptr } from "bun:ffi";
 import { openSync, writeSync } from "node:fs";
 import { loadavg, tmpdir } from "node:os";
 import { join, resolve } from "node:path";
+import { ownThreadCpuUs } from "./thread-cpu.ts";
 
 const N = Number(process.env.N ?? 100_000);
 const ROUNDS = Number(process.env.ROUNDS ?? 7);
 const PER_TURN = Number(process.env.PER_TURN ?? 64);
 const devNull = openSync(join(tmpdir(), `kh-bench-observe-${process.pid}.log`), "w");
 const dirs = process.argv.length > 2 ? process.argv.slice(2) : [join(import.meta.dir, "..")];
-
-const libc = dlopen("libc.so.6", { clock_gettime: { args: [FFIType.i32, FFIType.ptr], returns: FFIType.i32 } });
-const ts = new BigInt64Array(2);
-function loopCpu(): number {
-  libc.symbols.clock_gettime(3, ptr(ts));
-  return Number(ts[0]) * 1e6 + Number(ts[1]) / 1e3;
-}
 
 // Two secrets as serve knows them: a hook's api key and an action's bearer token.
 // SECRETS=a,b,c: others instead.
@@ -84,12 +77,12 @@ async function load(spec: string): Promise<Run[]> {
 
 async function measure(run: Run, n: number): Promise<number> {
   await new Promise((r) => setImmediate(r));
-  const t0 = loopCpu();
+  const t0 = ownThreadCpuUs();
   for (let i = 0; i < n; ) {
     for (const end = Math.min(n, i + PER_TURN); i < end; i++) run.emit(jobs[i & 4095]!, 3 + (i % 40));
     await new Promise((r) => setImmediate(r));
   }
-  return (loopCpu() - t0) / n;
+  return (ownThreadCpuUs() - t0) / n;
 }
 
 const runs: Run[] = [];
