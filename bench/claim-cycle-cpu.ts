@@ -10,6 +10,7 @@
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
+import { fillOutbox } from "./prefill.ts";
 
 async function child(root: string, n: number, c: number): Promise<void> {
   const { SqliteStore } = await import(join(root, "src/outbox/sqlite/store.ts"));
@@ -19,16 +20,7 @@ async function child(root: string, n: number, c: number): Promise<void> {
     const store = new SqliteStore(join(dir, "outbox.db"), { synchronous: "full" });
     await store.migrate();
     const now = Date.now();
-    for (const action of ["warm", "a"]) {
-      for (let i = 0; i < n; i += 500) {
-        await store.acceptBatch(Array.from({ length: Math.min(500, n - i) }, (_, k) => {
-          const id = Bun.randomUUIDv7();
-          const body = { id: `u${i + k}`, email: `u${i + k}@example.com`, n: i + k };
-          const job = { id, hook: "bench", action, payload: acceptedWebhook(body, "bench", id, id, new Date(now).toISOString()), maxAttempts: 5, runAt: now };
-          return { hook: "bench", key: id, response: { status: 204, body: null }, expiresAt: now + 3_600_000, now, jobs: [job] };
-        }));
-      }
-    }
+    for (const action of ["warm", "a"]) await fillOutbox(store, action, n, { acceptedWebhook, now });
     for (const action of ["warm", "a"]) {
       const cpu0 = process.cpuUsage();
       const t0 = performance.now();

@@ -9,6 +9,7 @@
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
+import { fillOutbox } from "./prefill.ts";
 
 const root = resolve(process.argv[2] ?? ".");
 const N = Number(process.argv[3] ?? 20000);
@@ -19,15 +20,7 @@ const dir = mkdtempSync(join(tmpdir(), "kh-bench-complete-"));
 try {
   const store = new SqliteStore(join(dir, "outbox.db"), { synchronous: "full" });
   await store.migrate();
-  const now = Date.now();
-  for (let i = 0; i < N; i += 500) {
-    await store.acceptBatch(Array.from({ length: Math.min(500, N - i) }, (_, k) => {
-      const id = Bun.randomUUIDv7();
-      const body = { id: `u${i + k}`, email: `u${i + k}@example.com`, n: i + k };
-      const job = { id, hook: "bench", action: "a", payload: acceptedWebhook(body, "bench", id, id, new Date(now).toISOString()), maxAttempts: 5, runAt: now };
-      return { hook: "bench", key: id, response: { status: 204, body: null }, expiresAt: now + 3_600_000, now, jobs: [job] };
-    }));
-  }
+  await fillOutbox(store, "a", N, { acceptedWebhook });
   const cpu0 = process.cpuUsage();
   let done = 0;
   for (;;) {

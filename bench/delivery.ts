@@ -7,11 +7,11 @@ import { SQL } from "bun";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { acceptedWebhook } from "../src/actions/index.ts";
 import type { ResolvedHttpAction } from "../src/config/types.ts";
 import { openStore } from "../src/outbox/open-store.ts";
 import type { Store } from "../src/outbox/store.ts";
 import { Worker } from "../src/outbox/worker.ts";
+import { fillOutbox } from "./prefill.ts";
 
 const N = Number(process.argv[2] ?? 5000);
 const C = Number(process.argv[3] ?? 16);
@@ -24,20 +24,9 @@ const action: ResolvedHttpAction = {
   body: { email: "{{body.email}}", n: "{{body.n}}" }, timeoutMs: 5000, retry4xx: false,
 };
 
-async function fill(store: Store) {
-  const now = Date.now();
-  for (let i = 0; i < N; i += 500) {
-    const batch = Array.from({ length: Math.min(500, N - i) }, (_, k) => {
-      const id = Bun.randomUUIDv7();
-      const body = { id: `u${i + k}`, email: `u${i + k}@example.com`, n: i + k };
-      return { hook: "bench", key: id, response: { status: 204, body: null }, expiresAt: now + 600_000, now, jobs: [{ id, hook: "bench", action: action.id, payload: acceptedWebhook(body, "bench", id, id, new Date(now).toISOString()), maxAttempts: 5, runAt: now }] };
-    });
-    await store.acceptBatch(batch);
-  }
-}
 
 async function measure(label: string, store: Store): Promise<string> {
-  await fill(store);
+  await fillOutbox(store, action.id, N, { expiresInMs: 600_000 });
   let claims = 0;
   // Methods bound to the real store (its private fields need the real `this`); claims counted.
   const counted = new Proxy(store, {

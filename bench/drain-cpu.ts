@@ -16,6 +16,7 @@
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
+import { fillOutbox } from "./prefill.ts";
 import { threadCpu, threadCpuUsed } from "./thread-cpu.ts";
 
 type Result = { rate: number; loop: number; store: number; http: number; total: number; claims: number; writes: number; carried: number };
@@ -36,16 +37,7 @@ async function child(root: string, n: number, c: number, port: number | undefine
     const store = await openStore(`sqlite:${join(dir, "outbox.db")}`, { synchronous: "full", thread: true });
     const now = Date.now();
     // A warm-up action's jobs first (untimed), then the timed ones: serve's payload (acceptedWebhook).
-    for (const id of ["bench.warm", "bench.crm"]) {
-      for (let i = 0; i < n; i += 500) {
-        await store.acceptBatch(Array.from({ length: Math.min(500, n - i) }, (_, k) => {
-          const jobId = Bun.randomUUIDv7();
-          const body = { id: `u${i + k}`, email: `u${i + k}@example.com`, n: i + k };
-          const job = { id: jobId, hook: "bench", action: id, payload: acceptedWebhook(body, "bench", jobId, jobId, new Date(now).toISOString()), maxAttempts: 5, runAt: now };
-          return { hook: "bench", key: jobId, response: { status: 204, body: null }, expiresAt: now + 3_600_000, now, jobs: [job] };
-        }));
-      }
-    }
+    for (const id of ["bench.warm", "bench.crm"]) await fillOutbox(store, id, n, { acceptedWebhook, now });
     // The store calls, counted (methods bound to the real store: its private fields need it).
     const counts = { claims: 0, writes: 0, carried: 0 };
     const counted = new Proxy(store, {

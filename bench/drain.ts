@@ -37,7 +37,6 @@ import { Database } from "bun:sqlite";
 import { closeSync, mkdtempSync, openSync, readFileSync, rmSync, writeSync } from "node:fs";
 import { cpus, tmpdir, totalmem } from "node:os";
 import { join } from "node:path";
-import { acceptedWebhook } from "../src/actions/index.ts";
 import type { ResolvedHttpAction } from "../src/config/types.ts";
 import { openStore } from "../src/outbox/open-store.ts";
 import type { Store } from "../src/outbox/store.ts";
@@ -45,10 +44,10 @@ import { Worker as ThisWorker } from "../src/outbox/worker.ts";
 import { createLogger, STDOUT_WINDOW_MS, turnBuffer } from "../src/server/log.ts";
 import { Metrics } from "../src/server/metrics.ts";
 import { observeWorker } from "../src/server/observe-worker.ts";
+import { fillOutbox } from "./prefill.ts";
 import { threadCpu, threadCpuUsed } from "./thread-cpu.ts";
 
 const PG_URL = process.env.KH_BENCH_POSTGRES_URL ?? `postgres://${process.env.PGUSER ?? process.env.USER ?? "postgres"}@127.0.0.1:5432/test`;
-const CHUNK = 500;
 
 /** The action every worker delivers: templated url, an env header and a JSON body, like a CRM call. */
 function benchAction(port: number, concurrency: number, id = "bench.crm"): ResolvedHttpAction {
@@ -302,18 +301,7 @@ function cpuJiffies(): { busy: number; total: number } {
 }
 
 async function fill(store: Store, port: number, n: number, c: number, actionId?: string): Promise<void> {
-  const action = benchAction(port, c, actionId);
-  const now = Date.now();
-  for (let i = 0; i < n; i += CHUNK) {
-    const batch = Array.from({ length: Math.min(CHUNK, n - i) }, (_, k) => {
-      const id = Bun.randomUUIDv7();
-      const body = { id: `u${i + k}`, email: `u${i + k}@example.com`, n: i + k };
-      // The payload as serve's receiver stores it: the accepted webhook, rendered at delivery.
-      const job = { id, hook: "bench", action: action.id, payload: acceptedWebhook(body, "bench", id, id, new Date(now).toISOString()), maxAttempts: 5, runAt: now };
-      return { hook: "bench", key: id, response: { status: 204, body: null }, expiresAt: now + 3_600_000, now, jobs: [job] };
-    });
-    await store.acceptBatch(batch);
-  }
+  await fillOutbox(store, benchAction(port, c, actionId).id, n);
 }
 
 type Result = { rate: number; reports: Report[]; cpuBusyPct: number; sinkUs: number; sinkHoldMs: number };
