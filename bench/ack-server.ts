@@ -8,6 +8,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { loadConfigText } from "../src/config/load.ts";
 import { GroupCommitter } from "../src/outbox/group-commit.ts";
+import type { Acceptance } from "../src/outbox/store.ts";
 import { openStore } from "../src/outbox/open-store.ts";
 import { createApp } from "../src/server/app.ts";
 import { listenBun } from "../src/server/listen.ts";
@@ -30,6 +31,34 @@ if (mode === "bare") {
     routes: {
       "/hooks/bench": async (request) => {
         await request.text();
+        return new Response(null, { status: 204 });
+      },
+    },
+    fetch: () => new Response(null, { status: 404 }),
+  });
+  console.log(server.port);
+} else if (mode === "floor-parse" || mode === "floor-wait") {
+  // The least any receiver does, on the same Bun.serve routes: read the body and parse its JSON.
+  // `floor-wait` then answers as a durable receiver must, after a commit: through serve's
+  // GroupCommitter (same batches and window) to a store that does no work and answers each batch
+  // after BENCH_ACCEPT_DELAY_MS (default 1, about what a SQLite commit with its fsync takes here).
+  // No auth, schema, dedupe key, job, log or metrics: what these cost the event loop is a floor
+  // under the receiver's, whatever its store (bench/results/ack.md, ninth session).
+  const delayMs = Number(process.env.BENCH_ACCEPT_DELAY_MS ?? 1);
+  const committer =
+    mode === "floor-wait"
+      ? new GroupCommitter(
+          { acceptBatch: (batch) => new Promise((resolve) => setTimeout(() => resolve(batch.map(() => ({ duplicate: false }))), delayMs)) },
+          { maxWaitMs: 2, maxBatch: 32, maxInFlight: 2, goWhenIdle: true },
+        )
+      : undefined;
+  const server = Bun.serve({
+    hostname: "127.0.0.1",
+    port: 0,
+    routes: {
+      "/hooks/bench": async (request) => {
+        const body: unknown = JSON.parse(await request.text());
+        if (committer) await committer.accept(body as Acceptance); // the store reads nothing of it
         return new Response(null, { status: 204 });
       },
     },

@@ -13,6 +13,10 @@
 // summary gives medians over the rounds, and ratios to the bare handler of the same round.
 //   bare              an Elysia POST handler that reads the body and answers 204 (the ceiling)
 //   bare-bun          the same handler on Bun.serve's routes without Elysia (how listen.ts serves a hook)
+//   floor-parse       bare-bun that also parses the body's JSON (the least any receiver does)
+//   floor-wait        floor-parse answered after a commit that does no work: serve's GroupCommitter to
+//                     a store answering each batch after BENCH_ACCEPT_DELAY_MS (default 1) ms. Both
+//                     floors are under the receiver's event loop whatever its store (ack-server.ts)
 //   receiver          `kratos-hooks serve --no-worker` as a process, SQLite synchronous=full
 //   receiver-deno     `receiver` run by Deno (`deno run -A src/cli.ts serve`: Deno.serve, node:sqlite on
 //                     a Web Worker), to compare the runtimes in one run
@@ -36,7 +40,7 @@ const dir = import.meta.dir;
 const CLI = join(dir, "../src/cli.ts");
 const PG_URL = process.env.KH_BENCH_POSTGRES_URL ?? `postgres://${process.env.PGUSER ?? process.env.USER ?? "postgres"}@127.0.0.1:5432/test`;
 
-type Mode = "bare" | "bare-bun" | "receiver" | "receiver-deno" | "receiver-normal" | "receiver-pg" | "receiver-nostore" | "baseline" | "baseline-pg";
+type Mode = "bare" | "bare-bun" | "floor-parse" | "floor-wait" | "receiver" | "receiver-deno" | "receiver-normal" | "receiver-pg" | "receiver-nostore" | "baseline" | "baseline-pg";
 const BASELINE_CLI = process.env.BENCH_BASELINE ? join(process.env.BENCH_BASELINE, "src/cli.ts") : undefined;
 const MODES = (process.argv[3]?.split(",") ?? ["bare", "receiver", "receiver-pg"]) as Mode[];
 const REPEATS = Number(process.argv[4] ?? 3);
@@ -73,7 +77,7 @@ async function readUntil<T>(stream: ReadableStream<Uint8Array>, found: (line: st
 
 let schemas = 0;
 async function startServer(mode: Mode): Promise<Server> {
-  if (mode === "bare" || mode === "bare-bun" || mode === "receiver-nostore") {
+  if (mode === "bare" || mode === "bare-bun" || mode === "floor-parse" || mode === "floor-wait" || mode === "receiver-nostore") {
     const proc = spawn(["bun", join(dir, "ack-server.ts"), mode], { stdout: "pipe", stderr: "inherit" });
     const port = await readUntil(proc.stdout, (line) => (/^\d+$/.test(line) ? Number(line) : undefined));
     return { proc, port, cleanup: async () => {} };
