@@ -6,6 +6,13 @@
 // Scenarios, each run `rounds` times (interleaved, so a noisy spell hits all of them) and reported
 // as the median:
 //   fetch            a plain fetch loop, C requests at a time (the ceiling: HTTP alone)
+//   floor            the least any durable worker pays: the fetch loop working off the same outbox
+//                    through the store as serve opens it (SQLite full, store thread); it claims,
+//                    POSTs each job's stored payload as is to one sink URL and records the
+//                    successes, nothing else (floorRole). Completions go with the next claim
+//                    (completeThenClaim, one transaction); it holds up to DRAIN_FLOOR_QUEUE (default
+//                    C) claimed jobs beyond the C in flight, so a freed slot does not wait for a claim
+//   floor without a queue   the same, claiming only for free slots (at most C jobs held)
 //   sqlite full      one Worker, SQLite synchronous=full (the default)
 //   sqlite full, store thread   the same with the store on its own thread, as `serve` runs it
 //   ... with serve's metrics and log   and serve's worker observers (observe-worker.ts): metrics
@@ -30,7 +37,8 @@
 //
 // Slow sinks (Little's law): a sink that answers after a fixed latency L (DRAIN_SLOW_L, default
 // 1,10,50,200 ms), at concurrency C (DRAIN_SLOW_C, default 16 = serve's default, and 128), the
-// worker as serve runs it and a fetch loop with the same C, each against C/L; see orchestrateSlow.
+// worker as serve runs it, the floor (with and without its queue) and a fetch loop with the same
+// C, each against C/L; see orchestrateSlow.
 // Results: bench/results/drain.md.
 import { SQL } from "bun";
 import { Database } from "bun:sqlite";
@@ -652,7 +660,8 @@ function slowN(c: number, latencyMs: number): number {
  * `bun bench/drain.ts slow [rounds=1]`: a sink that answers after a fixed latency L, for each L in
  * DRAIN_SLOW_L (1,10,50,200 ms) and each C in DRAIN_SLOW_C (16 = the default concurrency, and 128):
  * the worker as serve runs it (SQLite full, store on its own thread) and a plain fetch loop with
- * the same C, against C/L, the most Little's law allows (C requests in flight, each L long). These
+ * the same C, and the floor (floorRole: the least a durable worker pays, with its queue of C and
+ * without), against C/L, the most Little's law allows (C requests in flight, each L long). These
  * runs are bound by latency, not CPU, so they mean something on a busy machine too, except where
  * C/L approaches what the machine's CPU can do at all (L = 1 ms): the fetch loop shows that
  * ceiling. Warm-up: 20,000 deliveries per child (DRAIN_WARMUP overrides) into a second sink that
