@@ -603,9 +603,9 @@ async function orchestrate(n: number, c: number, rounds: number): Promise<void> 
 
   const scenarios: [string, () => Promise<Result>][] = [
     ["fetch loop (baseline)", () => baseline(port, n, c)],
-    ["worker, sqlite synchronous=full", () => sqliteRun(port, n, c, "full")],
     [FLOOR, () => floorRun(port, n, c, floorQueue(c), WARMUP(n))],
     [FLOOR_NO_QUEUE, () => floorRun(port, n, c, 0, WARMUP(n))],
+    ["worker, sqlite synchronous=full", () => sqliteRun(port, n, c, "full")],
     ["worker, sqlite synchronous=full, store thread (as serve runs it)", () => sqliteRun(port, n, c, "full", { thread: true })],
     ["worker, sqlite synchronous=full, store thread, with serve's metrics and log (a JSON line per delivery)", () => sqliteRun(port, n, c, "full", { thread: true, observed: true })],
     ["worker, sqlite synchronous=normal", () => sqliteRun(port, n, c, "normal")],
