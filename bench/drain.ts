@@ -6,6 +6,16 @@
 // Scenarios, each run `rounds` times (interleaved, so a noisy spell hits all of them) and reported
 // as the median:
 //   fetch            a plain fetch loop, C requests at a time (the ceiling: HTTP alone)
+//   floor            the least any durable worker pays: the fetch loop working off the same outbox
+//                    through the store as serve opens it (SQLite full, store thread); it claims,
+//                    POSTs each job's stored payload as is to one sink URL and records the
+//                    successes, nothing else (floorRole). Completions go with the next claim
+//                    (completeThenClaim, one transaction, one store call at a time); it holds up to
+//                    DRAIN_FLOOR_QUEUE (default C) claimed jobs beyond the C in flight, so a freed
+//                    slot does not wait for a claim, and claims when half of that room is free
+//                    (DRAIN_FLOOR_CLAIM_AT); it stops by itself when the outbox is drained
+//   floor without a queue   the same, claiming only for free slots (at most C jobs held),
+//                    whenever the store is idle
 //   sqlite full      one Worker, SQLite synchronous=full (the default)
 //   sqlite full, store thread   the same with the store on its own thread, as `serve` runs it
 //   ... with serve's metrics and log   and serve's worker observers (observe-worker.ts): metrics
@@ -30,7 +40,8 @@
 //
 // Slow sinks (Little's law): a sink that answers after a fixed latency L (DRAIN_SLOW_L, default
 // 1,10,50,200 ms), at concurrency C (DRAIN_SLOW_C, default 16 = serve's default, and 128), the
-// worker as serve runs it and a fetch loop with the same C, each against C/L; see orchestrateSlow.
+// worker as serve runs it, the floor (with and without its queue) and a fetch loop with the same
+// C, each against C/L; see orchestrateSlow.
 // Results: bench/results/drain.md.
 import { SQL } from "bun";
 import { Database } from "bun:sqlite";
@@ -39,7 +50,7 @@ import { cpus, tmpdir, totalmem } from "node:os";
 import { join } from "node:path";
 import type { ResolvedHttpAction } from "../src/config/types.ts";
 import { openStore } from "../src/outbox/open-store.ts";
-import type { Store } from "../src/outbox/store.ts";
+import type { CompletedJob, Job, Store } from "../src/outbox/store.ts";
 import { Worker as ThisWorker } from "../src/outbox/worker.ts";
 import { createLogger, STDOUT_WINDOW_MS, turnBuffer } from "../src/server/log.ts";
 import { Metrics } from "../src/server/metrics.ts";
@@ -49,8 +60,11 @@ import { threadCpu, threadCpuUsed } from "./thread-cpu.ts";
 
 const PG_URL = process.env.KH_BENCH_POSTGRES_URL ?? `postgres://${process.env.PGUSER ?? process.env.USER ?? "postgres"}@127.0.0.1:5432/test`;
 
+/** The action id of the N jobs every scenario drains (the warm-up jobs have their own, warmAction). */
+const BENCH_ACTION = "bench.crm";
+
 /** The action every worker delivers: templated url, an env header and a JSON body, like a CRM call. */
-function benchAction(port: number, concurrency: number, id = "bench.crm"): ResolvedHttpAction {
+function benchAction(port: number, concurrency: number, id = BENCH_ACTION): ResolvedHttpAction {
   return {
     kind: "http", id, hook: "bench", retry: { attempts: 5, baseMs: 1000, capMs: 60_000 }, concurrency,
     method: "POST", url: `http://127.0.0.1:${port}/contacts/{{body.id}}`, headers: { Authorization: "Bearer {{env.TOKEN}}" },
@@ -205,6 +219,141 @@ async function workerRole(url: string, port: number, c: number, synchronous: "fu
   await store.close();
   logBuffer?.flush();
   if (logFd !== undefined) closeSync(logFd);
+}
+
+/**
+ * The floor of a durable worker: the fetch loop, but working off the pre-filled outbox through the
+ * store as serve opens it (SQLite synchronous=full, on its own thread). It claims up to C jobs,
+ * POSTs each job's stored payload as is to one fixed sink URL (no templating, events, deadlines or
+ * retries: anything but a 200 fails the run), and records the successes. One store call at a
+ * time: every completion that arrived while one was running goes with the next, inside the claim
+ * that refills the free slots (Store.completeThenClaim: one transaction, one fsync), or alone
+ * (completeJobs) once the outbox has no more due jobs. So C requests stay in flight and the store
+ * writes as seldom as its own latency allows. Drains until a claim comes back short and nothing is
+ * left in flight or unrecorded, then reports.
+ */
+async function floorRole(url: string, port: number, c: number, queue: number): Promise<void> {
+  const store = await openStore(url, { synchronous: "full", migrate: false, thread: true });
+  const warm = warmup();
+  if (warm) {
+    // The warm-up jobs of its own action, queued ahead of the N, into the warm-up sink when there is one.
+    const w = await floorDrain(store, warm.port ?? port, c, queue, warm.action, { claims: 0, claimed: 0, completionWrites: 0, completionsWithClaims: 0 });
+    if (w.delivered !== warm.count) throw new Error(`floor warm-up: ${w.delivered} of ${warm.count} delivered`);
+  }
+  const counts = { claims: 0, claimed: 0, completionWrites: 0, completionsWithClaims: 0 };
+  await waitForGo();
+  const cpu0 = process.cpuUsage();
+  const threads0 = threadCpu();
+  const startAt = wallNow();
+  const { delivered, lastAt } = await floorDrain(store, port, c, queue, BENCH_ACTION, counts);
+  report({ startAt, lastAt, delivered, cpuMs: cpuMs(cpu0), threads: threadSplit(threads0, delivered), peakRssMiB: peakRssMiB(), ...counts });
+  await store.close();
+}
+
+type FloorCounts = { claims: number; claimed: number; completionWrites: number; completionsWithClaims: number };
+
+/**
+ * floorRole's loop over the jobs of `action`: resolves with how many it recorded done and when the
+ * last write returned. `queue`: claimed jobs it may hold beyond the C in flight, so that a freed
+ * slot starts the next job at once instead of waiting for the store's next claim (0: claims only
+ * for free slots).
+ */
+function floorDrain(store: Store, port: number, c: number, queue: number, action: string, counts: FloorCounts): Promise<{ delivered: number; lastAt: number }> {
+  const worker = `floor-${process.pid}`;
+  const target = `http://127.0.0.1:${port}/floor`;
+  const waiting: Job[] = [];
+  /**
+   * The free room at which it claims (and writes the completions held so far): half its queue, or
+   * DRAIN_FLOOR_CLAIM_AT; at most its queue, so the C in flight never wait for the claim; without a
+   * queue, whenever the store is idle. Claiming whenever the store was idle cost a slow sink ~1.5×
+   * the store calls (L = 1 ms, C = 16: 6.5 jobs per claim against 12, 92 against 68 µs per
+   * delivery, 60 against 68 % of C/L); at 0 ms claims are as large either way (bench/results/drain.md).
+   */
+  const claimAt = Math.max(1, Math.min(Number(process.env.DRAIN_FLOOR_CLAIM_AT ?? Math.floor(queue / 2)), queue));
+  let inFlight = 0;
+  let delivered = 0;
+  let lastAt = 0;
+  /** A claim came back with fewer jobs than asked: none is due any more (nothing else adds jobs). */
+  let exhausted = false;
+  let storeBusy = false;
+  let scheduled = false;
+  let failed = false;
+  let completions: CompletedJob[] = [];
+  return new Promise((resolve, reject) => {
+    const fail = (err: unknown) => {
+      failed = true;
+      reject(err);
+    };
+    const recorded = (items: CompletedJob[], ids: string[]) => {
+      if (ids.length !== items.length) throw new Error(`floor: ${items.length - ids.length} of ${items.length} completions lost their lease`);
+      delivered += items.length;
+      if (items.length) lastAt = wallNow();
+    };
+    const start = () => {
+      while (inFlight < c && waiting.length) {
+        inFlight++;
+        post(waiting.shift()!).catch(fail);
+      }
+    };
+    const post = async (job: Job) => {
+      const res = await fetch(target, {
+        method: "POST",
+        headers: { "user-agent": "kratos-hooks/bench", "content-type": "application/json", authorization: "Bearer t", "idempotency-key": job.id },
+        body: JSON.stringify(job.payload),
+        redirect: "manual",
+      });
+      if (res.status !== 200) throw new Error(`sink answered ${res.status}`);
+      await res.body?.cancel();
+      inFlight--;
+      completions.push({ id: job.id, worker });
+      start();
+      schedule();
+    };
+    // The answers handled in one event-loop turn go to the store together.
+    const schedule = () => {
+      if (scheduled) return;
+      scheduled = true;
+      setImmediate(() => {
+        scheduled = false;
+        pump();
+      });
+    };
+    const pump = () => {
+      if (storeBusy || failed) return;
+      const free = exhausted ? 0 : c + queue - inFlight - waiting.length;
+      const items = completions;
+      // Completions wait (unrecorded, under their lease) for a claim worth making, unless the outbox is drained.
+      if (!exhausted && free < claimAt) return;
+      if (free === 0 && items.length === 0) {
+        if (exhausted && inFlight === 0 && waiting.length === 0) resolve({ delivered, lastAt });
+        return;
+      }
+      completions = [];
+      storeBusy = true;
+      const now = Date.now();
+      const claim = { worker, now, leaseMs: 30_000, limit: free, actions: [action] };
+      let call: Promise<Job[]>;
+      if (free > 0 && items.length > 0 && store.completeThenClaim) {
+        counts.claims++;
+        counts.completionsWithClaims += items.length;
+        call = store.completeThenClaim(items, now, claim).then((r) => (recorded(items, r.completed), r.jobs));
+      } else {
+        const written = items.length > 0 ? (counts.completionWrites++, store.completeJobs(items, now).then((ids) => recorded(items, ids))) : Promise.resolve();
+        call = free > 0 ? written.then(() => (counts.claims++, store.claimDueJobs(claim))) : written.then(() => []);
+      }
+      call.then((jobs) => {
+        storeBusy = false;
+        if (free > 0) {
+          counts.claimed += jobs.length;
+          if (jobs.length < free) exhausted = true;
+        }
+        waiting.push(...jobs);
+        start();
+        pump();
+      }, fail);
+    };
+    pump();
+  });
 }
 
 /** µs of CPU per delivery by thread: event loop, SQLite store thread, Bun's HTTP client thread, the rest. */
@@ -391,6 +540,30 @@ async function sqliteRun(port: number, n: number, c: number, synchronous: "full"
   }
 }
 
+/**
+ * The floor (floorRole): one process draining N jobs through the store as serve opens it, after a
+ * warm-up of `warm` jobs of its own action (into the sink on `warmPort` if given). It stops by
+ * itself when the outbox is drained; every job must be done after.
+ */
+async function floorRun(port: number, n: number, c: number, queue: number, warm: number, warmPort?: number): Promise<Result> {
+  const dir = mkdtempSync(join(tmpdir(), "kh-bench-drain-"));
+  const url = `sqlite:${join(dir, "outbox.db")}`;
+  try {
+    const store = await openStore(url, { synchronous: "full" });
+    await fill(store, port, warm, c, warmAction(0));
+    await fill(store, port, n, c);
+    await store.close();
+    const result = await runChildren([spawnRole(["floor", url, String(port), String(c), String(queue)], undefined, { action: warmAction(0), count: warm, ...(warmPort ? { port: warmPort } : {}) })], n, port, async () => true, false);
+    const reader = new Database(join(dir, "outbox.db"), { readonly: true });
+    const left = reader.query("SELECT count(*) AS n FROM jobs WHERE state <> 'done'").get() as { n: number };
+    reader.close();
+    if (left.n !== 0) throw new Error(`floor: ${left.n} jobs not done`);
+    return result;
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
 let schemaSeq = 0;
 async function postgresRun(admin: SQL, port: number, n: number, c: number, instances: number): Promise<Result> {
   const schema = `kh_bench_drain_${process.pid}_${++schemaSeq}`;
@@ -415,6 +588,12 @@ async function postgresRun(admin: SQL, port: number, n: number, c: number, insta
   }
 }
 
+/** The floor's scenario name; DRAIN_ONLY="store thread" keeps it. */
+const FLOOR = "floor: fetch loop + durable claim and completion (SQLite full, store thread)";
+/** The floor's queue of claimed jobs beyond the C in flight: DRAIN_FLOOR_QUEUE, default C. */
+const floorQueue = (c: number) => Number(process.env.DRAIN_FLOOR_QUEUE ?? c);
+const FLOOR_NO_QUEUE = "floor without a queue: claims only for free slots (SQLite full, store thread)";
+
 async function orchestrate(n: number, c: number, rounds: number): Promise<void> {
   const sinkChild = spawnRole(["sink"]);
   sinkPid = sinkChild.proc.pid;
@@ -424,6 +603,8 @@ async function orchestrate(n: number, c: number, rounds: number): Promise<void> 
 
   const scenarios: [string, () => Promise<Result>][] = [
     ["fetch loop (baseline)", () => baseline(port, n, c)],
+    [FLOOR, () => floorRun(port, n, c, floorQueue(c), WARMUP(n))],
+    [FLOOR_NO_QUEUE, () => floorRun(port, n, c, 0, WARMUP(n))],
     ["worker, sqlite synchronous=full", () => sqliteRun(port, n, c, "full")],
     ["worker, sqlite synchronous=full, store thread (as serve runs it)", () => sqliteRun(port, n, c, "full", { thread: true })],
     ["worker, sqlite synchronous=full, store thread, with serve's metrics and log (a JSON line per delivery)", () => sqliteRun(port, n, c, "full", { thread: true, observed: true })],
@@ -492,7 +673,8 @@ function slowN(c: number, latencyMs: number): number {
  * `bun bench/drain.ts slow [rounds=1]`: a sink that answers after a fixed latency L, for each L in
  * DRAIN_SLOW_L (1,10,50,200 ms) and each C in DRAIN_SLOW_C (16 = the default concurrency, and 128):
  * the worker as serve runs it (SQLite full, store on its own thread) and a plain fetch loop with
- * the same C, against C/L, the most Little's law allows (C requests in flight, each L long). These
+ * the same C, and the floor (floorRole: the least a durable worker pays, with its queue of C and
+ * without), against C/L, the most Little's law allows (C requests in flight, each L long). These
  * runs are bound by latency, not CPU, so they mean something on a busy machine too, except where
  * C/L approaches what the machine's CPU can do at all (L = 1 ms): the fetch loop shows that
  * ceiling. Warm-up: 20,000 deliveries per child (DRAIN_WARMUP overrides) into a second sink that
@@ -506,7 +688,7 @@ function slowN(c: number, latencyMs: number): number {
  * this one's in every round.
  */
 async function orchestrateSlow(rounds: number): Promise<void> {
-  type Row = { latency: number; c: number; n: number; fetch: number[]; worker: number[]; runs: Result[]; busy: number[]; base: number[] };
+  type Row = { latency: number; c: number; n: number; fetch: number[]; worker: number[]; runs: Result[]; busy: number[]; base: number[]; floor: number[]; floorRuns: Result[]; floorBare: number[] };
   const rows: Row[] = [];
   const warmSink = spawnRole(["sink"]);
   const warmPort = Number((await warmSink.lines.next()).value);
@@ -518,17 +700,22 @@ async function orchestrateSlow(rounds: number): Promise<void> {
     for (const c of SLOW_CONCURRENCIES) {
       const n = slowN(c, latency);
       const warm = Number(process.env.DRAIN_WARMUP ?? 20_000);
-      const row: Row = { latency, c, n, fetch: [], worker: [], runs: [], busy: [], base: [] };
+      const row: Row = { latency, c, n, fetch: [], worker: [], runs: [], busy: [], base: [], floor: [], floorRuns: [], floorBare: [] };
       for (let r = 1; r <= rounds; r++) {
         const f = await runChildren([spawnRole(["fetch", String(port), String(n), String(c)], undefined, { action: "fetch", count: warm, port: warmPort })], n, port, async () => true, false);
+        const fl = await floorRun(port, n, c, floorQueue(c), warm, warmPort);
+        const fb = await floorRun(port, n, c, 0, warm, warmPort);
         const w = await slowWorkerRun(port, n, c, warm, warmPort);
         const b = baseModule ? await slowWorkerRun(port, n, c, warm, warmPort, baseModule) : undefined;
         row.fetch.push(f.rate);
         row.worker.push(w.rate);
         row.runs.push(w);
-        row.busy.push(f.cpuBusyPct, w.cpuBusyPct);
+        row.floor.push(fl.rate);
+        row.floorRuns.push(fl);
+        row.floorBare.push(fb.rate);
+        row.busy.push(f.cpuBusyPct, fl.cpuBusyPct, fb.cpuBusyPct, w.cpuBusyPct);
         if (b) row.base.push(b.rate);
-        console.error(`round ${r}: L=${latency} ms C=${c} N=${n}: C/L ${Math.round((c * 1000) / latency)}/s, fetch ${Math.round(f.rate)}/s, worker ${Math.round(w.rate)}/s (cpu ${w.cpuBusyPct}%)${b ? `, baseline worker ${Math.round(b.rate)}/s` : ""}`);
+        console.error(`round ${r}: L=${latency} ms C=${c} N=${n}: C/L ${Math.round((c * 1000) / latency)}/s, fetch ${Math.round(f.rate)}/s, floor ${Math.round(fl.rate)}/s, without a queue ${Math.round(fb.rate)}/s, worker ${Math.round(w.rate)}/s (cpu ${w.cpuBusyPct}%)${b ? `, baseline worker ${Math.round(b.rate)}/s` : ""}`);
       }
       rows.push(row);
     }
@@ -538,19 +725,22 @@ async function orchestrateSlow(rounds: number): Promise<void> {
   const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
   console.log(`machine: ${cpus().length} cores, ${Math.round(totalmem() / 2 ** 30)} GiB, ${cpus()[0]?.model ?? "unknown"}`);
   console.log(`bun ${Bun.version}, ${new Date().toISOString().slice(0, 16)}Z; worker: SQLite full, store thread (as serve runs it); median of ${rounds} round(s)${BASELINE ? `; baseline worker.ts: ${BASELINE}` : ""}\n`);
-  console.log(`| L | C | N | C/L (Little) | fetch loop /s | of C/L | worker /s | of C/L | of fetch loop | sink's real hold | worker CPU µs/delivery | claims (jobs/claim) | machine CPU busy |${BASELINE ? " baseline worker /s (runs) |" : ""}`);
-  console.log(`|---|---|---|---|---|---|---|---|---|---|---|---|---|${BASELINE ? "---|" : ""}`);
+  console.log(`| L | C | N | C/L (Little) | fetch loop /s | of C/L | floor /s | floor, of C/L | floor without a queue, of C/L | worker /s | of C/L | of fetch loop | sink's real hold | floor / worker CPU µs/delivery | floor / worker claims (jobs/claim) | machine CPU busy |${BASELINE ? " baseline worker /s (runs) |" : ""}`);
+  console.log(`|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|${BASELINE ? "---|" : ""}`);
   for (const r of rows) {
     const ideal = (r.c * 1000) / r.latency;
     const f = median(r.fetch);
     const w = median(r.worker);
     const run = r.runs[r.worker.indexOf(w)]!;
-    const claims = run.reports.reduce((a, x) => a + (x.claims ?? 0), 0);
-    const cpuUs = Math.round((1000 * run.reports.reduce((a, x) => a + x.cpuMs, 0)) / r.n);
+    const fl = median(r.floor);
+    const flRun = r.floorRuns[r.floor.indexOf(fl)]!;
+    const claimsOf = (x: Result) => x.reports.reduce((a, y) => a + (y.claims ?? 0), 0);
+    const cpuOf = (x: Result) => Math.round((1000 * x.reports.reduce((a, y) => a + y.cpuMs, 0)) / r.n);
+    const claimText = (x: Result) => `${claimsOf(x)} (${(r.n / Math.max(1, claimsOf(x))).toFixed(1)})`;
     const pct = (x: number) => `${Math.round((100 * x) / ideal)} %`;
     console.log(
-      `| ${r.latency} ms | ${r.c} | ${r.n} | ${Math.round(ideal)} | ${Math.round(f)} | ${pct(f)} | ${Math.round(w)} | ${pct(w)} | ${(w / f).toFixed(2)} | ` +
-        `${run.sinkHoldMs.toFixed(2)} ms | ${cpuUs} | ${claims} (${(r.n / Math.max(1, claims)).toFixed(1)}) | ${Math.min(...r.busy)}-${Math.max(...r.busy)} % |` +
+      `| ${r.latency} ms | ${r.c} | ${r.n} | ${Math.round(ideal)} | ${Math.round(f)} | ${pct(f)} | ${Math.round(fl)} | ${pct(fl)} | ${pct(median(r.floorBare))} | ${Math.round(w)} | ${pct(w)} | ${(w / f).toFixed(2)} | ` +
+        `${run.sinkHoldMs.toFixed(2)} ms | ${cpuOf(flRun)} / ${cpuOf(run)} | ${claimText(flRun)} / ${claimText(run)} | ${Math.min(...r.busy)}-${Math.max(...r.busy)} % |` +
         (BASELINE ? ` ${Math.round(median(r.base))} (${r.base.map(Math.round).join(", ")}) |` : ""),
     );
   }
@@ -588,6 +778,9 @@ if (role === "sink") sink(Number(args[0] ?? 0));
 else if (role === "fetch") {
   await fetchLoop(Number(args[0]), Number(args[1]), Number(args[2]));
   process.exit(0); // the stdin reader would keep the process alive
+} else if (role === "floor") {
+  await floorRole(args[0]!, Number(args[1]), Number(args[2]), Number(args[3] ?? 0));
+  process.exit(0);
 } else if (role === "worker") {
   await workerRole(args[0]!, Number(args[1]), Number(args[2]), args[3] as "full" | "normal", args[4] === "thread", args[5]);
   process.exit(0);
