@@ -453,6 +453,17 @@ async function fill(store: Store, port: number, n: number, c: number, actionId?:
   await fillOutbox(store, benchAction(port, c, actionId).id, n);
 }
 
+/** A SQLite outbox in a new temp dir, pre-filled with `warm` warm-up jobs, then `n` timed ones. */
+async function filledSqliteOutbox(port: number, n: number, c: number, warm: number): Promise<{ dir: string; url: string }> {
+  const dir = mkdtempSync(join(tmpdir(), "kh-bench-drain-"));
+  const url = `sqlite:${join(dir, "outbox.db")}`;
+  const store = await openStore(url, { synchronous: "full" });
+  await fill(store, port, warm, c, warmAction(0));
+  await fill(store, port, n, c);
+  await store.close();
+  return { dir, url };
+}
+
 type Result = { rate: number; reports: Report[]; cpuBusyPct: number; sinkUs: number; sinkHoldMs: number };
 
 /** The sink's process (orchestrate sets it): its CPU per request is part of every scenario's cost. */
@@ -546,13 +557,8 @@ async function sqliteRun(port: number, n: number, c: number, synchronous: "full"
  * itself when the outbox is drained; every job must be done after.
  */
 async function floorRun(port: number, n: number, c: number, queue: number, warm: number, warmPort?: number): Promise<Result> {
-  const dir = mkdtempSync(join(tmpdir(), "kh-bench-drain-"));
-  const url = `sqlite:${join(dir, "outbox.db")}`;
+  const { dir, url } = await filledSqliteOutbox(port, n, c, warm);
   try {
-    const store = await openStore(url, { synchronous: "full" });
-    await fill(store, port, warm, c, warmAction(0));
-    await fill(store, port, n, c);
-    await store.close();
     const result = await runChildren([spawnRole(["floor", url, String(port), String(c), String(queue)], undefined, { action: warmAction(0), count: warm, ...(warmPort ? { port: warmPort } : {}) })], n, port, async () => true, false);
     const reader = new Database(join(dir, "outbox.db"), { readonly: true });
     const left = reader.query("SELECT count(*) AS n FROM jobs WHERE state <> 'done'").get() as { n: number };
@@ -748,13 +754,8 @@ async function orchestrateSlow(rounds: number): Promise<void> {
 
 /** One worker process (SQLite full, store thread) draining `n` jobs into the sink on `port`. */
 async function slowWorkerRun(port: number, n: number, c: number, warm: number, warmPort: number, workerModule?: string): Promise<Result> {
-  const dir = mkdtempSync(join(tmpdir(), "kh-bench-drain-"));
-  const url = `sqlite:${join(dir, "outbox.db")}`;
+  const { dir, url } = await filledSqliteOutbox(port, n, c, warm);
   try {
-    const store = await openStore(url, { synchronous: "full" });
-    await fill(store, port, warm, c, warmAction(0));
-    await fill(store, port, n, c);
-    await store.close();
     const reader = new Database(join(dir, "outbox.db"), { readonly: true });
     const busy = reader.query("SELECT EXISTS (SELECT 1 FROM jobs INDEXED BY jobs_due WHERE state = 'pending') OR EXISTS (SELECT 1 FROM jobs INDEXED BY jobs_lease WHERE state = 'running') AS busy");
     const done = async () => (busy.get() as { busy: number }).busy === 0;
