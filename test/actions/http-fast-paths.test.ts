@@ -82,6 +82,11 @@ describe("dot-segment checks without '.' or '%'", () => {
       const u = `http://crm.example.com/${text()}`;
       expect([u, dotSegmentInUrl(u)]).toEqual([u, slowInUrl(u)]);
     }
+    // Origins with a ? or # before any "/", none at all, or no "://".
+    for (let i = 0; i < 3000; i++) {
+      const u = [`http://a${text()}`, `https://x?${text()}/${text()}`, `http://h#/${text()}`, `crm:${text()}`, `http://${text()}/${text()}`][i % 5]!;
+      expect([u, dotSegmentInUrl(u)]).toEqual([u, slowInUrl(u)]);
+    }
     expect(dotSegmentInUrl("http://crm.example.com/a/%2E%2e/b")).toBe("%2E%2e");
     expect(dotSegmentInUrl("http://crm.example.com/contacts/u1")).toBeUndefined();
   });
