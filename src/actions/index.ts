@@ -3,7 +3,8 @@
 // deliver, which renders it. buildJobPayload renders at acceptance instead (deliver takes both).
 import type { ResolvedAction } from "../config/types.ts";
 import type { SmtpDecl } from "../config/model.ts";
-import { NO_SECRETS } from "../secrets.ts";
+import { NO_SECRETS, type Redactor } from "../secrets.ts";
+import { memo } from "../bounded-memo.ts";
 import { MissingEnvError, TemplateError, renderJsonNow, renderPhase1, renderStringNow, renderTextPhase1, resolveDeferred, type Deferred, type Env, type Phase1Context, type Phase1Options, type RenderNowState } from "../template.ts";
 import { argvEncoder, escapeHtml, headerEncoder, oneLine, splitMailbox, urlEncoder } from "../template-context.ts";
 import { deliverEmail } from "./email.ts";
@@ -168,7 +169,7 @@ export async function deliver(action: ResolvedAction, stored: unknown, ctx: Deli
     // The values this delivery used, on top of every secret serve knows (usually known already:
     // then the context goes on as it is, not copied).
     const known = redactor;
-    if (secrets?.size) redactor = redactor.with(secrets);
+    if (secrets?.size) redactor = redactorWith(redactor, secrets);
     const dctx: DeliveryContext = redactor === known && ctx.redactor ? ctx : { ...ctx, redactor };
     switch (action.kind) {
       case "http":
@@ -179,10 +180,26 @@ export async function deliver(action: ResolvedAction, stored: unknown, ctx: Deli
         return await deliverExec(action, input as Extract<JobPayload, { kind: "exec" }>["input"], dctx);
     }
   } catch (err) {
-    const all = secrets?.size ? redactor.with(secrets) : redactor;
+    const all = secrets?.size ? redactorWith(redactor, secrets) : redactor;
     if (err instanceof DeliveryError) throw new DeliveryError(all.redact(err.message), err.retryable, err.retryAfterMs, err.code);
     throw new DeliveryError(snippet(all.redact(`unexpected: ${(err as Error)?.message ?? String(err)}`), 400), true);
   }
+}
+
+/**
+ * redactor.with(secrets), kept per redactor and set of values: a delivery uses the same env values
+ * every time (and serve's redactor usually knows them already, when with() returns it as it is),
+ * so with()'s copy and search of every value it knows ran per delivery for the same answer. A
+ * Redactor never changes. One value (the usual case) is its own key; more are keyed by their JSON.
+ */
+const withMore = new WeakMap<Redactor, { one: Map<string, Redactor>; many: Map<string, Redactor> }>();
+
+function redactorWith(redactor: Redactor, secrets: Set<string>): Redactor {
+  let cache = withMore.get(redactor);
+  if (!cache) withMore.set(redactor, (cache = { one: new Map(), many: new Map() }));
+  const make = () => redactor.with(secrets);
+  if (secrets.size === 1) for (const v of secrets) return memo(cache.one, 64, v, make);
+  return memo(cache.many, 64, JSON.stringify([...secrets]), make);
 }
 
 /** Secrets an action can touch besides its templates: the SMTP password. */

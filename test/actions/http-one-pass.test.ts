@@ -123,3 +123,17 @@ describe("one-pass render of the accepted webhook", () => {
     }
   });
 });
+
+describe("the redactor a delivery adds its env values to", () => {
+  test("is made again for other values: each delivery's own env value is kept out of its error text", async () => {
+    const action = httpAction({ url: "http://{{env.HOST}}/x", headers: { "X-T": "{{env.T}}" } });
+    const redactor = new Redactor(["serve-known-secret"]);
+    for (const [host, t] of [["tok-host-one.invalid", "tok_value_one"], ["tok-host-two.invalid", "tok_value_two"], ["tok-host-one.invalid", "tok_value_two"]] as const) {
+      const r = await outcome(action, acceptedWebhook({}, "signup", null, null, "2026-12-05T00:00:00.000Z"), { HOST: host, T: t }, redactor);
+      expect(r.ok).toBe(false);
+      if (r.ok) continue;
+      expect(r.message).toContain("***");
+      expect(r.message).not.toContain(host);
+    }
+  });
+});
