@@ -172,7 +172,7 @@ type InFlight = { job: Job; action: ResolvedAction; deadline: Deadline; released
  * long-lived signal shared by every request cost ~5 µs more of the event loop each, while signals
  * replaced every ms cost nothing more than one per request (same section).
  */
-type Deadline = { readonly key: string; readonly controller: AbortController; timer: ReturnType<typeof setTimeout> | undefined; members: number };
+type Deadline = { readonly key: string; readonly at: number; readonly timeoutMs: number | undefined; readonly controller: AbortController; timer: ReturnType<typeof setTimeout> | undefined; members: number };
 
 /** What pacing a rate-limited action asks of a limit, whether the worker holds it or the store does. */
 interface Limit {
@@ -241,6 +241,8 @@ export class Worker {
   readonly #inFlight = new Map<string, InFlight>();
   /** The deadlines of deliveries in flight, by when and why they are cut (see Deadline). */
   readonly #deadlines = new Map<string, Deadline>();
+  /** The deadline a delivery last joined: the next one usually joins it too (same ms, same reason), found without building its key. */
+  #lastDeadline: Deadline | undefined;
   /** Deliveries running per action (they hold a slot). */
   readonly #perAction = new Map<string, number>();
   /** Jobs claimed ahead per action, waiting for a slot, oldest due first. */
@@ -650,10 +652,15 @@ export class Worker {
   #joinDeadline(ms: number, timeoutMs: number | undefined): Deadline {
     const now = performance.now();
     const at = Math.ceil(now) + Math.ceil(ms);
+    const last = this.#lastDeadline;
+    if (last !== undefined && last.timer !== undefined && last.at === at && last.timeoutMs === timeoutMs) {
+      last.members++;
+      return last;
+    }
     const key = timeoutMs === undefined ? `${at}` : `${at}/${timeoutMs}`;
     let d = this.#deadlines.get(key);
     if (!d) {
-      const group: Deadline = (d = { key, controller: new AbortController(), timer: undefined, members: 0 });
+      const group: Deadline = (d = { key, at, timeoutMs, controller: new AbortController(), timer: undefined, members: 0 });
       group.timer = setTimeout(() => {
         group.timer = undefined;
         this.#deadlines.delete(key);
@@ -663,6 +670,7 @@ export class Worker {
       this.#deadlines.set(key, group);
     }
     d.members++;
+    this.#lastDeadline = d;
     return d;
   }
 
@@ -709,7 +717,21 @@ export class Worker {
       if (f.released) return;
       this.#recording++;
       try {
-        await this.#record(f, failure, { startedAt, durationMs: Math.round(performance.now() - started), code: (failure ? failure.code : result?.code) ?? null });
+        const durationMs = Math.round(performance.now() - started);
+        if (failure) await this.#recordFailure(f, failure, { startedAt, durationMs, code: failure.code ?? null });
+        else {
+          // Done: here rather than in a function of its own, and the write tried once before
+          // #settle's retries, since every delivery that succeeds comes this way.
+          const tried: AttemptRecord = { startedAt, durationMs, code: result?.code ?? null, outcome: "delivered", detail: null };
+          let ok: boolean;
+          try {
+            ok = await this.#completions.complete(job.id, this.id, tried);
+            if (!ok) this.#leaseLost("complete", f);
+          } catch (err) {
+            ok = await this.#settle("complete", f, () => this.#completions.complete(job.id, this.id, tried), err);
+          }
+          if (ok && this.events.has("job:delivered")) this.events.emit("job:delivered", deliveredEvent(job, durationMs));
+        }
       } finally {
         // Back under the cap on unrecorded outcomes: the loop may be waiting for that.
         const atCap = this.#unrecorded() === 2 * this.#totalConcurrency;
@@ -747,16 +769,11 @@ export class Worker {
     if (free === 1 || free === this.#claimAt(action) || held === 0 || resized || this.#limits.has(action.id)) this.#nudge?.();
   }
 
-  /** Records a delivery's outcome (done, retry or dead) with its attempt, and emits its event. */
-  async #record(f: InFlight, failure: DeliveryError | undefined, seen: { startedAt: number; durationMs: number; code: number | null }): Promise<void> {
+  /** Records a failed delivery's outcome (retry or dead) with its attempt, and emits its event. (A success is recorded in #deliverAndRecord.) */
+  async #recordFailure(f: InFlight, failure: DeliveryError, seen: { startedAt: number; durationMs: number; code: number | null }): Promise<void> {
     const { job, action } = f;
     const { durationMs } = seen;
     const attempt = (outcome: AttemptOutcome, detail: string | null): AttemptRecord => ({ ...seen, outcome, detail: detail === null ? null : cut(detail, ATTEMPT_DETAIL_MAX) });
-    if (!failure) {
-      const ok = await this.#settle("complete", f, () => this.#completions.complete(job.id, this.id, attempt("delivered", null)));
-      if (ok && this.events.has("job:delivered")) this.events.emit("job:delivered", deliveredEvent(job, durationMs));
-      return;
-    }
     const ev = jobEvent(job);
     const now = this.#now();
     let retryAt = failure.retryable ? nextRetryAt(job.attempts, job.maxAttempts, action.retry, now, this.#random) : null;
@@ -775,17 +792,24 @@ export class Worker {
     }
   }
 
+  /** A completion or failure the store refused: this worker no longer held the job's lease. */
+  #leaseLost(op: "complete" | "fail", f: InFlight): void {
+    this.events.emit("worker:error", { op: "lease", error: `lease on job ${f.job.id} was lost before it could be marked ${op === "complete" ? "done" : "failed"}; another worker may deliver it again`, ...jobRef(f.job) });
+  }
+
   /**
    * Records an outcome, retrying store errors with backoff until the lease would run out (then
    * the job is reclaimed and delivered again: at least once). False if the lease was lost.
    */
-  async #settle(op: "complete" | "fail", f: InFlight, write: () => Promise<boolean>): Promise<boolean> {
+  async #settle(op: "complete" | "fail", f: InFlight, write: () => Promise<boolean>, ...failedFirst: [] | [unknown]): Promise<boolean> {
     const leaseEnd = (f.job.lockedUntil ?? this.#now() + this.#leaseMs);
     for (let i = 0; ; i++) {
-      if (f.released) return false;
+      // A first write the caller made already, which failed with failedFirst[0]: straight to its backoff.
+      if (f.released && !(i === 0 && failedFirst.length)) return false;
       try {
+        if (i === 0 && failedFirst.length) throw failedFirst[0];
         const ok = await write();
-        if (!ok) this.events.emit("worker:error", { op: "lease", error: `lease on job ${f.job.id} was lost before it could be marked ${op === "complete" ? "done" : "failed"}; another worker may deliver it again`, ...jobRef(f.job) });
+        if (!ok) this.#leaseLost(op, f);
         return ok;
       } catch (err) {
         const wait = Math.min(this.#maxStoreBackoffMs, 100 * 2 ** i);
