@@ -238,7 +238,8 @@ export class Worker {
   readonly #destinationBucket = new Map<string, Limit>();
   /** Whether the store holds the limits for every worker on it (Postgres) rather than this worker. */
   readonly #sharedLimits: boolean;
-  readonly #inFlight = new Map<string, InFlight>();
+  /** Deliveries in flight (a Set of their records: one keyed by job id hashed the id twice per delivery). */
+  readonly #inFlight = new Set<InFlight>();
   /** The deadlines of deliveries in flight, by when and why they are cut (see Deadline). */
   readonly #deadlines = new Map<string, Deadline>();
   /** The deadline a delivery last joined: the next one usually joins it too (same ms, same reason), found without building its key. */
@@ -379,11 +380,11 @@ export class Worker {
     // Queued jobs never started (a freed slot no longer takes one once stopping): give them back.
     const queued = [...this.#queued.values()].flatMap((q) => q.splice(0));
     await Promise.all(queued.map((job) => this.#giveBack(job, "shutdown")));
-    const all = Promise.all([...this.#inFlight.values()].map((f) => f.done));
+    const all = Promise.all([...this.#inFlight].map((f) => f.done));
     let timer: ReturnType<typeof setTimeout> | undefined;
     await Promise.race([all, new Promise<void>((r) => (timer = setTimeout(r, timeoutMs)))]);
     clearTimeout(timer);
-    await Promise.all([...this.#inFlight.values()].map((f) => this.#release(f)));
+    await Promise.all([...this.#inFlight].map((f) => this.#release(f)));
     this.#state = "stopped";
     closeEmailTransports();
   }
@@ -391,7 +392,7 @@ export class Worker {
   async #release(f: InFlight): Promise<void> {
     f.released = true;
     f.deadline.controller.abort();
-    this.#inFlight.delete(f.job.id);
+    this.#inFlight.delete(f);
     await this.#giveBack(f.job, "shutdown");
   }
 
@@ -639,7 +640,7 @@ export class Worker {
     const leaseLeft = Math.max(1, this.#leaseEnd(job, claimedAt) - this.#leaseMarginMs - this.#now());
     const deadline = action.kind === "http" && action.timeoutMs < leaseLeft ? this.#joinDeadline(action.timeoutMs, action.timeoutMs) : this.#joinDeadline(leaseLeft, undefined);
     const f: InFlight = { job, action, deadline, released: false, done: DONE };
-    this.#inFlight.set(job.id, f);
+    this.#inFlight.add(f);
     f.done = this.#deliverAndRecord(f);
   }
 
@@ -739,7 +740,7 @@ export class Worker {
         if (atCap) this.#nudge?.();
       }
     } finally {
-      this.#inFlight.delete(f.job.id);
+      this.#inFlight.delete(f);
     }
   }
 
