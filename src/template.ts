@@ -245,10 +245,10 @@ export function renderTextPhase1(template: string, ctx: Phase1Context, opts: Pha
 
 /**
  * What renderStringNow needs beside the template: the env, the env values used so far (`secrets`,
- * made on the first), and the first env variable found unset (`missing`; no value is read or
+ * each once, in first use order; an array, made on the first: usually one value, not worth a Set), and the first env variable found unset (`missing`; no value is read or
  * collected after it, as resolveDeferred stops at it).
  */
-export type RenderNowState = { env: Env; secrets?: Set<string>; missing?: string };
+export type RenderNowState = { env: Env; secrets?: string[]; missing?: string };
 
 /**
  * Phase 1 and phase 2 of one string template in a single pass, for a delivery that renders the
@@ -283,7 +283,7 @@ export function renderStringNow(s: string, ctx: Phase1Context, json: boolean, en
       const v = st.env[piece.name];
       if (v === undefined) st.missing = piece.name;
       else {
-        if (v) (st.secrets ??= new Set()).add(v);
+        if (v && !st.secrets?.includes(v)) (st.secrets ??= []).push(v);
         out += v;
       }
       continue;

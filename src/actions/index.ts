@@ -146,10 +146,11 @@ export async function deliver(action: ResolvedAction, stored: unknown, ctx: Deli
   if (payload && payload.kind !== action.kind) {
     throw new DeliveryError(`payload is for a ${payload.kind} action but ${action.id} is now ${action.kind}; the config changed since the job was accepted`, false);
   }
-  let secrets: Set<string> | undefined = now?.secrets;
+  let secrets: Set<string> | string[] | undefined = now?.secrets;
   if (payload) {
-    secrets = new Set<string>();
-    for (const v of secretValues(action, ctx.env, opts.defaultSmtp)) secrets.add(v);
+    const all = new Set<string>();
+    for (const v of secretValues(action, ctx.env, opts.defaultSmtp)) all.add(v);
+    secrets = all;
   }
   let redactor = ctx.redactor ?? NO_SECRETS;
   try {
@@ -160,7 +161,7 @@ export async function deliver(action: ResolvedAction, stored: unknown, ctx: Deli
       input = now.input;
     } else {
       try {
-        input = resolveDeferred(payload!.input, payload!.deferred, ctx.env, secrets);
+        input = resolveDeferred(payload!.input, payload!.deferred, ctx.env, secrets as Set<string>);
       } catch (err) {
         if (err instanceof MissingEnvError) throw new DeliveryError(err.message, true);
         throw err;
@@ -169,7 +170,7 @@ export async function deliver(action: ResolvedAction, stored: unknown, ctx: Deli
     // The values this delivery used, on top of every secret serve knows (usually known already:
     // then the context goes on as it is, not copied).
     const known = redactor;
-    if (secrets?.size) redactor = redactorWith(redactor, secrets);
+    if (sizeOf(secrets)) redactor = redactorWith(redactor, secrets!);
     const dctx: DeliveryContext = redactor === known && ctx.redactor ? ctx : { ...ctx, redactor };
     switch (action.kind) {
       case "http":
@@ -180,7 +181,7 @@ export async function deliver(action: ResolvedAction, stored: unknown, ctx: Deli
         return await deliverExec(action, input as Extract<JobPayload, { kind: "exec" }>["input"], dctx);
     }
   } catch (err) {
-    const all = secrets?.size ? redactorWith(redactor, secrets) : redactor;
+    const all = sizeOf(secrets) ? redactorWith(redactor, secrets!) : redactor;
     if (err instanceof DeliveryError) throw new DeliveryError(all.redact(err.message), err.retryable, err.retryAfterMs, err.code);
     throw new DeliveryError(snippet(all.redact(`unexpected: ${(err as Error)?.message ?? String(err)}`), 400), true);
   }
@@ -194,12 +195,17 @@ export async function deliver(action: ResolvedAction, stored: unknown, ctx: Deli
  */
 const withMore = new WeakMap<Redactor, { one: Map<string, Redactor>; many: Map<string, Redactor> }>();
 
-function redactorWith(redactor: Redactor, secrets: Set<string>): Redactor {
+function redactorWith(redactor: Redactor, secrets: Set<string> | string[]): Redactor {
   let cache = withMore.get(redactor);
   if (!cache) withMore.set(redactor, (cache = { one: new Map(), many: new Map() }));
   const make = () => redactor.with(secrets);
-  if (secrets.size === 1) for (const v of secrets) return memo(cache.one, 64, v, make);
+  if (sizeOf(secrets) === 1) for (const v of secrets) return memo(cache.one, 64, v, make);
   return memo(cache.many, 64, JSON.stringify([...secrets]), make);
+}
+
+/** How many distinct values: the one-pass render's array holds each once. */
+function sizeOf(values: Set<string> | string[] | undefined): number {
+  return values === undefined ? 0 : Array.isArray(values) ? values.length : values.size;
 }
 
 /** Secrets an action can touch besides its templates: the SMTP password. */
