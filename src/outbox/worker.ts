@@ -262,7 +262,8 @@ export class Worker {
   readonly #redactor: Redactor;
   readonly #random: Random;
   readonly #now: () => number;
-  readonly #defaultSmtp: SmtpDecl | undefined;
+  /** deliver()'s options: the same for every delivery, made once. */
+  readonly #deliverOptions: { defaultSmtp: SmtpDecl | undefined };
   readonly #maxStoreBackoffMs: number;
   readonly #completions: CompletionCommitter;
   readonly #claimCoalesceMs: number;
@@ -293,7 +294,7 @@ export class Worker {
     this.#redactor = opts.redactor ?? NO_SECRETS;
     this.#random = opts.random ?? Math.random;
     this.#now = opts.now ?? Date.now;
-    this.#defaultSmtp = opts.defaultSmtp;
+    this.#deliverOptions = { defaultSmtp: opts.defaultSmtp };
     this.#maxStoreBackoffMs = opts.maxStoreBackoffMs ?? 5000;
     this.#completions = new CompletionCommitter(this.#store, { maxWaitMs: opts.completionWaitMs ?? 1, now: this.#now });
     this.#claimCoalesceMs = Math.max(0, opts.claimCoalesceMs ?? 2);
@@ -708,7 +709,7 @@ export class Worker {
       let failure: DeliveryError | undefined;
       let result: DeliveryResult | undefined;
       try {
-        result = await deliver(action, job.payload, { jobId: job.id, hook: job.hook, action: job.action, attempt: job.attempts, env: this.#env, signal: deadline.controller.signal, signalHasTimeout: http, traceparent: job.traceparent, redactor: this.#redactor }, { defaultSmtp: this.#defaultSmtp });
+        result = await deliver(action, job.payload, { jobId: job.id, hook: job.hook, action: job.action, attempt: job.attempts, env: this.#env, signal: deadline.controller.signal, signalHasTimeout: http, traceparent: job.traceparent, redactor: this.#redactor }, this.#deliverOptions);
       } catch (err) {
         failure = err instanceof DeliveryError ? err : new DeliveryError(this.#redactor.redact(`unexpected: ${errorText(err)}`), true);
       } finally {
