@@ -73,15 +73,33 @@ export function isDotSegment(segment: string): boolean {
 export function dotSegmentInUrl(url: string): string | undefined {
   const s = url.indexOf("://");
   if (s < 0) return undefined;
-  const rest = url.slice(s + 3);
-  const p = rest.search(/[/?#]/);
-  if (p < 0 || rest[p] !== "/") return undefined;
-  const path = rest.slice(p).split(/[?#]/, 1)[0]!;
-  // A dot segment is made of "." and "%2e" only: a path with neither character has none. The
-  // worker checks every url it delivers to, and most paths have no dot at all.
-  if (!mayHoldDotSegment(path)) return undefined;
-  return path.split(/[/\\]/).find(isDotSegment);
+  // One scan by character code, no slices or regexes: the path starts at the first / ? or # after
+  // "://" if that is a "/", and runs to the next ? or #. A dot segment is made of "." and "%2e"
+  // only: a path with neither character has none. The worker checks every url it delivers to, and
+  // most paths have no dot at all.
+  const n = url.length;
+  let i = s + 3;
+  for (; i < n; i++) {
+    const c = url.charCodeAt(i);
+    if (c === SLASH || c === QUESTION || c === HASH) break;
+  }
+  if (i >= n || url.charCodeAt(i) !== SLASH) return undefined;
+  let end = i;
+  let mayHold = false;
+  for (; end < n; end++) {
+    const c = url.charCodeAt(end);
+    if (c === QUESTION || c === HASH) break;
+    if (c === DOT || c === PERCENT) mayHold = true;
+  }
+  if (!mayHold) return undefined;
+  return url.slice(i, end).split(/[/\\]/).find(isDotSegment);
 }
+
+const SLASH = 47;
+const QUESTION = 63;
+const HASH = 35;
+const DOT = 46;
+const PERCENT = 37;
 
 /** Whether `text` has a "." or a "%", without which no part of it is a dot segment (isDotSegment). */
 function mayHoldDotSegment(text: string): boolean {

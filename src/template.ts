@@ -243,6 +243,74 @@ export function renderTextPhase1(template: string, ctx: Phase1Context, opts: Pha
   return { value, deferred };
 }
 
+/**
+ * What renderStringNow needs beside the template: the env, the env values used so far (`secrets`,
+ * each once, in first use order; an array, made on the first: usually one value, not worth a Set), and the first env variable found unset (`missing`; no value is read or
+ * collected after it, as resolveDeferred stops at it).
+ */
+export type RenderNowState = { env: Env; secrets?: string[]; missing?: string };
+
+/**
+ * Phase 1 and phase 2 of one string template in a single pass, for a delivery that renders the
+ * accepted webhook (src/actions/index.ts): the same text as renderPhase1 (or renderTextPhase1)
+ * followed by resolveDeferred, without the deferred list, its paths and the copies phase 2 makes of
+ * phase 1's result. Env values go in as they are (never encoded, as in phase 2), and only from the
+ * template's own refs, never from text a body value brought. A TemplateError is thrown as phase 1
+ * throws it; an unset variable is not thrown but left in `st.missing` for the caller to throw once
+ * the whole request is rendered, so a TemplateError anywhere still wins over it, as when phase 1
+ * ran before phase 2. `json`: an exact ref keeps its value's type (an env one is text).
+ */
+export function renderStringNow(s: string, ctx: Phase1Context, json: boolean, encode: Phase1Options["encode"], st: RenderNowState): unknown {
+  const { exact, pieces } = compileString(s);
+  if (json && exact) {
+    if (exact.kind === "invalid") throw new TemplateError(`invalid template ref ${exact.text}: ${exact.reason}`);
+    if (exact.kind !== "env") {
+      const v = valueOf(exact, ctx);
+      return v === undefined ? null : v;
+    }
+  }
+  let out = "";
+  let index = 0;
+  for (const piece of pieces) {
+    if (typeof piece === "string") {
+      out += piece;
+      continue;
+    }
+    if (piece.kind === "invalid") throw new TemplateError(`invalid template ref ${piece.text}: ${piece.reason}`);
+    const i = index++;
+    if (piece.kind === "env") {
+      if (st.missing !== undefined) continue;
+      const v = st.env[piece.name];
+      if (v === undefined) st.missing = piece.name;
+      else {
+        if (v && !st.secrets?.includes(v)) (st.secrets ??= []).push(v);
+        out += v;
+      }
+      continue;
+    }
+    let t = interpolationText(valueOf(piece, ctx));
+    if (encode) t = encode(t, piece, i);
+    out += t;
+  }
+  return out;
+}
+
+/** renderStringNow over a JSON template (any JSON value; strings are templates, exact refs keep their type), as renderPhase1 walks it. */
+export function renderJsonNow(template: unknown, ctx: Phase1Context, st: RenderNowState): unknown {
+  if (typeof template === "string") return renderStringNow(template, ctx, true, undefined, st);
+  if (Array.isArray(template)) {
+    const a = new Array<unknown>(template.length);
+    for (let i = 0; i < template.length; i++) a[i] = renderJsonNow(template[i], ctx, st);
+    return a;
+  }
+  if (template && typeof template === "object") {
+    const o: Record<string, unknown> = {};
+    for (const k of Object.keys(template)) o[k] = renderJsonNow((template as Record<string, unknown>)[k], ctx, st);
+    return o;
+  }
+  return template;
+}
+
 /** Environment at delivery; process.env by default. */
 export type Env = Record<string, string | undefined>;
 

@@ -24,9 +24,10 @@ export async function deliverHttp(action: ResolvedHttpAction, input: HttpInput, 
     const v = String(input.headers[k]);
     // A CR/LF or other byte not allowed in a header, e.g. from a body value: the same job will
     // never render differently. The value is not shown (it may hold a secret).
-    if (!HEADER_NAME.test(k)) throw new DeliveryError(`header name ${JSON.stringify(k)} is not an HTTP token`, false);
+    const name = headerName(k);
+    if (name === undefined) throw new DeliveryError(`header name ${JSON.stringify(k)} is not an HTTP token`, false);
     if (BAD_HEADER_VALUE.test(v)) throw new DeliveryError(`header ${k}: the value holds a line break, a NUL or text outside Latin-1, which an HTTP header cannot carry (an env value?)`, false);
-    headers[k.toLowerCase()] = v;
+    headers[name] = v;
   }
   headers["idempotency-key"] = ctx.jobId;
   // The destination's spans join the trace of the Kratos request that caused the job.
@@ -81,6 +82,24 @@ const HEADER_NAME = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
 const BAD_HEADER_VALUE = /[\0\r\n\u0100-\uffff]/;
 
 /**
+ * A header name lower-cased, or undefined if it is not an HTTP token; kept by name (the names come
+ * from the config). The same string each time, not a fresh toLowerCase() per request: adding a
+ * fresh string as a property name cost the request's headers object a lookup of its own.
+ */
+const headerNames = new Map<string, string | null>();
+
+export function headerName(k: string): string | undefined {
+  let name = headerNames.get(k);
+  if (name === undefined) {
+    name = HEADER_NAME.test(k) ? k.toLowerCase() : null;
+    if (headerNames.size >= MAX_HEADER_NAMES) headerNames.clear();
+    headerNames.set(k, name);
+  }
+  return name ?? undefined;
+}
+const MAX_HEADER_NAMES = 1024;
+
+/**
  * The urls' beginnings up to the first "/" after "://" (scheme and authority) that parsed as
  * http(s) before. Every url of an action usually shares one (values are percent-encoded into the
  * path or query), and once the parser is past the authority nothing can make the url invalid or
@@ -88,12 +107,23 @@ const BAD_HEADER_VALUE = /[\0\r\n\u0100-\uffff]/;
  */
 const httpOrigins = new Set<string>();
 const MAX_ORIGINS = 256;
+/**
+ * One of httpOrigins: a url that starts with it followed by "/" has it as its origin (it holds one
+ * "://" and no "/" after that), so it is known without a slice and a hash of the url's own.
+ */
+let lastOrigin: string | undefined;
 
 /** An absolute http(s) URL (URL.canParse and the protocol), parsed only for an unknown origin. */
 export function isHttpUrl(url: string): boolean {
+  // The origin matched last, without slicing and hashing this url's: an action's urls share one.
+  const last = lastOrigin;
+  if (last !== undefined && url.length > last.length && url.charCodeAt(last.length) === 47 && url.startsWith(last)) return true;
   const s = url.indexOf("://");
   const e = s > 0 ? url.indexOf("/", s + 3) : -1;
-  if (e > 0 && httpOrigins.has(url.slice(0, e))) return true;
+  if (e > 0 && httpOrigins.has(url.slice(0, e))) {
+    lastOrigin = url.slice(0, e);
+    return true;
+  }
   if (!URL.canParse(url) || !/^https?:$/.test(new URL(url).protocol)) return false;
   if (e > 0) {
     if (httpOrigins.size >= MAX_ORIGINS) httpOrigins.clear();

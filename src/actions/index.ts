@@ -3,13 +3,14 @@
 // deliver, which renders it. buildJobPayload renders at acceptance instead (deliver takes both).
 import type { ResolvedAction } from "../config/types.ts";
 import type { SmtpDecl } from "../config/model.ts";
-import { NO_SECRETS } from "../secrets.ts";
-import { MissingEnvError, TemplateError, renderPhase1, renderTextPhase1, resolveDeferred, type Deferred, type Env, type Phase1Context, type Phase1Options } from "../template.ts";
+import { NO_SECRETS, type Redactor } from "../secrets.ts";
+import { memo } from "../bounded-memo.ts";
+import { MissingEnvError, TemplateError, renderJsonNow, renderPhase1, renderStringNow, renderTextPhase1, resolveDeferred, type Deferred, type Env, type Phase1Context, type Phase1Options, type RenderNowState } from "../template.ts";
 import { argvEncoder, escapeHtml, headerEncoder, oneLine, splitMailbox, urlEncoder } from "../template-context.ts";
 import { deliverEmail } from "./email.ts";
 import { deliverExec } from "./exec.ts";
 import { deliverHttp } from "./http.ts";
-import { DeliveryError, snippet, type AcceptedWebhook, type DeliveryContext, type DeliveryResult, type JobPayload } from "./types.ts";
+import { DeliveryError, snippet, type AcceptedWebhook, type DeliveryContext, type DeliveryResult, type HttpInput, type JobPayload } from "./types.ts";
 
 export { DeliveryError, DeliveryTimeout, type AcceptedWebhook, type DeliveryContext, type DeliveryResult, type JobPayload } from "./types.ts";
 
@@ -101,6 +102,33 @@ function jobPayloadOf(action: ResolvedAction, stored: unknown, ctx: DeliveryCont
   throw new DeliveryError("payload is neither a job payload (v1) nor an accepted webhook ({ body })", false);
 }
 
+/** The accepted webhook form of a stored payload (jobPayloadOf's second form): not a JobPayload, an object with a body. */
+function isAcceptedWebhook(p: unknown): p is { body: unknown } {
+  return !!p && typeof p === "object" && !Array.isArray(p) && "body" in p && !isJobPayload(p);
+}
+
+/**
+ * An http request rendered from the accepted webhook at delivery, phase 1 and 2 in one pass
+ * (template.ts renderStringNow): what buildJobPayload and then resolveDeferred give, in the same
+ * order (headers, url, body), with the same encoders, without building the stored form first.
+ * A TemplateError fails the delivery for good, as from jobPayloadOf (its text holds no env value:
+ * it is not redacted); an unset variable is left in `missing` for deliver to throw.
+ */
+function acceptedHttpInput(action: Extract<ResolvedAction, { kind: "http" }>, stored: { body: unknown }, ctx: DeliveryContext): RenderNowState & { input: HttpInput } {
+  const st: RenderNowState & { input: HttpInput } = { env: ctx.env, secrets: undefined, missing: undefined, input: undefined as unknown as HttpInput };
+  const p1: Phase1Context = { body: stored.body, hook: ctx.hook, jobId: ctx.jobId };
+  try {
+    const headers: Record<string, string> = {};
+    for (const k of Object.keys(action.headers)) headers[k] = renderStringNow(action.headers[k]!, p1, false, headerEncoder(k), st) as string;
+    const url = renderStringNow(action.url, p1, false, urlEncoder(action.url), st) as string;
+    st.input = action.body !== undefined ? { method: action.method, url, headers, body: renderJsonNow(action.body, p1, st) } : { method: action.method, url, headers };
+  } catch (err) {
+    if (err instanceof TemplateError) throw new DeliveryError(err.message, false);
+    throw err;
+  }
+  return st;
+}
+
 function isJobPayload(p: unknown): p is JobPayload {
   const o = p as JobPayload | null;
   return !!o && typeof o === "object" && o.v === 1 && typeof o.kind === "string" && !!o.input && Array.isArray(o.deferred);
@@ -111,26 +139,38 @@ function isJobPayload(p: unknown): p is JobPayload {
  * any); rejects with a DeliveryError whose text has every env value used by this delivery replaced by `***`.
  */
 export async function deliver(action: ResolvedAction, stored: unknown, ctx: DeliveryContext, opts: DeliverOptions = {}): Promise<DeliveryResult> {
-  const payload = jobPayloadOf(action, stored, ctx);
-  if (payload.kind !== action.kind) {
+  // An http action delivering the accepted webhook (what serve stores) renders in one pass
+  // (acceptedHttpInput); every other case goes through the stored form's two phases.
+  const now = action.kind === "http" && isAcceptedWebhook(stored) ? acceptedHttpInput(action, stored, ctx) : undefined;
+  const payload = now ? undefined : jobPayloadOf(action, stored, ctx);
+  if (payload && payload.kind !== action.kind) {
     throw new DeliveryError(`payload is for a ${payload.kind} action but ${action.id} is now ${action.kind}; the config changed since the job was accepted`, false);
   }
-  const secrets = new Set<string>();
-  for (const v of secretValues(action, ctx.env, opts.defaultSmtp)) secrets.add(v);
+  let secrets: Set<string> | string[] | undefined = now?.secrets;
+  if (payload) {
+    const all = new Set<string>();
+    for (const v of secretValues(action, ctx.env, opts.defaultSmtp)) all.add(v);
+    secrets = all;
+  }
   let redactor = ctx.redactor ?? NO_SECRETS;
   try {
     let input: JobPayload["input"];
-    try {
-      input = resolveDeferred(payload.input, payload.deferred, ctx.env, secrets);
-    } catch (err) {
-      // Retryable: the operator can set the variable and restart; the job waits meanwhile.
-      if (err instanceof MissingEnvError) throw new DeliveryError(err.message, true);
-      throw err;
+    // Retryable: the operator can set the variable and restart; the job waits meanwhile.
+    if (now) {
+      if (now.missing !== undefined) throw new DeliveryError(new MissingEnvError(now.missing).message, true);
+      input = now.input;
+    } else {
+      try {
+        input = resolveDeferred(payload!.input, payload!.deferred, ctx.env, secrets as Set<string>);
+      } catch (err) {
+        if (err instanceof MissingEnvError) throw new DeliveryError(err.message, true);
+        throw err;
+      }
     }
     // The values this delivery used, on top of every secret serve knows (usually known already:
     // then the context goes on as it is, not copied).
     const known = redactor;
-    if (secrets.size) redactor = redactor.with(secrets);
+    if (sizeOf(secrets)) redactor = redactorWith(redactor, secrets!);
     const dctx: DeliveryContext = redactor === known && ctx.redactor ? ctx : { ...ctx, redactor };
     switch (action.kind) {
       case "http":
@@ -141,10 +181,31 @@ export async function deliver(action: ResolvedAction, stored: unknown, ctx: Deli
         return await deliverExec(action, input as Extract<JobPayload, { kind: "exec" }>["input"], dctx);
     }
   } catch (err) {
-    const all = secrets.size ? redactor.with(secrets) : redactor;
+    const all = sizeOf(secrets) ? redactorWith(redactor, secrets!) : redactor;
     if (err instanceof DeliveryError) throw new DeliveryError(all.redact(err.message), err.retryable, err.retryAfterMs, err.code);
     throw new DeliveryError(snippet(all.redact(`unexpected: ${(err as Error)?.message ?? String(err)}`), 400), true);
   }
+}
+
+/**
+ * redactor.with(secrets), kept per redactor and set of values: a delivery uses the same env values
+ * every time (and serve's redactor usually knows them already, when with() returns it as it is),
+ * so with()'s copy and search of every value it knows ran per delivery for the same answer. A
+ * Redactor never changes. One value (the usual case) is its own key; more are keyed by their JSON.
+ */
+const withMore = new WeakMap<Redactor, { one: Map<string, Redactor>; many: Map<string, Redactor> }>();
+
+function redactorWith(redactor: Redactor, secrets: Set<string> | string[]): Redactor {
+  let cache = withMore.get(redactor);
+  if (!cache) withMore.set(redactor, (cache = { one: new Map(), many: new Map() }));
+  const make = () => redactor.with(secrets);
+  if (sizeOf(secrets) === 1) for (const v of secrets) return memo(cache.one, 64, v, make);
+  return memo(cache.many, 64, JSON.stringify([...secrets]), make);
+}
+
+/** How many distinct values: the one-pass render's array holds each once. */
+function sizeOf(values: Set<string> | string[] | undefined): number {
+  return values === undefined ? 0 : Array.isArray(values) ? values.length : values.size;
 }
 
 /** Secrets an action can touch besides its templates: the SMTP password. */

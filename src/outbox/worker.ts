@@ -172,7 +172,7 @@ type InFlight = { job: Job; action: ResolvedAction; deadline: Deadline; released
  * long-lived signal shared by every request cost ~5 µs more of the event loop each, while signals
  * replaced every ms cost nothing more than one per request (same section).
  */
-type Deadline = { readonly key: string; readonly controller: AbortController; timer: ReturnType<typeof setTimeout> | undefined; members: number };
+type Deadline = { readonly key: string; readonly at: number; readonly timeoutMs: number | undefined; readonly controller: AbortController; timer: ReturnType<typeof setTimeout> | undefined; members: number };
 
 /** What pacing a rate-limited action asks of a limit, whether the worker holds it or the store does. */
 interface Limit {
@@ -238,9 +238,12 @@ export class Worker {
   readonly #destinationBucket = new Map<string, Limit>();
   /** Whether the store holds the limits for every worker on it (Postgres) rather than this worker. */
   readonly #sharedLimits: boolean;
-  readonly #inFlight = new Map<string, InFlight>();
+  /** Deliveries in flight (a Set of their records: one keyed by job id hashed the id twice per delivery). */
+  readonly #inFlight = new Set<InFlight>();
   /** The deadlines of deliveries in flight, by when and why they are cut (see Deadline). */
   readonly #deadlines = new Map<string, Deadline>();
+  /** The deadline a delivery last joined: the next one usually joins it too (same ms, same reason), found without building its key. */
+  #lastDeadline: Deadline | undefined;
   /** Deliveries running per action (they hold a slot). */
   readonly #perAction = new Map<string, number>();
   /** Jobs claimed ahead per action, waiting for a slot, oldest due first. */
@@ -259,7 +262,8 @@ export class Worker {
   readonly #redactor: Redactor;
   readonly #random: Random;
   readonly #now: () => number;
-  readonly #defaultSmtp: SmtpDecl | undefined;
+  /** deliver()'s options: the same for every delivery, made once. */
+  readonly #deliverOptions: { defaultSmtp: SmtpDecl | undefined };
   readonly #maxStoreBackoffMs: number;
   readonly #completions: CompletionCommitter;
   readonly #claimCoalesceMs: number;
@@ -290,7 +294,7 @@ export class Worker {
     this.#redactor = opts.redactor ?? NO_SECRETS;
     this.#random = opts.random ?? Math.random;
     this.#now = opts.now ?? Date.now;
-    this.#defaultSmtp = opts.defaultSmtp;
+    this.#deliverOptions = { defaultSmtp: opts.defaultSmtp };
     this.#maxStoreBackoffMs = opts.maxStoreBackoffMs ?? 5000;
     this.#completions = new CompletionCommitter(this.#store, { maxWaitMs: opts.completionWaitMs ?? 1, now: this.#now });
     this.#claimCoalesceMs = Math.max(0, opts.claimCoalesceMs ?? 2);
@@ -377,11 +381,11 @@ export class Worker {
     // Queued jobs never started (a freed slot no longer takes one once stopping): give them back.
     const queued = [...this.#queued.values()].flatMap((q) => q.splice(0));
     await Promise.all(queued.map((job) => this.#giveBack(job, "shutdown")));
-    const all = Promise.all([...this.#inFlight.values()].map((f) => f.done));
+    const all = Promise.all([...this.#inFlight].map((f) => f.done));
     let timer: ReturnType<typeof setTimeout> | undefined;
     await Promise.race([all, new Promise<void>((r) => (timer = setTimeout(r, timeoutMs)))]);
     clearTimeout(timer);
-    await Promise.all([...this.#inFlight.values()].map((f) => this.#release(f)));
+    await Promise.all([...this.#inFlight].map((f) => this.#release(f)));
     this.#state = "stopped";
     closeEmailTransports();
   }
@@ -389,7 +393,7 @@ export class Worker {
   async #release(f: InFlight): Promise<void> {
     f.released = true;
     f.deadline.controller.abort();
-    this.#inFlight.delete(f.job.id);
+    this.#inFlight.delete(f);
     await this.#giveBack(f.job, "shutdown");
   }
 
@@ -637,7 +641,7 @@ export class Worker {
     const leaseLeft = Math.max(1, this.#leaseEnd(job, claimedAt) - this.#leaseMarginMs - this.#now());
     const deadline = action.kind === "http" && action.timeoutMs < leaseLeft ? this.#joinDeadline(action.timeoutMs, action.timeoutMs) : this.#joinDeadline(leaseLeft, undefined);
     const f: InFlight = { job, action, deadline, released: false, done: DONE };
-    this.#inFlight.set(job.id, f);
+    this.#inFlight.add(f);
     f.done = this.#deliverAndRecord(f);
   }
 
@@ -650,10 +654,15 @@ export class Worker {
   #joinDeadline(ms: number, timeoutMs: number | undefined): Deadline {
     const now = performance.now();
     const at = Math.ceil(now) + Math.ceil(ms);
+    const last = this.#lastDeadline;
+    if (last !== undefined && last.timer !== undefined && last.at === at && last.timeoutMs === timeoutMs) {
+      last.members++;
+      return last;
+    }
     const key = timeoutMs === undefined ? `${at}` : `${at}/${timeoutMs}`;
     let d = this.#deadlines.get(key);
     if (!d) {
-      const group: Deadline = (d = { key, controller: new AbortController(), timer: undefined, members: 0 });
+      const group: Deadline = (d = { key, at, timeoutMs, controller: new AbortController(), timer: undefined, members: 0 });
       group.timer = setTimeout(() => {
         group.timer = undefined;
         this.#deadlines.delete(key);
@@ -663,6 +672,7 @@ export class Worker {
       this.#deadlines.set(key, group);
     }
     d.members++;
+    this.#lastDeadline = d;
     return d;
   }
 
@@ -699,7 +709,7 @@ export class Worker {
       let failure: DeliveryError | undefined;
       let result: DeliveryResult | undefined;
       try {
-        result = await deliver(action, job.payload, { jobId: job.id, hook: job.hook, action: job.action, attempt: job.attempts, env: this.#env, signal: deadline.controller.signal, signalHasTimeout: http, traceparent: job.traceparent, redactor: this.#redactor }, { defaultSmtp: this.#defaultSmtp });
+        result = await deliver(action, job.payload, { jobId: job.id, hook: job.hook, action: job.action, attempt: job.attempts, env: this.#env, signal: deadline.controller.signal, signalHasTimeout: http, traceparent: job.traceparent, redactor: this.#redactor }, this.#deliverOptions);
       } catch (err) {
         failure = err instanceof DeliveryError ? err : new DeliveryError(this.#redactor.redact(`unexpected: ${errorText(err)}`), true);
       } finally {
@@ -709,7 +719,21 @@ export class Worker {
       if (f.released) return;
       this.#recording++;
       try {
-        await this.#record(f, failure, { startedAt, durationMs: Math.round(performance.now() - started), code: (failure ? failure.code : result?.code) ?? null });
+        const durationMs = Math.round(performance.now() - started);
+        if (failure) await this.#recordFailure(f, failure, { startedAt, durationMs, code: failure.code ?? null });
+        else {
+          // Done: here rather than in a function of its own, and the write tried once before
+          // #settle's retries, since every delivery that succeeds comes this way.
+          const tried: AttemptRecord = { startedAt, durationMs, code: result?.code ?? null, outcome: "delivered", detail: null };
+          let ok: boolean;
+          try {
+            ok = await this.#completions.complete(job.id, this.id, tried);
+            if (!ok) this.#leaseLost("complete", f);
+          } catch (err) {
+            ok = await this.#settle("complete", f, () => this.#completions.complete(job.id, this.id, tried), err);
+          }
+          if (ok && this.events.has("job:delivered")) this.events.emit("job:delivered", deliveredEvent(job, durationMs));
+        }
       } finally {
         // Back under the cap on unrecorded outcomes: the loop may be waiting for that.
         const atCap = this.#unrecorded() === 2 * this.#totalConcurrency;
@@ -717,7 +741,7 @@ export class Worker {
         if (atCap) this.#nudge?.();
       }
     } finally {
-      this.#inFlight.delete(f.job.id);
+      this.#inFlight.delete(f);
     }
   }
 
@@ -747,16 +771,11 @@ export class Worker {
     if (free === 1 || free === this.#claimAt(action) || held === 0 || resized || this.#limits.has(action.id)) this.#nudge?.();
   }
 
-  /** Records a delivery's outcome (done, retry or dead) with its attempt, and emits its event. */
-  async #record(f: InFlight, failure: DeliveryError | undefined, seen: { startedAt: number; durationMs: number; code: number | null }): Promise<void> {
+  /** Records a failed delivery's outcome (retry or dead) with its attempt, and emits its event. (A success is recorded in #deliverAndRecord.) */
+  async #recordFailure(f: InFlight, failure: DeliveryError, seen: { startedAt: number; durationMs: number; code: number | null }): Promise<void> {
     const { job, action } = f;
     const { durationMs } = seen;
     const attempt = (outcome: AttemptOutcome, detail: string | null): AttemptRecord => ({ ...seen, outcome, detail: detail === null ? null : cut(detail, ATTEMPT_DETAIL_MAX) });
-    if (!failure) {
-      const ok = await this.#settle("complete", f, () => this.#completions.complete(job.id, this.id, attempt("delivered", null)));
-      if (ok && this.events.has("job:delivered")) this.events.emit("job:delivered", deliveredEvent(job, durationMs));
-      return;
-    }
     const ev = jobEvent(job);
     const now = this.#now();
     let retryAt = failure.retryable ? nextRetryAt(job.attempts, job.maxAttempts, action.retry, now, this.#random) : null;
@@ -775,17 +794,24 @@ export class Worker {
     }
   }
 
+  /** A completion or failure the store refused: this worker no longer held the job's lease. */
+  #leaseLost(op: "complete" | "fail", f: InFlight): void {
+    this.events.emit("worker:error", { op: "lease", error: `lease on job ${f.job.id} was lost before it could be marked ${op === "complete" ? "done" : "failed"}; another worker may deliver it again`, ...jobRef(f.job) });
+  }
+
   /**
    * Records an outcome, retrying store errors with backoff until the lease would run out (then
    * the job is reclaimed and delivered again: at least once). False if the lease was lost.
    */
-  async #settle(op: "complete" | "fail", f: InFlight, write: () => Promise<boolean>): Promise<boolean> {
+  async #settle(op: "complete" | "fail", f: InFlight, write: () => Promise<boolean>, ...failedFirst: [] | [unknown]): Promise<boolean> {
     const leaseEnd = (f.job.lockedUntil ?? this.#now() + this.#leaseMs);
     for (let i = 0; ; i++) {
-      if (f.released) return false;
+      // A first write the caller made already, which failed with failedFirst[0]: straight to its backoff.
+      if (f.released && !(i === 0 && failedFirst.length)) return false;
       try {
+        if (i === 0 && failedFirst.length) throw failedFirst[0];
         const ok = await write();
-        if (!ok) this.events.emit("worker:error", { op: "lease", error: `lease on job ${f.job.id} was lost before it could be marked ${op === "complete" ? "done" : "failed"}; another worker may deliver it again`, ...jobRef(f.job) });
+        if (!ok) this.#leaseLost(op, f);
         return ok;
       } catch (err) {
         const wait = Math.min(this.#maxStoreBackoffMs, 100 * 2 ** i);

@@ -5,7 +5,7 @@
 // skipped for text without "." or "%" (vs splitting every url path and value).
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { buildJobPayload, deliver, DeliveryError, DeliveryTimeout } from "../../src/actions/index.ts";
-import { isHttpUrl } from "../../src/actions/http.ts";
+import { headerName, isHttpUrl } from "../../src/actions/http.ts";
 import { dotSegmentInUrl, isDotSegment, rfc8187, urlEncoder } from "../../src/template-context.ts";
 import { TemplateError, type TemplateRef } from "../../src/template.ts";
 import { deliveryContext, httpAction } from "./helpers.ts";
@@ -82,6 +82,11 @@ describe("dot-segment checks without '.' or '%'", () => {
       const u = `http://crm.example.com/${text()}`;
       expect([u, dotSegmentInUrl(u)]).toEqual([u, slowInUrl(u)]);
     }
+    // Origins with a ? or # before any "/", none at all, or no "://".
+    for (let i = 0; i < 3000; i++) {
+      const u = [`http://a${text()}`, `https://x?${text()}/${text()}`, `http://h#/${text()}`, `crm:${text()}`, `http://${text()}/${text()}`][i % 5]!;
+      expect([u, dotSegmentInUrl(u)]).toEqual([u, slowInUrl(u)]);
+    }
     expect(dotSegmentInUrl("http://crm.example.com/a/%2E%2e/b")).toBe("%2E%2e");
     expect(dotSegmentInUrl("http://crm.example.com/contacts/u1")).toBeUndefined();
   });
@@ -131,6 +136,15 @@ describe("header checks", () => {
         expect(`${name}: ${err?.message ?? "sent"}`).toBe(`${name}: sent`);
         const sent = /[^\x00-\xff]/.test(value) ? rfc8187(value) : value.trim();
         expect([name, seen[start]![name.toLowerCase()]]).toEqual([name, sent]);
+      }
+    }
+  });
+
+  test("header names: the kept lower-case name or undefined agrees with the token pattern and toLowerCase, cold and warm", () => {
+    for (let round = 0; round < 2; round++) {
+      for (const [name] of [...cases, ["X-DUP", ""], ["x-dup", ""], ["", ""], ["K\u0130", ""]] as [string, string][]) {
+        const slow = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/.test(name) ? name.toLowerCase() : undefined;
+        expect([name, headerName(name)]).toEqual([name, slow]);
       }
     }
   });

@@ -326,6 +326,36 @@ describe("worker", () => {
     await until(() => events.of("job:delivered").length === 1, "a delivery once the store is back");
   });
 
+  test("a completion the store fails backs off 100, 200, 400 ms from its first write, then is recorded with its attempt", async () => {
+    const sink = startSink();
+    cleanups.push(sink.stop);
+    const action = httpAction({ url: sink.url });
+    const t = await tempStore();
+    cleanups.push(t.cleanup);
+    // The real store, whose completion writes (alone or with a claim) fail three times.
+    let failures = 3;
+    const failing = (fn: (...a: never[]) => Promise<unknown>) => (...a: never[]) => (failures > 0 ? (failures--, Promise.reject(new Error("disk on fire"))) : fn(...a));
+    const store = new Proxy(t.store, {
+      get(target, key) {
+        const v = Reflect.get(target, key, target);
+        if (typeof v !== "function") return v;
+        const bound = v.bind(target);
+        return key === "completeJobs" || key === "completeThenClaim" ? failing(bound) : bound;
+      },
+    });
+    const worker = new Worker({ store, actions: [action], leaseMs: 30_000, pollMs: 50, minPollMs: 5, random: seededRandom(1), maxStoreBackoffMs: 5000 });
+    cleanups.push(() => worker.stop(1000));
+    const events = recordEvents(worker);
+    const [id] = await enqueue(t.store, action, [{}]);
+    worker.start();
+    await until(() => events.of("job:delivered").length === 1, "the recorded delivery", 5000);
+    const errors = events.of("worker:error").filter((e) => e.op === "complete");
+    expect(errors.map((e) => [e.jobId, e.retryInMs])).toEqual([[id, 100], [id, 200], [id, 400]]);
+    expect(sink.deliveries).toHaveLength(1);
+    expect((await t.store.getJob(id!))!.state).toBe("done");
+    expect((await t.store.listAttempts(id!)).map((a) => a.outcome)).toEqual(["delivered"]);
+  });
+
   test("an outcome that cannot be recorded (store busy) is retried until it is", async () => {
     const sink = startSink({ delayMs: 150 });
     cleanups.push(sink.stop);
