@@ -3,31 +3,19 @@
 // pattern (vs Headers.set throwing), and the action timeout folded into the worker's signal
 // (ctx.signalHasTimeout, vs AbortSignal.timeout + AbortSignal.any), and the dot-segment checks
 // skipped for text without "." or "%" (vs splitting every url path and value).
-import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { describe, expect, test } from "bun:test";
 import { buildJobPayload, deliver, DeliveryError, DeliveryTimeout } from "../../src/actions/index.ts";
 import { headerName, isHttpUrl } from "../../src/actions/http.ts";
 import { dotSegmentInUrl, isDotSegment, rfc8187, urlEncoder } from "../../src/template-context.ts";
 import { TemplateError, type TemplateRef } from "../../src/template.ts";
-import { deliveryContext, httpAction } from "./helpers.ts";
+import { deliveryContext, httpAction, testSink } from "./helpers.ts";
 
 const seen: Record<string, string>[] = [];
-let server: ReturnType<typeof Bun.serve>;
-let base = "";
-
-beforeAll(() => {
-  server = Bun.serve({
-    hostname: "127.0.0.1",
-    port: 0,
-    async fetch(req) {
-      seen.push(Object.fromEntries(req.headers));
-      if (new URL(req.url).pathname === "/slow") await Bun.sleep(3000);
-      return new Response("ok");
-    },
-  });
-  base = `http://127.0.0.1:${server.port}`;
+const sink = testSink(async (req) => {
+  seen.push(Object.fromEntries(req.headers));
+  if (new URL(req.url).pathname === "/slow") await Bun.sleep(3000);
+  return new Response("ok");
 });
-afterAll(() => server.stop(true));
-
 const slowParse = (u: string) => URL.canParse(u) && /^https?:$/.test(new URL(u).protocol);
 
 describe("url check with known origins", () => {
@@ -122,7 +110,7 @@ describe("header checks", () => {
     for (const [name, value] of cases) {
       const badName = !/^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/.test(name);
       const control = /[\x00-\x08\x0a-\x1f\x7f]/.test(value);
-      const action = httpAction({ url: `${base}/h`, headers: { [name]: "{{body.v}}" } });
+      const action = httpAction({ url: `${sink.base}/h`, headers: { [name]: "{{body.v}}" } });
       // The accepted webhook, as serve stores it: the header is rendered at delivery.
       const start = seen.length;
       const err = await deliver(action, { body: { v: value }, hook: "h" }, deliveryContext()).then(() => undefined, (e) => e as DeliveryError);
@@ -150,7 +138,7 @@ describe("header checks", () => {
   });
 
   test("a header given twice in different case is sent once, the later one winning; Idempotency-Key is always the job id", async () => {
-    const action = httpAction({ url: `${base}/h`, headers: { "x-dup": "first", "X-Dup": "second", "User-Agent": "mine", "Idempotency-Key": "forged" } });
+    const action = httpAction({ url: `${sink.base}/h`, headers: { "x-dup": "first", "X-Dup": "second", "User-Agent": "mine", "Idempotency-Key": "forged" } });
     const start = seen.length;
     await deliver(action, buildJobPayload(action, { body: {}, hook: "h", jobId: "job-9" }), deliveryContext({ jobId: "job-9" }));
     expect(seen[start]!["x-dup"]).toBe("second");
@@ -161,7 +149,7 @@ describe("header checks", () => {
 
 describe("the timeout carried by the caller's signal", () => {
   test("a DeliveryTimeout abort reads as a timeout, retryable", async () => {
-    const action = httpAction({ url: `${base}/slow`, timeoutMs: 150 });
+    const action = httpAction({ url: `${sink.base}/slow`, timeoutMs: 150 });
     const ac = new AbortController();
     setTimeout(() => ac.abort(new DeliveryTimeout(150)), 150);
     const err = await deliver(action, buildJobPayload(action, { body: {}, hook: "h", jobId: "j" }), deliveryContext({ signal: ac.signal, signalHasTimeout: true })).then(() => undefined, (e: unknown) => e as DeliveryError);
@@ -170,7 +158,7 @@ describe("the timeout carried by the caller's signal", () => {
   });
 
   test("any other abort reads as the worker's deadline or shutdown", async () => {
-    const action = httpAction({ url: `${base}/slow`, timeoutMs: 150 });
+    const action = httpAction({ url: `${sink.base}/slow`, timeoutMs: 150 });
     const ac = new AbortController();
     setTimeout(() => ac.abort(), 100);
     const err = await deliver(action, buildJobPayload(action, { body: {}, hook: "h", jobId: "j" }), deliveryContext({ signal: ac.signal, signalHasTimeout: true })).then(() => undefined, (e: unknown) => e as DeliveryError);

@@ -3,33 +3,21 @@
 // stored, then resolveDeferred), fail the same way with the same text, and keep env values out of
 // the error text. Each case is delivered twice to a real sink: once from the accepted webhook (the
 // one-pass path) and once from the JobPayload built from it (the two-phase path, unchanged).
-import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { describe, expect, test } from "bun:test";
 import { acceptedWebhook, buildJobPayload, deliver, DeliveryError } from "../../src/actions/index.ts";
 import { Redactor } from "../../src/secrets.ts";
 import { renderJsonNow, renderStringNow, TemplateError, type RenderNowState } from "../../src/template.ts";
 import type { ResolvedHttpAction } from "../../src/config/types.ts";
-import { deliveryContext, httpAction } from "./helpers.ts";
+import { deliveryContext, httpAction, testSink } from "./helpers.ts";
 
 type Seen = { method: string; url: string; headers: Record<string, string>; body: string };
 const seen: Seen[] = [];
-let server: ReturnType<typeof Bun.serve>;
-let base = "";
-
-beforeAll(() => {
-  server = Bun.serve({
-    hostname: "127.0.0.1",
-    port: 0,
-    async fetch(req) {
-      const h = Object.fromEntries(req.headers);
-      for (const k of ["host", "connection", "content-length", "accept", "accept-encoding"]) delete h[k];
-      seen.push({ method: req.method, url: req.url, headers: h, body: await req.text() });
-      return new Response("ok");
-    },
-  });
-  base = `http://127.0.0.1:${server.port}`;
+const sink = testSink(async (req) => {
+  const h = Object.fromEntries(req.headers);
+  for (const k of ["host", "connection", "content-length", "accept", "accept-encoding"]) delete h[k];
+  seen.push({ method: req.method, url: req.url, headers: h, body: await req.text() });
+  return new Response("ok");
 });
-afterAll(() => server.stop(true));
-
 type Outcome = { ok: true; request: Seen } | { ok: false; message: string; retryable: boolean };
 
 async function outcome(action: ResolvedHttpAction, stored: unknown, env: Record<string, string>, redactor?: Redactor): Promise<Outcome> {
@@ -74,11 +62,11 @@ const templates: Partial<ResolvedHttpAction>[] = [
 
 describe("one-pass render of the accepted webhook", () => {
   test("sends what the two phases send, and fails alike, for a table of templates and hostile body values", async () => {
-    const env = { SECRET: "tok_secret_value", ORIGIN: base };
+    const env = { SECRET: "tok_secret_value", ORIGIN: sink.base };
     const redactor = new Redactor(["tok_secret_value"]);
     let compared = 0;
     for (const t of templates) {
-      const action = httpAction({ ...t, url: t.url!.replace("BASE", base) });
+      const action = httpAction({ ...t, url: t.url!.replace("BASE", sink.base) });
       for (const v of hostile) {
         for (const r of [undefined, redactor]) {
           const [now, twoPhase] = await both(action, { v, deep: { a: v } }, env, r);
@@ -96,7 +84,7 @@ describe("one-pass render of the accepted webhook", () => {
   });
 
   test("a TemplateError wins over an unset variable rendered before it, and is final; an unset variable alone is retryable and named", async () => {
-    const action = httpAction({ url: `${base}/{{body.v}}`, headers: { "X-A": "{{env.UNSET}}" } });
+    const action = httpAction({ url: `${sink.base}/{{body.v}}`, headers: { "X-A": "{{env.UNSET}}" } });
     const [dot] = await both(action, { v: ".." }, {});
     expect(dot).toMatchObject({ ok: false, retryable: false });
     expect((dot as { message: string }).message).toContain("..");
@@ -114,7 +102,7 @@ describe("one-pass render of the accepted webhook", () => {
   });
 
   test("a body value that looks like an env ref is sent as text, never resolved", async () => {
-    const action = httpAction({ url: `${base}/t`, headers: { "X-V": "{{body.v}}" }, body: { v: "{{body.v}}" } });
+    const action = httpAction({ url: `${sink.base}/t`, headers: { "X-V": "{{body.v}}" }, body: { v: "{{body.v}}" } });
     const [now] = await both(action, { v: "{{ env.SECRET }}" }, { SECRET: "tok_secret_value" });
     expect(now.ok).toBe(true);
     if (now.ok) {

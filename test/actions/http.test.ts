@@ -1,34 +1,22 @@
-import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { describe, expect, test } from "bun:test";
 import { buildJobPayload, deliver, DeliveryError } from "../../src/actions/index.ts";
 import { retryAfterMs } from "../../src/actions/http.ts";
-import { deliveryContext, httpAction } from "./helpers.ts";
+import { deliveryContext, httpAction, testSink } from "./helpers.ts";
 
 type Seen = { method: string; path: string; headers: Record<string, string>; body: string };
 const seen: Seen[] = [];
-let server: ReturnType<typeof Bun.serve>;
-let base = "";
-
-beforeAll(() => {
-  server = Bun.serve({
-    hostname: "127.0.0.1",
-    port: 0,
-    async fetch(req) {
-      const url = new URL(req.url);
-      seen.push({ method: req.method, path: url.pathname + url.search, headers: Object.fromEntries(req.headers), body: await req.text() });
-      if (url.pathname.startsWith("/status/")) {
-        const status = Number(url.pathname.split("/")[2]);
-        return new Response(`the sink says ${status} with Authorization ${req.headers.get("authorization")}`, { status });
-      }
-      if (url.pathname === "/slow") await Bun.sleep(3000);
-      if (url.pathname === "/busy") return new Response("slow down", { status: 429, headers: { "retry-after": "7" } });
-      if (url.pathname === "/redirect") return new Response(null, { status: 302, headers: { location: "/elsewhere" } });
-      return new Response("ok");
-    },
-  });
-  base = `http://127.0.0.1:${server.port}`;
+const sink = testSink(async (req) => {
+  const url = new URL(req.url);
+  seen.push({ method: req.method, path: url.pathname + url.search, headers: Object.fromEntries(req.headers), body: await req.text() });
+  if (url.pathname.startsWith("/status/")) {
+    const status = Number(url.pathname.split("/")[2]);
+    return new Response(`the sink says ${status} with Authorization ${req.headers.get("authorization")}`, { status });
+  }
+  if (url.pathname === "/slow") await Bun.sleep(3000);
+  if (url.pathname === "/busy") return new Response("slow down", { status: 429, headers: { "retry-after": "7" } });
+  if (url.pathname === "/redirect") return new Response(null, { status: 302, headers: { location: "/elsewhere" } });
+  return new Response("ok");
 });
-afterAll(() => server.stop(true));
-
 const body = { identity_id: "9b0f4c2e-1111-4222-8333-444455556666", email: "ada@example.com", name: "Ada", count: 2 };
 const env = { CRM_TOKEN: "tok-abc-123" };
 
@@ -50,7 +38,7 @@ describe("http action", () => {
     const { payload, error, requests } = await run(
       {
         method: "PATCH",
-        url: `${base}/contacts/{{body.identity_id}}`,
+        url: `${sink.base}/contacts/{{body.identity_id}}`,
         headers: { Authorization: "Bearer {{env.CRM_TOKEN}}", "X-Hook": "{{hook}}" },
         body: { email: "{{body.email}}", n: "{{ body.count }}", label: "{{body.name}} <{{body.email}}>", source: "kratos" },
       },
@@ -71,15 +59,15 @@ describe("http action", () => {
   });
 
   test("body values are percent-encoded in the url", async () => {
-    const { requests } = await run({ url: `${base}/c/{{body.name}}`, method: "POST" }, "j");
-    const action = httpAction({ url: `${base}/c/{{body.email}}` });
+    const { requests } = await run({ url: `${sink.base}/c/{{body.name}}`, method: "POST" }, "j");
+    const action = httpAction({ url: `${sink.base}/c/{{body.email}}` });
     const p = buildJobPayload(action, { body: { email: "a/b?x=1" }, hook: "h", jobId: "j2" });
-    expect(p.kind === "http" && p.input.url).toBe(`${base}/c/a%2Fb%3Fx%3D1`);
+    expect(p.kind === "http" && p.input.url).toBe(`${sink.base}/c/a%2Fb%3Fx%3D1`);
     expect(requests[0]!.path).toBe("/c/Ada");
   });
 
   test("a 4xx is not retryable and the error shows status and a snippet, never request headers", async () => {
-    const { error } = await run({ url: `${base}/status/422`, headers: { Authorization: "Bearer {{env.CRM_TOKEN}}" } });
+    const { error } = await run({ url: `${sink.base}/status/422`, headers: { Authorization: "Bearer {{env.CRM_TOKEN}}" } });
     expect(error).toBeInstanceOf(DeliveryError);
     expect(error!.retryable).toBe(false);
     expect(error!.message).toContain("422");
@@ -90,17 +78,17 @@ describe("http action", () => {
   });
 
   test("a 4xx is retryable with retry_4xx", async () => {
-    const { error } = await run({ url: `${base}/status/404`, retry4xx: true });
+    const { error } = await run({ url: `${sink.base}/status/404`, retry4xx: true });
     expect(error!.retryable).toBe(true);
   });
 
   test("429 is retryable even without retry_4xx", async () => {
-    const { error } = await run({ url: `${base}/status/429` });
+    const { error } = await run({ url: `${sink.base}/status/429` });
     expect(error!.retryable).toBe(true);
   });
 
   test("429 carries the Retry-After delay", async () => {
-    const { error } = await run({ url: `${base}/busy` });
+    const { error } = await run({ url: `${sink.base}/busy` });
     expect(error!.retryable).toBe(true);
     expect(error!.retryAfterMs).toBe(7000);
   });
@@ -114,13 +102,13 @@ describe("http action", () => {
   });
 
   test("a 5xx is retryable", async () => {
-    const { error } = await run({ url: `${base}/status/503` });
+    const { error } = await run({ url: `${sink.base}/status/503` });
     expect(error!.retryable).toBe(true);
     expect(error!.message).toContain("503");
   });
 
   test("a timeout aborts the request and is retryable", async () => {
-    const { error } = await run({ url: `${base}/slow`, timeoutMs: 150 });
+    const { error } = await run({ url: `${sink.base}/slow`, timeoutMs: 150 });
     expect(error!.retryable).toBe(true);
     expect(error!.message).toContain("timed out after 150ms");
   });
@@ -134,7 +122,7 @@ describe("http action", () => {
   });
 
   test("redirects are not followed", async () => {
-    const { error, requests } = await run({ url: `${base}/redirect` });
+    const { error, requests } = await run({ url: `${sink.base}/redirect` });
     expect(requests).toHaveLength(1);
     expect(error!.retryable).toBe(false);
     expect(error!.message).toContain("302");
@@ -143,13 +131,13 @@ describe("http action", () => {
   test("an aborted worker signal cuts the request", async () => {
     const ac = new AbortController();
     setTimeout(() => ac.abort(), 100);
-    const { error } = await run({ url: `${base}/slow`, timeoutMs: 5000 }, "j", ac.signal);
+    const { error } = await run({ url: `${sink.base}/slow`, timeoutMs: 5000 }, "j", ac.signal);
     expect(error!.retryable).toBe(true);
     expect(error!.message).toContain("aborted");
   });
 
   test("a stored accepted webhook ({ body, ... }) is rendered at delivery", async () => {
-    const action = httpAction({ url: `${base}/raw/{{body.identity_id}}`, headers: { Authorization: "Bearer {{env.CRM_TOKEN}}" }, body: { email: "{{body.email}}", hook: "{{hook}}" } });
+    const action = httpAction({ url: `${sink.base}/raw/{{body.identity_id}}`, headers: { Authorization: "Bearer {{env.CRM_TOKEN}}" }, body: { email: "{{body.email}}", hook: "{{hook}}" } });
     const start = seen.length;
     const stored = { body, hook: "welcome", trigger_id: "t-1", request_id: null, received_at: new Date().toISOString() };
     await deliver(action, stored, deliveryContext({ jobId: "job-raw", hook: "welcome", env }));
@@ -161,13 +149,13 @@ describe("http action", () => {
   });
 
   test("a payload of neither form is not retryable", async () => {
-    const err = await deliver(httpAction({ url: base }), { nope: 1 }, deliveryContext()).then(() => undefined, (e: unknown) => e as DeliveryError);
+    const err = await deliver(httpAction({ url: sink.base }), { nope: 1 }, deliveryContext()).then(() => undefined, (e: unknown) => e as DeliveryError);
     expect(err).toBeInstanceOf(DeliveryError);
     expect(err!.retryable).toBe(false);
   });
 
   test("a header value with a line break (from the body) is refused, not sent", async () => {
-    const action = httpAction({ url: base, headers: { "X-Name": "{{body.name}}" } });
+    const action = httpAction({ url: sink.base, headers: { "X-Name": "{{body.name}}" } });
     // The accepted webhook, as serve stores it: rendered at delivery.
     const payload = { body: { name: "a\r\nX-Injected: 1" }, hook: "h" };
     const start = seen.length;
@@ -192,7 +180,7 @@ describe("http action", () => {
   });
 
   test("the error text never shows the query string", async () => {
-    const { error } = await run({ url: `${base}/status/400?api_key={{env.CRM_TOKEN}}` });
+    const { error } = await run({ url: `${sink.base}/status/400?api_key={{env.CRM_TOKEN}}` });
     expect(error!.message).not.toContain("api_key");
     expect(error!.message).not.toContain("tok-abc-123");
   });
