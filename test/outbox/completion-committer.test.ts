@@ -133,4 +133,51 @@ describe("completion committer", () => {
     expect(await done).toBe(true);
     expect(withClaims).toHaveLength(2);
   });
+
+  test("a batch whose wait is up parks for a coming claim (claimSoon) and rides with it: no write of its own, parked completions first", async () => {
+    const { combined, ids, calls, withClaims, real } = await leasedJobs(4);
+    const cc = new CompletionCommitter(combined, { maxWaitMs: 1, rideMs: 60_000, claimSoon: () => true });
+    const first = [cc.complete(ids[0]!, "w1"), cc.complete(ids[1]!, "w2")];
+    await Bun.sleep(30); // the batch's 1 ms is long up: it is parked, not written
+    expect(calls).toHaveLength(0);
+    expect(cc.riding).toBe(2);
+    const later = cc.complete(ids[2]!, "w1"); // queued behind the parked batch
+    expect(cc.riding).toBe(3);
+    await cc.claim({ worker: "w1", now: Date.now(), leaseMs: 60_000, limit: 10 });
+    expect(await Promise.all(first)).toEqual([true, false]);
+    expect(await later).toBe(true);
+    expect(calls).toHaveLength(0);
+    expect(withClaims.map((c) => c.map((i) => i.id))).toEqual([[ids[0]!, ids[1]!, ids[2]!]]);
+    expect(cc.riding).toBe(0);
+    expect((await real.stats(Date.now())).byState).toMatchObject({ done: 2, running: 2 });
+  });
+
+  test("a parked batch no claim comes for is written alone after rideMs; without claimSoon nothing parks", async () => {
+    const { combined, ids, calls, withClaims } = await leasedJobs(2);
+    const parks = new CompletionCommitter(combined, { maxWaitMs: 1, rideMs: 20, claimSoon: () => true });
+    expect(await parks.complete(ids[0]!, "w1")).toBe(true);
+    expect(calls.map((c) => c.map((i) => i.id))).toEqual([[ids[0]!]]);
+    // claimSoon false: written after maxWaitMs (a parked batch would wait the whole minute, past the test's timeout).
+    const never = new CompletionCommitter(combined, { maxWaitMs: 1, rideMs: 60_000, claimSoon: () => false });
+    expect(await never.complete(ids[1]!, "w1")).toBe(true);
+    expect(calls).toHaveLength(2);
+    expect(withClaims).toHaveLength(0);
+  });
+
+  test("flush writes a parked batch at once; a failing claim rejects a parked batch and records nothing", async () => {
+    const { combined, ids, calls, real, failOnce } = await leasedJobs(3);
+    const cc = new CompletionCommitter(combined, { maxWaitMs: 1, rideMs: 60_000, claimSoon: () => true });
+    const flushed = cc.complete(ids[0]!, "w1");
+    await Bun.sleep(30);
+    await cc.flush();
+    expect(await flushed).toBe(true);
+    expect(calls).toHaveLength(1);
+    const parked = [cc.complete(ids[1]!, "w1"), cc.complete(ids[2]!, "w1")];
+    await Bun.sleep(30);
+    failOnce();
+    expect(await cc.claim({ worker: "w1", now: Date.now(), leaseMs: 60_000, limit: 10 }).then(() => "ok", (e) => e instanceof StoreUnavailableError)).toBe(true);
+    const settled = await Promise.allSettled(parked);
+    expect(settled.every((r) => r.status === "rejected" && r.reason instanceof StoreUnavailableError)).toBe(true);
+    expect((await real.stats(Date.now())).byState).toMatchObject({ done: 1, running: 2 });
+  });
 });
