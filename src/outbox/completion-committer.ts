@@ -17,13 +17,6 @@
 // the next claim instead made the drain slower (bench/results/drain.md, seventh session). After a
 // combined call fails, claims go alone until one succeeds, so a claim that keeps failing does not
 // take the completions down with it until their leases run out.
-//
-// Under load a batch may wait a little longer for the claim (`rideMs`, `claimSoon`): when its timer
-// fires and the worker says it will claim soon (claimSoon: more jobs are due and the deliveries in
-// flight will free the room it claims at), the batch is parked for the next claim for at most rideMs,
-// then written alone as before. With real requests the 1 ms timer fired between claims ~2 ms apart,
-// so ~40 % of completions went in writes of their own (bench/results/drain.md, ninth session, second
-// round). Idle or lightly loaded, claimSoon is false and nothing waits longer than maxWaitMs.
 import { Batcher } from "./batcher.ts";
 import type { AttemptRecord, ClaimOptions, CompletedJob, Job, Store } from "./store.ts";
 
@@ -34,17 +27,7 @@ export type CompletionCommitOptions = {
   maxBatch?: number;
   /** Clock for the `updated_at` of the batch. Default Date.now. */
   now?: () => number;
-  /**
-   * How long a batch whose maxWaitMs is up may wait on for the next claim when `claimSoon()` says
-   * one is coming (ms). Default 0: never.
-   */
-  rideMs?: number;
-  /** Whether a claim is coming soon (the worker's view): only then does a batch wait rideMs for it. */
-  claimSoon?: () => boolean;
 };
-
-/** A batch whose write waits for the next claim to carry it (at most rideMs). */
-type Parked = { items: CompletedJob[]; timer: ReturnType<typeof setTimeout>; resolve(results: boolean[] | undefined): void; reject(err: unknown): void };
 
 export type CompletionCommitStats = {
   /** completeJobs calls made (= write transactions). */
@@ -70,38 +53,11 @@ export class CompletionCommitter {
   readonly #store: Pick<Store, "completeJobs" | "claimDueJobs" | "completeThenClaim">;
   readonly #now: () => number;
   readonly #batcher: Batcher<CompletedJob, boolean>;
-  readonly #rideMs: number;
-  readonly #claimSoon: (() => boolean) | undefined;
-  /** The batch waiting for the next claim, if any (it is the batcher's batch in flight meanwhile). */
-  #parked: Parked | undefined;
 
   constructor(store: Pick<Store, "completeJobs" | "claimDueJobs" | "completeThenClaim">, opts: CompletionCommitOptions = {}) {
     this.#store = store;
     this.#now = opts.now ?? Date.now;
-    this.#rideMs = Math.max(0, opts.rideMs ?? 0);
-    this.#claimSoon = opts.claimSoon;
-    this.#batcher = new Batcher((batch) => this.#write(batch), { maxWaitMs: opts.maxWaitMs ?? 1, maxBatch: opts.maxBatch ?? 256 });
-  }
-
-  /** A batch's write: carried by the next claim if one comes within rideMs and claimSoon said it would, else completeJobs. */
-  async #write(batch: CompletedJob[]): Promise<boolean[]> {
-    if (this.#rideMs > 0 && this.#canRide && this.#claimSoon?.()) {
-      const carried = await new Promise<boolean[] | undefined>((resolve, reject) => {
-        const timer = setTimeout(() => this.#unpark(), this.#rideMs);
-        this.#parked = { items: batch, timer, resolve, reject };
-      });
-      if (carried) return carried;
-    }
-    return this.#results(batch, await this.#store.completeJobs(batch, this.#now()));
-  }
-
-  /** The parked batch, if any, goes to its own write now. */
-  #unpark(): void {
-    const parked = this.#parked;
-    if (!parked) return;
-    this.#parked = undefined;
-    clearTimeout(parked.timer);
-    parked.resolve(undefined);
+    this.#batcher = new Batcher(async (batch) => this.#results(batch, await store.completeJobs(batch, this.#now())), { maxWaitMs: opts.maxWaitMs ?? 1, maxBatch: opts.maxBatch ?? 256 });
   }
 
   get stats(): CompletionCommitStats {
@@ -114,36 +70,23 @@ export class CompletionCommitter {
    * has completeThenClaim. Their callers settle as if their own batch had committed them.
    */
   async claim(opts: ClaimOptions): Promise<Job[]> {
-    const parked = this.#canRide ? this.#parked : undefined;
-    if (parked) {
-      clearTimeout(parked.timer);
-      this.#parked = undefined;
-    }
     const taken = this.#canRide ? this.#batcher.take() : undefined;
-    if (!taken && !parked) {
+    if (!taken) {
       const jobs = await this.#store.claimDueJobs(opts);
       this.#claimFailed = false;
       return jobs;
     }
-    // The parked batch first (its completions are the older), then those queued since.
-    const items = parked ? (taken ? [...parked.items, ...taken.items] : parked.items) : taken!.items;
     let result: { completed: string[]; jobs: Job[] };
     try {
-      result = await this.#store.completeThenClaim!(items, this.#now(), opts);
+      result = await this.#store.completeThenClaim!(taken.items, this.#now(), opts);
     } catch (err) {
       this.#claimFailed = true;
-      parked?.reject(err);
-      taken?.reject(err);
+      taken.reject(err);
       throw err;
     }
     this.#claimsWith++;
-    this.#completionsWith += items.length;
-    const results = this.#results(items, result.completed);
-    if (!parked) taken!.resolve(results);
-    else {
-      parked.resolve(taken ? results.slice(0, parked.items.length) : results);
-      taken?.resolve(results.slice(parked.items.length));
-    }
+    this.#completionsWith += taken.items.length;
+    taken.resolve(this.#results(taken.items, result.completed));
     return result.jobs;
   }
 
@@ -169,7 +112,7 @@ export class CompletionCommitter {
    * outcomes, since the claim records them before it takes new jobs.
    */
   get riding(): number {
-    return this.#canRide ? this.#batcher.queued + (this.#parked?.items.length ?? 0) : 0;
+    return this.#canRide ? this.#batcher.queued : 0;
   }
 
   /** Whether the next claim carries the queued completions: the store can, and claims are not going alone after a failure. */
@@ -192,7 +135,6 @@ export class CompletionCommitter {
 
   /** Commits whatever is queued and waits for it (and for the batch in flight; completions a claim in flight carries settle with that claim). */
   flush(): Promise<void> {
-    this.#unpark();
     return this.#batcher.flush();
   }
 }

@@ -143,11 +143,6 @@ export type WorkerOptions = {
    */
   completionWaitMs?: number;
   /**
-   * How much longer such a batch may wait for the next claim to carry it, while the worker is busy
-   * and will claim soon (see completion-committer.ts and #claimSoon). Default 3 ms; 0 = never.
-   */
-  completionRideMs?: number;
-  /**
    * While deliveries of an action that does not prefetch are in flight and fewer than a quarter
    * of its slots are free, the worker waits up to this long for more slots before claiming, so a
    * fast destination is refilled by a few large claims rather than one claim per finished
@@ -285,8 +280,6 @@ export class Worker {
   #stopped: Promise<void> | undefined;
   #nudge: (() => void) | undefined;
   #nudged = false;
-  /** The last round of claims filled its room: more jobs are due (#claimSoon). */
-  #busy = false;
 
   constructor(opts: WorkerOptions) {
     this.#store = opts.store;
@@ -303,7 +296,7 @@ export class Worker {
     this.#now = opts.now ?? Date.now;
     this.#deliverOptions = { defaultSmtp: opts.defaultSmtp };
     this.#maxStoreBackoffMs = opts.maxStoreBackoffMs ?? 5000;
-    this.#completions = new CompletionCommitter(this.#store, { maxWaitMs: opts.completionWaitMs ?? 1, now: this.#now, rideMs: opts.completionRideMs ?? 3, claimSoon: () => this.#claimSoon() });
+    this.#completions = new CompletionCommitter(this.#store, { maxWaitMs: opts.completionWaitMs ?? 1, now: this.#now });
     this.#claimCoalesceMs = Math.max(0, opts.claimCoalesceMs ?? 2);
     this.#totalConcurrency = opts.actions.reduce((n, a) => n + a.concurrency, 0);
     const now = this.#now();
@@ -453,7 +446,6 @@ export class Worker {
         claimed += jobs.length;
         if (jobs.length >= group.limit) full = true;
       }
-      this.#busy = !failed && full;
       if (failed) continue;
       if (full) {
         // Probably more due: claim again at once, after letting deliveries get going.
@@ -488,21 +480,6 @@ export class Worker {
     const claim = await this.#store.claimDueJobsWithin!(opts, list);
     for (const l of limits.keys()) l.nextTokenAt = claim.nextTokenAt[l.key] ?? now;
     return claim.jobs;
-  }
-
-  /**
-   * Whether the loop will claim soon by itself, so completions may wait a little for that claim
-   * (CompletionCommitter's rideMs): it is running, its last claims were full (more jobs are due),
-   * and for some prefetching action the deliveries in flight, once done, free the room it claims
-   * at (#claimAt). Not when idle, lightly loaded or rate limited: completions go after maxWaitMs.
-   */
-  #claimSoon(): boolean {
-    if (this.#state !== "running" || !this.#busy) return false;
-    for (const a of this.#actions.values()) {
-      if (!this.#prefetch.get(a.id)) continue;
-      if (this.#room(a) - this.#held(a.id) + (this.#perAction.get(a.id) ?? 0) >= this.#claimAt(a)) return true;
-    }
-    return false;
   }
 
   /** An action's room: its concurrency plus its prefetch (twice over while #deep). */

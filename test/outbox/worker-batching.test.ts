@@ -102,36 +102,6 @@ describe("worker: batched completions and claims", () => {
     expect((await real.stats(Date.now())).byState).toEqual({ pending: 0, running: 0, done: 40, dead: 0 });
   });
 
-  test("a busy worker's completions may wait for its next claim (completionRideMs); a lone job's never does", async () => {
-    const sink = startSink();
-    cleanups.push(sink.stop);
-    const { real, store, calls } = await countedStore();
-    // A lone job: its claim was not full (nothing more due), so its completion goes after completionWaitMs, not
-    // after the minute it could ride for (the test would time out).
-    const lone = { url: sink.url, concurrency: 8 };
-    const [id] = await enqueue(real, httpAction(lone), [{}]);
-    const { w, events } = worker(store, [lone], { completionRideMs: 60_000, pollMs: 60_000, minPollMs: 60_000 });
-    w.start();
-    await until(() => events.of("job:delivered").length === 1, "the lone delivery");
-    expect(calls.completedItems).toEqual([[id!]]);
-    expect((await real.stats(Date.now())).byState.done).toBe(1);
-  });
-
-  test("a busy worker drains with completions riding its claims: every job done once", async () => {
-    const sink = startSink();
-    cleanups.push(sink.stop);
-    const { real, store, calls } = await countedStore();
-    const action = { url: sink.url, concurrency: 8 };
-    const ids = await enqueue(real, httpAction(action), Array.from({ length: 300 }, (_, i) => ({ i })));
-    const { w, events } = worker(store, [action], { completionRideMs: 60_000 });
-    w.start();
-    await until(() => events.of("job:delivered").length === 300, "300 deliveries");
-    expect(calls.withClaims).toBeGreaterThan(0);
-    expect(calls.completedItems.flat().sort()).toEqual([...ids].sort());
-    expect((await real.stats(Date.now())).byState).toEqual({ pending: 0, running: 0, done: 300, dead: 0 });
-    expect(new Set(sink.deliveries.map((d) => d.jobId)).size).toBe(300);
-  });
-
   test("a completion write that fails is retried until recorded: every job done, delivered once, errors reported", async () => {
     const sink = startSink();
     cleanups.push(sink.stop);
