@@ -57,8 +57,10 @@ export async function deliverHttp(action: ResolvedHttpAction, input: HttpInput, 
     throw new DeliveryError(failureText(err, timedOut, ctx, action.timeoutMs, started, input), true);
   }
   if (res.status >= 200 && res.status < 300) {
-    // Drain so the connection is reused; the content does not matter.
-    await res.body?.cancel().catch(() => {});
+    // Drain so the connection is reused; the content does not matter. An empty body (Content-Length: 0,
+    // as a webhook sink often answers) has nothing to drain: reading res.body would build a
+    // ReadableStream (and cancel() two promises) for it, ~0.3-0.5 µs of the event loop per delivery.
+    if (res.headers.get("content-length") !== "0") await res.body?.cancel().catch(() => {});
     return { code: res.status };
   }
   let text = "";

@@ -166,3 +166,29 @@ describe("the timeout carried by the caller's signal", () => {
     expect(err!.message).toContain("aborted after");
   });
 });
+
+describe("a 2xx answer's body", () => {
+  // An empty body (Content-Length: 0) is not drained (nothing to read); any other is. Either way the
+  // delivery succeeds with the code, and the connection serves the next request.
+  const answers = testSink(async (req) => {
+    const path = new URL(req.url).pathname;
+    await req.text();
+    if (path === "/empty") return new Response(null, { status: 200 });
+    if (path === "/empty-204") return new Response(null, { status: 204 });
+    if (path === "/big") return new Response("x".repeat(256 * 1024), { status: 202 });
+    return new Response("ok", { status: 201 });
+  });
+
+  test("empty, 204, small and large bodies all deliver with their code, many times over", async () => {
+    const codes: number[] = [];
+    for (let round = 0; round < 20; round++) {
+      for (const [path, code] of [["/empty", 200], ["/empty-204", 204], ["/small", 201], ["/big", 202]] as const) {
+        const action = httpAction({ url: `${answers.base}${path}` });
+        const r = await deliver(action, buildJobPayload(action, { body: { id: "u1" }, hook: "h", jobId: `j-${round}` }), deliveryContext({ jobId: `j-${round}` }));
+        codes.push(r.code!);
+        expect(r.code).toBe(code);
+      }
+    }
+    expect(codes.length).toBe(80);
+  });
+});
