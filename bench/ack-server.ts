@@ -16,6 +16,14 @@ import { createLogger } from "../src/server/log.ts";
 import { hooksYaml } from "./ack-hooks.ts";
 
 const mode = process.argv[2] ?? "bare";
+
+/** serve's GroupCommitter (its batches and window) in front of a store that does no work and answers each batch "all new" after `delayMs`. */
+function committerAnsweringAfter(delayMs: number): GroupCommitter {
+  return new GroupCommitter(
+    { acceptBatch: (batch) => new Promise((resolve) => setTimeout(() => resolve(batch.map(() => ({ duplicate: false }))), delayMs)) },
+    { maxWaitMs: 2, maxBatch: 32, maxInFlight: 2, goWhenIdle: true },
+  );
+}
 if (mode === "bare") {
   const app = new Elysia().post("/hooks/bench", async ({ request }) => {
     await request.text();
@@ -45,13 +53,7 @@ if (mode === "bare") {
   // No auth, schema, dedupe key, job, log or metrics: what these cost the event loop is a floor
   // under the receiver's, whatever its store (bench/results/ack.md, ninth session).
   const delayMs = Number(process.env.BENCH_ACCEPT_DELAY_MS ?? 1);
-  const committer =
-    mode === "floor-wait"
-      ? new GroupCommitter(
-          { acceptBatch: (batch) => new Promise((resolve) => setTimeout(() => resolve(batch.map(() => ({ duplicate: false }))), delayMs)) },
-          { maxWaitMs: 2, maxBatch: 32, maxInFlight: 2, goWhenIdle: true },
-        )
-      : undefined;
+  const committer = mode === "floor-wait" ? committerAnsweringAfter(delayMs) : undefined;
   const server = Bun.serve({
     hostname: "127.0.0.1",
     port: 0,
@@ -72,13 +74,7 @@ if (mode === "bare") {
   // BENCH_ACCEPT_DELAY_MS=n: acceptances go through serve's GroupCommitter to a store that answers
   // each batch "all new" after n ms (a timer, no work), to see what answering later costs the loop.
   const delayMs = Number(process.env.BENCH_ACCEPT_DELAY_MS ?? -1);
-  const committer =
-    delayMs >= 0
-      ? new GroupCommitter(
-          { acceptBatch: (batch) => new Promise((resolve) => setTimeout(() => resolve(batch.map(() => ({ duplicate: false }))), delayMs)) },
-          { maxWaitMs: 2, maxBatch: 32, maxInFlight: 2, goWhenIdle: true },
-        )
-      : undefined;
+  const committer = delayMs >= 0 ? committerAnsweringAfter(delayMs) : undefined;
   const accept: Parameters<typeof createApp>[0]["accept"] = committer ? (a) => committer.accept(a) : async () => ({ duplicate: false });
   const receiver = createApp({ config, accept, store, log: createLogger({ level: (process.env.BENCH_LOG_LEVEL ?? "info") as "info" }), env: { BENCH_SECRET: "bench-secret" } });
   console.log(listenBun(receiver, { host: "127.0.0.1", port: 0 }).port); // as `serve` listens
