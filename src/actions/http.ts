@@ -3,6 +3,7 @@
 import type { ResolvedHttpAction } from "../config/types.ts";
 import pkg from "../../package.json" with { type: "json" };
 import { childTraceparent } from "../trace-context.ts";
+import { memo } from "../bounded-memo.ts";
 import { dotSegmentInUrl } from "../template-context.ts";
 import { DeliveryError, DeliveryTimeout, excerpt, snippet, type DeliveryContext, type DeliveryResult, type HttpInput } from "./types.ts";
 
@@ -91,14 +92,10 @@ const BAD_HEADER_VALUE = /[\0\r\n\u0100-\uffff]/;
 const headerNames = new Map<string, string | null>();
 
 export function headerName(k: string): string | undefined {
-  let name = headerNames.get(k);
-  if (name === undefined) {
-    name = HEADER_NAME.test(k) ? k.toLowerCase() : null;
-    if (headerNames.size >= MAX_HEADER_NAMES) headerNames.clear();
-    headerNames.set(k, name);
-  }
-  return name ?? undefined;
+  return memo(headerNames, MAX_HEADER_NAMES, k, lowerCaseToken) ?? undefined;
 }
+/** A header name's lower-case form, or null (kept as the refusal) if it is not an HTTP token. */
+const lowerCaseToken = (k: string): string | null => (HEADER_NAME.test(k) ? k.toLowerCase() : null);
 const MAX_HEADER_NAMES = 1024;
 
 /**

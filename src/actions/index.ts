@@ -91,9 +91,9 @@ export type DeliverOptions = { defaultSmtp?: SmtpDecl };
  */
 function jobPayloadOf(action: ResolvedAction, stored: unknown, ctx: DeliveryContext): JobPayload {
   if (isJobPayload(stored)) return stored;
-  if (stored && typeof stored === "object" && !Array.isArray(stored) && "body" in stored) {
+  if (isAcceptedWebhook(stored)) {
     try {
-      return buildJobPayload(action, { body: (stored as { body: unknown }).body, hook: ctx.hook, jobId: ctx.jobId });
+      return buildJobPayload(action, { body: stored.body, hook: ctx.hook, jobId: ctx.jobId });
     } catch (err) {
       if (err instanceof TemplateError) throw new DeliveryError(err.message, false);
       throw err;
