@@ -237,10 +237,10 @@ async function floorRole(url: string, port: number, c: number, queue: number): P
   const warm = warmup();
   if (warm) {
     // The warm-up jobs of its own action, queued ahead of the N, into the warm-up sink when there is one.
-    const w = await floorDrain(store, warm.port ?? port, c, queue, warm.action, { claims: 0, claimed: 0, completionWrites: 0, completionsWithClaims: 0 });
+    const w = await floorDrain(store, warm.port ?? port, c, queue, warm.action, noFloorCounts());
     if (w.delivered !== warm.count) throw new Error(`floor warm-up: ${w.delivered} of ${warm.count} delivered`);
   }
-  const counts = { claims: 0, claimed: 0, completionWrites: 0, completionsWithClaims: 0 };
+  const counts = noFloorCounts();
   await waitForGo();
   const cpu0 = process.cpuUsage();
   const threads0 = threadCpu();
@@ -251,6 +251,7 @@ async function floorRole(url: string, port: number, c: number, queue: number): P
 }
 
 type FloorCounts = { claims: number; claimed: number; completionWrites: number; completionsWithClaims: number };
+const noFloorCounts = (): FloorCounts => ({ claims: 0, claimed: 0, completionWrites: 0, completionsWithClaims: 0 });
 
 /**
  * floorRole's loop over the jobs of `action`: resolves with how many it recorded done and when the
