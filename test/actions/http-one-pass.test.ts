@@ -35,16 +35,16 @@ async function outcome(action: ResolvedHttpAction, stored: unknown, env: Record<
 
 /** Both paths for one action and body: the outcomes, which the caller compares. */
 async function both(action: ResolvedHttpAction, body: unknown, env: Record<string, string>, redactor?: Redactor): Promise<[Outcome, Outcome | "template error"]> {
-  const accepted = acceptedWebhook(body, "signup", "trig-1", "req-1", "2026-12-05T00:00:00.000Z");
+  // Both forms round-tripped through JSON, as the store keeps them.
+  const accepted = JSON.parse(JSON.stringify(acceptedWebhook(body, "signup", "trig-1", "req-1", "2026-12-05T00:00:00.000Z")));
   let stored: unknown;
   try {
-    // Round-tripped through JSON, as the store keeps it.
     stored = JSON.parse(JSON.stringify(buildJobPayload(action, { body, hook: "signup", jobId: "job-7" })));
   } catch (err) {
     if (!(err instanceof TemplateError)) throw err;
-    return [await outcome(action, JSON.parse(JSON.stringify(accepted)), env, redactor), "template error"];
+    return [await outcome(action, accepted, env, redactor), "template error"];
   }
-  return [await outcome(action, JSON.parse(JSON.stringify(accepted)), env, redactor), await outcome(action, stored, env, redactor)];
+  return [await outcome(action, accepted, env, redactor), await outcome(action, stored, env, redactor)];
 }
 
 const hostile: unknown[] = [
