@@ -9,6 +9,7 @@
 import { existsSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
+import { benchAcceptances } from "./ack-hooks.ts";
 
 const N = 32_000;
 const BATCH = Number(process.env.BATCH ?? 32);
@@ -39,16 +40,7 @@ const stores = await Promise.all(
   }),
 );
 
-let seq = 0;
-function batch(): unknown[] {
-  return Array.from({ length: BATCH }, () => {
-    const id = crypto.randomUUID();
-    const now = Date.now();
-    const body = { email: `user${++seq}@example.org`, flow_id: id, identity_id: id };
-    const payload = { body, hook: "bench", trigger_id: id, request_id: id, received_at: new Date(now).toISOString() };
-    return { hook: "bench", key: `bench:trigger:${id}`, response: { status: 204, body: null }, expiresAt: now + 86_400_000, now, jobs: [{ id: Bun.randomUUIDv7(), hook: "bench", action: "crm", payload, maxAttempts: 5, runAt: now, triggerId: id, identityId: crypto.randomUUID(), traceparent: null }] };
-  });
-}
+const batch = () => benchAcceptances(BATCH);
 
 async function measure(s: { encode: Encode; handle: Handle }): Promise<number> {
   const calls = Array.from({ length: N / BATCH }, () => s.encode(batch()));

@@ -1,6 +1,6 @@
 // What a durable acceptance costs at the least, next to the store as it is: process CPU per
 // acceptance (user + system, so the commit's kernel time counts and its wait does not), batches of
-// 32 (BATCH=n) Kratos-shaped acceptances with one job each, as bench/accept-cpu.ts builds them,
+// 32 (BATCH=n) Kratos-shaped acceptances with one job each (ack-hooks.ts benchAcceptances, as accept-cpu.ts),
 // alternating rounds in one process. Each floor leaves something out that serve needs, so none of
 // them is a design; together they bound what any redesign of the store thread could save.
 //
@@ -20,25 +20,14 @@ import { join } from "node:path";
 import { acceptMessage, acceptRows, readAcceptMessage } from "../src/outbox/sqlite/accept-rows.ts";
 import { SqliteStore } from "../src/outbox/sqlite/store.ts";
 import type { Acceptance } from "../src/outbox/store.ts";
+import { benchAcceptances } from "./ack-hooks.ts";
 
 const N = Number(process.env.N ?? 32_000);
 const BATCH = Number(process.env.BATCH ?? 32);
 const ROUNDS = Number(process.env.ROUNDS ?? 5);
 const tmp = mkdtempSync(join(tmpdir(), "kh-bench-accept-floor-"));
 
-let seq = 0;
-function batch(): Acceptance[] {
-  return Array.from({ length: BATCH }, () => {
-    const id = crypto.randomUUID();
-    const now = Date.now();
-    const body = { email: `user${++seq}@example.org`, flow_id: id, identity_id: id };
-    const payload = { body, hook: "bench", trigger_id: id, request_id: id, received_at: new Date(now).toISOString() };
-    return {
-      hook: "bench", key: `bench:trigger:${id}`, response: { status: 204, body: null }, expiresAt: now + 86_400_000, now,
-      jobs: [{ id: Bun.randomUUIDv7(), hook: "bench", action: "crm", payload, maxAttempts: 5, runAt: now, triggerId: id, identityId: crypto.randomUUID(), traceparent: null }],
-    } as unknown as Acceptance;
-  });
-}
+const batch = () => benchAcceptances(BATCH) as Acceptance[];
 
 /** One way of making a batch durable: `prepare` runs before the clock (building its input), `run` is timed. */
 type Floor = { name: string; prepare(b: Acceptance[]): unknown; run(input: unknown): void; close(): void };

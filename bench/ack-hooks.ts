@@ -33,3 +33,19 @@ export function benchRequest(): Request {
     body,
   });
 }
+
+let accepted = 0;
+/**
+ * `n` acceptances of that request as serve's route hands them to the store: a dedupe record's key
+ * and answer, and one job holding the accepted webhook (bench/accept-cpu.ts, bench/accept-floor.ts).
+ * Typed loosely: the checkouts those benches compare may differ in the Acceptance type.
+ */
+export function benchAcceptances(n: number): unknown[] {
+  return Array.from({ length: n }, () => {
+    const id = crypto.randomUUID();
+    const now = Date.now();
+    const body = { email: `user${++accepted}@example.org`, flow_id: id, identity_id: id };
+    const payload = { body, hook: "bench", trigger_id: id, request_id: id, received_at: new Date(now).toISOString() };
+    return { hook: "bench", key: `bench:trigger:${id}`, response: { status: 204, body: null }, expiresAt: now + 86_400_000, now, jobs: [{ id: Bun.randomUUIDv7(), hook: "bench", action: "crm", payload, maxAttempts: 5, runAt: now, triggerId: id, identityId: crypto.randomUUID(), traceparent: null }] };
+  });
+}
