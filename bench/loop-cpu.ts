@@ -14,6 +14,9 @@
 // the same, after building the store thread's message of the batch (accept-rows.ts), not sent;
 // `delay:<dir>`: as `gc:` but each batch answered after a 1 ms timer, as a commit takes about that.
 //
+// With several dirs, each after the first is also given as the median of its per-round
+// differences from the first (rounds drift more than most changes move the figure).
+//
 // stdout carries only the log lines (pipe it, as a deployment does); results go to stderr.
 import { mkdtempSync, rmSync } from "node:fs";
 import { loadavg, tmpdir } from "node:os";
@@ -105,5 +108,14 @@ for (const [dir, xs] of results) {
       `store thread ${med(xs.map((x) => x.store)).toFixed(2)} (${xs.map((x) => x.store.toFixed(1)).join(", ")}); batch ${med(xs.map((x) => x.batch)).toFixed(1)}`,
   );
 }
+// Rounds drift with the machine (the same checkout varies ±30 % between rounds on a shared VM),
+// more than most changes move it; each round measures every dir back to back, so the difference
+// within a round is the figure to read: its median, and in how many rounds the dir was lower.
+const [first, ...rest] = [...results.entries()];
+if (first)
+  for (const [dir, xs] of rest) {
+    const deltas = xs.map((x, r) => x.loop - first[1][r]!.loop);
+    console.error(`${dir} vs ${first[0]}: event loop ${med(deltas) >= 0 ? "+" : ""}${med(deltas).toFixed(2)} µs/request (median of the rounds' differences; lower in ${deltas.filter((d) => d < 0).length} of ${deltas.length} rounds)`);
+  }
 for (const s of setups) await s.close();
 rmSync(tmp, { recursive: true, force: true });
