@@ -829,7 +829,7 @@ export class Worker {
     if (free === 1 || free === this.#claimAt(action) || held === 0 || resized || this.#limits.has(action.id)) this.#nudge?.();
   }
 
-  /** Records a failed delivery's outcome (retry or dead) with its attempt, and emits its event. (A success is recorded in #deliverAndRecord.) */
+  /** Records a failed delivery's outcome (retry or dead) with its attempt, and emits its event. (A success is recorded in #ended.) */
   async #recordFailure(f: InFlight, failure: DeliveryError, seen: { startedAt: number; durationMs: number; code: number | null }): Promise<void> {
     const { job, action } = f;
     const { durationMs } = seen;
