@@ -15,6 +15,8 @@ import { fillOutbox } from "./prefill.ts";
 async function child(root: string, n: number, c: number): Promise<void> {
   const { SqliteStore } = await import(join(root, "src/outbox/sqlite/store.ts"));
   const { acceptedWebhook } = await import(join(root, "src/actions/index.ts"));
+  const { completionRows } = (await import(join(root, "src/outbox/sqlite/record-attempts.ts"))) as { completionRows?: (items: unknown[]) => unknown };
+  let at = Date.now();
   const dir = mkdtempSync(join(tmpdir(), "kh-bench-claim-cycle-"));
   try {
     const store = new SqliteStore(join(dir, "outbox.db"), { synchronous: "full" });
@@ -24,18 +26,21 @@ async function child(root: string, n: number, c: number): Promise<void> {
     for (const action of ["warm", "a"]) {
       const cpu0 = process.cpuUsage();
       const t0 = performance.now();
-      let rows: unknown[][] = [];
+      let items: { id: string; worker: string; attempt: unknown }[] = [];
       let done = 0;
       for (;;) {
+        // The completions as that checkout's thread receives them: CompletionRows (record-attempts.ts
+        // completionRows) since w3, AttemptRows before.
+        const rows = completionRows ? completionRows(items) : items.map((i) => [i.id, i.worker, at, 3, "delivered", 200, null]);
         const framed = await store.completeThenClaimFramed(rows, Date.now(), { worker: "host:1:abcdef12", now: Date.now(), leaseMs: 30_000, limit: c, actions: [action] });
         // What the thread sends back, as it sends it.
         const text = `\n${JSON.stringify({ id: 1, value: framed.head })}\n${framed.tail}`;
-        const head = (framed.head as unknown[])[0] as string[];
-        done += head.length;
+        const head = (framed.head as unknown[])[0] as string[] | null;
+        done += head ? head.length : items.length;
         const claimed = (framed.head as unknown[])[1] as unknown[][];
         if (!text.length || !claimed.length) break;
-        const at = Date.now();
-        rows = claimed.map((r) => [r[0], "host:1:abcdef12", at, 3, "delivered", 200, null]);
+        at = Date.now();
+        items = claimed.map((r) => ({ id: r[0] as string, worker: "host:1:abcdef12", attempt: { startedAt: at, durationMs: 3, outcome: "delivered", code: 200, detail: null } }));
       }
       const cpu = process.cpuUsage(cpu0);
       const ms = performance.now() - t0;

@@ -55,10 +55,13 @@ export class Batcher<In, Out> {
   }
 
   submit(item: In): Promise<Out> {
-    return new Promise<Out>((resolve, reject) => {
-      this.#queue.push({ item, resolve, reject });
-      this.#schedule(false);
-    });
+    return new Promise<Out>((resolve, reject) => this.submitTo(item, resolve, reject));
+  }
+
+  /** submit() with the caller's own callbacks instead of a promise (the worker's completions: one per delivery). */
+  submitTo(item: In, resolve: (r: Out) => void, reject: (e: unknown) => void): void {
+    this.#queue.push({ item, resolve, reject });
+    this.#schedule(false);
   }
 
   /**

@@ -133,6 +133,11 @@ export class CompletionCommitter {
     return this.#batcher.submit(attempt ? { id, worker, attempt } : { id, worker });
   }
 
+  /** complete() with callbacks instead of a promise: `done` with the same answer, `failed` with the same error. */
+  completeThen(id: string, worker: string, attempt: AttemptRecord, done: (ok: boolean) => void, failed: (err: unknown) => void): void {
+    this.#batcher.submitTo({ id, worker, attempt }, done, failed);
+  }
+
   /** Commits whatever is queued and waits for it (and for the batch in flight; completions a claim in flight carries settle with that claim). */
   flush(): Promise<void> {
     return this.#batcher.flush();

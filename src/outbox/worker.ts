@@ -160,7 +160,7 @@ export type WorkerOptions = {
 };
 
 /** A claimed job, from the start of its delivery until its outcome is recorded (or it is released). */
-type InFlight = { job: Job; action: ResolvedAction; deadline: Deadline; released: boolean; done: Promise<void> };
+type InFlight = { job: Job; action: ResolvedAction; deadline: Deadline; released: boolean; started: number; startedAt: number };
 
 /**
  * The deliveries cut at the same real-time ms for the same reason (the lease, or an http action's
@@ -280,6 +280,8 @@ export class Worker {
   #stopped: Promise<void> | undefined;
   #nudge: (() => void) | undefined;
   #nudged = false;
+  /** stop() waiting for the deliveries in flight: called when the last one leaves #inFlight. */
+  #onAllRecorded: (() => void) | undefined;
 
   constructor(opts: WorkerOptions) {
     this.#store = opts.store;
@@ -381,10 +383,10 @@ export class Worker {
     // Queued jobs never started (a freed slot no longer takes one once stopping): give them back.
     const queued = [...this.#queued.values()].flatMap((q) => q.splice(0));
     await Promise.all(queued.map((job) => this.#giveBack(job, "shutdown")));
-    const all = Promise.all([...this.#inFlight].map((f) => f.done));
     let timer: ReturnType<typeof setTimeout> | undefined;
-    await Promise.race([all, new Promise<void>((r) => (timer = setTimeout(r, timeoutMs)))]);
+    await Promise.race([this.#allRecorded(), new Promise<void>((r) => (timer = setTimeout(r, timeoutMs)))]);
     clearTimeout(timer);
+    this.#onAllRecorded = undefined;
     await Promise.all([...this.#inFlight].map((f) => this.#release(f)));
     this.#state = "stopped";
     closeEmailTransports();
@@ -393,8 +395,21 @@ export class Worker {
   async #release(f: InFlight): Promise<void> {
     f.released = true;
     f.deadline.controller.abort();
-    this.#inFlight.delete(f);
+    this.#leave(f);
     await this.#giveBack(f.job, "shutdown");
+  }
+
+  /** Resolves once no delivery is in flight (each has its outcome recorded, or was released). */
+  #allRecorded(): Promise<void> {
+    if (this.#inFlight.size === 0) return Promise.resolve();
+    return new Promise<void>((resolve) => (this.#onAllRecorded = resolve));
+  }
+
+  /** A delivery leaves #inFlight: its outcome is recorded, or it was released. */
+  #leave(f: InFlight): void {
+    if (!this.#inFlight.delete(f) || this.#inFlight.size > 0) return;
+    this.#onAllRecorded?.();
+    this.#onAllRecorded = undefined;
   }
 
   /** releaseJob: the job is pending again, its attempt not counted. */
@@ -640,9 +655,9 @@ export class Worker {
     // request costs no timer and signal of its own.
     const leaseLeft = Math.max(1, this.#leaseEnd(job, claimedAt) - this.#leaseMarginMs - this.#now());
     const deadline = action.kind === "http" && action.timeoutMs < leaseLeft ? this.#joinDeadline(action.timeoutMs, action.timeoutMs) : this.#joinDeadline(leaseLeft, undefined);
-    const f: InFlight = { job, action, deadline, released: false, done: DONE };
+    const f: InFlight = { job, action, deadline, released: false, started: 0, startedAt: 0 };
     this.#inFlight.add(f);
-    f.done = this.#deliverAndRecord(f);
+    this.#deliver(f);
   }
 
   /**
@@ -699,50 +714,93 @@ export class Worker {
     }
   }
 
-  /** Delivers a job and records its outcome; it leaves #inFlight at the end, whatever happened. */
-  async #deliverAndRecord(f: InFlight): Promise<void> {
+  /**
+   * Delivers a job, then records its outcome (#ended); it leaves #inFlight at the end, whatever
+   * happened. Callbacks rather than an async function awaiting the delivery and then the
+   * completion's write: most deliveries succeed, and for each of them that was a promise, a
+   * resumption and an async frame more, and the completion's promise and its two callbacks.
+   */
+  #deliver(f: InFlight): void {
+    const { job, action, deadline } = f;
+    f.started = performance.now();
+    f.startedAt = this.#now();
+    let delivery: Promise<DeliveryResult>;
     try {
-      const { job, action, deadline } = f;
-      const http = action.kind === "http";
-      const started = performance.now();
-      const startedAt = this.#now();
-      let failure: DeliveryError | undefined;
-      let result: DeliveryResult | undefined;
-      try {
-        result = await deliver(action, job.payload, { jobId: job.id, hook: job.hook, action: job.action, attempt: job.attempts, env: this.#env, signal: deadline.controller.signal, signalHasTimeout: http, traceparent: job.traceparent, redactor: this.#redactor }, this.#deliverOptions);
-      } catch (err) {
-        failure = err instanceof DeliveryError ? err : new DeliveryError(this.#redactor.redact(`unexpected: ${errorText(err)}`), true);
-      } finally {
-        this.#leaveDeadline(deadline);
-        this.#slotFreed(action, this.#prefetch.get(action.id)! > 0 && this.#timed(action.id, performance.now() - started));
-      }
-      if (f.released) return;
-      this.#recording++;
-      try {
-        const durationMs = Math.round(performance.now() - started);
-        if (failure) await this.#recordFailure(f, failure, { startedAt, durationMs, code: failure.code ?? null });
-        else {
-          // Done: here rather than in a function of its own, and the write tried once before
-          // #settle's retries, since every delivery that succeeds comes this way.
-          const tried: AttemptRecord = { startedAt, durationMs, code: result?.code ?? null, outcome: "delivered", detail: null };
-          let ok: boolean;
-          try {
-            ok = await this.#completions.complete(job.id, this.id, tried);
-            if (!ok) this.#leaseLost("complete", f);
-          } catch (err) {
-            ok = await this.#settle("complete", f, () => this.#completions.complete(job.id, this.id, tried), err);
-          }
-          if (ok && this.events.has("job:delivered")) this.events.emit("job:delivered", deliveredEvent(job, durationMs));
-        }
-      } finally {
-        // Back under the cap on unrecorded outcomes: the loop may be waiting for that.
-        const atCap = this.#unrecorded() === 2 * this.#totalConcurrency;
-        this.#recording--;
-        if (atCap) this.#nudge?.();
-      }
-    } finally {
-      this.#inFlight.delete(f);
+      delivery = deliver(action, job.payload, { jobId: job.id, hook: job.hook, action: job.action, attempt: job.attempts, env: this.#env, signal: deadline.controller.signal, signalHasTimeout: action.kind === "http", traceparent: job.traceparent, redactor: this.#redactor }, this.#deliverOptions);
+    } catch (err) {
+      delivery = Promise.reject(err);
     }
+    // The payload is rendered (what the action still needs of it, it holds itself): let it go now,
+    // not when the outcome is recorded, a batch's wait and a store round trip later. Freed young,
+    // it costs the garbage collector nothing; kept, it outlived collections as the floor's did not.
+    job.payload = undefined;
+    delivery.then(
+      (result) => this.#ended(f, undefined, result),
+      (err: unknown) => this.#ended(f, err instanceof DeliveryError ? err : new DeliveryError(this.#redactor.redact(`unexpected: ${errorText(err)}`), true), undefined),
+    );
+  }
+
+  /** A delivery ended: its slot is free, and its outcome is recorded unless it was released meanwhile. */
+  #ended(f: InFlight, failure: DeliveryError | undefined, result: DeliveryResult | undefined): void {
+    const { job, action, started, startedAt } = f;
+    try {
+      this.#leaveDeadline(f.deadline);
+      this.#slotFreed(action, this.#prefetch.get(action.id)! > 0 && this.#timed(action.id, performance.now() - started));
+    } catch (err) {
+      this.#leave(f);
+      throw err;
+    }
+    if (f.released) return this.#leave(f);
+    this.#recording++;
+    const durationMs = Math.round(performance.now() - started);
+    if (failure) {
+      this.#recordFailure(f, failure, { startedAt, durationMs, code: failure.code ?? null }).then(
+        () => this.#recorded(f),
+        (err: unknown) => {
+          this.#recorded(f);
+          throw err;
+        },
+      );
+      return;
+    }
+    // Done: the write tried once before #settle's retries, since every delivery that succeeds comes this way.
+    const tried: AttemptRecord = { startedAt, durationMs, code: result?.code ?? null, outcome: "delivered", detail: null };
+    this.#completions.completeThen(
+      job.id,
+      this.id,
+      tried,
+      (ok) => {
+        if (!ok) this.#leaseLost("complete", f);
+        this.#completed(f, ok, durationMs);
+      },
+      (err: unknown) => {
+        this.#settle("complete", f, () => this.#completions.complete(job.id, this.id, tried), err).then(
+          (ok) => this.#completed(f, ok, durationMs),
+          (e: unknown) => {
+            this.#recorded(f);
+            throw e;
+          },
+        );
+      },
+    );
+  }
+
+  /** A success's completion was written (`ok`), or its lease was lost or ran out meanwhile. */
+  #completed(f: InFlight, ok: boolean, durationMs: number): void {
+    try {
+      if (ok && this.events.has("job:delivered")) this.events.emit("job:delivered", deliveredEvent(f.job, durationMs));
+    } finally {
+      this.#recorded(f);
+    }
+  }
+
+  /** An outcome is recorded (or given up on): the delivery no longer counts against the cap, and leaves #inFlight. */
+  #recorded(f: InFlight): void {
+    // Back under the cap on unrecorded outcomes: the loop may be waiting for that.
+    const atCap = this.#unrecorded() === 2 * this.#totalConcurrency;
+    this.#recording--;
+    if (atCap) this.#nudge?.();
+    this.#leave(f);
   }
 
   /**
@@ -771,7 +829,7 @@ export class Worker {
     if (free === 1 || free === this.#claimAt(action) || held === 0 || resized || this.#limits.has(action.id)) this.#nudge?.();
   }
 
-  /** Records a failed delivery's outcome (retry or dead) with its attempt, and emits its event. (A success is recorded in #deliverAndRecord.) */
+  /** Records a failed delivery's outcome (retry or dead) with its attempt, and emits its event. (A success is recorded in #ended.) */
   async #recordFailure(f: InFlight, failure: DeliveryError, seen: { startedAt: number; durationMs: number; code: number | null }): Promise<void> {
     const { job, action } = f;
     const { durationMs } = seen;
@@ -840,9 +898,6 @@ export function claimGroups(free: Map<string, number>, batchSize: number): { act
     .filter((g) => g.length > 0)
     .map((g) => ({ actions: g.map(([a]) => a), limit: Math.min(batchSize, ...g.map(([, n]) => n)) }));
 }
-
-/** What an InFlight's `done` is until its delivery starts. */
-const DONE = Promise.resolve();
 
 function jobEvent(job: Job): JobEvent {
   const ev: JobEvent = { jobId: job.id, hook: job.hook, action: job.action, attempt: job.attempts, maxAttempts: job.maxAttempts, triggerId: job.triggerId ?? null };

@@ -447,6 +447,46 @@ export function storeSuite(name: string, factory: StoreFactory): void {
         return job;
       };
 
+      test("completeJobs records every kind of completion in one batch: plain delivered attempts, ones with a detail, none, and two workers", async () => {
+        const s = await fresh();
+        const jobs = [newJob(), newJob(), newJob(), newJob({ action: "welcome.http" }), newJob()];
+        await s.acceptBatch([acceptance("k-kinds", { jobs })]);
+        await s.claimDueJobs({ worker: "wa", now: T0, leaseMs: MIN, limit: 10, actions: ["welcome.mail"] });
+        await s.claimDueJobs({ worker: "wb", now: T0, leaseMs: MIN, limit: 10, actions: ["welcome.http"] });
+        const [plain, detailed, bare, theirs, alsoPlain] = jobs as [NewJob, NewJob, NewJob, NewJob, NewJob];
+        const items = [
+          { id: plain.id, worker: "wa", attempt: attempt({ startedAt: T0 + 1, outcome: "delivered", code: 200, detail: null, durationMs: 4 }) },
+          { id: detailed.id, worker: "wa", attempt: attempt({ startedAt: T0 + 2, outcome: "delivered", code: 202, detail: "accepted: queued", durationMs: 5 }) },
+          { id: bare.id, worker: "wa" },
+          { id: theirs.id, worker: "wb", attempt: attempt({ startedAt: T0 + 3, outcome: "delivered", code: 204, detail: null, durationMs: 6 }) },
+          { id: alsoPlain.id, worker: "wa", attempt: attempt({ startedAt: T0 + 4, outcome: "delivered", code: null, detail: null, durationMs: 7 }) },
+        ];
+        expect([...(await s.completeJobs(items, T0 + 9))].sort()).toEqual(jobs.map((j) => j.id).sort());
+        for (const j of jobs) expect(await s.getJob(j.id)).toMatchObject({ state: "done", updatedAt: T0 + 9, lockedBy: null });
+        expect(await s.listAttempts(plain.id)).toEqual([{ jobId: plain.id, n: 1, startedAt: T0 + 1, durationMs: 4, outcome: "delivered", code: 200, detail: null }]);
+        expect(await s.listAttempts(detailed.id)).toEqual([{ jobId: detailed.id, n: 1, startedAt: T0 + 2, durationMs: 5, outcome: "delivered", code: 202, detail: "accepted: queued" }]);
+        expect(await s.listAttempts(bare.id)).toEqual([]);
+        expect(await s.listAttempts(theirs.id)).toEqual([{ jobId: theirs.id, n: 1, startedAt: T0 + 3, durationMs: 6, outcome: "delivered", code: 204, detail: null }]);
+        expect(await s.listAttempts(alsoPlain.id)).toEqual([{ jobId: alsoPlain.id, n: 1, startedAt: T0 + 4, durationMs: 7, outcome: "delivered", code: null, detail: null }]);
+      });
+
+      test("completeJobs whose first completion lost its lease still records the rest of the batch, and names only those", async () => {
+        const s = await fresh();
+        const [lost, held, other] = [newJob(), newJob(), newJob({ action: "welcome.http" })];
+        await s.acceptBatch([acceptance("k-first-lost", { jobs: [lost, held, other] })]);
+        await s.claimDueJobs({ worker: "wa", now: T0, leaseMs: MIN, limit: 10, actions: ["welcome.mail"] });
+        await s.claimDueJobs({ worker: "wb", now: T0, leaseMs: MIN, limit: 10, actions: ["welcome.http"] });
+        const plain = (startedAt: number) => attempt({ startedAt, outcome: "delivered", code: 200, detail: null, durationMs: 1 });
+        const done = await s.completeJobs(
+          [{ id: lost.id, worker: "wz", attempt: plain(T0 + 1) }, { id: held.id, worker: "wa", attempt: plain(T0 + 2) }, { id: other.id, worker: "wb", attempt: plain(T0 + 3) }],
+          T0 + 5,
+        );
+        expect([...done].sort()).toEqual([held.id, other.id].sort());
+        expect(await s.getJob(lost.id)).toMatchObject({ state: "running", lockedBy: "wa" });
+        expect(await s.listAttempts(lost.id)).toEqual([]);
+        expect(await s.listAttempts(held.id)).toHaveLength(1);
+      });
+
       test("failJob and completeJobs record the attempt with the outcome, numbered over the job's life", async () => {
         const s = await fresh();
         const job = await leased(s);
@@ -487,6 +527,10 @@ export function storeSuite(name: string, factory: StoreFactory): void {
         expect(await s.listAttempts(b.id)).toEqual([]);
         // Nothing to complete: a plain claim.
         expect(await s.completeThenClaim([], T0 + 11, { worker: "w1", now: T0 + 11, leaseMs: MIN, limit: 10 })).toEqual({ completed: [], jobs: [] });
+        // Every lease held: every id comes back, in the completions' order.
+        const all = [later.id, c.id].map((id, i) => ({ id, worker: "w1", attempt: attempt({ startedAt: T0 + 12 + i, outcome: "delivered", code: 200, detail: null, durationMs: 1 }) }));
+        expect(await s.completeThenClaim(all, T0 + 13, { worker: "w1", now: T0 + 13, leaseMs: MIN, limit: 10 })).toEqual({ completed: [later.id, c.id], jobs: [] });
+        expect(await s.listAttempts(later.id)).toEqual([{ jobId: later.id, n: 1, startedAt: T0 + 12, durationMs: 1, outcome: "delivered", code: 200, detail: null }]);
       });
 
       test("an attempt whose lease was lost is not recorded (its outcome is not either)", async () => {

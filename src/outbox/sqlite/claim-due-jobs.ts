@@ -27,7 +27,7 @@ import type { SqliteDb } from "./driver.ts";
 import type { ClaimOptions, Job } from "../store.ts";
 import { LEASE_EXPIRED_ON_LAST_ATTEMPT } from "../store-rules.ts";
 import { completeJobRowsIn } from "./complete-jobs.ts";
-import type { AttemptRow } from "./record-attempts.ts";
+import { completionCount, type CompletionRows } from "./record-attempts.ts";
 
 /** A claimed job as the claim returns it: CLAIMED_COLUMNS in order. */
 export type ClaimedRow = [
@@ -75,9 +75,9 @@ export function claimDueJobRows(db: SqliteDb, o: ClaimOptions): ClaimedRow[] {
  * write with its next claim (completion-committer.ts); a completion's lease check and attempt are
  * the same as alone, and on an error neither is recorded.
  */
-export function completeThenClaimRows(db: SqliteDb, rows: AttemptRow[], completedAt: number, o: ClaimOptions): { completed: string[]; claimed: ClaimedRow[] } {
+export function completeThenClaimRows(db: SqliteDb, rows: CompletionRows, completedAt: number, o: ClaimOptions): { completed: string[]; claimed: ClaimedRow[] } {
   return db.transaction(() => {
-    const completed = rows.length ? completeJobRowsIn(db, rows, completedAt) : [];
+    const completed = completionCount(rows) ? completeJobRowsIn(db, rows, completedAt) : [];
     const claimed = claimsNothing(o) ? [] : claimDueJobRowsIn(db, o);
     return { completed, claimed };
   }).immediate();

@@ -9,9 +9,9 @@
 // json_each(batch) RETURNING: SQLite materialises the FROM join and the RETURNING rows in
 // temporary b-trees, and the per-row statement was cheaper, 4.0 against 5.5 µs of CPU per job
 // (batches of 64, bench/results/drain.md, seventh session).
-import type { SqliteDb } from "./driver.ts";
+import type { SqliteDb, SqliteStatement } from "./driver.ts";
 import type { CompletedJob } from "../store.ts";
-import { attemptRow, recordAttempts, type AttemptRow } from "./record-attempts.ts";
+import { completionCount, completionRows, recordAttempts, type AttemptRow, type CompletionRows } from "./record-attempts.ts";
 
 /** Whether a completion's attempt is a plain delivered one, kept in the job's own row (delivered_*). */
 const isPlain = (r: AttemptRow) => r[2] !== null && r[4] === "delivered" && r[6] === null;
@@ -24,19 +24,33 @@ const COMPLETE = `
   WHERE id = ?5 AND locked_by = ?6 AND state = 'running'`;
 
 export function completeJobs(db: SqliteDb, items: CompletedJob[], now: number): string[] {
-  return completeJobRows(db, items.map((i) => attemptRow(i.id, i.worker, i.attempt)), now);
+  return completeJobRows(db, completionRows(items), now);
 }
 
-/** completeJobs of items already in AttemptRow form (the store thread receives them so: thread-store.ts). */
-export function completeJobRows(db: SqliteDb, rows: AttemptRow[], now: number): string[] {
-  if (!rows.length) return [];
+/** completeJobs of items already in CompletionRows form (the store thread receives them so: thread-store.ts). */
+export function completeJobRows(db: SqliteDb, rows: CompletionRows, now: number): string[] {
+  if (!completionCount(rows)) return [];
   return db.transaction(() => completeJobRowsIn(db, rows, now)).immediate();
 }
 
-/** completeJobRows inside the caller's transaction (completeThenClaim in claim-due-jobs.ts shares one). */
-export function completeJobRowsIn(db: SqliteDb, rows: AttemptRow[], now: number): string[] {
+/**
+ * completeJobRows inside the caller's transaction (completeThenClaim in claim-due-jobs.ts shares
+ * one). The ids marked done: the plain delivered ones first, in their order, then the others.
+ */
+export function completeJobRowsIn(db: SqliteDb, rows: CompletionRows, now: number): string[] {
   const update = db.query(COMPLETE);
   const ids: string[] = [];
+  const { worker, delivered } = rows;
+  for (let i = 0; i < delivered.length; i += 4) {
+    const id = delivered[i] as string;
+    if (update.run(now, delivered[i + 1] ?? null, delivered[i + 2] ?? null, delivered[i + 3] ?? null, id, worker).changes === 1) ids.push(id);
+  }
+  if (rows.others.length) completeOtherRowsIn(db, update, rows.others, now, ids);
+  return ids;
+}
+
+/** The completions of AttemptRows: each marked done as above, its attempt in the row if plain, else in job_attempts. */
+function completeOtherRowsIn(db: SqliteDb, update: SqliteStatement, rows: AttemptRow[], now: number, ids: string[]): void {
   let other: AttemptRow[] | undefined;
   for (const r of rows) {
     const plain = isPlain(r);
@@ -46,5 +60,4 @@ export function completeJobRowsIn(db: SqliteDb, rows: AttemptRow[], now: number)
     if (hasOwnRow(r)) (other ??= []).push(r);
   }
   if (other) recordAttempts(db, JSON.stringify(other));
-  return ids;
 }

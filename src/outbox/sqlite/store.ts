@@ -10,7 +10,7 @@ import { acceptResults, acceptRows, type AcceptRows, type Duplicates } from "./a
 import { claimDueJobRows, claimDueJobs, claimedJob, completeThenClaimRows, type ClaimedRow } from "./claim-due-jobs.ts";
 import { Framed } from "./framed.ts";
 import { completeJobRows, completeJobs } from "./complete-jobs.ts";
-import { attemptRow, type AttemptRow } from "./record-attempts.ts";
+import { completionCount, completionRows, type CompletionRows } from "./record-attempts.ts";
 import { guard, openSqlite, type SqliteOptions } from "./connection.ts";
 import { DedupeLog, FLUSH_SLICES } from "./dedupe-log.ts";
 import { completeJob, failJob, releaseJob } from "./finish-job.ts";
@@ -116,15 +116,18 @@ export class SqliteStore implements Store {
     return framedClaim(guard("claimDueJobs", () => claimDueJobRows(this.#bookkeeping, opts)));
   }
   async completeThenClaim(items: CompletedJob[], completedAt: number, opts: ClaimOptions): Promise<{ completed: string[]; jobs: Job[] }> {
-    const rows = items.map((i) => attemptRow(i.id, i.worker, i.attempt));
-    const { completed, claimed } = guard("completeThenClaim", () => completeThenClaimRows(this.#bookkeeping, rows, completedAt, opts));
+    const { completed, claimed } = guard("completeThenClaim", () => completeThenClaimRows(this.#bookkeeping, completionRows(items), completedAt, opts));
     return { completed, jobs: claimed.map((r) => claimedJob(r, opts)) };
   }
-  /** completeThenClaim as the store thread receives it (compact rows) and answers it: framed, its head [completed ids, claimed rows]. */
-  async completeThenClaimFramed(rows: AttemptRow[], completedAt: number, opts: ClaimOptions): Promise<Framed> {
+  /**
+   * completeThenClaim as the store thread receives it (record-attempts.ts CompletionRows) and
+   * answers it: framed, its head [completed, claimed rows], `completed` null when every completion
+   * was marked done (allDone), else their ids.
+   */
+  async completeThenClaimFramed(rows: CompletionRows, completedAt: number, opts: ClaimOptions): Promise<Framed> {
     const { completed, claimed } = guard("completeThenClaim", () => completeThenClaimRows(this.#bookkeeping, rows, completedAt, opts));
     const framed = framedClaim(claimed);
-    return new Framed([completed, framed.head], framed.tail);
+    return new Framed([allDone(rows, completed), framed.head], framed.tail);
   }
   async completeJob(id: string, worker: string, now: number): Promise<boolean> {
     return guard("completeJob", () => completeJob(this.#bookkeeping, id, worker, now));
@@ -132,9 +135,9 @@ export class SqliteStore implements Store {
   async completeJobs(items: CompletedJob[], now: number): Promise<string[]> {
     return items.length ? guard("completeJobs", () => completeJobs(this.#bookkeeping, items, now)) : [];
   }
-  /** completeJobs with the items as compact rows: what the store thread receives (thread-store.ts). */
-  async completeJobRows(rows: AttemptRow[], now: number): Promise<string[]> {
-    return rows.length ? guard("completeJobs", () => completeJobRows(this.#bookkeeping, rows, now)) : [];
+  /** completeJobs as the store thread receives it (CompletionRows) and answers it: null when every one was marked done (allDone), else their ids. */
+  async completeJobRows(rows: CompletionRows, now: number): Promise<string[] | null> {
+    return allDone(rows, completionCount(rows) ? guard("completeJobs", () => completeJobRows(this.#bookkeeping, rows, now)) : []);
   }
   async failJob(id: string, worker: string, error: string, retryAt: number | null, now: number, attempt?: AttemptRecord): Promise<boolean> {
     return guard("failJob", () => failJob(this.#bookkeeping, id, worker, error, retryAt, now, attempt));
@@ -185,6 +188,15 @@ export class SqliteStore implements Store {
     releaseAcceptStatements(this.#db);
     this.#db.close();
   }
+}
+
+/**
+ * The completed ids as the store thread answers them: null when every completion sent was marked
+ * done, which is the usual answer, so the ids (the caller has them) do not travel back and get
+ * parsed again for every delivery; else the ids marked done.
+ */
+function allDone(rows: CompletionRows, completed: string[]): string[] | null {
+  return completed.length === completionCount(rows) ? null : completed;
 }
 
 /**

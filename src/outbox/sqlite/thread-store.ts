@@ -15,7 +15,7 @@ import type { Acceptance, AcceptResult, Attempt, AttemptRecord, ClaimOptions, Co
 import type { SqliteOptions } from "./connection.ts";
 import type { Call, Reply } from "./thread-host.ts";
 import { acceptMessage, acceptResults, acceptRows, type Duplicates } from "./accept-rows.ts";
-import { attemptRow } from "./record-attempts.ts";
+import { completionRows } from "./record-attempts.ts";
 import { claimedJob, type ClaimedRow } from "./claim-due-jobs.ts";
 import { unframeReply } from "./framed.ts";
 
@@ -72,17 +72,19 @@ export class SqliteThreadStore implements Store {
     return claimedJobs(head, tail, opts);
   }
   async completeThenClaim(items: CompletedJob[], completedAt: number, opts: ClaimOptions): Promise<{ completed: string[]; jobs: Job[] }> {
-    const rows = items.map((i) => attemptRow(i.id, i.worker, i.attempt));
-    const { head, tail } = await this.#call<{ head: [string[], ClaimedRow[]]; tail: string }>("completeThenClaimFramed", rows, completedAt, opts);
-    return { completed: head[0], jobs: claimedJobs(head[1], tail, opts) };
+    // The completions in the form of record-attempts.ts (CompletionRows); the answer says null
+    // when all of them were marked done (store.ts completeThenClaimFramed).
+    const { head, tail } = await this.#call<{ head: [string[] | null, ClaimedRow[]]; tail: string }>("completeThenClaimFramed", completionRows(items), completedAt, opts);
+    return { completed: head[0] ?? idsOf(items), jobs: claimedJobs(head[1], tail, opts) };
   }
   completeJob(id: string, worker: string, now: number): Promise<boolean> {
     return this.#call("completeJob", id, worker, now);
   }
   completeJobs(items: CompletedJob[], now: number): Promise<string[]> {
-    // As compact rows: one array per job instead of two nested objects with long keys, to encode
-    // here and decode on the thread for every completion (record-attempts.ts).
-    return items.length ? this.#call("completeJobRows", items.map((i) => attemptRow(i.id, i.worker, i.attempt)), now) : Promise.resolve([]);
+    // As CompletionRows: a few values per completion, not objects with long keys, to encode here and
+    // decode on the thread for every completion (record-attempts.ts); null back when all were done.
+    if (!items.length) return Promise.resolve([]);
+    return this.#call<string[] | null>("completeJobRows", completionRows(items), now).then((done) => done ?? idsOf(items));
   }
   failJob(id: string, worker: string, error: string, retryAt: number | null, now: number, attempt?: AttemptRecord): Promise<boolean> {
     return this.#call("failJob", id, worker, error, retryAt, now, attempt);
@@ -170,6 +172,11 @@ export class SqliteThreadStore implements Store {
       waiting.reject(new StoreUnavailableError(`sqlite store unavailable: ${why}`));
     }
   }
+}
+
+/** The ids of completions, in their order: what the thread's null answer (all marked done) stands for. */
+function idsOf(items: CompletedJob[]): string[] {
+  return items.map((i) => i.id);
 }
 
 /** A framed claim's rows as Jobs, each payload's text taken from the tail by the length in its place. */
