@@ -754,13 +754,7 @@ export class Worker {
     this.#recording++;
     const durationMs = Math.round(performance.now() - started);
     if (failure) {
-      this.#recordFailure(f, failure, { startedAt, durationMs, code: failure.code ?? null }).then(
-        () => this.#recorded(f),
-        (err: unknown) => {
-          this.#recorded(f);
-          throw err;
-        },
-      );
+      this.#recordFailure(f, failure, { startedAt, durationMs, code: failure.code ?? null }).finally(() => this.#recorded(f));
       return;
     }
     // Done: the write tried once before #settle's retries, since every delivery that succeeds comes this way.
